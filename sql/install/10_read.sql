@@ -1,0 +1,39 @@
+-- kafka_fdw: batch reads (read_kafka) and configuration introspection.
+
+CREATE FUNCTION kafka.read_kafka_support(internal)
+    RETURNS internal
+    AS 'MODULE_PATHNAME', 'read_kafka_support'
+    LANGUAGE C STRICT;
+
+-- Spark's batch Kafka source.  Parameter names are Spark's, folded to lower
+-- case by PostgreSQL, so startingOffsets => ... and startingoffsets => ...
+-- both work.  Timestamps are milliseconds since 1970 (as in Spark).
+CREATE FUNCTION kafka.read_kafka(
+        server text DEFAULT NULL,
+        bootstrapServers text DEFAULT NULL,
+        subscribe text DEFAULT NULL,
+        subscribePattern text DEFAULT NULL,
+        assign text DEFAULT NULL,
+        startingOffsets text DEFAULT 'earliest',
+        endingOffsets text DEFAULT 'latest',
+        startingTimestamp bigint DEFAULT NULL,
+        endingTimestamp bigint DEFAULT NULL,
+        startingOffsetsByTimestamp text DEFAULT NULL,
+        endingOffsetsByTimestamp text DEFAULT NULL,
+        includeHeaders boolean DEFAULT false,
+        failOnDataLoss boolean DEFAULT true,
+        options jsonb DEFAULT NULL)
+    RETURNS TABLE (key bytea, value bytea, topic text, "partition" int,
+                   "offset" bigint, "timestamp" timestamptz,
+                   timestampType int, headers kafka.header[])
+    AS 'MODULE_PATHNAME', 'read_kafka'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    SUPPORT kafka.read_kafka_support
+    ROWS 10000;
+
+-- The librdkafka configuration a read through this server uses (secrets
+-- masked).
+CREATE FUNCTION kafka.client_config(server text, options jsonb DEFAULT NULL)
+    RETURNS TABLE (property text, value text)
+    AS 'MODULE_PATHNAME', 'kafka_client_config'
+    LANGUAGE C VOLATILE;

@@ -1,0 +1,538 @@
+/*-------------------------------------------------------------------------
+ *
+ * client.c
+ *	  The one librdkafka wrapper.
+ *
+ * Rules this file enforces for the whole extension (docs/SECURITY.md):
+ * - librdkafka threads never call into PostgreSQL: logs and errors are
+ *   routed to a queue (log.queue) and drained here, in the backend.
+ * - Every wait is sliced (<= 100 ms) and interruptible.  librdkafka's
+ *   synchronous calls (metadata, offsets-for-times) run on a helper thread
+ *   that only calls librdkafka; the backend waits for it in slices and may
+ *   abandon it on cancel: whoever finishes last frees the shared state.
+ * - A handle is tied to a memory context, so an ERROR frees it.
+ * - Properties the extension owns are applied last and cannot be overridden.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+
+#include "client.h"
+
+/* Shared with helper threads; malloc'd; the last reference destroys rk. */
+struct KafkaClientCore
+{
+	rd_kafka_t *rk;
+	int			refcount;		/* __atomic */
+};
+
+typedef enum JobKind
+{
+	JOB_METADATA,
+	JOB_OFFSETS_FOR_TIMES
+} JobKind;
+
+enum
+{
+	JOB_RUNNING = 0,
+	JOB_DONE = 1,
+	JOB_ABANDONED = 2
+};
+
+typedef struct KafkaJob
+{
+	JobKind		kind;
+	KafkaClientCore *core;
+	int			timeout_ms;
+	int			state;			/* __atomic */
+	rd_kafka_resp_err_t err;
+	const struct rd_kafka_metadata *metadata;
+	rd_kafka_topic_partition_list_t *partitions;
+} KafkaJob;
+
+static void
+core_release(KafkaClientCore *core)
+{
+	if (__atomic_sub_fetch(&core->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+	{
+		rd_kafka_destroy(core->rk);
+		free(core);
+	}
+}
+
+static void
+job_free(KafkaJob *job)
+{
+	if (job->metadata)
+		rd_kafka_metadata_destroy(job->metadata);
+	if (job->partitions)
+		rd_kafka_topic_partition_list_destroy(job->partitions);
+	core_release(job->core);
+	free(job);
+}
+
+/* Helper thread: librdkafka calls only; no palloc, no elog, no signals. */
+static void *
+job_thread(void *arg)
+{
+	KafkaJob   *job = arg;
+	int			expected = JOB_RUNNING;
+
+	switch (job->kind)
+	{
+		case JOB_METADATA:
+			job->err = rd_kafka_metadata(job->core->rk, 1, NULL, &job->metadata,
+										 job->timeout_ms);
+			break;
+		case JOB_OFFSETS_FOR_TIMES:
+			job->err = rd_kafka_offsets_for_times(job->core->rk, job->partitions,
+												  job->timeout_ms);
+			break;
+	}
+	if (!__atomic_compare_exchange_n(&job->state, &expected, JOB_DONE, false,
+									 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		job_free(job);			/* the backend gave up on us */
+	return NULL;
+}
+
+/*
+ * Run a job and wait for it in cancellable slices.  On return the job is
+ * done and belongs to the caller; on ERROR it is abandoned to the thread.
+ */
+static void
+run_job(KafkaClient *client, KafkaJob *job)
+{
+	pthread_t	thread;
+	pthread_attr_t attr;
+	sigset_t	all,
+				old;
+	int			rc;
+
+	job->core = client->core;
+	__atomic_add_fetch(&client->core->refcount, 1, __ATOMIC_ACQ_REL);
+
+	/* the thread must never receive the backend's signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&thread, &attr, job_thread, job);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+	{
+		core_release(job->core);
+		job->core = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a kafka request thread: %s", strerror(rc))));
+	}
+
+	PG_TRY();
+	{
+		while (__atomic_load_n(&job->state, __ATOMIC_ACQUIRE) == JOB_RUNNING)
+			kafka_client_wait(client, 5);
+	}
+	PG_CATCH();
+	{
+		int			expected = JOB_RUNNING;
+
+		if (!__atomic_compare_exchange_n(&job->state, &expected, JOB_ABANDONED, false,
+										 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			job_free(job);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+char *
+kafka_client_scrub(KafkaClient *client, const char *text)
+{
+	char	   *result = pstrdup(text);
+	ListCell   *lc;
+
+	if (client == NULL || client->spec == NULL)
+		return result;
+	foreach(lc, client->spec->secrets)
+	{
+		const char *secret = lfirst(lc);
+		size_t		len = strlen(secret);
+		char	   *hit;
+
+		while (len > 0 && (hit = strstr(result, secret)) != NULL)
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			appendBinaryStringInfo(&buf, result, hit - result);
+			appendStringInfoString(&buf, "********");
+			appendStringInfoString(&buf, hit + len);
+			pfree(result);
+			result = buf.data;
+		}
+	}
+	return result;
+}
+
+static const char *
+servers_for_message(KafkaClient *client)
+{
+	return client->spec->bootstrap_servers;
+}
+
+void
+kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err, const char *what)
+{
+	bool		connection = (err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+							   err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+							   err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+							   err == RD_KAFKA_RESP_ERR__RESOLVE);
+
+	if (connection)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not reach kafka brokers \"%s\"%s%s: %s",
+						servers_for_message(client),
+						what ? " while " : "", what ? what : "",
+						rd_kafka_err2str(err)),
+				 client->last_error[0] ? errdetail("Last client error: %s", client->last_error) : 0,
+				 errhint("Check that the brokers are reachable; the wait is bounded by the server option connect_timeout (%d s).",
+						 client->spec->connect_timeout_ms / 1000)));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("kafka error%s%s: %s", what ? " while " : "", what ? what : "",
+					rd_kafka_err2str(err)),
+			 client->last_error[0] ? errdetail("Last client error: %s", client->last_error) : 0));
+}
+
+static void
+remember_error(KafkaClient *client, const char *text)
+{
+	char	   *scrubbed = kafka_client_scrub(client, text);
+
+	strlcpy(client->last_error, scrubbed, sizeof(client->last_error));
+	pfree(scrubbed);
+}
+
+void
+kafka_client_poll_events(KafkaClient *client)
+{
+	rd_kafka_event_t *ev;
+
+	if (client->closed)
+		return;
+	while ((ev = rd_kafka_queue_poll(client->main_queue, 0)) != NULL)
+	{
+		switch (rd_kafka_event_type(ev))
+		{
+			case RD_KAFKA_EVENT_LOG:
+				{
+					const char *fac;
+					const char *str;
+					int			level;
+
+					rd_kafka_event_log(ev, &fac, &str, &level);
+					/* configuration dumps may hold secrets librdkafka doesn't redact */
+					if (strcmp(fac, "CONF") != 0 && strcmp(fac, "CONFWARN") != 0)
+					{
+						char	   *scrubbed = kafka_client_scrub(client, str);
+
+						if (level <= 4)
+							strlcpy(client->last_error, scrubbed, sizeof(client->last_error));
+						ereport(DEBUG1, (errmsg_internal("librdkafka %s: %s", fac, scrubbed)));
+						pfree(scrubbed);
+					}
+					break;
+				}
+			case RD_KAFKA_EVENT_ERROR:
+				{
+					rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+					bool		fatal = rd_kafka_event_error_is_fatal(ev);
+
+					remember_error(client, rd_kafka_event_error_string(ev));
+					ereport(DEBUG1, (errmsg_internal("librdkafka error: %s", client->last_error)));
+					if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+						err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+						err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
+						err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE)
+					{
+						rd_kafka_event_destroy(ev);
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+								 errmsg("kafka authentication with mechanism %s failed for brokers \"%s\"",
+										client->spec->sasl_mechanism ? client->spec->sasl_mechanism : "(none)",
+										servers_for_message(client)),
+								 errdetail("%s", client->last_error)));
+					}
+					if (fatal)
+					{
+						rd_kafka_event_destroy(ev);
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_ERROR),
+								 errmsg("fatal kafka client error: %s", client->last_error)));
+					}
+					break;
+				}
+			default:
+				break;
+		}
+		rd_kafka_event_destroy(ev);
+	}
+}
+
+void
+kafka_client_wait(KafkaClient *client, int timeout_ms)
+{
+	if (timeout_ms > 100)
+		timeout_ms = 100;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	kafka_client_poll_events(client);
+}
+
+static void
+client_close_internal(KafkaClient *client)
+{
+	ListCell   *lc;
+
+	if (client->closed)
+		return;
+	client->closed = true;
+	foreach(lc, client->topics)
+		rd_kafka_topic_destroy((rd_kafka_topic_t *) lfirst(lc));
+	foreach(lc, client->queues)
+		rd_kafka_queue_destroy((rd_kafka_queue_t *) lfirst(lc));
+	rd_kafka_queue_destroy(client->main_queue);
+	client->topics = NIL;
+	client->queues = NIL;
+	core_release(client->core);
+	client->rk = NULL;
+}
+
+static void
+client_context_callback(void *arg)
+{
+	client_close_internal((KafkaClient *) arg);
+}
+
+void
+kafka_client_close(KafkaClient *client)
+{
+	client_close_internal(client);
+}
+
+static void
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, bool secret)
+{
+	char		errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for librdkafka property \"%s\"", name),
+				 secret ? 0 : errdetail("%s", errstr)));
+	}
+}
+
+/* Build a configuration; the caller owns (and must destroy or hand over) it. */
+static rd_kafka_conf_t *
+build_conf(KafkaConnectionSpec *spec, KafkaClientRole role)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	ListCell   *lc;
+	char		buf[32];
+
+	/* defaults a server or call may override */
+	conf_set(conf, "client.id", "kafka_fdw", false);
+	conf_set(conf, "reconnect.backoff.ms", "50", false);
+	conf_set(conf, "reconnect.backoff.max.ms", "1000", false);
+	snprintf(buf, sizeof(buf), "%d", spec->connect_timeout_ms);
+	conf_set(conf, "socket.connection.setup.timeout.ms", buf, false);
+	if (role == KAFKA_CLIENT_CONSUMER)
+	{
+		conf_set(conf, "fetch.wait.max.ms", "100", false);
+		conf_set(conf, "fetch.error.backoff.ms", "100", false);
+	}
+
+	foreach(lc, spec->properties)
+	{
+		DefElem    *def = lfirst(lc);
+
+		conf_set(conf, def->defname, strVal(def->arg), kafka_property_is_secret(def->defname));
+	}
+
+	if (spec->security_protocol)
+		conf_set(conf, "security.protocol", spec->security_protocol, false);
+	if (spec->sasl_mechanism)
+		conf_set(conf, "sasl.mechanisms", spec->sasl_mechanism, false);
+	if (spec->sasl_username)
+		conf_set(conf, "sasl.username", spec->sasl_username, false);
+	if (spec->sasl_password)
+		conf_set(conf, "sasl.password", spec->sasl_password, true);
+
+	/* owned by the extension: last, so nothing above can change them */
+	conf_set(conf, "bootstrap.servers", spec->bootstrap_servers, false);
+	conf_set(conf, "log.queue", "true", false);
+	if (role == KAFKA_CLIENT_CONSUMER)
+	{
+		conf_set(conf, "enable.auto.commit", "false", false);
+		conf_set(conf, "enable.auto.offset.store", "false", false);
+		conf_set(conf, "auto.offset.reset", "error", false);
+		conf_set(conf, "isolation.level", "read_committed", false);
+		conf_set(conf, "enable.partition.eof", "true", false);
+		conf_set(conf, "allow.auto.create.topics", "false", false);
+	}
+	else
+		conf_set(conf, "enable.idempotence", "true", false);
+	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR |
+							 (role == KAFKA_CLIENT_PRODUCER ? RD_KAFKA_EVENT_DR : 0));
+	return conf;
+}
+
+List *
+kafka_client_config_dump(KafkaConnectionSpec *spec, KafkaClientRole role)
+{
+	rd_kafka_conf_t *conf = build_conf(spec, role);
+	size_t		count;
+	const char **dump = rd_kafka_conf_dump(conf, &count);
+	List	   *result = NIL;
+	size_t		i;
+
+	for (i = 0; i + 1 < count; i += 2)
+	{
+		const char *value = dump[i + 1];
+
+		if (kafka_property_is_secret(dump[i]))
+			value = "********";
+		result = lappend(result, list_make2(pstrdup(dump[i]), pstrdup(value)));
+	}
+	rd_kafka_conf_dump_free(dump, count);
+	rd_kafka_conf_destroy(conf);
+	return result;
+}
+
+KafkaClient *
+kafka_client_create(KafkaConnectionSpec *spec, KafkaClientRole role)
+{
+	rd_kafka_conf_t *conf = build_conf(spec, role);
+	KafkaClient *client;
+	KafkaClientCore *core;
+	rd_kafka_t *rk;
+	char		errstr[512];
+
+	core = malloc(sizeof(KafkaClientCore));
+	if (core == NULL)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	rk = rd_kafka_new(role == KAFKA_CLIENT_CONSUMER ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
+					  conf, errstr, sizeof(errstr));
+	if (rk == NULL)
+	{
+		free(core);
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not create kafka client: %s", errstr)));
+	}
+	core->rk = rk;
+	core->refcount = 1;
+
+	client = palloc0(sizeof(KafkaClient));
+	client->rk = rk;
+	client->role = role;
+	client->spec = spec;
+	client->core = core;
+	client->main_queue = rd_kafka_queue_get_main(rk);
+	rd_kafka_set_log_queue(rk, client->main_queue);
+	client->callback.func = client_context_callback;
+	client->callback.arg = client;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &client->callback);
+	return client;
+}
+
+rd_kafka_topic_t *
+kafka_client_topic(KafkaClient *client, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(client->rk, topic, NULL);
+
+	if (rkt == NULL)
+		kafka_client_error(client, rd_kafka_last_error(), "opening a topic");
+	client->topics = lappend(client->topics, rkt);
+	return rkt;
+}
+
+rd_kafka_queue_t *
+kafka_client_new_queue(KafkaClient *client)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(client->rk);
+
+	client->queues = lappend(client->queues, q);
+	return q;
+}
+
+const struct rd_kafka_metadata *
+kafka_client_metadata(KafkaClient *client)
+{
+	KafkaJob   *job = calloc(1, sizeof(KafkaJob));
+	const struct rd_kafka_metadata *md;
+
+	if (job == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	job->kind = JOB_METADATA;
+	job->timeout_ms = client->spec->connect_timeout_ms;
+	run_job(client, job);
+	if (job->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_resp_err_t err = job->err;
+
+		job_free(job);
+		kafka_client_error(client, err, "fetching metadata");
+	}
+	md = job->metadata;
+	job->metadata = NULL;
+	job_free(job);
+	return md;
+}
+
+void
+kafka_client_offsets_for_times(KafkaClient *client,
+							   rd_kafka_topic_partition_list_t *partitions)
+{
+	KafkaJob   *job = calloc(1, sizeof(KafkaJob));
+	int			i;
+
+	if (job == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	job->kind = JOB_OFFSETS_FOR_TIMES;
+	job->timeout_ms = client->spec->connect_timeout_ms;
+	/* the thread works on its own copy, which it may outlive us with */
+	job->partitions = rd_kafka_topic_partition_list_copy(partitions);
+	run_job(client, job);
+	if (job->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_resp_err_t err = job->err;
+
+		job_free(job);
+		kafka_client_error(client, err, "looking up offsets");
+	}
+	for (i = 0; i < partitions->cnt; i++)
+	{
+		partitions->elems[i].offset = job->partitions->elems[i].offset;
+		partitions->elems[i].err = job->partitions->elems[i].err;
+	}
+	job_free(job);
+}

@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * client.h
+ *	  The one librdkafka wrapper: handle creation from a connection spec,
+ *	  events drained in the backend, cancellable blocking calls, cleanup on
+ *	  ERROR.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KAFKA_CLIENT_H
+#define KAFKA_CLIENT_H
+
+#include "postgres.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "options.h"
+
+typedef enum KafkaClientRole
+{
+	KAFKA_CLIENT_CONSUMER,
+	KAFKA_CLIENT_PRODUCER
+} KafkaClientRole;
+
+typedef struct KafkaClientCore KafkaClientCore;
+
+typedef struct KafkaClient
+{
+	rd_kafka_t *rk;
+	KafkaClientRole role;
+	KafkaConnectionSpec *spec;
+	rd_kafka_queue_t *main_queue;	/* logs and errors */
+	List	   *topics;			/* rd_kafka_topic_t * handed out */
+	List	   *queues;			/* rd_kafka_queue_t * handed out */
+	KafkaClientCore *core;		/* shared with helper threads */
+	char		last_error[512];	/* scrubbed; "" if none */
+	bool		closed;
+	MemoryContextCallback callback;
+} KafkaClient;
+
+/*
+ * Create a client.  The handle lives as long as the current memory context:
+ * a callback destroys it when the context is reset or deleted (so an ERROR
+ * frees it), or earlier with kafka_client_close.
+ */
+extern KafkaClient *kafka_client_create(KafkaConnectionSpec *spec,
+										KafkaClientRole role);
+extern void kafka_client_close(KafkaClient *client);
+
+/* The librdkafka configuration a spec produces, as (name, value) pairs with
+ * secrets masked: for kafka.client_config() and tests. */
+extern List *kafka_client_config_dump(KafkaConnectionSpec *spec,
+									  KafkaClientRole role);
+
+/* Topic handle and queue owned by the client (freed with it). */
+extern rd_kafka_topic_t *kafka_client_topic(KafkaClient *client, const char *topic);
+extern rd_kafka_queue_t *kafka_client_new_queue(KafkaClient *client);
+
+/*
+ * Drain log and error events; raises an ERROR for fatal and authentication
+ * errors.  Call it from every wait loop.
+ */
+extern void kafka_client_poll_events(KafkaClient *client);
+
+/* Sleep up to timeout_ms (<= 100), interruptibly, then poll events. */
+extern void kafka_client_wait(KafkaClient *client, int timeout_ms);
+
+/*
+ * Blocking requests, run on a helper thread while the backend waits in
+ * cancellable slices.  Metadata for all topics: free with
+ * rd_kafka_metadata_destroy.  The partitions' offset fields go in as
+ * timestamps (-2 earliest, -1 latest, or ms) and come out as offsets.
+ * Errors name the brokers and the connect timeout.
+ */
+extern const struct rd_kafka_metadata *kafka_client_metadata(KafkaClient *client);
+extern void kafka_client_offsets_for_times(KafkaClient *client,
+										   rd_kafka_topic_partition_list_t *partitions);
+
+/* ereport(ERROR) for a librdkafka error code, naming the brokers. */
+extern void kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err,
+							   const char *what) pg_attribute_noreturn();
+
+/* Replace secrets in a string (palloc'd copy). */
+extern char *kafka_client_scrub(KafkaClient *client, const char *text);
+
+#endif							/* KAFKA_CLIENT_H */

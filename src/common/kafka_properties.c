@@ -1,0 +1,503 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_properties.c
+ *	  The librdkafka property policy and the JAAS parser.
+ *
+ * The extension runs inside the database server, so every property a user
+ * can pass to librdkafka is a possible way into the server process: some load
+ * code (plugins, OpenSSL engines), run shell commands (kinit), read or write
+ * files, or exhaust memory.  Only properties on the allowlist below pass, and
+ * each says where it may be written and who may write it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "common/kafka_properties.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SRV		KAFKA_CTX_SERVER
+#define UM		KAFKA_CTX_USER_MAPPING
+#define CALL	KAFKA_CTX_CALL
+
+typedef enum RuleKind
+{
+	RULE_ALLOWED,
+	RULE_SECRET,				/* allowed, but only in a user mapping */
+	RULE_OWNED,
+	RULE_REFUSED,
+	RULE_SUPERUSER
+} RuleKind;
+
+typedef struct PropertyRule
+{
+	const char *name;
+	RuleKind	kind;
+	unsigned	contexts;
+	int64_t		nonsuperuser_max;	/* 0: no bound */
+	/* value that needs superuser (case-insensitive), for value rules */
+	const char *superuser_value;
+	const char *why;
+} PropertyRule;
+
+static const PropertyRule property_rules[] = {
+	/* Owned by the extension: it sets them and nobody may change them. */
+	{"enable.auto.commit", RULE_OWNED, 0, 0, NULL, "offsets are tracked by the extension"},
+	{"enable.auto.offset.store", RULE_OWNED, 0, 0, NULL, "offsets are tracked by the extension"},
+	{"auto.offset.reset", RULE_OWNED, 0, 0, NULL, "use startingOffsets and failOnDataLoss instead"},
+	{"isolation.level", RULE_OWNED, 0, 0, NULL, "consumers always read committed records only"},
+	{"group.id", RULE_OWNED, 0, 0, NULL, "the extension does not use consumer groups"},
+	{"group.instance.id", RULE_OWNED, 0, 0, NULL, "the extension does not use consumer groups"},
+	{"enable.partition.eof", RULE_OWNED, 0, 0, NULL, "bounded reads depend on it"},
+	{"allow.auto.create.topics", RULE_OWNED, 0, 0, NULL, "reading never creates topics"},
+	{"enable.idempotence", RULE_OWNED, 0, 0, NULL, "the producer is always idempotent"},
+	{"log.queue", RULE_OWNED, 0, 0, NULL, "logs are routed through the database server"},
+	{"log_cb", RULE_OWNED, 0, 0, NULL, "logs are routed through the database server"},
+	{"bootstrap.servers", RULE_OWNED, 0, 0, NULL, "use the bootstrap_servers server option"},
+	{"metadata.broker.list", RULE_OWNED, 0, 0, NULL, "use the bootstrap_servers server option"},
+	{"transactional.id", RULE_OWNED, 0, 0, NULL, "the extension manages transactions itself"},
+
+	/* Refused for everyone: they load code, run commands or write files. */
+	{"plugin.library.paths", RULE_REFUSED, 0, 0, NULL, "it loads shared libraries into the database server"},
+	{"ssl.engine.location", RULE_REFUSED, 0, 0, NULL, "it loads an OpenSSL engine into the database server"},
+	{"ssl.engine.id", RULE_REFUSED, 0, 0, NULL, "it loads an OpenSSL engine into the database server"},
+	{"ssl.providers", RULE_REFUSED, 0, 0, NULL, "it loads OpenSSL providers into the database server"},
+	{"sasl.kerberos.kinit.cmd", RULE_REFUSED, 0, 0, NULL, "it runs a shell command in the database server"},
+	{"internal.termination.signal", RULE_REFUSED, 0, 0, NULL, "it replaces the database server's signal handling"},
+	{"offset.store.method", RULE_REFUSED, 0, 0, NULL, "it writes files in the database server"},
+	{"offset.store.path", RULE_REFUSED, 0, 0, NULL, "it writes files in the database server"},
+	{"offset.store.sync.interval.ms", RULE_REFUSED, 0, 0, NULL, "it writes files in the database server"},
+
+	/* Superuser only: server-side files, weakened TLS, debugging output. */
+	{"ssl.key.location", RULE_SUPERUSER, SRV | UM, 0, NULL, "it reads a file on the database server"},
+	{"ssl.certificate.location", RULE_SUPERUSER, SRV | UM, 0, NULL, "it reads a file on the database server"},
+	{"ssl.ca.location", RULE_SUPERUSER, SRV, 0, NULL, "it reads a file on the database server"},
+	{"ssl.crl.location", RULE_SUPERUSER, SRV, 0, NULL, "it reads a file on the database server"},
+	{"ssl.keystore.location", RULE_SUPERUSER, SRV | UM, 0, NULL, "it reads a file on the database server"},
+	{"sasl.kerberos.keytab", RULE_SUPERUSER, SRV | UM, 0, NULL, "it reads a file on the database server"},
+	{"sasl.kerberos.principal", RULE_SUPERUSER, SRV | UM, 0, NULL, "it selects the database server's Kerberos identity"},
+	{"sasl.oauthbearer.token.endpoint.url", RULE_SUPERUSER, SRV, 0, NULL, "it makes the database server fetch a URL"},
+	{"debug", RULE_SUPERUSER, SRV | CALL, 0, NULL, "debug output can reveal configuration"},
+	{"log_level", RULE_SUPERUSER, SRV | CALL, 0, NULL, "debug output can reveal configuration"},
+	{"enable.ssl.certificate.verification", RULE_ALLOWED, SRV, 0, "false", "it turns off TLS certificate verification"},
+	{"ssl.endpoint.identification.algorithm", RULE_ALLOWED, SRV, 0, "none", "it turns off TLS host name verification"},
+	{"enable.sasl.oauthbearer.unsecure.jwt", RULE_ALLOWED, SRV, 0, "true", "it accepts unsigned tokens"},
+
+	/* Secrets: user mappings only, never shown. */
+	{"sasl.username", RULE_ALLOWED, UM, 0, NULL, NULL},
+	{"sasl.password", RULE_SECRET, UM, 0, NULL, NULL},
+	{"ssl.key.password", RULE_SECRET, UM, 0, NULL, NULL},
+	{"ssl.key.pem", RULE_SECRET, UM, 0, NULL, NULL},
+	{"ssl.keystore.password", RULE_SECRET, UM, 0, NULL, NULL},
+	{"sasl.oauthbearer.client.secret", RULE_SECRET, UM, 0, NULL, NULL},
+	{"sasl.oauthbearer.config", RULE_SECRET, UM, 0, NULL, NULL},
+	{"ssl.certificate.pem", RULE_ALLOWED, SRV | UM, 0, NULL, NULL},
+
+	/* Connection and security settings of a server. */
+	{"security.protocol", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sasl.mechanisms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sasl.mechanism", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"ssl.ca.pem", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"ssl.cipher.suites", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"ssl.curves.list", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"ssl.sigalgs.list", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sasl.kerberos.service.name", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sasl.kerberos.min.time.before.relogin", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sasl.oauthbearer.method", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sasl.oauthbearer.client.id", RULE_ALLOWED, SRV | UM, 0, NULL, NULL},
+	{"sasl.oauthbearer.scope", RULE_ALLOWED, SRV | UM, 0, NULL, NULL},
+	{"sasl.oauthbearer.extensions", RULE_ALLOWED, SRV | UM, 0, NULL, NULL},
+	{"client.id", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"client.rack", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"client.dns.lookup", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"broker.address.family", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"broker.address.ttl", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"broker.version.fallback", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"api.version.request", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"api.version.request.timeout.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"api.version.fallback.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"socket.timeout.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"socket.keepalive.enable", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"socket.nagle.disable", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"socket.send.buffer.bytes", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"socket.receive.buffer.bytes", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"socket.connection.setup.timeout.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"connections.max.idle.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"reconnect.backoff.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"reconnect.backoff.max.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"retry.backoff.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"metadata.max.age.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"topic.metadata.refresh.interval.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"topic.metadata.refresh.fast.interval.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"topic.metadata.propagation.max.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"message.max.bytes", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"message.copy.max.bytes", RULE_ALLOWED, SRV, 0, NULL, NULL},
+
+	/* Producer tuning (server level). */
+	{"acks", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"request.required.acks", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"request.timeout.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"message.timeout.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"delivery.timeout.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"linger.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"queue.buffering.max.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"queue.buffering.max.messages", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"queue.buffering.max.kbytes", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"batch.num.messages", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"batch.size", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"compression.type", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"compression.codec", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"compression.level", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"partitioner", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"sticky.partitioning.linger.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"max.in.flight.requests.per.connection", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"max.in.flight", RULE_ALLOWED, SRV, 0, NULL, NULL},
+
+	/* Fetch tuning: the only kind a single call may change. */
+	{"fetch.wait.max.ms", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"fetch.min.bytes", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"fetch.message.max.bytes", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"max.partition.fetch.bytes", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"fetch.error.backoff.ms", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"check.crcs", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
+	{"fetch.max.bytes", RULE_ALLOWED, SRV | CALL, 64 * 1024 * 1024, NULL, NULL},
+	{"receive.message.max.bytes", RULE_ALLOWED, SRV | CALL, 128 * 1024 * 1024, NULL, NULL},
+	{"queued.max.messages.kbytes", RULE_ALLOWED, SRV | CALL, 65536, NULL, NULL},
+	{"queued.min.messages", RULE_ALLOWED, SRV | CALL, 100000, NULL, NULL},
+};
+
+static const PropertyRule *
+find_rule(const char *name)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(property_rules) / sizeof(property_rules[0]); i++)
+		if (strcmp(property_rules[i].name, name) == 0)
+			return &property_rules[i];
+	return NULL;
+}
+
+bool
+kafka_property_is_secret(const char *name)
+{
+	const PropertyRule *rule = find_rule(name);
+
+	return rule != NULL && rule->kind == RULE_SECRET;
+}
+
+const char *
+kafka_context_names(unsigned contexts)
+{
+	static char buf[128];
+	const char *parts[5];
+	int			n = 0;
+	int			i;
+
+	if (contexts & KAFKA_CTX_SERVER)
+		parts[n++] = "server";
+	if (contexts & KAFKA_CTX_USER_MAPPING)
+		parts[n++] = "user mapping";
+	if (contexts & KAFKA_CTX_TABLE)
+		parts[n++] = "foreign table";
+	if (contexts & KAFKA_CTX_COLUMN)
+		parts[n++] = "column";
+	if (contexts & KAFKA_CTX_CALL)
+		parts[n++] = "per-call options";
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			strcat(buf, i == n - 1 ? " or " : ", ");
+		strcat(buf, parts[i]);
+	}
+	if (n == 0)
+		strcpy(buf, "nowhere");
+	return buf;
+}
+
+/* strtoll that accepts only a whole non-negative number */
+static bool
+parse_count(const char *value, int64_t *out)
+{
+	char	   *end;
+	long long	v;
+
+	if (value == NULL || *value == '\0' || !isdigit((unsigned char) *value))
+		return false;
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+KafkaPropertyCheck
+kafka_property_check(const char *name, const char *value,
+					 unsigned context, bool privileged)
+{
+	KafkaPropertyCheck result = {KAFKA_PROPERTY_OK, NULL, 0, 0};
+	const PropertyRule *rule;
+
+	/* test.mock.* turns the client into an in-process fake cluster */
+	if (strncmp(name, "test.mock.", 10) == 0)
+	{
+		result.verdict = KAFKA_PROPERTY_OWNED;
+		result.why = "it replaces the real cluster with an in-process fake";
+		return result;
+	}
+
+	rule = find_rule(name);
+	if (rule == NULL)
+	{
+		result.verdict = KAFKA_PROPERTY_UNKNOWN;
+		return result;
+	}
+	result.why = rule->why;
+	result.allowed_contexts = rule->contexts;
+
+	switch (rule->kind)
+	{
+		case RULE_OWNED:
+			result.verdict = KAFKA_PROPERTY_OWNED;
+			return result;
+		case RULE_REFUSED:
+			result.verdict = KAFKA_PROPERTY_REFUSED;
+			return result;
+		case RULE_SECRET:
+			if (context != KAFKA_CTX_USER_MAPPING)
+			{
+				result.verdict = KAFKA_PROPERTY_SECRET_PLACE;
+				return result;
+			}
+			break;
+		case RULE_SUPERUSER:
+			if (!privileged)
+			{
+				result.verdict = KAFKA_PROPERTY_SUPERUSER;
+				return result;
+			}
+			break;
+		case RULE_ALLOWED:
+			break;
+	}
+
+	if ((rule->contexts & context) == 0)
+	{
+		result.verdict = KAFKA_PROPERTY_WRONG_PLACE;
+		return result;
+	}
+
+	if (rule->superuser_value != NULL && value != NULL &&
+		strcasecmp(value, rule->superuser_value) == 0 && !privileged)
+	{
+		result.verdict = KAFKA_PROPERTY_SUPERUSER;
+		return result;
+	}
+
+	if (rule->nonsuperuser_max > 0)
+	{
+		int64_t		n;
+
+		if (!parse_count(value, &n))
+		{
+			result.verdict = KAFKA_PROPERTY_BAD_VALUE;
+			return result;
+		}
+		if (!privileged && n > rule->nonsuperuser_max)
+		{
+			result.verdict = KAFKA_PROPERTY_TOO_LARGE;
+			result.bound = rule->nonsuperuser_max;
+			return result;
+		}
+	}
+	return result;
+}
+
+/*
+ * JAAS parsing.  Grammar (what Spark users paste):
+ *   [kafkashaded.]org.apache.kafka.common.security.(plain.PlainLoginModule |
+ *       scram.ScramLoginModule) FLAG { key = value } ;
+ * where FLAG is required | requisite | sufficient | optional and value is a
+ * double- or single-quoted string (backslash escapes the next character) or a
+ * bare word.
+ */
+static const char *
+skip_space(const char *p)
+{
+	while (*p && isspace((unsigned char) *p))
+		p++;
+	return p;
+}
+
+static char *
+copy_range(const char *start, size_t len)
+{
+	char	   *s = malloc(len + 1);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, start, len);
+	s[len] = '\0';
+	return s;
+}
+
+bool
+kafka_parse_jaas_config(const char *text, KafkaJaasModule *module,
+						char **username, char **password, const char **error)
+{
+	const char *p = skip_space(text);
+	const char *word;
+	size_t		len;
+	bool		have_terminator = false;
+
+	*username = NULL;
+	*password = NULL;
+
+	/* login module class */
+	word = p;
+	while (*p && !isspace((unsigned char) *p))
+		p++;
+	len = p - word;
+	if (len > 12 && strncmp(word, "kafkashaded.", 12) == 0)
+	{
+		word += 12;
+		len -= 12;
+	}
+	if (len == strlen("org.apache.kafka.common.security.plain.PlainLoginModule") &&
+		strncmp(word, "org.apache.kafka.common.security.plain.PlainLoginModule", len) == 0)
+		*module = KAFKA_JAAS_PLAIN;
+	else if (len == strlen("org.apache.kafka.common.security.scram.ScramLoginModule") &&
+			 strncmp(word, "org.apache.kafka.common.security.scram.ScramLoginModule", len) == 0)
+		*module = KAFKA_JAAS_SCRAM;
+	else
+	{
+		*error = "only PlainLoginModule and ScramLoginModule are supported";
+		return false;
+	}
+
+	/* control flag */
+	p = skip_space(p);
+	word = p;
+	while (*p && isalpha((unsigned char) *p))
+		p++;
+	len = p - word;
+	if (!((len == 8 && strncmp(word, "required", 8) == 0) ||
+		  (len == 9 && strncmp(word, "requisite", 9) == 0) ||
+		  (len == 10 && strncmp(word, "sufficient", 10) == 0) ||
+		  (len == 8 && strncmp(word, "optional", 8) == 0)))
+	{
+		*error = "expected a control flag (required, requisite, sufficient or optional) after the login module";
+		return false;
+	}
+
+	/* key = value pairs up to ';' */
+	for (;;)
+	{
+		const char *key;
+		size_t		keylen;
+		char	   *value;
+
+		p = skip_space(p);
+		if (*p == ';')
+		{
+			have_terminator = true;
+			p++;
+			break;
+		}
+		if (*p == '\0')
+			break;
+		key = p;
+		while (*p && (isalnum((unsigned char) *p) || *p == '_' || *p == '.' || *p == '-'))
+			p++;
+		keylen = p - key;
+		if (keylen == 0)
+		{
+			*error = "expected a key = value pair";
+			goto fail;
+		}
+		p = skip_space(p);
+		if (*p != '=')
+		{
+			*error = "expected \"=\" after a key";
+			goto fail;
+		}
+		p = skip_space(p + 1);
+		if (*p == '"' || *p == '\'')
+		{
+			char		quote = *p++;
+			char	   *out = malloc(strlen(p) + 1);
+			size_t		n = 0;
+
+			if (out == NULL)
+			{
+				*error = "out of memory";
+				goto fail;
+			}
+			while (*p && *p != quote)
+			{
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				out[n++] = *p++;
+			}
+			if (*p != quote)
+			{
+				free(out);
+				*error = "unterminated quoted value";
+				goto fail;
+			}
+			p++;
+			out[n] = '\0';
+			value = out;
+		}
+		else
+		{
+			const char *start = p;
+
+			while (*p && !isspace((unsigned char) *p) && *p != ';')
+				p++;
+			value = copy_range(start, p - start);
+		}
+
+		if (keylen == 8 && strncmp(key, "username", 8) == 0)
+		{
+			free(*username);
+			*username = value;
+		}
+		else if (keylen == 8 && strncmp(key, "password", 8) == 0)
+		{
+			free(*password);
+			*password = value;
+		}
+		else
+			free(value);		/* other keys (e.g. tokenauth) are ignored */
+	}
+
+	if (!have_terminator)
+	{
+		*error = "the configuration must end with \";\"";
+		goto fail;
+	}
+	p = skip_space(p);
+	if (*p != '\0')
+	{
+		*error = "only one login module may be given";
+		goto fail;
+	}
+	if (*username == NULL || *password == NULL)
+	{
+		*error = "both username and password must be given";
+		goto fail;
+	}
+	return true;
+
+fail:
+	free(*username);
+	free(*password);
+	*username = NULL;
+	*password = NULL;
+	return false;
+}

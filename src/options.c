@@ -1,0 +1,735 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *	  The one option parser of kafka_fdw.
+ *
+ * Options arrive from five places: CREATE SERVER, CREATE USER MAPPING,
+ * CREATE FOREIGN TABLE, column options and read_kafka(options => jsonb).  All
+ * of them go through the table below (named options, with their Spark
+ * spellings as aliases) or, for "kafka.<property>" names, through the
+ * librdkafka property policy in common/kafka_properties.c.  Secrets are only
+ * accepted in user mappings and never appear in a message.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_collation.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/formatting.h"
+#include "utils/syscache.h"
+
+#include "common/offset_spec.h"
+#include "options.h"
+
+#define SRV		KAFKA_CTX_SERVER
+#define UM		KAFKA_CTX_USER_MAPPING
+#define TBL		KAFKA_CTX_TABLE
+#define COL		KAFKA_CTX_COLUMN
+
+char	   *kafka_direct_connect_role = NULL;
+
+typedef void (*OptionCheck) (const char *name, const char *value);
+
+typedef struct KafkaOptionDef
+{
+	const char *name;
+	const char *alias;			/* Spark/Databricks spelling, or NULL */
+	unsigned	contexts;
+	bool		secret;
+	OptionCheck check;
+} KafkaOptionDef;
+
+static void check_nonempty(const char *name, const char *value);
+static void check_bootstrap_servers(const char *name, const char *value);
+static void check_security_protocol(const char *name, const char *value);
+static void check_sasl_mechanism(const char *name, const char *value);
+static void check_positive_int(const char *name, const char *value);
+static void check_bool(const char *name, const char *value);
+static void check_http_url(const char *name, const char *value);
+static void check_jaas(const char *name, const char *value);
+static void check_password_required(const char *name, const char *value);
+static void check_format(const char *name, const char *value);
+static void check_on_error(const char *name, const char *value);
+static void check_offsets(const char *name, const char *value);
+static void check_column_kind(const char *name, const char *value);
+
+static const KafkaOptionDef option_defs[] = {
+	/* servers */
+	{"bootstrap_servers", "kafka.bootstrap.servers", SRV, false, check_bootstrap_servers},
+	{"security_protocol", "kafka.security.protocol", SRV, false, check_security_protocol},
+	{"sasl_mechanism", "kafka.sasl.mechanism", SRV, false, check_sasl_mechanism},
+	{"connect_timeout", NULL, SRV, false, check_positive_int},
+	{"schema_registry_url", NULL, SRV, false, check_http_url},
+	/* user mappings */
+	{"sasl_username", "kafka.sasl.username", UM, false, check_nonempty},
+	{"sasl_password", "kafka.sasl.password", UM, true, NULL},
+	{"kafka.sasl.jaas.config", NULL, UM, true, check_jaas},
+	{"schema_registry_user", NULL, UM, false, check_nonempty},
+	{"schema_registry_password", NULL, UM, true, NULL},
+	{"password_required", NULL, UM, false, check_password_required},
+	/* foreign tables */
+	{"topic", NULL, TBL, false, check_nonempty},
+	{"format", NULL, TBL, false, check_format},
+	{"key_format", NULL, TBL, false, check_format},
+	{"on_error", NULL, TBL, false, check_on_error},
+	{"starting_offsets", NULL, TBL, false, check_offsets},
+	{"ending_offsets", NULL, TBL, false, check_offsets},
+	{"avro_schema", NULL, TBL, false, check_nonempty},
+	/* columns */
+	{"kafka", NULL, COL, false, check_column_kind},
+};
+
+/* Secret named options may never be echoed; neither may these aliases. */
+static const KafkaOptionDef *
+find_option(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(option_defs); i++)
+	{
+		if (strcmp(option_defs[i].name, name) == 0)
+			return &option_defs[i];
+		if (option_defs[i].alias && strcmp(option_defs[i].alias, name) == 0)
+			return &option_defs[i];
+	}
+	/* Spark also spells the mechanism in the plural, as librdkafka does */
+	if (strcmp(name, "kafka.sasl.mechanisms") == 0)
+		return find_option("sasl_mechanism");
+	return NULL;
+}
+
+unsigned
+kafka_context_for_catalog(Oid catalog)
+{
+	switch (catalog)
+	{
+		case ForeignServerRelationId:
+			return SRV;
+		case UserMappingRelationId:
+			return UM;
+		case ForeignTableRelationId:
+			return TBL;
+		case AttributeRelationId:
+			return COL;
+		default:
+			return 0;
+	}
+}
+
+static void
+check_nonempty(const char *name, const char *value)
+{
+	if (value[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" must not be empty", name)));
+}
+
+static void
+check_bootstrap_servers(const char *name, const char *value)
+{
+	char	   *copy = pstrdup(value);
+	char	   *item;
+	char	   *save;
+
+	check_nonempty(name, value);
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	{
+		char	   *colon;
+		char	   *end;
+		long		port;
+
+		while (*item == ' ')
+			item++;
+		colon = strrchr(item, ':');
+		if (colon == NULL || colon == item)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\" is not host:port", name, item),
+					 errhint("Give a comma-separated list such as \"broker1:9092,broker2:9092\".")));
+		port = strtol(colon + 1, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (*end != '\0' || port <= 0 || port > 65535)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": bad port in \"%s\"", name, item)));
+	}
+	pfree(copy);
+}
+
+static void
+check_security_protocol(const char *name, const char *value)
+{
+	if (pg_strcasecmp(value, "plaintext") != 0 && pg_strcasecmp(value, "ssl") != 0 &&
+		pg_strcasecmp(value, "sasl_plaintext") != 0 && pg_strcasecmp(value, "sasl_ssl") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Valid values are plaintext, ssl, sasl_plaintext and sasl_ssl.")));
+}
+
+static void
+check_sasl_mechanism(const char *name, const char *value)
+{
+	if (pg_strcasecmp(value, "PLAIN") != 0 && pg_strcasecmp(value, "SCRAM-SHA-256") != 0 &&
+		pg_strcasecmp(value, "SCRAM-SHA-512") != 0 && pg_strcasecmp(value, "GSSAPI") != 0 &&
+		pg_strcasecmp(value, "OAUTHBEARER") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Valid values are PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI and OAUTHBEARER.")));
+}
+
+static void
+check_positive_int(const char *name, const char *value)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || end == value || v <= 0 || v > 3600)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Give a whole number of seconds between 1 and 3600.")));
+}
+
+static void
+check_bool(const char *name, const char *value)
+{
+	bool		b;
+
+	if (!parse_bool(value, &b))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" requires a Boolean value", name)));
+}
+
+static void
+check_http_url(const char *name, const char *value)
+{
+	if (pg_strncasecmp(value, "http://", 7) != 0 && pg_strncasecmp(value, "https://", 8) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": only http and https URLs are allowed", name)));
+}
+
+static void
+check_jaas(const char *name, const char *value)
+{
+	KafkaJaasModule module;
+	char	   *user;
+	char	   *password;
+	const char *error;
+
+	if (!kafka_parse_jaas_config(value, &module, &user, &password, &error))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": %s", name, error),
+				 errhint("Expected e.g. org.apache.kafka.common.security.plain.PlainLoginModule required username=\"...\" password=\"...\";")));
+	free(user);
+	free(password);
+}
+
+static void
+check_password_required(const char *name, const char *value)
+{
+	bool		required;
+
+	check_bool(name, value);
+	(void) parse_bool(value, &required);
+	if (!required && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("password_required=false is superuser-only"),
+				 errhint("User mappings with the password_required option set to false may only be created or modified by the superuser.")));
+}
+
+static void
+check_format(const char *name, const char *value)
+{
+	if (strcmp(value, "json") != 0 && strcmp(value, "avro") != 0 &&
+		strcmp(value, "text") != 0 && strcmp(value, "raw") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Valid formats are json, avro, text and raw.")));
+}
+
+static void
+check_on_error(const char *name, const char *value)
+{
+	if (strcmp(value, "fail") != 0 && strcmp(value, "null") != 0 && strcmp(value, "skip") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Valid values are fail, null and skip.")));
+}
+
+static void
+check_offsets(const char *name, const char *value)
+{
+	KafkaOffsetSpec spec;
+	char		err[256];
+
+	if (!kafka_parse_offset_spec(value, true, false, &spec, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": %s", name, err)));
+	kafka_offset_spec_free(&spec);
+}
+
+static void
+check_column_kind(const char *name, const char *value)
+{
+	static const char *const kinds[] = {
+		"key", "value", "partition", "offset", "timestamp", "timestamp_type",
+		"headers", "topic", "error"
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(kinds); i++)
+		if (strcmp(value, kinds[i]) == 0)
+			return;
+	if (strncmp(value, "header:", 7) == 0 && value[7] != '\0')
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for column option \"%s\": \"%s\"", name, value),
+			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error and header:<name>.")));
+}
+
+/*
+ * Check one "kafka.<property>" passthrough against the policy; ereport with
+ * the property's name (never its value) when it is not allowed.
+ */
+static void
+check_property(const char *display_name, const char *property,
+			   const char *value, unsigned context)
+{
+	KafkaPropertyCheck c = kafka_property_check(property, value, context, superuser());
+
+	switch (c.verdict)
+	{
+		case KAFKA_PROPERTY_OK:
+			return;
+		case KAFKA_PROPERTY_UNKNOWN:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("librdkafka property \"%s\" is not supported by kafka_fdw", display_name),
+					 errhint("Only properties on the kafka_fdw allowlist can be passed through; see the README.")));
+			break;
+		case KAFKA_PROPERTY_OWNED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("librdkafka property \"%s\" cannot be set", display_name),
+					 errdetail("kafka_fdw sets it itself: %s.", c.why)));
+			break;
+		case KAFKA_PROPERTY_REFUSED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("librdkafka property \"%s\" is not allowed", display_name),
+					 errdetail("It is refused for every user because %s.", c.why)));
+			break;
+		case KAFKA_PROPERTY_SUPERUSER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only superusers may set librdkafka property \"%s\"%s", display_name,
+							kafka_property_is_secret(property) ? "" : " to this value"),
+					 errdetail("It is restricted because %s.", c.why)));
+			break;
+		case KAFKA_PROPERTY_WRONG_PLACE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("librdkafka property \"%s\" is not allowed in %s", display_name,
+							kafka_context_names(context)),
+					 errhint("It may be set in: %s.", kafka_context_names(c.allowed_contexts))));
+			break;
+		case KAFKA_PROPERTY_SECRET_PLACE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("librdkafka property \"%s\" is a secret and is only accepted in a user mapping",
+							display_name)));
+			break;
+		case KAFKA_PROPERTY_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("value for librdkafka property \"%s\" exceeds the limit for non-superusers", display_name),
+					 errdetail("The limit is " INT64_FORMAT ".", (int64) c.bound)));
+			break;
+		case KAFKA_PROPERTY_BAD_VALUE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for librdkafka property \"%s\": a whole number is required", display_name)));
+			break;
+	}
+}
+
+void
+kafka_validate_options(List *options, unsigned context)
+{
+	ListCell   *lc;
+	List	   *seen = NIL;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const KafkaOptionDef *opt = find_option(def->defname);
+		char	   *value = defGetString(def);
+		const char *canonical;
+
+		if (opt != NULL)
+		{
+			if ((opt->contexts & context) == 0)
+			{
+				if (opt->secret)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+							 errmsg("option \"%s\" is a secret and is only accepted in a user mapping",
+									def->defname)));
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is not allowed in %s options", def->defname,
+								kafka_context_names(context)),
+						 errhint("It belongs in the %s options.", kafka_context_names(opt->contexts))));
+			}
+			if (opt->check)
+				opt->check(def->defname, value);
+			canonical = opt->name;
+		}
+		else if (strncmp(def->defname, "kafka.", 6) == 0 &&
+				 (context & (SRV | UM)) != 0)
+		{
+			check_property(def->defname, def->defname + 6, value, context);
+			canonical = def->defname + 6;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("invalid option \"%s\" for %s", def->defname, kafka_context_names(context)),
+					 (context & (SRV | UM)) ?
+					 errhint("librdkafka properties are written with a \"kafka.\" prefix, e.g. \"kafka.client.id\".") : 0));
+
+		/* an option and its alias are the same option */
+		if (list_member(seen, makeString((char *) canonical)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" is given more than once", def->defname)));
+		seen = lappend(seen, makeString((char *) canonical));
+	}
+}
+
+char *
+kafka_option_value(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const KafkaOptionDef *opt = find_option(def->defname);
+
+		if (strcmp(def->defname, name) == 0 ||
+			(opt != NULL && strcmp(opt->name, name) == 0))
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+void
+kafka_spec_set_property(KafkaConnectionSpec *spec, const char *name,
+						const char *value)
+{
+	ListCell   *lc;
+
+	foreach(lc, spec->properties)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+		{
+			def->arg = (Node *) makeString(pstrdup(value));
+			return;
+		}
+	}
+	spec->properties = lappend(spec->properties,
+							   makeDefElem(pstrdup(name), (Node *) makeString(pstrdup(value)), -1));
+}
+
+const char *
+kafka_spec_get_property(KafkaConnectionSpec *spec, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, spec->properties)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return strVal(def->arg);
+	}
+	return NULL;
+}
+
+static void
+add_secret(KafkaConnectionSpec *spec, const char *value)
+{
+	if (value && value[0] != '\0')
+		spec->secrets = lappend(spec->secrets, pstrdup(value));
+}
+
+/* Copy "kafka.<property>" passthrough options of a catalog into the spec. */
+static void
+collect_passthrough(KafkaConnectionSpec *spec, List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (find_option(def->defname) == NULL && strncmp(def->defname, "kafka.", 6) == 0)
+		{
+			kafka_spec_set_property(spec, def->defname + 6, defGetString(def));
+			if (kafka_property_is_secret(def->defname + 6))
+				add_secret(spec, defGetString(def));
+		}
+	}
+}
+
+/*
+ * The user mapping for userid on the server, falling back to PUBLIC; NULL when
+ * there is none (GetUserMapping would raise an error instead).
+ */
+static List *
+lookup_user_mapping_options(Oid userid, Oid serverid, bool *found)
+{
+	HeapTuple	tp;
+	Datum		datum;
+	bool		isnull;
+	List	   *options = NIL;
+
+	tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+						 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+	{
+		*found = false;
+		return NIL;
+	}
+	*found = true;
+	datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp, Anum_pg_user_mapping_umoptions, &isnull);
+	if (!isnull)
+		options = untransformRelOptions(datum);
+	ReleaseSysCache(tp);
+	return options;
+}
+
+static KafkaConnectionSpec *
+new_spec(void)
+{
+	KafkaConnectionSpec *spec = palloc0(sizeof(KafkaConnectionSpec));
+
+	spec->connect_timeout_ms = 10000;
+	return spec;
+}
+
+KafkaConnectionSpec *
+kafka_connection_for_server(ForeignServer *server, Oid userid)
+{
+	KafkaConnectionSpec *spec = new_spec();
+	List	   *um_options;
+	bool		have_mapping;
+	char	   *value;
+	bool		password_required = true;
+	AclResult	aclresult;
+
+	aclresult = pg_foreign_server_aclcheck(server->serverid, userid, ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+
+	spec->server_name = pstrdup(server->servername);
+	spec->bootstrap_servers = kafka_option_value(server->options, "bootstrap_servers");
+	if (spec->bootstrap_servers == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no bootstrap_servers option", server->servername)));
+	spec->security_protocol = kafka_option_value(server->options, "security_protocol");
+	if (spec->security_protocol)
+		spec->security_protocol = str_tolower(spec->security_protocol, strlen(spec->security_protocol), C_COLLATION_OID);
+	spec->sasl_mechanism = kafka_option_value(server->options, "sasl_mechanism");
+	if (spec->sasl_mechanism)
+		spec->sasl_mechanism = str_toupper(spec->sasl_mechanism, strlen(spec->sasl_mechanism), C_COLLATION_OID);
+	if ((value = kafka_option_value(server->options, "connect_timeout")) != NULL)
+		spec->connect_timeout_ms = atoi(value) * 1000;
+	spec->schema_registry_url = kafka_option_value(server->options, "schema_registry_url");
+	collect_passthrough(spec, server->options);
+
+	um_options = lookup_user_mapping_options(userid, server->serverid, &have_mapping);
+	spec->sasl_username = kafka_option_value(um_options, "sasl_username");
+	spec->sasl_password = kafka_option_value(um_options, "sasl_password");
+	spec->schema_registry_user = kafka_option_value(um_options, "schema_registry_user");
+	spec->schema_registry_password = kafka_option_value(um_options, "schema_registry_password");
+	if ((value = kafka_option_value(um_options, "password_required")) != NULL)
+		(void) parse_bool(value, &password_required);
+	if ((value = kafka_option_value(um_options, "kafka.sasl.jaas.config")) != NULL)
+	{
+		KafkaJaasModule module;
+		char	   *user;
+		char	   *password;
+		const char *error;
+
+		if (!kafka_parse_jaas_config(value, &module, &user, &password, &error))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"kafka.sasl.jaas.config\": %s", error)));
+		spec->sasl_username = pstrdup(user);
+		spec->sasl_password = pstrdup(password);
+		free(user);
+		free(password);
+		if (module == KAFKA_JAAS_PLAIN)
+		{
+			if (spec->sasl_mechanism == NULL)
+				spec->sasl_mechanism = "PLAIN";
+			else if (strcmp(spec->sasl_mechanism, "PLAIN") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("kafka.sasl.jaas.config uses PlainLoginModule but server \"%s\" has sasl_mechanism %s",
+								server->servername, spec->sasl_mechanism)));
+		}
+		else if (spec->sasl_mechanism == NULL ||
+				 strncmp(spec->sasl_mechanism, "SCRAM-", 6) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("kafka.sasl.jaas.config uses ScramLoginModule but server \"%s\" has no SCRAM sasl_mechanism",
+							server->servername),
+					 errhint("Set sasl_mechanism to SCRAM-SHA-256 or SCRAM-SHA-512 on the server, as kafka.sasl.mechanism is set in Spark.")));
+	}
+	collect_passthrough(spec, um_options);
+	add_secret(spec, spec->sasl_password);
+	add_secret(spec, spec->schema_registry_password);
+
+	/*
+	 * As postgres_fdw does: a non-superuser may not use the database server's
+	 * own network position to reach a broker that asks for no credentials,
+	 * unless a superuser said so on the mapping.
+	 */
+	if (!superuser_arg(userid))
+	{
+		if (!have_mapping)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("user mapping not found for user \"%s\" on server \"%s\"",
+							GetUserNameFromId(userid, false), server->servername)));
+		if (password_required && spec->sasl_password == NULL &&
+			kafka_spec_get_property(spec, "ssl.key.pem") == NULL &&
+			kafka_spec_get_property(spec, "ssl.key.location") == NULL &&
+			kafka_spec_get_property(spec, "sasl.oauthbearer.client.secret") == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+					 errmsg("password is required"),
+					 errdetail("Non-superusers must give credentials (sasl_password or a client key) in the user mapping for server \"%s\".",
+							   server->servername),
+					 errhint("A superuser may set password_required 'false' on the user mapping for a broker that needs no credentials.")));
+	}
+
+	if (spec->sasl_password != NULL &&
+		(spec->security_protocol == NULL || strncmp(spec->security_protocol, "sasl_", 5) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("the user mapping gives SASL credentials but server \"%s\" has security_protocol %s",
+						server->servername, spec->security_protocol ? spec->security_protocol : "plaintext"),
+				 errhint("Set security_protocol to sasl_ssl (or sasl_plaintext) on the server.")));
+	return spec;
+}
+
+KafkaConnectionSpec *
+kafka_connection_for_bootstrap(const char *servers)
+{
+	KafkaConnectionSpec *spec;
+
+	if (!superuser())
+	{
+		Oid			roleid = InvalidOid;
+
+		if (kafka_direct_connect_role && kafka_direct_connect_role[0] != '\0')
+			roleid = get_role_oid(kafka_direct_connect_role, true);
+		if (!OidIsValid(roleid) || !has_privs_of_role(GetUserId(), roleid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to use bootstrapServers directly"),
+					 errhint("Use server => '<name>' with a kafka_fdw server you have USAGE on, or ask an administrator to grant you the role named in kafka_fdw.direct_connect_role.")));
+	}
+	check_bootstrap_servers("bootstrapServers", servers);
+	spec = new_spec();
+	spec->bootstrap_servers = pstrdup(servers);
+	return spec;
+}
+
+void
+kafka_connection_apply_call_options(KafkaConnectionSpec *spec, Jsonb *options)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object of librdkafka properties")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			const char *property = strncmp(key, "kafka.", 6) == 0 ? key + 6 : key;
+			char	   *value;
+
+			switch (v.type)
+			{
+				case jbvString:
+					value = pnstrdup(v.val.string.val, v.val.string.len);
+					break;
+				case jbvNumeric:
+					value = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+					break;
+				case jbvBool:
+					value = v.val.boolean ? "true" : "false";
+					break;
+				default:
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("option \"%s\" needs a string, number or boolean value", key)));
+			}
+			/* named options (brokers, protocol, credentials) never per call */
+			if (find_option(key) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" cannot be given per call", key),
+						 errhint("Per-call options may only tune fetching; connection settings belong to the server and user mapping.")));
+			check_property(key, property, value, KAFKA_CTX_CALL);
+			kafka_spec_set_property(spec, property, value);
+		}
+	}
+}

@@ -1,0 +1,173 @@
+/*
+ * unit_tests.c
+ *	  Unit tests of the PostgreSQL-free rules: the librdkafka property policy,
+ *	  the JAAS parser, offset specifications and their resolution.
+ *
+ * Prints TAP ("ok N - ...", "not ok N - ...", then "1..N"); exits 1 on any
+ * failure.  The mock broker can't answer offsets-for-times, so the timestamp
+ * resolution rules are proven here.
+ */
+#include "common/kafka_properties.h"
+#include "common/offset_spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int	tests = 0;
+static int	failures = 0;
+
+static void
+check(int condition, const char *what)
+{
+	tests++;
+	if (!condition)
+		failures++;
+	printf("%sok %d - %s\n", condition ? "" : "not ", tests, what);
+}
+
+static KafkaPropertyVerdict
+verdict(const char *name, const char *value, unsigned ctx, int privileged)
+{
+	return kafka_property_check(name, value, ctx, privileged).verdict;
+}
+
+static void
+test_properties(void)
+{
+	check(verdict("plugin.library.paths", "x.so", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_REFUSED,
+		  "plugin.library.paths refused even for superusers");
+	check(verdict("sasl.kerberos.kinit.cmd", "sh", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_REFUSED,
+		  "kinit command refused");
+	check(verdict("ssl.engine.location", "/x", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_REFUSED,
+		  "ssl engine refused");
+	check(verdict("internal.termination.signal", "2", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_REFUSED,
+		  "termination signal refused");
+	check(verdict("isolation.level", "read_uncommitted", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_OWNED,
+		  "isolation.level owned by the extension");
+	check(verdict("enable.auto.commit", "true", KAFKA_CTX_CALL, 1) == KAFKA_PROPERTY_OWNED,
+		  "enable.auto.commit owned");
+	check(verdict("test.mock.num.brokers", "3", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_OWNED,
+		  "test.mock.* owned");
+	check(verdict("ssl.ca.location", "/etc/ssl/ca.pem", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_SUPERUSER,
+		  "ssl.ca.location superuser-only");
+	check(verdict("ssl.ca.location", "/etc/ssl/ca.pem", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_OK,
+		  "ssl.ca.location ok for superuser");
+	check(verdict("enable.ssl.certificate.verification", "false", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_SUPERUSER,
+		  "turning off certificate verification is superuser-only");
+	check(verdict("enable.ssl.certificate.verification", "true", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK,
+		  "keeping certificate verification is fine");
+	check(verdict("ssl.endpoint.identification.algorithm", "NONE", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_SUPERUSER,
+		  "endpoint identification none is superuser-only (any case)");
+	check(verdict("debug", "all", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_SUPERUSER,
+		  "debug superuser-only");
+	check(verdict("sasl.password", "s3cret", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_SECRET_PLACE,
+		  "secret refused in server options");
+	check(verdict("sasl.password", "s3cret", KAFKA_CTX_USER_MAPPING, 0) == KAFKA_PROPERTY_OK,
+		  "secret allowed in user mapping");
+	check(verdict("sasl.password", "s3cret", KAFKA_CTX_CALL, 1) == KAFKA_PROPERTY_SECRET_PLACE,
+		  "secret refused in per-call options");
+	check(verdict("security.protocol", "plaintext", KAFKA_CTX_CALL, 1) == KAFKA_PROPERTY_WRONG_PLACE,
+		  "per-call options cannot set the security protocol");
+	check(verdict("fetch.max.bytes", "1048576", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_OK,
+		  "fetch.max.bytes within bound");
+	check(verdict("fetch.max.bytes", "1073741824", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_TOO_LARGE,
+		  "fetch.max.bytes bounded for non-superusers");
+	check(verdict("fetch.max.bytes", "1073741824", KAFKA_CTX_CALL, 1) == KAFKA_PROPERTY_OK,
+		  "fetch.max.bytes unbounded for superusers");
+	check(verdict("queued.max.messages.kbytes", "lots", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_BAD_VALUE,
+		  "bounded property needs a number");
+	check(verdict("no.such.property", "1", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_UNKNOWN,
+		  "unknown property not passed through");
+	check(kafka_property_is_secret("ssl.key.password") && !kafka_property_is_secret("sasl.username"),
+		  "secret classification");
+}
+
+static void
+test_jaas(void)
+{
+	KafkaJaasModule module;
+	char	   *user,
+			   *pass;
+	const char *err = NULL;
+
+	check(kafka_parse_jaas_config("kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"pa\\\"ss\";",
+								  &module, &user, &pass, &err) &&
+		  module == KAFKA_JAAS_PLAIN && strcmp(user, "alice") == 0 && strcmp(pass, "pa\"ss") == 0,
+		  "jaas: shaded PlainLoginModule with escaped quote");
+	free(user);
+	free(pass);
+	check(kafka_parse_jaas_config("org.apache.kafka.common.security.scram.ScramLoginModule required username='bob' password='x y';",
+								  &module, &user, &pass, &err) &&
+		  module == KAFKA_JAAS_SCRAM && strcmp(user, "bob") == 0 && strcmp(pass, "x y") == 0,
+		  "jaas: ScramLoginModule with single quotes");
+	free(user);
+	free(pass);
+	check(!kafka_parse_jaas_config("com.sun.security.auth.module.Krb5LoginModule required;",
+								   &module, &user, &pass, &err),
+		  "jaas: other modules refused");
+	err = NULL;
+	check(!kafka_parse_jaas_config("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"topsecret\"",
+								   &module, &user, &pass, &err) &&
+		  err != NULL && strstr(err, "topsecret") == NULL,
+		  "jaas: missing semicolon refused without echoing the secret");
+	check(!kafka_parse_jaas_config("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\";",
+								   &module, &user, &pass, &err),
+		  "jaas: password required");
+}
+
+static void
+test_offset_specs(void)
+{
+	KafkaOffsetSpec spec;
+	char		err[256];
+	const KafkaOffsetSpecEntry *e;
+	bool		loss;
+
+	check(kafka_parse_offset_spec("earliest", true, false, &spec, err, sizeof err) &&
+		  spec.kind == KAFKA_SPEC_EARLIEST, "offsets: earliest keyword");
+	check(kafka_parse_offset_spec("latest", true, false, &spec, err, sizeof err) &&
+		  spec.kind == KAFKA_SPEC_LATEST, "offsets: latest keyword");
+	check(kafka_parse_offset_spec("{\"t\":{\"0\":23,\"1\":-2}}", true, false, &spec, err, sizeof err) &&
+		  spec.count == 2 && (e = kafka_offset_spec_find(&spec, "t", 1)) != NULL && e->value == -2,
+		  "offsets: per-partition JSON");
+	kafka_offset_spec_free(&spec);
+	check(!kafka_parse_offset_spec("{\"t\":{\"0\":-3}}", true, false, &spec, err, sizeof err),
+		  "offsets: -3 refused");
+	check(!kafka_parse_offset_spec("{\"t\":{\"x\":1}}", true, false, &spec, err, sizeof err),
+		  "offsets: non-numeric partition refused");
+	check(!kafka_parse_offset_spec("{\"t\":{\"0\":1}", true, false, &spec, err, sizeof err),
+		  "offsets: truncated JSON refused");
+	check(!kafka_parse_offset_spec("soonest", true, false, &spec, err, sizeof err) &&
+		  strstr(err, "earliest") != NULL, "offsets: unknown keyword refused with hint");
+	check(!kafka_parse_offset_spec("{\"t\":{\"0\":-1}}", false, true, &spec, err, sizeof err),
+		  "timestamps: negative refused");
+	check(kafka_parse_assign_spec("{\"a\":[0,2],\"b\":[1]}", &spec, err, sizeof err) && spec.count == 3 &&
+		  kafka_offset_spec_find(&spec, "a", 2) != NULL && kafka_offset_spec_find(&spec, "a", 1) == NULL,
+		  "assign: topics and partitions");
+	kafka_offset_spec_free(&spec);
+	check(!kafka_parse_assign_spec("{\"a\":[0,0]}", &spec, err, sizeof err), "assign: duplicate refused");
+	check(!kafka_parse_assign_spec("{\"a\":[]}", &spec, err, sizeof err), "assign: empty refused");
+	check(!kafka_parse_assign_spec("[1]", &spec, err, sizeof err), "assign: array refused");
+
+	check(kafka_resolve_start_offset(KAFKA_OFFSET_EARLIEST, 5, 10, &loss) == 5 && !loss, "start: earliest is low");
+	check(kafka_resolve_start_offset(KAFKA_OFFSET_LATEST, 5, 10, &loss) == 10 && !loss, "start: latest is high");
+	check(kafka_resolve_start_offset(2, 5, 10, &loss) == 5 && loss, "start: aged-out offset is data loss");
+	check(kafka_resolve_start_offset(7, 5, 10, &loss) == 7 && !loss, "start: offset in range kept");
+	check(kafka_resolve_end_offset(KAFKA_OFFSET_LATEST, 5, 10) == 10, "end: latest is high");
+	check(kafka_resolve_end_offset(50, 5, 10) == 10, "end: capped at high (bounded read)");
+	check(kafka_resolve_end_offset(8, 5, 10) == 8, "end: explicit kept");
+	check(kafka_resolve_timestamp_offset(-1, 5, 10) == 10, "timestamp: not found means latest");
+	check(kafka_resolve_timestamp_offset(7, 5, 10) == 7, "timestamp: found offset used");
+	check(kafka_resolve_timestamp_offset(3, 5, 10) == 5, "timestamp: clamped to low watermark");
+}
+
+int
+main(void)
+{
+	test_properties();
+	test_jaas();
+	test_offset_specs();
+	printf("1..%d\n", tests);
+	return failures ? 1 : 0;
+}
