@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -65,6 +66,8 @@ core_release(KafkaClientCore *core)
 	{
 		rd_kafka_destroy(core->rk);
 		free(core);
+		/* give the fetch buffers back to the OS, not to idle arenas */
+		malloc_trim(0);
 	}
 }
 

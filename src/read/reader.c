@@ -405,33 +405,28 @@ kafka_resolve_ranges(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 	}
 }
 
+/*
+ * Every partition's fetch queue is forwarded into the reader's one queue, and
+ * librdkafka applies the queued.* thresholds to the queue a partition forwards
+ * to: so these bound the whole read, whatever the number of partitions.  The
+ * message count matters as much as the bytes: each queued record costs a few
+ * hundred bytes of bookkeeping beyond its payload.  Measured on the loopback
+ * broker, 1M 80-byte records: 16k records queued -> 16 s, 200k -> 1.1 s,
+ * 1M -> 0.4 s at twice the memory.
+ */
 void
 kafka_spec_bound_fetch_memory(KafkaConnectionSpec *spec, int partitions)
 {
-	int			n = Max(partitions, 1);
-	int			kbytes = Min(Max(65536 / n, 256), 16384);
-	int			messages = Min(Max(500000 / n, 1000), 100000);
-	char		buf[32];
-
 	/* what the user set wins; the policy already bounded it */
 	if (kafka_spec_get_property(spec, "queued.max.messages.kbytes") == NULL)
-	{
-		snprintf(buf, sizeof(buf), "%d", kbytes);
-		kafka_spec_set_property(spec, "queued.max.messages.kbytes", buf);
-	}
+		kafka_spec_set_property(spec, "queued.max.messages.kbytes", "32768");
 	if (kafka_spec_get_property(spec, "queued.min.messages") == NULL)
-	{
-		snprintf(buf, sizeof(buf), "%d", messages);
-		kafka_spec_set_property(spec, "queued.min.messages", buf);
-	}
+		kafka_spec_set_property(spec, "queued.min.messages", "200000");
 	if (kafka_spec_get_property(spec, "fetch.message.max.bytes") == NULL &&
 		kafka_spec_get_property(spec, "max.partition.fetch.bytes") == NULL)
-	{
-		snprintf(buf, sizeof(buf), "%d", Min(kbytes * 1024, 1048576));
-		kafka_spec_set_property(spec, "fetch.message.max.bytes", buf);
-	}
+		kafka_spec_set_property(spec, "fetch.message.max.bytes", "1048576");
 	if (kafka_spec_get_property(spec, "fetch.max.bytes") == NULL)
-		kafka_spec_set_property(spec, "fetch.max.bytes", "8388608");
+		kafka_spec_set_property(spec, "fetch.max.bytes", "16777216");
 }
 
 static KafkaPartitionRange *
