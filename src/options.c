@@ -348,7 +348,7 @@ check_property(const char *display_name, const char *property,
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("only superusers may set librdkafka property \"%s\"%s", display_name,
-							kafka_property_is_secret(property) ? "" : " to this value"),
+							c.value_rule ? " to this value" : ""),
 					 errdetail("It is restricted because %s.", c.why)));
 			break;
 		case KAFKA_PROPERTY_WRONG_PLACE:

@@ -239,7 +239,7 @@ KafkaPropertyCheck
 kafka_property_check(const char *name, const char *value,
 					 unsigned context, bool privileged)
 {
-	KafkaPropertyCheck result = {KAFKA_PROPERTY_OK, NULL, 0, 0};
+	KafkaPropertyCheck result = {KAFKA_PROPERTY_OK, NULL, 0, 0, false};
 	const PropertyRule *rule;
 
 	/* test.mock.* turns the client into an in-process fake cluster */
@@ -295,6 +295,7 @@ kafka_property_check(const char *name, const char *value,
 		strcasecmp(value, rule->superuser_value) == 0 && !privileged)
 	{
 		result.verdict = KAFKA_PROPERTY_SUPERUSER;
+		result.value_rule = true;
 		return result;
 	}
 

@@ -42,6 +42,7 @@ typedef struct KafkaPropertyCheck
 	const char *why;			/* static text for REFUSED/SUPERUSER/OWNED */
 	int64_t		bound;			/* for TOO_LARGE */
 	unsigned	allowed_contexts;	/* for WRONG_PLACE */
+	bool		value_rule;		/* SUPERUSER only because of this value */
 } KafkaPropertyCheck;
 
 /*

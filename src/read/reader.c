@@ -138,15 +138,17 @@ kafka_source_partitions(KafkaClient *client, KafkaSourceKind kind,
 			case KAFKA_SOURCE_SUBSCRIBE:
 				{
 					char	   *copy = pstrdup(source_text);
-					char	   *save;
-					char	   *item;
+					char	   *item = copy;
 					List	   *seen = NIL;
 
-					for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+					for (;;)
 					{
+						char	   *comma = strchr(item, ',');
 						char	   *topic = item;
 						char	   *end;
 
+						if (comma)
+							*comma = '\0';
 						while (*topic == ' ')
 							topic++;
 						end = topic + strlen(topic);
@@ -155,11 +157,16 @@ kafka_source_partitions(KafkaClient *client, KafkaSourceKind kind,
 						if (*topic == '\0')
 							ereport(ERROR,
 									(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-									 errmsg("invalid value for %s: empty topic name", option_name)));
-						if (list_member(seen, makeString(topic)))
-							continue;
-						seen = lappend(seen, makeString(topic));
-						ranges = add_topic_ranges(ranges, require_topic(md, topic, option_name));
+									 errmsg("invalid value for %s: empty topic name", option_name),
+									 errhint("Give a comma-separated list of topic names.")));
+						if (!list_member(seen, makeString(topic)))
+						{
+							seen = lappend(seen, makeString(topic));
+							ranges = add_topic_ranges(ranges, require_topic(md, topic, option_name));
+						}
+						if (comma == NULL)
+							break;
+						item = comma + 1;
 					}
 					break;
 				}
