@@ -28,11 +28,31 @@
 
 #include "client.h"
 
-/* Shared with helper threads; malloc'd; the last reference destroys rk. */
+/*
+ * Everything librdkafka-side of a client, malloc'd and shared with helper
+ * threads; the last reference tears it down.  Teardown stops every
+ * consume-started partition and destroys topics and queues before the
+ * handle: rd_kafka_destroy waits for as long as anything still references a
+ * broker, which with a broker down can be forever.  So teardown never runs in
+ * the backend: it goes to a detached thread.
+ */
+typedef struct StartedPartition
+{
+	rd_kafka_topic_t *rkt;
+	int32_t		partition;
+} StartedPartition;
+
 struct KafkaClientCore
 {
 	rd_kafka_t *rk;
 	int			refcount;		/* __atomic */
+	rd_kafka_queue_t *main_queue;
+	rd_kafka_topic_t **topics;
+	int			ntopics;
+	rd_kafka_queue_t **queues;
+	int			nqueues;
+	StartedPartition *started;
+	int			nstarted;
 };
 
 typedef enum JobKind
@@ -59,16 +79,71 @@ typedef struct KafkaJob
 	rd_kafka_topic_partition_list_t *partitions;
 } KafkaJob;
 
-static void
-core_release(KafkaClientCore *core)
+static void *
+core_teardown(void *arg)
 {
-	if (__atomic_sub_fetch(&core->refcount, 1, __ATOMIC_ACQ_REL) == 0)
-	{
-		rd_kafka_destroy(core->rk);
-		free(core);
-		/* give the fetch buffers back to the OS, not to idle arenas */
-		malloc_trim(0);
-	}
+	KafkaClientCore *core = arg;
+	int			i;
+
+	for (i = 0; i < core->nstarted; i++)
+		rd_kafka_consume_stop(core->started[i].rkt, core->started[i].partition);
+	for (i = 0; i < core->ntopics; i++)
+		rd_kafka_topic_destroy(core->topics[i]);
+	for (i = 0; i < core->nqueues; i++)
+		rd_kafka_queue_destroy(core->queues[i]);
+	rd_kafka_queue_destroy(core->main_queue);
+	rd_kafka_destroy(core->rk);
+	free(core->started);
+	free(core->topics);
+	free(core->queues);
+	free(core);
+	/* give the fetch buffers back to the OS, not to idle arenas */
+	malloc_trim(0);
+	return NULL;
+}
+
+/* Start a detached thread that never receives the backend's signals. */
+static int
+start_detached_thread(void *(*fn) (void *), void *arg)
+{
+	pthread_t	thread;
+	pthread_attr_t attr;
+	sigset_t	all,
+				old;
+	int			rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* in_helper: called from a helper thread, which may tear down inline */
+static void
+core_release(KafkaClientCore *core, bool in_helper)
+{
+	if (__atomic_sub_fetch(&core->refcount, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (in_helper || start_detached_thread(core_teardown, core) != 0)
+		core_teardown(core);
+}
+
+/* Append to a malloc'd array, growing it by doubling. */
+static void *
+grow_array(void *array, int count, size_t elem_size)
+{
+	void	   *grown;
+
+	if (count & (count - 1))
+		return array;			/* not a power of two: room remains */
+	grown = realloc(array, (count ? count * 2 : 4) * elem_size);
+	if (grown == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return grown;
 }
 
 static void
@@ -78,7 +153,7 @@ job_free(KafkaJob *job)
 		rd_kafka_metadata_destroy(job->metadata);
 	if (job->partitions)
 		rd_kafka_topic_partition_list_destroy(job->partitions);
-	core_release(job->core);
+	core_release(job->core, true);
 	free(job);
 }
 
@@ -113,27 +188,16 @@ job_thread(void *arg)
 static void
 run_job(KafkaClient *client, KafkaJob *job)
 {
-	pthread_t	thread;
-	pthread_attr_t attr;
-	sigset_t	all,
-				old;
 	int			rc;
 
 	job->core = client->core;
 	__atomic_add_fetch(&client->core->refcount, 1, __ATOMIC_ACQ_REL);
-
-	/* the thread must never receive the backend's signals */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&thread, &attr, job_thread, job);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = start_detached_thread(job_thread, job);
 	if (rc != 0)
 	{
-		core_release(job->core);
+		core_release(job->core, false);
 		job->core = NULL;
+		free(job);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a kafka request thread: %s", strerror(rc))));
@@ -306,20 +370,11 @@ kafka_client_wait(KafkaClient *client, int timeout_ms)
 static void
 client_close_internal(KafkaClient *client)
 {
-	ListCell   *lc;
-
 	if (client->closed)
 		return;
 	client->closed = true;
-	foreach(lc, client->topics)
-		rd_kafka_topic_destroy((rd_kafka_topic_t *) lfirst(lc));
-	foreach(lc, client->queues)
-		rd_kafka_queue_destroy((rd_kafka_queue_t *) lfirst(lc));
-	rd_kafka_queue_destroy(client->main_queue);
-	client->topics = NIL;
-	client->queues = NIL;
-	core_release(client->core);
 	client->rk = NULL;
+	core_release(client->core, false);
 }
 
 static void
@@ -451,15 +506,17 @@ kafka_client_create(KafkaConnectionSpec *spec, KafkaClientRole role)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not create kafka client: %s", errstr)));
 	}
+	memset(core, 0, sizeof(KafkaClientCore));
 	core->rk = rk;
 	core->refcount = 1;
+	core->main_queue = rd_kafka_queue_get_main(rk);
 
 	client = palloc0(sizeof(KafkaClient));
 	client->rk = rk;
 	client->role = role;
 	client->spec = spec;
 	client->core = core;
-	client->main_queue = rd_kafka_queue_get_main(rk);
+	client->main_queue = core->main_queue;
 	rd_kafka_set_log_queue(rk, client->main_queue);
 	client->callback.func = client_context_callback;
 	client->callback.arg = client;
@@ -470,21 +527,39 @@ kafka_client_create(KafkaConnectionSpec *spec, KafkaClientRole role)
 rd_kafka_topic_t *
 kafka_client_topic(KafkaClient *client, const char *topic)
 {
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(client->rk, topic, NULL);
+	KafkaClientCore *core = client->core;
+	rd_kafka_topic_t *rkt;
 
+	core->topics = grow_array(core->topics, core->ntopics, sizeof(rd_kafka_topic_t *));
+	rkt = rd_kafka_topic_new(client->rk, topic, NULL);
 	if (rkt == NULL)
 		kafka_client_error(client, rd_kafka_last_error(), "opening a topic");
-	client->topics = lappend(client->topics, rkt);
+	core->topics[core->ntopics++] = rkt;
 	return rkt;
 }
 
 rd_kafka_queue_t *
 kafka_client_new_queue(KafkaClient *client)
 {
-	rd_kafka_queue_t *q = rd_kafka_queue_new(client->rk);
+	KafkaClientCore *core = client->core;
 
-	client->queues = lappend(client->queues, q);
-	return q;
+	core->queues = grow_array(core->queues, core->nqueues, sizeof(rd_kafka_queue_t *));
+	core->queues[core->nqueues] = rd_kafka_queue_new(client->rk);
+	return core->queues[core->nqueues++];
+}
+
+void
+kafka_client_consume_start(KafkaClient *client, rd_kafka_topic_t *rkt,
+						   int32 partition, int64 offset, rd_kafka_queue_t *queue)
+{
+	KafkaClientCore *core = client->core;
+
+	core->started = grow_array(core->started, core->nstarted, sizeof(StartedPartition));
+	if (rd_kafka_consume_start_queue(rkt, partition, offset, queue) == -1)
+		kafka_client_error(client, rd_kafka_last_error(), "starting to consume");
+	core->started[core->nstarted].rkt = rkt;
+	core->started[core->nstarted].partition = partition;
+	core->nstarted++;
 }
 
 const struct rd_kafka_metadata *

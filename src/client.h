@@ -30,8 +30,6 @@ typedef struct KafkaClient
 	KafkaClientRole role;
 	KafkaConnectionSpec *spec;
 	rd_kafka_queue_t *main_queue;	/* logs and errors */
-	List	   *topics;			/* rd_kafka_topic_t * handed out */
-	List	   *queues;			/* rd_kafka_queue_t * handed out */
 	KafkaClientCore *core;		/* shared with helper threads */
 	char		last_error[512];	/* scrubbed; "" if none */
 	bool		closed;
@@ -55,6 +53,11 @@ extern List *kafka_client_config_dump(KafkaConnectionSpec *spec,
 /* Topic handle and queue owned by the client (freed with it). */
 extern rd_kafka_topic_t *kafka_client_topic(KafkaClient *client, const char *topic);
 extern rd_kafka_queue_t *kafka_client_new_queue(KafkaClient *client);
+
+/* rd_kafka_consume_start_queue, remembered so teardown can stop it. */
+extern void kafka_client_consume_start(KafkaClient *client, rd_kafka_topic_t *rkt,
+									   int32 partition, int64 offset,
+									   rd_kafka_queue_t *queue);
 
 /*
  * Drain log and error events; raises an ERROR for fatal and authentication

@@ -38,6 +38,7 @@ typedef struct TopicRanges
 
 struct KafkaReader
 {
+	MemoryContextCallback callback; /* frees unreturned messages on ERROR */
 	KafkaClient *client;
 	rd_kafka_queue_t *queue;
 	List	   *ranges;
@@ -466,6 +467,14 @@ mark_done(KafkaReader *reader, KafkaPartitionRange *range)
 	}
 }
 
+static void free_batch(KafkaReader *reader);
+
+static void
+reader_context_callback(void *arg)
+{
+	free_batch((KafkaReader *) arg);
+}
+
 KafkaReader *
 kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 {
@@ -477,6 +486,15 @@ kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 	reader->ranges = ranges;
 	reader->fail_on_data_loss = fail_on_data_loss;
 	reader->batch = palloc(sizeof(rd_kafka_message_t *) * READER_BATCH_SIZE);
+
+	/*
+	 * Messages pin their broker: they must be freed before the client is
+	 * torn down.  Context callbacks run last-registered first, and the
+	 * client was created before us in the same or an outer context.
+	 */
+	reader->callback.func = reader_context_callback;
+	reader->callback.arg = reader;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &reader->callback);
 	reader->topics = palloc0(sizeof(TopicRanges) * Max(list_length(ranges), 1));
 
 	/* index ranges by topic and partition */
@@ -527,9 +545,8 @@ kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 		for (i = 0; i < reader->topic_count; i++)
 			if (strcmp(reader->topics[i].name, r->topic) == 0)
 				r->rkt = reader->topics[i].rkt;
-		if (rd_kafka_consume_start_queue(r->rkt, r->partition, r->next_offset,
-										 reader->queue) == -1)
-			kafka_client_error(client, rd_kafka_last_error(), "starting to consume");
+		kafka_client_consume_start(client, r->rkt, r->partition, r->next_offset,
+								   reader->queue);
 		r->started = true;
 	}
 	return reader;

@@ -1,0 +1,292 @@
+/*-------------------------------------------------------------------------
+ *
+ * codec.c
+ *	  Format names and the format-independent half of the codec interface:
+ *	  choosing payload columns, dispatching to a format, and turning a
+ *	  failure into the (false, message) result callers act on.
+ *
+ * IDENTIFICATION
+ *	  src/codec/codec.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "codec/codec_internal.h"
+#include "mb/pg_wchar.h"
+#include "utils/memutils.h"
+
+static const struct
+{
+	const char *name;
+	KafkaFormat format;
+}			kafka_format_names[] =
+{
+	{"json", KAFKA_FORMAT_JSON},
+	{"avro", KAFKA_FORMAT_AVRO},
+	{"text", KAFKA_FORMAT_TEXT},
+	{"raw", KAFKA_FORMAT_RAW}
+};
+
+KafkaFormat
+kafka_format_from_name(const char *name)
+{
+	for (int i = 0; i < lengthof(kafka_format_names); i++)
+	{
+		if (pg_strcasecmp(name, kafka_format_names[i].name) == 0)
+			return kafka_format_names[i].format;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid format \"%s\"", name),
+			 errhint("Valid formats are json, avro, text and raw.")));
+	pg_unreachable();
+}
+
+const char *
+kafka_format_name(KafkaFormat format)
+{
+	for (int i = 0; i < lengthof(kafka_format_names); i++)
+	{
+		if (kafka_format_names[i].format == format)
+			return kafka_format_names[i].name;
+	}
+	elog(ERROR, "unrecognized kafka format %d", (int) format);
+	pg_unreachable();
+}
+
+/*
+ * Records a decode failure and returns false, so that format code can write
+ * "return kafka_decode_fail(...)".  The message goes to the caller's memory
+ * context: it is handed back to the caller.
+ */
+bool
+kafka_decode_fail(KafkaConvertState *state, int error_code, const char *fmt,...)
+{
+	StringInfoData message;
+
+	initStringInfo(&message);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&message, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&message, needed);
+	}
+	state->error = message.data;
+	state->error_code = error_code;
+	return false;
+}
+
+/* Collects the 0-based numbers of the payload columns of desc. */
+static int
+collect_payload_columns(TupleDesc desc, const bool *is_payload_column,
+						int **attnums)
+{
+	int			count = 0;
+
+	*attnums = palloc(sizeof(int) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		if (TupleDescAttr(desc, i)->attisdropped)
+			continue;
+		if (is_payload_column != NULL && !is_payload_column[i])
+			continue;
+		(*attnums)[count++] = i;
+	}
+	return count;
+}
+
+KafkaDecoder *
+kafka_decoder_create(KafkaFormat format, TupleDesc desc,
+					 const bool *is_payload_column, MemoryContext mcxt)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
+	KafkaDecoder *decoder = palloc0(sizeof(KafkaDecoder));
+
+	decoder->format = format;
+	decoder->mcxt = mcxt;
+	decoder->natts = desc->natts;
+	decoder->npayload = collect_payload_columns(desc, is_payload_column,
+												&decoder->payload_attnums);
+	kafka_convert_state_init(&decoder->convert, mcxt);
+
+	switch (format)
+	{
+		case KAFKA_FORMAT_JSON:
+			kafka_json_decoder_init(decoder, desc);
+			break;
+		case KAFKA_FORMAT_TEXT:
+			kafka_text_decoder_init(decoder, desc);
+			break;
+		case KAFKA_FORMAT_RAW:
+			kafka_raw_decoder_init(decoder, desc);
+			break;
+		case KAFKA_FORMAT_AVRO:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("format \"avro\" is not supported yet")));
+			break;
+	}
+
+	MemoryContextSwitchTo(oldcontext);
+	return decoder;
+}
+
+/*
+ * Names the field and column being decoded in errors that are not about the
+ * data (say, out of memory) and so pass through the decoder.
+ */
+static void
+decode_error_context(void *arg)
+{
+	KafkaConvertState *state = (KafkaConvertState *) arg;
+
+	if (state->context_column == NULL || state->context_in_message)
+		return;
+	if (state->context_field != NULL)
+		errcontext("decoding field \"%.*s\" into column \"%s\"",
+				   state->context_field_length, state->context_field,
+				   state->context_column);
+	else
+		errcontext("decoding the payload into column \"%s\"",
+				   state->context_column);
+}
+
+/*
+ * Messages quote payload text, which is UTF-8, next to names in the server
+ * encoding.  Where the two differ, bytes that do not make a valid message in
+ * the server encoding become '?', so reporting the error cannot fail.
+ */
+static void
+make_message_encoding_safe(char *message)
+{
+	int			encoding = GetDatabaseEncoding();
+
+	if (encoding == PG_UTF8 || encoding == PG_SQL_ASCII)
+		return;
+	if (pg_verify_mbstr(encoding, message, strlen(message), true))
+		return;
+	for (char *p = message; *p; p++)
+	{
+		if (IS_HIGHBIT_SET(*p))
+			*p = '?';
+	}
+}
+
+bool
+kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
+					 Datum *values, bool *nulls, char **error)
+{
+	ErrorContextCallback callback;
+	bool		ok;
+
+	*error = NULL;
+	if (data == NULL)
+	{
+		for (int i = 0; i < decoder->npayload; i++)
+		{
+			values[decoder->payload_attnums[i]] = (Datum) 0;
+			nulls[decoder->payload_attnums[i]] = true;
+		}
+		return true;
+	}
+
+	decoder->convert.error = NULL;
+	decoder->convert.error_code = 0;
+	decoder->convert.pending_error = NULL;
+	decoder->convert.context_field = NULL;
+	decoder->convert.context_column = NULL;
+	decoder->convert.context_in_message = false;
+
+	callback.callback = decode_error_context;
+	callback.arg = &decoder->convert;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+
+	ok = decoder->decode(decoder, data, len, values, nulls);
+
+	error_context_stack = callback.previous;
+
+	if (!ok)
+	{
+		for (int i = 0; i < decoder->npayload; i++)
+		{
+			values[decoder->payload_attnums[i]] = (Datum) 0;
+			nulls[decoder->payload_attnums[i]] = true;
+		}
+		*error = decoder->convert.error;
+		if (*error == NULL)
+			elog(ERROR, "kafka payload decoder failed without a message");
+		make_message_encoding_safe(*error);
+
+		/* a type input function failed where throwing was allowed */
+		if (decoder->convert.pending_error != NULL)
+		{
+			ErrorData  *edata = decoder->convert.pending_error;
+
+			edata->message = *error;
+			decoder->convert.pending_error = NULL;
+			ReThrowError(edata);
+		}
+	}
+	return ok;
+}
+
+int
+kafka_decoder_error_code(const KafkaDecoder *decoder)
+{
+	return decoder->convert.error_code;
+}
+
+void
+kafka_decoder_allow_throw(KafkaDecoder *decoder)
+{
+	decoder->convert.allow_throw = true;
+}
+
+KafkaEncoder *
+kafka_encoder_create(KafkaFormat format, TupleDesc desc,
+					 const bool *is_payload_column, MemoryContext mcxt)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
+	KafkaEncoder *encoder = palloc0(sizeof(KafkaEncoder));
+
+	encoder->format = format;
+	encoder->mcxt = mcxt;
+	encoder->npayload = collect_payload_columns(desc, is_payload_column,
+												&encoder->payload_attnums);
+
+	switch (format)
+	{
+		case KAFKA_FORMAT_JSON:
+			kafka_json_encoder_init(encoder, desc);
+			break;
+		case KAFKA_FORMAT_TEXT:
+			kafka_text_encoder_init(encoder, desc);
+			break;
+		case KAFKA_FORMAT_RAW:
+			kafka_raw_encoder_init(encoder, desc);
+			break;
+		case KAFKA_FORMAT_AVRO:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("format \"avro\" is not supported yet")));
+			break;
+	}
+
+	MemoryContextSwitchTo(oldcontext);
+	return encoder;
+}
+
+bool
+kafka_encoder_encode(KafkaEncoder *encoder, Datum *values, bool *nulls,
+					 StringInfo out)
+{
+	return encoder->encode(encoder, values, nulls, out);
+}

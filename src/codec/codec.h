@@ -1,0 +1,118 @@
+/*-------------------------------------------------------------------------
+ *
+ * codec.h
+ *	  The one payload decoder/encoder interface of kafka_fdw.
+ *
+ * Foreign tables, read_kafka, streaming tables and the SQL functions
+ * kafka.from_json / kafka.to_json all turn Kafka payloads into columns (and
+ * back) through this interface, whatever the format, so a payload decodes the
+ * same way everywhere.
+ *
+ * Decoding contract
+ * -----------------
+ * A decoder is prepared once per scan for a tuple descriptor.  Columns marked
+ * in is_payload_column take their values from the payload; the others
+ * (metadata such as _partition or _offset) are left alone for the caller.
+ * Passing is_payload_column = NULL marks every non-dropped column.  Callers may
+ * leave out payload columns a query does not read; the payload is still
+ * checked as a whole, so a malformed message is reported whichever columns
+ * are read.
+ *
+ * kafka_decoder_decode() fills values[]/nulls[] of the payload columns (the
+ * arrays are indexed like the tuple descriptor) and returns true, or returns
+ * false with *error set to a palloc'd message when the payload is malformed
+ * or a value does not fit its column; kafka_decoder_error_code() then gives
+ * the SQLSTATE.  On failure every payload column is set to NULL, so on_error
+ * 'null' can use the row as it is.  Errors that are not about the data (out
+ * of memory, query cancel) are thrown as usual.
+ *
+ * A NULL payload (data == NULL, a Kafka tombstone) decodes to all payload
+ * columns NULL in every format and is not an error.  An empty payload is an
+ * empty string for "text", an empty bytea for "raw" and malformed for "json".
+ *
+ * Memory: decoder state lives in the mcxt given at creation (delete or reset
+ * that context to free it).  Decoded values and error messages are allocated
+ * in CurrentMemoryContext at the time of the call, so callers decode into a
+ * per-tuple or per-batch context that they reset.
+ *
+ * Speed and subtransactions: int2/4/8, float4/8, numeric, bool, text,
+ * varchar, bpchar, name, uuid, json, jsonb, date, timestamp and timestamptz
+ * (ISO 8601), and arrays and composites of them, are built by code that
+ * cannot throw on bad data.  Other types (interval, inet, enums, domains...)
+ * and text those fast paths do not recognise (say 'infinity' for a
+ * timestamp) go through the type's input function, inside a subtransaction
+ * (about a microsecond) so that a bad value still comes back as false.  That
+ * needs a transaction in progress.  Subtransactions are impossible in
+ * parallel mode, and unneeded after kafka_decoder_allow_throw(): there a bad
+ * value of that kind makes kafka_decoder_decode() raise the ERROR itself,
+ * with the same message, the input function's SQLSTATE and its DETAIL.
+ * Malformed payloads always come back as false.
+ *
+ * Decoders and encoders use palloc, catalog lookups and ereport: call them
+ * only from the backend's main thread, never from librdkafka callbacks or
+ * threads.
+ *
+ * IDENTIFICATION
+ *	  src/codec/codec.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KAFKA_CODEC_H
+#define KAFKA_CODEC_H
+
+#include "access/tupdesc.h"
+#include "lib/stringinfo.h"
+
+typedef enum KafkaFormat
+{
+	KAFKA_FORMAT_RAW,
+	KAFKA_FORMAT_TEXT,
+	KAFKA_FORMAT_JSON,
+	KAFKA_FORMAT_AVRO
+} KafkaFormat;
+
+/* Format option values ('json', 'text', ...), case-insensitive. */
+extern KafkaFormat kafka_format_from_name(const char *name);
+extern const char *kafka_format_name(KafkaFormat format);
+
+typedef struct KafkaDecoder KafkaDecoder;
+
+extern KafkaDecoder *kafka_decoder_create(KafkaFormat format, TupleDesc desc,
+										  const bool *is_payload_column,
+										  MemoryContext mcxt);
+extern bool kafka_decoder_decode(KafkaDecoder *decoder,
+								 const char *data, size_t len,
+								 Datum *values, bool *nulls, char **error);
+
+/*
+ * SQLSTATE of the last failed kafka_decoder_decode() (e.g.
+ * ERRCODE_INVALID_TEXT_REPRESENTATION), for callers that turn the failure
+ * into an ERROR.
+ */
+extern int	kafka_decoder_error_code(const KafkaDecoder *decoder);
+
+/*
+ * For callers that raise an ERROR on any decode failure anyway (on_error
+ * 'fail', kafka.from_json): values of types without a fast path are then
+ * converted by calling the type's input function directly, without a
+ * subtransaction, and a bad one makes kafka_decoder_decode() raise the ERROR
+ * (message as it would have returned it).  Other failures still return
+ * false.  Cheaper, and the only way that works in parallel mode.
+ */
+extern void kafka_decoder_allow_throw(KafkaDecoder *decoder);
+
+/*
+ * Encoding for produce.  Appends the payload of one row to out (UTF-8 for
+ * json and text) and returns true, or returns false when the message has no
+ * value at all (a tombstone: the payload column of a text or raw row is NULL).
+ * A json row always gives an object; NULL columns are written as null.
+ */
+typedef struct KafkaEncoder KafkaEncoder;
+
+extern KafkaEncoder *kafka_encoder_create(KafkaFormat format, TupleDesc desc,
+										  const bool *is_payload_column,
+										  MemoryContext mcxt);
+extern bool kafka_encoder_encode(KafkaEncoder *encoder, Datum *values,
+								 bool *nulls, StringInfo out);
+
+#endif							/* KAFKA_CODEC_H */

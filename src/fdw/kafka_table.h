@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_table.h
+ *	  A kafka foreign table as a description of how to read and decode a
+ *	  topic: shared by foreign-table scans, INSERT (produce) and streaming
+ *	  tables, which use a foreign table as their source.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KAFKA_TABLE_H
+#define KAFKA_TABLE_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "foreign/foreign.h"
+
+#include "codec/codec.h"
+#include "read/reader.h"
+
+/* What a column of a kafka foreign table holds (column option "kafka"). */
+typedef enum KafkaColumnRole
+{
+	KAFKA_COLUMN_PAYLOAD,		/* a field of the decoded value (default) */
+	KAFKA_COLUMN_KEY,			/* kafka 'key' */
+	KAFKA_COLUMN_VALUE,			/* kafka 'value': the raw value */
+	KAFKA_COLUMN_PARTITION,
+	KAFKA_COLUMN_OFFSET,
+	KAFKA_COLUMN_TIMESTAMP,
+	KAFKA_COLUMN_TIMESTAMP_TYPE,
+	KAFKA_COLUMN_HEADERS,		/* kafka.header[] */
+	KAFKA_COLUMN_HEADER,		/* kafka 'header:<name>': one header's value */
+	KAFKA_COLUMN_TOPIC,
+	KAFKA_COLUMN_ERROR,			/* decode error text (on_error 'null') */
+	KAFKA_COLUMN_DROPPED
+} KafkaColumnRole;
+
+typedef enum KafkaOnError
+{
+	KAFKA_ON_ERROR_FAIL,
+	KAFKA_ON_ERROR_NULL,
+	KAFKA_ON_ERROR_SKIP
+} KafkaOnError;
+
+typedef struct KafkaTable
+{
+	Oid			relid;
+	char	   *relname;		/* for messages */
+	ForeignServer *server;
+	char	   *topic;
+	KafkaFormat format;			/* of the value */
+	KafkaFormat key_format;		/* of the key (text by default) */
+	KafkaOnError on_error;
+	char	   *starting_offsets;	/* table option, or NULL (earliest) */
+	char	   *ending_offsets; /* table option, or NULL (latest) */
+	TupleDesc	desc;
+	KafkaColumnRole *roles;		/* per attribute */
+	char	  **header_names;	/* per attribute, for KAFKA_COLUMN_HEADER */
+	KafkaDecoder *value_decoder;	/* for the payload columns */
+	KafkaDecoder *key_decoder;	/* for the key column */
+} KafkaTable;
+
+/*
+ * Describe a kafka foreign table: options, column roles, decoders.  Lives in
+ * mcxt.  Errors name the table and the offending option.
+ */
+extern KafkaTable *kafka_table_open(Oid relid, MemoryContext mcxt);
+
+/*
+ * Decode one record into a row of the table (values/nulls sized
+ * desc->natts, allocated in CurrentMemoryContext).  Metadata columns are
+ * always filled.  Returns true when the payload decoded; on a malformed
+ * payload returns false with *error set (the payload columns are NULL and
+ * the error column, if any, holds the text) and never throws for bad data:
+ * the caller applies its own policy (the table's on_error for scans;
+ * dead_letter/fail/skip for streaming tables).
+ */
+extern bool kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
+							   KafkaPartitionRange *range,
+							   Datum *values, bool *nulls, char **error);
+
+#endif							/* KAFKA_TABLE_H */

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# run_tests.sh — the whole kafka_fdw test suite; `make installcheck` runs it.
+#
+# Starts a loopback Kafka test broker and fills the regression fixture topics,
+# runs the unit tests, starts a throwaway PostgreSQL server and runs the
+# pg_regress tests (sql/ + expected/) against it, then the TAP tests
+# (test/t/*.pl).  It never touches a running server, and the source tree is
+# only read: everything is written into a fresh temporary directory, removed
+# on success and kept (and named) on failure.
+#
+# PostgreSQL refuses to run as root, so as root the suite re-runs itself as
+# the postgres OS user (KT_TEST_USER), on a copy of the tree if that user
+# cannot read this one.
+#
+# The last line of output is always "N passed, N failed" (pg_regress tests,
+# TAP test files and unit tests).
+#
+# Environment: PG_CONFIG (default pg_config), KT_TEST_USER (default postgres),
+# KT_KEEP_TMP=1 keeps the temporary directory even on success,
+# KT_TAP_TIMEOUT / KT_REGRESS_TIMEOUT (seconds, per TAP file / for pg_regress),
+# KT_TESTS (space separated pg_regress tests to run instead of the schedule),
+# KT_TAP (space separated TAP files, e.g. "001_harness.pl", to run instead of all).
+
+set -uo pipefail
+
+srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+pg_config=${PG_CONFIG:-pg_config}
+command -v "$pg_config" >/dev/null || { echo "error: $pg_config not found" >&2; exit 2; }
+
+KT_SRCDIR=$srcdir
+. "$srcdir/test/harness/common.sh"
+kt_drop_root "${BASH_SOURCE[0]}" "$@"
+
+tmp=${KT_TMPDIR:-}
+if [ -z "$tmp" ]; then
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kafka_fdw_test.XXXXXX") || exit 2
+fi
+mkdir -p "$tmp"
+tmp=$(cd "$tmp" && pwd)
+
+# ---------------------------------------------------------------------------
+# The suite proper.
+
+pkglibdir=$("$pg_config" --pkglibdir)
+pg_regress=$pkglibdir/pgxs/src/test/regress/pg_regress
+
+passed=0
+failed=0
+failures=()
+
+banner() {
+	printf '\n=== %s\n' "$*"
+}
+
+pass() {
+	passed=$((passed + $1))
+}
+
+fail() {
+	failed=$((failed + 1))
+	failures+=("$1")
+}
+
+# A TAP test killed by its timeout cannot run its END blocks: stop whatever
+# server it left in the temporary directory.
+stop_leftover_servers() {
+	local pidfile
+	while IFS= read -r pidfile; do
+		"$KT_PG_BINDIR/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w -t 10 stop \
+			>/dev/null 2>&1 || true
+	done < <(find "$tmp" -name postmaster.pid 2>/dev/null)
+}
+kt_on_exit stop_leftover_servers
+
+finish() {
+	stop_leftover_servers
+	kt_stop_postgres
+	kt_stop_broker
+	if [ "$failed" -gt 0 ]; then
+		banner "failed: ${failures[*]}"
+		echo "logs and results kept in ${KT_WORKDIR:-$tmp}"
+	elif [ -n "${KT_KEEP_TMP:-}" ]; then
+		echo "logs and results kept in $tmp"
+	elif [ -z "${KT_TMPDIR:-}" ]; then
+		rm -rf "$tmp"
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+# ---- broker and fixtures --------------------------------------------------
+
+banner "test broker and fixture topics"
+if ! kt_start_broker "$tmp/broker"; then
+	fail "broker"
+	finish
+fi
+if ! "$KT_PYTHON" "$KAFKA_TEST_PRODUCE" --fixtures --bootstrap "$KAFKA_TEST_BOOTSTRAP" \
+	--state-dir "$KAFKA_TEST_STATE_DIR" --out "$tmp/fixtures.conf"; then
+	fail "fixtures"
+	finish
+fi
+
+# ---- unit tests -----------------------------------------------------------
+
+unit=$srcdir/test/unit/unit_tests
+if [ -x "$unit" ]; then
+	banner "unit tests"
+	timeout 300 "$unit" >"$tmp/unit_tests.out" 2>&1
+	status=$?
+	unit_ok=$(grep -c '^ok ' "$tmp/unit_tests.out")
+	unit_failed=$(grep -c '^not ok ' "$tmp/unit_tests.out")
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$tmp/unit_tests.out" | tail -n 1)
+	pass "$unit_ok"
+	if [ "$unit_failed" -gt 0 ]; then
+		failed=$((failed + unit_failed - 1))
+		fail "unit($unit_failed)"
+	fi
+	if [ "$status" -ne 0 ] && [ "$unit_failed" -eq 0 ]; then
+		fail "unit(exit $status)"
+	elif [ -n "$plan" ] && [ "$plan" -ne $((unit_ok + unit_failed)) ]; then
+		fail "unit(planned $plan, ran $((unit_ok + unit_failed)))"
+	fi
+	if [ "$status" -ne 0 ] || [ "$unit_failed" -gt 0 ]; then
+		cat "$tmp/unit_tests.out"
+	else
+		echo "$unit_ok unit tests ok"
+	fi
+fi
+
+# ---- pg_regress -----------------------------------------------------------
+
+regress_args=()
+if [ -n "${KT_TESTS:-}" ]; then
+	read -r -a regress_args <<<"$KT_TESTS"
+elif [ -f "$srcdir/test/regress_schedule" ]; then
+	regress_args=(--schedule="$srcdir/test/regress_schedule")
+else
+	while IFS= read -r f; do
+		regress_args+=("$(basename "$f" .sql)")
+	done < <(LC_ALL=C ls "$srcdir"/sql/*.sql 2>/dev/null | LC_ALL=C sort)
+fi
+
+banner "pg_regress (${#regress_args[@]} tests or schedules)"
+if [ "${#regress_args[@]}" -eq 0 ]; then
+	echo "no pg_regress tests"
+elif ! kt_start_postgres "$tmp/pgdata" "include '$tmp/fixtures.conf'"; then
+	fail "postgres"
+else
+	mkdir -p "$tmp/regress"
+	timeout "${KT_REGRESS_TIMEOUT:-1800}" "$pg_regress" \
+		--bindir="$KT_PG_BINDIR" \
+		--host="$PGHOST" --port="$PGPORT" \
+		--inputdir="$srcdir" --outputdir="$tmp/regress" \
+		--dbname=contrib_regression "${regress_args[@]}" 2>&1 |
+		tee "$tmp/regress/pg_regress.out"
+	status=${PIPESTATUS[0]}
+	regress_ok=$(grep -Ec '\.\.\. ok|\.\.\. failed \(ignored\)' "$tmp/regress/pg_regress.out")
+	regress_failed=0
+	pass "$regress_ok"
+	while read -r name; do
+		regress_failed=$((regress_failed + 1))
+		fail "$name"
+	done < <(sed -n 's/^\(test \)\{0,1\} *\([^ ]*\) *\.\.\. FAILED.*/\2/p' "$tmp/regress/pg_regress.out")
+	if [ "$status" -ne 0 ] && [ "$regress_failed" -eq 0 ]; then
+		fail "pg_regress(exit $status)"
+	fi
+	if [ -s "$tmp/regress/regression.diffs" ]; then
+		banner "regression.diffs"
+		cat "$tmp/regress/regression.diffs"
+	fi
+	if [ "$status" -ne 0 ]; then
+		banner "end of the server log"
+		tail -n 40 "$KT_PG_LOG"
+	fi
+	kt_stop_postgres
+fi
+
+# ---- TAP ------------------------------------------------------------------
+
+tap_files=()
+if [ -n "${KT_TAP:-}" ]; then
+	for f in $KT_TAP; do
+		tap_files+=("$srcdir/test/t/$(basename "$f")")
+	done
+else
+	while IFS= read -r f; do
+		tap_files+=("$f")
+	done < <(LC_ALL=C ls "$srcdir"/test/t/*.pl 2>/dev/null | LC_ALL=C sort)
+fi
+
+banner "TAP (${#tap_files[@]} files)"
+if [ "${#tap_files[@]}" -gt 0 ]; then
+	kt_stop_broker		# each TAP file starts the brokers it needs
+	mkdir -p "$tmp/tap"
+	for f in "${tap_files[@]}"; do
+		name=$(basename "$f" .pl)
+		(
+			cd "$tmp/tap" || exit 1
+			unset PGHOST PGPORT PGUSER PGDATABASE KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR
+			export PATH="$KT_PG_BINDIR:$PATH"
+			export PERL5LIB="$pkglibdir/pgxs/src/test/perl:$srcdir/test/perl${PERL5LIB:+:$PERL5LIB}"
+			export TESTDIR="$tmp/tap"
+			export PG_REGRESS="$pg_regress"
+			export PG_TEST_PORT_DIR="$tmp/tap/portlock"
+			export SRCDIR="$srcdir"
+			export KAFKA_TEST_BROKER_BIN KAFKA_TEST_PRODUCE KT_PYTHON
+			timeout -k 30 "${KT_TAP_TIMEOUT:-900}" prove --timer "$f"
+		) >"$tmp/tap/$name.prove" 2>&1
+		status=$?
+		if [ "$status" -eq 0 ]; then
+			pass 1
+			grep -E '\.\. ok' "$tmp/tap/$name.prove" || echo "$name ok"
+		else
+			fail "$name.pl"
+			cat "$tmp/tap/$name.prove"
+			[ "$status" -eq 124 ] && echo "$name: timed out after ${KT_TAP_TIMEOUT:-900} s"
+			log=$tmp/tap/tmp_check/log/regress_log_$name
+			if [ -f "$log" ]; then
+				banner "end of $log"
+				tail -n 60 "$log"
+			fi
+		fi
+		stop_leftover_servers
+	done
+fi
+
+finish

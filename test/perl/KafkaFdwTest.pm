@@ -1,0 +1,373 @@
+
+=pod
+
+=head1 NAME
+
+KafkaFdwTest - loopback Kafka brokers and kafka_fdw nodes for TAP tests
+
+=head1 SYNOPSIS
+
+  use PostgreSQL::Test::Utils;
+  use Test::More;
+  use KafkaFdwTest;
+
+  my $broker = start_broker(brokers => 3, topics => ['orders:3']);
+  create_topic($broker, 'events', 4);
+  my $sent = produce(broker => $broker, topic => 'events', count => 1000,
+                     partitions => 4, md5 => 1);
+  $broker->ctl('broker_down 2');      # dies unless the reply is "ok ..."
+
+  my $node = new_node('main', broker => $broker);
+  is($node->safe_psql('postgres', 'SELECT count(*) FROM ...'), 1000);
+
+  my ($ok, $out, $err) = run_cmd(['kcat', '-L', '-b', $broker->bootstrap]);
+
+=head1 DESCRIPTION
+
+Brokers are kafka_test_broker processes (librdkafka's mock cluster on
+127.0.0.1) private to the test file; they are stopped in an END block, and
+die with the test process even if it is killed.  run_tests.sh sets
+KAFKA_TEST_BROKER_BIN, KAFKA_TEST_PRODUCE, KT_PYTHON and SRCDIR; when they
+are missing the paths are derived from this file's location.
+
+=cut
+
+package KafkaFdwTest;
+
+use strict;
+use warnings;
+
+use Carp;
+use Exporter 'import';
+use File::Basename qw(dirname);
+use File::Spec;
+use IO::Socket::INET;
+use IPC::Run;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(usleep);
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+
+our @EXPORT = qw(start_broker new_node produce create_topic topic_checksum
+  run_cmd $srcdir);
+
+our $srcdir = $ENV{SRCDIR}
+  // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
+my $broker_bin = $ENV{KAFKA_TEST_BROKER_BIN}
+  // "$srcdir/test/broker/kafka_test_broker";
+my $produce_py = $ENV{KAFKA_TEST_PRODUCE} // "$srcdir/test/fixtures/produce.py";
+my $python = $ENV{KT_PYTHON} // '/usr/bin/python3';
+
+my @brokers;
+
+=pod
+
+=over
+
+=item start_broker(%opts)
+
+Starts a test broker: C<brokers> (default 3), C<topics> (list of
+C<NAME:PARTITIONS>).  Returns a KafkaFdwTest::Broker with C<bootstrap>,
+C<state_dir>, C<ctl($command)>, C<ctl_reply($command)>, C<create_topic>,
+C<stop>, C<logfile>.
+
+=cut
+
+sub start_broker
+{
+	my (%opts) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir('broker');
+	my $number = scalar(@brokers) + 1;
+	(my $test = basename_noext($0)) =~ s/[^A-Za-z0-9_]/_/g;
+	my $log = "$PostgreSQL::Test::Utils::log_path/${test}_broker$number.log";
+	my @cmd = (
+		$broker_bin, '--state-dir', $dir, '--exit-with-parent',
+		'--brokers', $opts{brokers} // 3,
+		map { ('--topic', $_) } @{ $opts{topics} // [] });
+
+	croak "test broker $broker_bin is not built" unless -x $broker_bin;
+	my $pid = fork();
+	croak "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>', $log) or POSIX::_exit(127);
+		open(STDERR, '>&', \*STDOUT);
+		exec(@cmd) or POSIX::_exit(127);
+	}
+
+	my $self = bless {
+		pid => $pid,
+		state_dir => $dir,
+		log => $log,
+		brokers => $opts{brokers} // 3,
+	}, 'KafkaFdwTest::Broker';
+	push @brokers, $self;
+
+	my $deadline = time() + 30;
+	until (-s "$dir/bootstrap")
+	{
+		if (waitpid($pid, WNOHANG) == $pid || time() > $deadline)
+		{
+			delete $self->{pid};
+			croak "test broker did not start:\n" . slurp_or_empty($log);
+		}
+		usleep(50_000);
+	}
+	$self->{bootstrap} = PostgreSQL::Test::Utils::slurp_file("$dir/bootstrap");
+	chomp $self->{bootstrap};
+	note "test broker $number (pid $pid) at $self->{bootstrap}";
+	return $self;
+}
+
+=pod
+
+=item create_topic($broker, $name, $partitions)
+
+=cut
+
+sub create_topic
+{
+	my ($broker, $name, $partitions) = @_;
+	return $broker->ctl("create_topic $name $partitions");
+}
+
+=pod
+
+=item new_node($name, %opts)
+
+A PostgreSQL::Test::Cluster node with kafka_fdw preloaded and created in the
+postgres database.  Options: C<broker> (sets kafka_fdw_test.bootstrap_servers),
+C<conf> (extra postgresql.conf text), C<init> (hashref for init()),
+C<preload> (default 1), C<create_extension> (default 1), C<start> (default 1).
+Dies with the server log or the CREATE EXTENSION error when kafka_fdw cannot
+be loaded, rather than failing later in an obscure way.
+
+=cut
+
+sub new_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+
+	my $conf = "max_worker_processes = 16\nlc_messages = 'C'\n";
+	$conf .= "shared_preload_libraries = 'kafka_fdw'\n"
+	  if $opts{preload} // 1;
+	$conf .= "kafka_fdw_test.bootstrap_servers = '" . $opts{broker}->bootstrap . "'\n"
+	  if $opts{broker};
+	$conf .= "$opts{conf}\n" if defined $opts{conf};
+	$node->append_conf('postgresql.conf', $conf);
+
+	return $node unless $opts{start} // 1;
+
+	unless ($node->start(fail_ok => 1))
+	{
+		my $log = slurp_or_empty($node->logfile);
+		my @lines = split /\n/, $log;
+		splice(@lines, 0, @lines - 20) if @lines > 20;
+		croak "node $name did not start (is kafka_fdw installed? make install):\n"
+		  . join("\n", @lines);
+	}
+	if ($opts{create_extension} // 1)
+	{
+		my ($ret, $out, $err) =
+		  $node->psql('postgres', 'CREATE EXTENSION kafka_fdw');
+		croak "CREATE EXTENSION kafka_fdw failed on node $name: $err"
+		  if $ret != 0;
+	}
+	return $node;
+}
+
+=pod
+
+=item produce(%opts)
+
+Runs test/fixtures/produce.py.  C<broker> (or C<bootstrap>), C<topic>,
+C<count>; every other key becomes an option: C<< value_size => 100 >> is
+C<--value-size 100>, a true C<< json => 1 >> is C<--json>, an array ref
+repeats the option (C<< X => ['acks=all'] >>).  Returns the decoded JSON
+summary (topic, count, partitions, md5 when C<< md5 => 1 >>); dies if
+produce.py fails.
+
+=cut
+
+sub produce
+{
+	my (%opts) = @_;
+	my $out = run_produce_py(%opts);
+	my @lines = grep { /^\{/ } split /\n/, $out;
+	return @lines ? decode_json($lines[-1]) : undef;
+}
+
+=pod
+
+=item topic_checksum(broker => $broker, topic => $topic)
+
+Reads the topic back with an independent client (confluent-kafka) from the
+low to the high watermarks; returns { count, md5 } with the canonical
+checksum documented in produce.py.
+
+=cut
+
+sub topic_checksum
+{
+	my (%opts) = @_;
+	my $out = run_produce_py(%opts, checksum => 1);
+	my @lines = grep { /^\{/ } split /\n/, $out;
+	return decode_json($lines[-1]);
+}
+
+sub run_produce_py
+{
+	my (%opts) = @_;
+	my $broker = delete $opts{broker};
+	my $bootstrap = delete $opts{bootstrap} // ($broker && $broker->bootstrap)
+	  // croak "produce needs broker or bootstrap";
+	my $timeout = delete $opts{timeout} // 300;
+	my @cmd = ($python, $produce_py, '--bootstrap', $bootstrap);
+	push @cmd, '--state-dir', $broker->state_dir if $broker;
+	foreach my $key (sort keys %opts)
+	{
+		my $value = $opts{$key};
+		(my $flag = $key) =~ tr/_/-/;
+		$flag = length($flag) == 1 ? "-$flag" : "--$flag";
+		if (ref $value eq 'ARRAY')
+		{
+			push @cmd, map { ($flag, $_) } @$value;
+		}
+		elsif ($key =~ /^(json|md5|null_keys|idempotent|quiet|checksum)$/)
+		{
+			push @cmd, $flag if $value;
+		}
+		else
+		{
+			push @cmd, $flag, $value;
+		}
+	}
+	my ($ok, $out, $err) = run_cmd(\@cmd, $timeout);
+	croak "produce.py failed: @cmd\n$err$out" unless $ok;
+	return $out;
+}
+
+=pod
+
+=item run_cmd(\@cmd [, $timeout_seconds])
+
+Runs a command without a shell; returns ($success, $stdout, $stderr).  A
+command still running after the timeout (default 180 s) is killed and
+counts as failed.
+
+=cut
+
+sub run_cmd
+{
+	my ($cmd, $timeout) = @_;
+	my ($out, $err) = ('', '');
+	my $ok = eval {
+		IPC::Run::run($cmd, '<', \undef, '>', \$out, '2>', \$err,
+			IPC::Run::timeout($timeout // 180));
+	};
+	if (my $e = $@)
+	{
+		$err .= "\n$e";
+		$ok = 0;
+	}
+	return ($ok ? 1 : 0, $out, $err);
+}
+
+sub basename_noext
+{
+	my ($path) = @_;
+	my $name = File::Basename::basename($path);
+	$name =~ s/\.[^.]+$//;
+	return $name;
+}
+
+sub slurp_or_empty
+{
+	my ($path) = @_;
+	return -f $path ? PostgreSQL::Test::Utils::slurp_file($path) : '';
+}
+
+END
+{
+	local $?;
+	$_->stop foreach reverse @brokers;
+}
+
+package KafkaFdwTest::Broker;
+
+use strict;
+use warnings;
+
+use Carp;
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(usleep);
+
+sub bootstrap { return $_[0]->{bootstrap}; }
+sub state_dir { return $_[0]->{state_dir}; }
+sub logfile { return $_[0]->{log}; }
+sub broker_count { return $_[0]->{brokers}; }
+
+# One control command; returns the reply line ("ok ..." or "error ...").
+sub ctl_reply
+{
+	my ($self, $command) = @_;
+	my $port = PostgreSQL::Test::Utils::slurp_file("$self->{state_dir}/control_port");
+	chomp $port;
+	my $sock = IO::Socket::INET->new(
+		PeerAddr => '127.0.0.1',
+		PeerPort => $port,
+		Proto => 'tcp',
+		Timeout => 30) or croak "cannot reach the test broker control port $port: $!";
+	print $sock "$command\n";
+	my $reply = <$sock>;
+	close $sock;
+	croak "no reply from the test broker to \"$command\"" unless defined $reply;
+	$reply =~ s/\r?\n\z//;
+	return $reply;
+}
+
+# One control command; dies unless the broker answers "ok ...".
+sub ctl
+{
+	my ($self, $command) = @_;
+	my $reply = $self->ctl_reply($command);
+	croak "test broker refused \"$command\": $reply" unless $reply =~ /^ok\b/;
+	return $reply;
+}
+
+sub create_topic
+{
+	my ($self, $name, $partitions) = @_;
+	return $self->ctl("create_topic $name $partitions");
+}
+
+sub stop
+{
+	my ($self) = @_;
+	my $pid = delete $self->{pid};
+	return unless $pid;
+	kill 'TERM', $pid;
+	for (1 .. 100)
+	{
+		return if waitpid($pid, WNOHANG) == $pid;
+		usleep(50_000);
+	}
+	kill 'KILL', $pid;
+	waitpid($pid, 0);
+	return;
+}
+
+=pod
+
+=back
+
+=cut
+
+1;
