@@ -586,6 +586,38 @@ kafka_client_metadata(KafkaClient *client)
 	return md;
 }
 
+/*
+ * Wake the fetchers: librdkafka 2.0 takes a partition off its broker's fetch
+ * list when the consumer queue is full and looks at it again only when the
+ * broker thread wakes, on an operation or once a second.  A consumer that
+ * drains the queue quickly would wait up to that second.  Any request queued
+ * to a broker wakes its thread, so an offsets lookup nobody waits for (one
+ * ListOffsets per leader) puts the partitions back to fetching at once.
+ */
+void
+kafka_client_wake_fetchers(KafkaClient *client,
+						   rd_kafka_topic_partition_list_t *partitions)
+{
+	KafkaJob   *job = calloc(1, sizeof(KafkaJob));
+	int			i;
+
+	if (job == NULL)
+		return;					/* an optimization only */
+	job->kind = JOB_OFFSETS_FOR_TIMES;
+	job->timeout_ms = 1000;
+	job->partitions = rd_kafka_topic_partition_list_copy(partitions);
+	for (i = 0; i < job->partitions->cnt; i++)
+		job->partitions->elems[i].offset = RD_KAFKA_OFFSET_END;
+	job->state = JOB_ABANDONED; /* the thread frees it */
+	job->core = client->core;
+	__atomic_add_fetch(&client->core->refcount, 1, __ATOMIC_ACQ_REL);
+	if (start_detached_thread(job_thread, job) != 0)
+	{
+		job->state = JOB_RUNNING;
+		job_free(job);
+	}
+}
+
 void
 kafka_client_offsets_for_times(KafkaClient *client,
 							   rd_kafka_topic_partition_list_t *partitions)

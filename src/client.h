@@ -79,6 +79,10 @@ extern const struct rd_kafka_metadata *kafka_client_metadata(KafkaClient *client
 extern void kafka_client_offsets_for_times(KafkaClient *client,
 										   rd_kafka_topic_partition_list_t *partitions);
 
+/* Fire-and-forget request that wakes the partitions' broker threads. */
+extern void kafka_client_wake_fetchers(KafkaClient *client,
+									   rd_kafka_topic_partition_list_t *partitions);
+
 /* ereport(ERROR) for a librdkafka error code, naming the brokers. */
 extern void kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err,
 							   const char *what) pg_attribute_noreturn();

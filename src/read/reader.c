@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "read/reader.h"
 
@@ -49,6 +50,8 @@ struct KafkaReader
 	rd_kafka_message_t **batch;
 	int			batch_count;
 	int			batch_pos;
+	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
+	TimestampTz last_wake;
 };
 
 static int
@@ -472,7 +475,12 @@ static void free_batch(KafkaReader *reader);
 static void
 reader_context_callback(void *arg)
 {
-	free_batch((KafkaReader *) arg);
+	KafkaReader *reader = (KafkaReader *) arg;
+
+	free_batch(reader);
+	if (reader->started)
+		rd_kafka_topic_partition_list_destroy(reader->started);
+	reader->started = NULL;
 }
 
 KafkaReader *
@@ -548,6 +556,9 @@ kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 		kafka_client_consume_start(client, r->rkt, r->partition, r->next_offset,
 								   reader->queue);
 		r->started = true;
+		if (reader->started == NULL)
+			reader->started = rd_kafka_topic_partition_list_new(reader->remaining);
+		rd_kafka_topic_partition_list_add(reader->started, r->topic, r->partition);
 	}
 	return reader;
 }
@@ -661,6 +672,14 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 			rd_kafka_message_t *msg;
 
 			kafka_client_poll_events(reader->client);
+
+			/* the queue ran dry: make sure the fetchers are not idling */
+			if (reader->started &&
+				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(), 50))
+			{
+				kafka_client_wake_fetchers(reader->client, reader->started);
+				reader->last_wake = GetCurrentTimestamp();
+			}
 			/* block at most one slice for the first record, then scoop */
 			msg = rd_kafka_consume_queue(reader->queue, 100);
 			if (msg == NULL)
