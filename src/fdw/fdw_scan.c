@@ -216,7 +216,11 @@ get_foreign_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	pull_varattnos((Node *) local, baserel->relid, &attrs);
 	attno = -1;
 	while ((attno = bms_next_member(attrs, attno)) >= 0)
-		used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+	{
+		/* system columns (tableoid...) are not ours to fill */
+		if (attno + FirstLowInvalidHeapAttributeNumber >= 0)
+			used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+	}
 
 	return make_foreignscan(tlist, local, baserel->relid, seek,
 							list_make1(used), NIL, NIL, outer_plan);
