@@ -47,9 +47,6 @@
 
 bool		kafka_enable_pushdown = true;
 
-#define UNIX_TO_POSTGRES_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 typedef struct SeekLeaf
 {
 	KafkaColumnRole role;
@@ -445,7 +442,7 @@ leaf_value_boxes(SeekLeaf *leaf, Datum datum, Oid typid)
 		if (TIMESTAMP_IS_NOEND(v))
 			return NIL;
 		/* records hold whole milliseconds since 1970 */
-		v += UNIX_TO_POSTGRES_USECS;
+		v += KAFKA_UNIX_TO_POSTGRES_USECS;
 		if (leaf->strategy == BTGreaterStrategyNumber)
 			ms = (v >= 0 ? v / 1000 : -((-v + 999) / 1000)) + 1;
 		else
