@@ -18,6 +18,7 @@
 
 #include "client.h"
 #include "options.h"
+#include "produce/producer.h"
 #include "read/read_kafka.h"
 
 PG_MODULE_MAGIC;
@@ -42,6 +43,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("kafka_fdw");
 
 	kafka_scan_node_init();
+	kafka_produce_init();
 }
 
 /*
