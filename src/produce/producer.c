@@ -112,7 +112,7 @@ kafka_produce_init(void)
 							&kafka_produce_buffer_size,
 							16384,
 							64,
-							MAX_KILOBYTES,
+							MaxAllocSize / 2 / 1024,
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
@@ -698,8 +698,10 @@ producer_xact_callback(XactEvent event, void *arg)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot prepare a transaction that produced kafka messages"),
-						 errdetail("The transaction holds %lld messages, which are only delivered at commit.",
-								   (long long) kafka_message_buffer_count(xact_buffer)),
+						 errdetail_plural("The transaction holds %lld message, which would only be delivered at commit.",
+										  "The transaction holds %lld messages, which would only be delivered at commit.",
+										  (unsigned long) kafka_message_buffer_count(xact_buffer),
+										  (long long) kafka_message_buffer_count(xact_buffer)),
 						 errhint("Commit the transaction instead, or produce the messages in a transaction that is not prepared.")));
 			break;
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
