@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 
 #include "client.h"
+#include "fdw/fdw_modify.h"
 #include "options.h"
 #include "produce/producer.h"
 #include "read/read_kafka.h"
@@ -65,6 +66,7 @@ kafka_fdw_handler(PG_FUNCTION_ARGS)
 	FdwRoutine *routine = makeNode(FdwRoutine);
 
 	routine->GetForeignRelSize = get_foreign_rel_size;
+	kafka_fdw_set_modify_routines(routine);
 	PG_RETURN_POINTER(routine);
 }
 
