@@ -172,6 +172,29 @@ SELECT count(*), min(o) FROM orders WHERE o > (SELECT max(o) - 3 FROM orders_win
 -- correlated parameters: the scan restarts with new ranges on each rescan
 SELECT w.p, w.o, (SELECT order_id FROM orders WHERE p = w.p AND o = w.o) AS order_id
 FROM (VALUES (0, 3::bigint), (1, 7), (2, 999), (2, 1000)) AS w(p, o);
+-- a nested loop whose outer side gives partitions and offsets seeks on
+-- every loop (parameterized path)
+CREATE TEMP TABLE wanted (p int, o bigint);
+INSERT INTO wanted VALUES (0, 3), (1, 7), (2, 999), (2, 1000);
+ANALYZE wanted;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+EXPLAIN (COSTS OFF)
+  SELECT wanted.*, orders.order_id FROM wanted JOIN orders ON orders.p = wanted.p AND orders.o = wanted.o;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT wanted.*, orders.order_id FROM wanted JOIN orders ON orders.p = wanted.p AND orders.o = wanted.o;
+SELECT wanted.*, orders.order_id FROM wanted JOIN orders ON orders.p = wanted.p AND orders.o = wanted.o
+ORDER BY 1, 2;
+SELECT count(*), sum(x.order_id) FROM wanted,
+  LATERAL (SELECT * FROM orders WHERE orders.p = wanted.p AND orders.o BETWEEN wanted.o - 2 AND wanted.o) x;
+SET kafka_fdw.enable_pushdown = off;
+SELECT count(*), sum(x.order_id) FROM wanted,
+  LATERAL (SELECT * FROM orders WHERE orders.p = wanted.p AND orders.o BETWEEN wanted.o - 2 AND wanted.o) x;
+RESET kafka_fdw.enable_pushdown;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
 -- pushdown off: the same rows, no seeks
 SET kafka_fdw.enable_pushdown = off;
 EXPLAIN (COSTS OFF) SELECT order_id FROM orders WHERE p = 1 AND o < 3;
@@ -225,11 +248,28 @@ RESET force_parallel_mode;
 ALTER FOREIGN TABLE mal OPTIONS (SET on_error 'skip');
 SELECT * FROM mal;
 SELECT count(*), sum(amount), sum(qty) FROM mal;
--- types without a fast path (interval) go through a subtransaction
+-- types without a fast path (interval, domains) are decoded optimistically
+-- in batches; a batch with a bad value is decoded again record by record
 CREATE FOREIGN TABLE mal_interval (customer interval, o bigint OPTIONS (kafka 'offset'),
     err text OPTIONS (kafka 'error'))
   SERVER k OPTIONS (topic 'fdw_malformed', on_error 'null');
 SELECT o, customer, err FROM mal_interval WHERE o IN (0, 5);
+CREATE DOMAIN cust_name AS text CHECK (VALUE <> 'ok2');
+CREATE FOREIGN TABLE mal_domain (order_id bigint, customer cust_name,
+    o bigint OPTIONS (kafka 'offset'), err text OPTIONS (kafka 'error'))
+  SERVER k OPTIONS (topic 'fdw_malformed', on_error 'null');
+SELECT * FROM mal_domain;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM mal_domain;
+ALTER FOREIGN TABLE mal_domain OPTIONS (SET on_error 'skip');
+SELECT * FROM mal_domain;
+-- every batch good: no second pass
+CREATE FOREIGN TABLE orders_domain (order_id bigint, customer cust_name, amount numeric)
+  SERVER k OPTIONS (topic 'fdw_orders', on_error 'skip');
+SELECT count(customer) = current_setting('kafka_fdw_test.fdw_orders_count')::bigint AS count_ok,
+       sum(amount) = current_setting('kafka_fdw_test.fdw_orders_amount_sum')::numeric AS amount_ok
+FROM orders_domain;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(customer) FROM orders_domain;
+SELECT order_id, customer FROM orders_domain WHERE order_id < 4 ORDER BY order_id;
 -- format text: invalid UTF-8 is an error, an empty payload is ''
 CREATE FOREIGN TABLE mal_text (t text, o bigint OPTIONS (kafka 'offset'),
     err text OPTIONS (kafka 'error'))

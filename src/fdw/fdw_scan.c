@@ -13,10 +13,14 @@
  * table's codec decoders (kafka_table.c).
  *
  * on_error: 'fail' decodes with kafka_decoder_allow_throw (no
- * subtransaction ever, which also makes the scan parallel safe); 'null' and
- * 'skip' decode without throwing: the codec's fast paths cost nothing, and
- * only values of types without one (interval, inet, enums...) go through a
- * subtransaction.
+ * subtransaction ever, which also makes the scan parallel safe).  'null' and
+ * 'skip' decode without throwing; the codec's fast paths need nothing for
+ * that.  Only when a needed column has a type without a fast path
+ * (interval, inet, enums, domains...) would each such value need a
+ * subtransaction of its own: instead, the scan decodes batches of records
+ * optimistically with throwing decoders inside one subtransaction, and only
+ * a batch that hits an error is decoded again, record by record, with the
+ * non-throwing decoders.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,13 +28,16 @@
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
+#include "access/xact.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "optimizer/cost.h"
+#include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
@@ -38,6 +45,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "fdw/fdw_scan.h"
 #include "fdw/kafka_table.h"
@@ -48,7 +56,6 @@
 typedef struct KafkaRelInfo
 {
 	KafkaTable *table;
-	List	   *seek_clauses;	/* RestrictInfos usable for seeks */
 	double		records;		/* records the seeks leave to read */
 } KafkaRelInfo;
 
@@ -65,9 +72,21 @@ typedef struct KafkaScanState
 	List	   *ranges;
 	KafkaClient *client;
 	KafkaReader *reader;
-	int64		records;		/* read, for EXPLAIN ANALYZE */
-	int64		errors;			/* malformed, for EXPLAIN ANALYZE */
+	int64		records;		/* read (all loops), for EXPLAIN ANALYZE */
+	int64		errors;			/* malformed (all loops) */
+	/* optimistic batches (on_error null/skip with slow-path types) */
+	KafkaTable *throwing_table; /* NULL: decode record by record */
+	MemoryContext batch_context;
+	rd_kafka_message_t **batch_records;
+	KafkaPartitionRange **batch_ranges;
+	HeapTuple  *batch_tuples;
+	int			batch_count;
+	int			batch_pos;
+	int64		batches_redone; /* for EXPLAIN ANALYZE */
 } KafkaScanState;
+
+/* Records decoded optimistically in one subtransaction. */
+#define KAFKA_DECODE_BATCH 1024
 
 /* Fixed cost of a scan: connecting and looking up offsets. */
 #define KAFKA_STARTUP_COST 100.0
@@ -122,10 +141,7 @@ get_foreign_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		if (kafka_enable_pushdown &&
 			kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
-		{
-			info->seek_clauses = lappend(info->seek_clauses, rinfo);
 			clauses = lappend(clauses, rinfo->clause);
-		}
 		else
 			other_clauses = lappend(other_clauses, rinfo);
 	}
@@ -153,6 +169,90 @@ get_foreign_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	baserel->fdw_private = info;
 }
 
+/* generate_implied_equalities_for_column: is em our seek column var? */
+static bool
+ec_member_is_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+				 EquivalenceMember *em, void *arg)
+{
+	return equal(em->em_expr, arg);
+}
+
+/* Join clauses that would give seek ranges, with the outer rels they need. */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
+						double per_record)
+{
+	KafkaRelInfo *info = baserel->fdw_private;
+	List	   *candidates = NIL;
+	List	   *param_infos = NIL;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, baserel->joininfo)
+		candidates = lappend(candidates, lfirst(lc));
+	if (baserel->has_eclass_joins)
+	{
+		for (i = 0; i < info->table->desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(info->table->desc, i);
+			Var		   *var;
+
+			if (info->table->roles[i] != KAFKA_COLUMN_PARTITION &&
+				info->table->roles[i] != KAFKA_COLUMN_OFFSET)
+				continue;
+			var = makeVar(baserel->relid, i + 1, att->atttypid, att->atttypmod,
+						  att->attcollation, 0);
+			candidates = list_concat(candidates,
+									 generate_implied_equalities_for_column(root, baserel,
+																			ec_member_is_var, var,
+																			baserel->lateral_referencers));
+		}
+	}
+	foreach(lc, candidates)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+		Relids		required_outer;
+
+		if (!join_clause_is_movable_to(rinfo, baserel) ||
+			!kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+			continue;
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		param_infos = list_append_unique_ptr(param_infos,
+											 get_baserel_parampathinfo(root, baserel, required_outer));
+	}
+
+	foreach(lc, param_infos)
+	{
+		ParamPathInfo *param_info = lfirst(lc);
+		List	   *seek = NIL;
+		ListCell   *lc2;
+		double		records;
+
+		foreach(lc2, param_info->ppi_clauses)
+		{
+			RestrictInfo *rinfo = lfirst(lc2);
+
+			if (kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+				seek = lappend(seek, rinfo);
+		}
+		if (seek == NIL)
+			continue;
+		/* each loop reads what the seeks select: estimate it like a filter */
+		records = clamp_row_est(info->records *
+								clauselist_selectivity(root, seek, baserel->relid,
+													   JOIN_INNER, NULL));
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, param_info->ppi_rows,
+										 KAFKA_STARTUP_COST,
+										 KAFKA_STARTUP_COST + records * per_record +
+										 param_info->ppi_rows * cpu_tuple_cost,
+										 NIL, param_info->ppi_req_outer, NULL, NIL));
+	}
+}
+
 static void
 get_foreign_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -173,6 +273,13 @@ get_foreign_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 KAFKA_STARTUP_COST + info->records * per_record +
 									 baserel->rows * cpu_tuple_cost,
 									 NIL, NULL, NULL, NIL));
+
+	/*
+	 * Nested loops whose outer side gives partitions or offsets: each loop
+	 * seeks to what it needs (every rescan starts a new read).
+	 */
+	if (kafka_enable_pushdown)
+		add_parameterized_paths(root, baserel, per_record);
 }
 
 static ForeignScan *
@@ -188,17 +295,34 @@ get_foreign_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			attno;
 	ListCell   *lc;
 
-	/* every clause stays a filter: seeks only skip what cannot match */
+	/*
+	 * Every clause stays a filter: seeks only skip what cannot match.  In a
+	 * parameterized path scan_clauses also holds the join clauses, whose
+	 * outer columns become parameters.
+	 */
 	local = extract_actual_clauses(scan_clauses, false);
-	foreach(lc, info->seek_clauses)
-		seek = lappend(seek, ((RestrictInfo *) lfirst(lc))->clause);
+	if (kafka_enable_pushdown)
+	{
+		foreach(lc, scan_clauses)
+		{
+			RestrictInfo *rinfo = lfirst(lc);
+
+			if (!rinfo->pseudoconstant &&
+				kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+				seek = lappend(seek, rinfo->clause);
+		}
+	}
 
 	/* the columns the scan must fill */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
 	pull_varattnos((Node *) local, baserel->relid, &attrs);
 	attno = -1;
 	while ((attno = bms_next_member(attrs, attno)) >= 0)
-		used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+	{
+		/* system columns (tableoid...) are not ours to fill */
+		if (attno + FirstLowInvalidHeapAttributeNumber >= 0)
+			used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+	}
 
 	return make_foreignscan(tlist, local, baserel->relid, seek,
 							list_make1(used), NIL, NIL, outer_plan);
@@ -227,6 +351,19 @@ begin_foreign_scan(ForeignScanState *node, int eflags)
 	kafka_table_set_needed(state->table, attrs, 0);
 	if (state->table->on_error == KAFKA_ON_ERROR_FAIL)
 		kafka_table_allow_throw(state->table);
+	if (state->table->on_error != KAFKA_ON_ERROR_FAIL &&
+		kafka_table_needs_subtransactions(state->table))
+	{
+		state->throwing_table = kafka_table_open(RelationGetRelid(node->ss.ss_currentRelation),
+												 state->scan_context);
+		kafka_table_set_needed(state->throwing_table, attrs, 0);
+		kafka_table_allow_throw(state->throwing_table);
+		state->batch_context = AllocSetContextCreate(state->scan_context, "kafka decode batch",
+													 ALLOCSET_DEFAULT_SIZES);
+		state->batch_records = palloc(sizeof(rd_kafka_message_t *) * KAFKA_DECODE_BATCH);
+		state->batch_ranges = palloc(sizeof(KafkaPartitionRange *) * KAFKA_DECODE_BATCH);
+		state->batch_tuples = palloc(sizeof(HeapTuple) * KAFKA_DECODE_BATCH);
+	}
 	if (plan->fdw_exprs != NIL)
 		state->pushdown = kafka_pushdown_init(state->table, plan->scan.scanrelid,
 											  plan->fdw_exprs, &node->ss.ps);
@@ -257,8 +394,7 @@ start_read(ForeignScanState *node, KafkaScanState *state)
 	kafka_spec_bound_fetch_memory(spec, list_length(state->ranges));
 	state->client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
 	state->reader = kafka_reader_start(state->client, state->ranges, true);
-	state->records = 0;
-	state->errors = 0;
+	state->batch_count = state->batch_pos = 0;
 	state->started = true;
 	MemoryContextSwitchTo(old);
 }
@@ -272,11 +408,130 @@ end_read(KafkaScanState *state)
 	state->client = NULL;
 	state->ranges = NIL;
 	state->boxes = NIL;
+	state->batch_count = state->batch_pos = 0;
+	if (state->batch_context)
+		MemoryContextReset(state->batch_context);
 	/* deleting the context closes the clients (memory-context callbacks) */
 	if (state->read_context)
 		MemoryContextDelete(state->read_context);
 	state->read_context = NULL;
 	state->started = false;
+}
+
+/*
+ * Decode the batch's records into tuples with table's decoders: the
+ * malformed ones per on_error (null or skip).  Returns the malformed count.
+ */
+static int
+decode_batch(KafkaScanState *state, KafkaTable *table)
+{
+	TupleDesc	desc = table->desc;
+	Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	int			malformed = 0;
+	int			i;
+
+	state->batch_count = 0;
+	for (i = 0; i < state->batch_pos; i++)
+	{
+		char	   *error;
+		bool		ok;
+
+		MemoryContextReset(state->record_context);
+		MemoryContextSwitchTo(state->record_context);
+		ok = kafka_table_decode(table, state->batch_records[i], state->batch_ranges[i],
+								values, nulls, &error);
+		MemoryContextSwitchTo(state->batch_context);
+		if (!ok)
+		{
+			malformed++;
+			if (table->on_error == KAFKA_ON_ERROR_SKIP)
+				continue;
+		}
+		state->batch_tuples[state->batch_count++] = heap_form_tuple(desc, values, nulls);
+	}
+	return malformed;
+}
+
+/* Errors a bad value gives (data exceptions, domain checks), not others. */
+static bool
+is_data_error(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+}
+
+/*
+ * The next batch of tuples: read up to KAFKA_DECODE_BATCH records (kept
+ * valid by the reader), decode them with throwing decoders in one
+ * subtransaction and, if a value fails, decode them again without throwing.
+ */
+static bool
+fill_batch(KafkaScanState *state)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int malformed = 0;
+	volatile bool redo = false;
+	int			n = 0;
+
+	MemoryContextReset(state->batch_context);
+	kafka_reader_release(state->reader);
+	kafka_reader_retain(state->reader, true);
+	while (n < KAFKA_DECODE_BATCH)
+	{
+		rd_kafka_message_t *msg = kafka_reader_next(state->reader, &state->batch_ranges[n]);
+
+		if (msg == NULL)
+			break;
+		state->batch_records[n++] = msg;
+	}
+	state->records += n;
+	state->batch_count = 0;
+	state->batch_pos = n;		/* records to decode, for decode_batch */
+	if (n == 0)
+		return false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(state->batch_context);
+	PG_TRY();
+	{
+		malformed = decode_batch(state, state->throwing_table);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		if (!is_data_error(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		redo = true;
+	}
+	PG_END_TRY();
+
+	if (redo)
+	{
+		/* a value failed: again, one record at a time, without throwing */
+		MemoryContextReset(state->batch_context);
+		MemoryContextSwitchTo(state->batch_context);
+		malformed = decode_batch(state, state->table);
+		MemoryContextSwitchTo(caller);
+		state->batches_redone++;
+	}
+	state->errors += malformed;
+	state->batch_pos = 0;
+	kafka_reader_release(state->reader);
+	kafka_reader_retain(state->reader, false);
+	return true;
 }
 
 static TupleTableSlot *
@@ -288,6 +543,15 @@ iterate_foreign_scan(ForeignScanState *node)
 	ExecClearTuple(slot);
 	if (!state->started)
 		start_read(node, state);
+	if (state->throwing_table)
+	{
+		while (state->batch_pos >= state->batch_count)
+		{
+			if (!fill_batch(state))
+				return slot;
+		}
+		return ExecStoreHeapTuple(state->batch_tuples[state->batch_pos++], slot, false);
+	}
 	for (;;)
 	{
 		KafkaPartitionRange *range;
@@ -364,12 +628,16 @@ explain_foreign_scan(ForeignScanState *node, ExplainState *es)
 				ExplainPropertyText("Kafka Seek", "computed from parameters when the scan starts", es);
 		}
 	}
-	if (state->started && es->analyze)
+	if (es->analyze)
 	{
-		ExplainPropertyText("Kafka Ranges", kafka_ranges_describe(state->ranges, 32), es);
+		/* the ranges of the last loop; the counts of all loops */
+		if (state->started)
+			ExplainPropertyText("Kafka Ranges", kafka_ranges_describe(state->ranges, 32), es);
 		ExplainPropertyInteger("Kafka Records", NULL, state->records, es);
 		if (state->errors > 0)
 			ExplainPropertyInteger("Kafka Malformed Records", NULL, state->errors, es);
+		if (state->batches_redone > 0)
+			ExplainPropertyInteger("Kafka Batches Decoded Again", NULL, state->batches_redone, es);
 	}
 }
 
@@ -377,10 +645,13 @@ static bool
 is_foreign_scan_parallel_safe(PlannerInfo *root, RelOptInfo *rel,
 							  RangeTblEntry *rte)
 {
-	KafkaRelInfo *info = rel->fdw_private;
+	char	   *on_error = kafka_option_value(GetForeignTable(rte->relid)->options, "on_error");
 
-	/* on_error null/skip may need subtransactions, impossible in parallel mode */
-	return info != NULL && info->table->on_error == KAFKA_ON_ERROR_FAIL;
+	/*
+	 * Called before GetForeignRelSize.  on_error null/skip may need
+	 * subtransactions, impossible in parallel mode; 'fail' never does.
+	 */
+	return on_error == NULL || strcmp(on_error, "fail") == 0;
 }
 
 /* ANALYZE */

@@ -118,9 +118,27 @@ seek_column(KafkaTable *table, Index relid, Var *var)
 }
 
 static bool
-operand_is_row_independent(Node *operand)
+references_relation(Node *node, void *relid)
 {
-	return !contain_var_clause(operand) &&
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varno == *(Index *) relid &&
+			((Var *) node)->varlevelsup == 0;
+	if (IsA(node, PlaceHolderVar))
+		return true;			/* could hide anything */
+	return expression_tree_walker(node, references_relation, relid);
+}
+
+/*
+ * The operand must not depend on the scanned row: constants, parameters,
+ * stable functions, or (in a parameterized path) the outer relation's
+ * columns, which become parameters of the nested loop.
+ */
+static bool
+operand_is_row_independent(Node *operand, Index relid)
+{
+	return !references_relation(operand, &relid) &&
 		!contain_volatile_functions(operand) &&
 		!contain_subplans(operand);
 }
@@ -207,7 +225,7 @@ parse_leaf(KafkaTable *table, Index relid, Expr *clause, SeekLeaf *leaf)
 	if (leaf->role == KAFKA_COLUMN_PAYLOAD)
 		return false;
 	leaf->column_type = TupleDescAttr(table->desc, var->varattno - 1)->atttypid;
-	if (!operand_is_row_independent(other))
+	if (!operand_is_row_independent(other, relid))
 		return false;
 	if (leaf->is_array)
 	{
