@@ -19,6 +19,7 @@
 #include "client.h"
 #include "fdw/fdw_scan.h"
 #include "options.h"
+#include "produce/producer.h"
 #include "read/read_kafka.h"
 
 PG_MODULE_MAGIC;
@@ -43,6 +44,7 @@ _PG_init(void)
 
 	kafka_scan_node_init();
 	kafka_fdw_scan_init();
+	kafka_produce_init();
 }
 
 Datum
