@@ -61,6 +61,7 @@ typedef struct AvroColumnSet
 	KafkaValueInput *inputs;
 	List	   *plans;			/* AvroPlan *, one per writer record */
 	MemoryContext mcxt;
+	bool		single_value;	/* one column takes the whole value */
 } AvroColumnSet;
 
 /* A writer record (or a non-record root) compiled against a column set. */
@@ -377,7 +378,7 @@ get_plan(AvroColumnSet *set, const AvroNode *node, int depth)
 	/* registered before compiling: a recursive schema finds it */
 	set->plans = lappend(set->plans, plan);
 
-	if (node->type != AVRO_RECORD)
+	if (node->type != AVRO_RECORD || set->single_value)
 	{
 		if (set->ncolumns == 1)
 		{
@@ -1088,6 +1089,7 @@ kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	avro_source_init(&state->source, options);
 	initStringInfo(&state->scratch);
 	set->mcxt = decoder->mcxt;
+	set->single_value = options != NULL && options->single_value;
 	set->ncolumns = decoder->npayload;
 	set->attnums = decoder->payload_attnums;
 	set->names = palloc(sizeof(char *) * Max(set->ncolumns, 1));

@@ -173,9 +173,14 @@ retry_budget_end_ms(void)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz end;
 
+	/*
+	 * Give up a little before statement_timeout fires, so that the error
+	 * says what was waited for.
+	 */
 	if (StatementTimeout > 0 && IsTransactionState())
 		end = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
-										  StatementTimeout);
+										  StatementTimeout -
+										  Min(StatementTimeout / 10, 500));
 	else
 		end = TimestampTzPlusMilliseconds(now, REGISTRY_DEFAULT_BUDGET_MS);
 	return (long) Max((end - now) / 1000, 0);

@@ -116,8 +116,8 @@ typedef struct KafkaCodecOptions
 	Oid			userid;			/* whose user mapping; InvalidOid: current */
 	const char *avro_schema;	/* Avro schema JSON, or NULL */
 	const char *subject;		/* encoders: registry subject */
-	bool		single_value;	/* encoders: the one payload column is the
-								 * whole value (a key), not a record field */
+	bool		single_value;	/* the one payload column is the whole value
+								 * (a key), not a field of a record */
 } KafkaCodecOptions;
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
