@@ -54,10 +54,16 @@
 #define REGISTRY_WAIT_SLICE_MS 100
 #define REGISTRY_MAX_BACKOFF_MS 5000
 
-/* Schemas of one registry URL, by id. */
+/*
+ * Schemas of one registry URL as seen with one set of credentials, by id:
+ * a schema fetched with someone's credentials is not handed to someone
+ * else's in the same backend.
+ */
 typedef struct RegistryCache
 {
 	char	   *url;
+	char	   *user;
+	char	   *password;
 	HTAB	   *by_id;			/* int32 -> AvroRegistrySchema */
 } RegistryCache;
 
@@ -65,6 +71,8 @@ typedef struct RegistryCache
 typedef struct SubjectEntry
 {
 	char	   *url;
+	char	   *user;
+	char	   *password;
 	char	   *subject;
 	char	   *schema_json;
 	int32		id;
@@ -180,7 +188,7 @@ retry_budget_end_ms(void)
 	if (StatementTimeout > 0 && IsTransactionState())
 		end = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
 										  StatementTimeout -
-										  Min(StatementTimeout / 10, 500));
+										  Min(StatementTimeout / 4, 1000));
 	else
 		end = TimestampTzPlusMilliseconds(now, REGISTRY_DEFAULT_BUDGET_MS);
 	return (long) Max((end - now) / 1000, 0);
@@ -428,8 +436,16 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 	return response->status;
 }
 
+static bool
+same_credential(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 static RegistryCache *
-cache_for_url(const char *url)
+cache_for_registry(AvroRegistry *registry)
 {
 	ListCell   *lc;
 	RegistryCache *cache;
@@ -439,12 +455,16 @@ cache_for_url(const char *url)
 	foreach(lc, registry_caches)
 	{
 		cache = lfirst(lc);
-		if (strcmp(cache->url, url) == 0)
+		if (strcmp(cache->url, registry->url) == 0 &&
+			same_credential(cache->user, registry->user) &&
+			same_credential(cache->password, registry->password))
 			return cache;
 	}
 	oldcontext = MemoryContextSwitchTo(get_registry_context());
 	cache = palloc0(sizeof(RegistryCache));
-	cache->url = pstrdup(url);
+	cache->url = pstrdup(registry->url);
+	cache->user = registry->user ? pstrdup(registry->user) : NULL;
+	cache->password = registry->password ? pstrdup(registry->password) : NULL;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int32);
 	ctl.entrysize = sizeof(AvroRegistrySchema);
@@ -465,7 +485,7 @@ cache_for_url(const char *url)
 AvroRegistrySchema *
 avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
 {
-	HTAB	   *by_id = cache_for_url(registry->url)->by_id;
+	HTAB	   *by_id = cache_for_registry(registry)->by_id;
 	AvroRegistrySchema *entry;
 	RegistryResponse response;
 	bool		found;
@@ -608,6 +628,8 @@ avro_registry_register(AvroRegistry *registry, const char *subject,
 	{
 		entry = lfirst(lc);
 		if (strcmp(entry->url, registry->url) == 0 &&
+			same_credential(entry->user, registry->user) &&
+			same_credential(entry->password, registry->password) &&
 			strcmp(entry->subject, subject) == 0 &&
 			strcmp(entry->schema_json, schema_json) == 0)
 			return entry->id;
@@ -656,6 +678,8 @@ avro_registry_register(AvroRegistry *registry, const char *subject,
 	oldcontext = MemoryContextSwitchTo(get_registry_context());
 	entry = palloc(sizeof(SubjectEntry));
 	entry->url = pstrdup(registry->url);
+	entry->user = registry->user ? pstrdup(registry->user) : NULL;
+	entry->password = registry->password ? pstrdup(registry->password) : NULL;
 	entry->subject = pstrdup(subject);
 	entry->schema_json = pstrdup(schema_json);
 	entry->id = id;

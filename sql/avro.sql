@@ -1,0 +1,143 @@
+--
+-- avro: Confluent-framed Avro written by an independent implementation
+-- (python3-avro, test/fixtures/produce_avro.py) through a fixture Schema
+-- Registry with basic auth; kafka.from_avro / kafka.to_avro.
+--
+CREATE EXTENSION IF NOT EXISTS kafka_fdw;
+SELECT current_setting('kafka_fdw_test.bootstrap_servers') AS bs,
+       current_setting('kafka_fdw_test.schema_registry_url') AS sr,
+       current_setting('kafka_fdw_test.schema_registry_user') AS sr_user,
+       current_setting('kafka_fdw_test.schema_registry_password') AS sr_password \gset
+CREATE SERVER avro_k FOREIGN DATA WRAPPER kafka_fdw
+  OPTIONS (bootstrap_servers :'bs', schema_registry_url :'sr');
+CREATE USER MAPPING FOR CURRENT_USER SERVER avro_k
+  OPTIONS (schema_registry_user :'sr_user', schema_registry_password :'sr_password');
+SET timezone = 'UTC';
+
+-- Error text with the fixture's random ports masked.
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '127\.0\.0\.1:[0-9]+', 'HOST', 'g');
+END $$;
+
+CREATE TEMP TABLE fx AS
+  SELECT "offset", value FROM kafka.read_kafka(server => 'avro_k', subscribe => 'avro_fx');
+SELECT count(*) FROM fx;
+
+-- The whole value as jsonb: every logical type, nulls, nested record,
+-- arrays, maps, enum, fixed, bytes; offsets 3-4 use schema version 2.
+SELECT "offset", jsonb_pretty(kafka.from_avro(value, server => 'avro_k'))
+  FROM fx WHERE "offset" IN (0, 3) ORDER BY 1;
+SELECT "offset", kafka.from_avro(value, server => 'avro_k') ->> 'qty' AS qty,
+       kafka.from_avro(value, server => 'avro_k') ? 'price' AS has_price,
+       kafka.from_avro(value, server => 'avro_k') ->> 'extra' AS extra
+  FROM fx WHERE "offset" < 5 ORDER BY 1;
+
+-- Into typed columns by field name, whichever schema version wrote them:
+-- removed fields (price) and added ones (extra) are NULL, int widened to
+-- long fits bigint.
+CREATE TYPE avro_address AS (street text, zip int);
+CREATE TYPE avro_order AS (
+  id bigint, name text, qty bigint, price float8, ratio real, ok boolean,
+  amount numeric(12,2), big numeric, day date, t_ms time, t_us time,
+  ts_ms timestamptz, ts_us timestamptz, uid uuid, status text, raw bytea,
+  tag4 bytea, tags text[], nums int[], attrs jsonb, address avro_address,
+  note text, extra text, missing text);
+SELECT "offset", (kafka.from_avro(value, NULL::avro_order, server => 'avro_k')).*
+  FROM fx WHERE "offset" < 5 ORDER BY 1 \gx
+-- records, arrays and maps into jsonb; enum into a PostgreSQL enum;
+-- case-insensitive field names
+CREATE TYPE avro_status AS ENUM ('NEW', 'PAID', 'SHIPPED');
+CREATE TYPE avro_json AS ("ID" int, status avro_status, tags jsonb, address jsonb, nums jsonb, day text, ts_us text, amount text);
+SELECT "offset", (kafka.from_avro(value, NULL::avro_json, server => 'avro_k')).*
+  FROM fx WHERE "offset" < 3 ORDER BY 1;
+
+-- Bad messages: clear errors, never a crash.
+SELECT "offset", pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, server => %L)', value, 'avro_k'))
+  FROM fx WHERE "offset" BETWEEN 5 AND 7 ORDER BY 1;
+SELECT "offset", pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, NULL::avro_order, server => %L)', value, 'avro_k'))
+  FROM fx WHERE "offset" BETWEEN 5 AND 7 ORDER BY 1;
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x'::bytea, server => 'avro_k')$$);
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x0000000001'::bytea, server => 'avro_k')$$);
+-- varints and lengths are bounds-checked: a string length beyond the payload
+SELECT pg_temp.try($$SELECT kafka.from_avro('\xfeffffff0f41'::bytea, schema => '"string"')$$);
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x02ff'::bytea, schema => '"string"')$$);
+SELECT pg_temp.try($$SELECT kafka.from_avro('\xffffffffffffffffffff01'::bytea, schema => '"long"')$$);
+SELECT pg_temp.try($$SELECT kafka.from_avro('\xffffffff0f'::bytea, schema => '{"type":"array","items":"null"}')$$);
+-- a tombstone is NULL
+SELECT kafka.from_avro(value, server => 'avro_k') IS NULL AS tombstone FROM fx WHERE "offset" = 8;
+-- a field that cannot fill its column: the schema id and both types are named
+CREATE TYPE avro_wrong AS (id bigint, ok int);
+SELECT pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, NULL::avro_wrong, server => %L)', value, 'avro_k'))
+  FROM fx WHERE "offset" = 0;
+CREATE TYPE avro_wrong2 AS (id bigint, address int);
+SELECT pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, NULL::avro_wrong2, server => %L)', value, 'avro_k'))
+  FROM fx WHERE "offset" = 0;
+
+-- Plain Avro without the Confluent header, given the writer schema.
+SELECT kafka.from_avro(value, schema => current_setting('kafka_fdw_test.avro_plain_schema'))
+  FROM kafka.read_kafka(server => 'avro_k', subscribe => 'avro_plain_fx');
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x00'::bytea, schema => '{"type":"record"}')$$);
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x00'::bytea)$$);
+
+-- to_avro: the schema derived from the columns is registered under the
+-- subject; decoding gives the same row back.
+CREATE TABLE avro_rt (id int, name text, amount numeric(10,2), price numeric,
+  at timestamptz, lt timestamp, d date, t time, tags text[], u uuid, b bytea,
+  j jsonb, f4 real, f8 double precision, ok boolean, big bigint, small smallint,
+  address avro_address);
+INSERT INTO avro_rt VALUES
+  (1, 'x ☕', 12.5, 3.14159, '2024-01-01 10:00:00.123456+00', '1999-12-31 23:59:59',
+   '2020-02-29', '12:34:56.789', '{a,NULL,"c d"}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+   '\x00ff', '{"a": [1, 2]}', 1.5, -2.25e-300, true, 9223372036854775807, -32768,
+   ROW('Main St', 1234)),
+  (2, NULL, -0.01, NULL, NULL, NULL, NULL, NULL, '{}', NULL, '\x', NULL, NULL,
+   'NaN', false, NULL, NULL, ROW(NULL, NULL)),
+  (3, '', 99999999.99, -1e-20, '0001-01-01 00:00:00+00', NULL, '4713-11-24 BC', '24:00', NULL, NULL,
+   NULL, '[]', '-Infinity', 'Infinity', NULL, -9223372036854775808, 0, NULL);
+SELECT id, encode(substr(kafka.to_avro(r, 'avro_k', 'avro_rt-value'), 1, 1), 'hex') AS magic
+  FROM avro_rt r ORDER BY id;
+SELECT count(*) AS differing FROM (
+  SELECT * FROM avro_rt
+  EXCEPT
+  SELECT (kafka.from_avro(kafka.to_avro(r, 'avro_k', 'avro_rt-value'), NULL::avro_rt, server => 'avro_k')).*
+    FROM avro_rt r) d;
+SELECT (kafka.from_avro(kafka.to_avro(r, 'avro_k', 'avro_rt-value'), NULL::avro_rt, server => 'avro_k')).*
+  FROM avro_rt r ORDER BY id \gx
+-- the same schema is registered once: every row carries the same id
+SELECT count(DISTINCT substr(kafka.to_avro(r, 'avro_k', 'avro_rt-value'), 2, 4)) FROM avro_rt r;
+-- scalars (keys) are bare Avro values
+SELECT kafka.from_avro(kafka.to_avro(42::bigint, 'avro_k', 'avro_rt-key'), server => 'avro_k'),
+       kafka.from_avro(kafka.to_avro('k-1'::text, 'avro_k', 'avro_rt-key'), server => 'avro_k');
+SELECT pg_temp.try($$SELECT kafka.to_avro(ROW('a', 1)::avro_address, 'avro_k', '')$$);
+CREATE TYPE avro_badname AS ("bad name" int);
+SELECT pg_temp.try($$SELECT kafka.to_avro(ROW(1)::avro_badname, 'avro_k', 's-value')$$);
+
+-- Options: http/https only; credentials only in user mappings.
+SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_url 'file:///etc/passwd')$$);
+SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_password 'secret')$$);
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x00'::bytea, server => 'k_does_not_exist')$$);
+CREATE SERVER avro_noreg FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs');
+SELECT pg_temp.try($$SELECT kafka.from_avro('\x0000000001'::bytea, server => 'avro_noreg')$$);
+
+-- Wrong credentials: refused, and the password is never in the message.
+CREATE SERVER avro_badauth FOREIGN DATA WRAPPER kafka_fdw
+  OPTIONS (bootstrap_servers :'bs', schema_registry_url :'sr');
+CREATE USER MAPPING FOR CURRENT_USER SERVER avro_badauth
+  OPTIONS (schema_registry_user 'fixture-user', schema_registry_password 'not-the-password');
+SELECT pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, server => %L)', value, 'avro_badauth'))
+  FROM fx WHERE "offset" = 0;
+
+-- Registry unreachable: retried until shortly before statement_timeout,
+-- then an error naming the registry.
+CREATE SERVER avro_down FOREIGN DATA WRAPPER kafka_fdw
+  OPTIONS (bootstrap_servers :'bs', schema_registry_url 'http://127.0.0.1:9/');
+SET statement_timeout = '3s';
+SELECT pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, server => %L)', value, 'avro_down'))
+  FROM fx WHERE "offset" = 0;
+RESET statement_timeout;
+
+DROP SERVER avro_k, avro_noreg, avro_badauth, avro_down CASCADE;
