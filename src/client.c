@@ -23,7 +23,9 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "utils/memutils.h"
 
 #include "client.h"
@@ -289,6 +291,77 @@ remember_error(KafkaClient *client, const char *text)
 	pfree(scrubbed);
 }
 
+/* Handle one event and destroy it; may ereport (after destroying it). */
+static void
+handle_event(KafkaClient *client, rd_kafka_event_t *ev)
+{
+	switch (rd_kafka_event_type(ev))
+	{
+		case RD_KAFKA_EVENT_LOG:
+			{
+				const char *fac;
+				const char *str;
+				int			level;
+
+				rd_kafka_event_log(ev, &fac, &str, &level);
+				/* configuration dumps may hold secrets librdkafka doesn't redact */
+				if (strcmp(fac, "CONF") != 0 && strcmp(fac, "CONFWARN") != 0)
+				{
+					char	   *scrubbed = kafka_client_scrub(client, str);
+
+					if (level <= 4)
+						strlcpy(client->last_error, scrubbed, sizeof(client->last_error));
+					ereport(DEBUG1, (errmsg_internal("librdkafka %s: %s", fac, scrubbed)));
+					pfree(scrubbed);
+				}
+				break;
+			}
+		case RD_KAFKA_EVENT_DR:
+			{
+				const rd_kafka_message_t *message;
+
+				while ((message = rd_kafka_event_message_next(ev)) != NULL)
+				{
+					if (client->delivery_report)
+						client->delivery_report(message, client->delivery_report_arg);
+				}
+				break;
+			}
+		case RD_KAFKA_EVENT_ERROR:
+			{
+				rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+				bool		fatal = rd_kafka_event_error_is_fatal(ev);
+
+				remember_error(client, rd_kafka_event_error_string(ev));
+				ereport(DEBUG1, (errmsg_internal("librdkafka error: %s", client->last_error)));
+				if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+					err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+					err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
+					err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE)
+				{
+					rd_kafka_event_destroy(ev);
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+							 errmsg("kafka authentication with mechanism %s failed for brokers \"%s\"",
+									client->spec->sasl_mechanism ? client->spec->sasl_mechanism : "(none)",
+									servers_for_message(client)),
+							 errdetail("%s", client->last_error)));
+				}
+				if (fatal)
+				{
+					rd_kafka_event_destroy(ev);
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_ERROR),
+							 errmsg("fatal kafka client error: %s", client->last_error)));
+				}
+				break;
+			}
+		default:
+			break;
+	}
+	rd_kafka_event_destroy(ev);
+}
+
 void
 kafka_client_poll_events(KafkaClient *client)
 {
@@ -297,62 +370,37 @@ kafka_client_poll_events(KafkaClient *client)
 	if (client->closed)
 		return;
 	while ((ev = rd_kafka_queue_poll(client->main_queue, 0)) != NULL)
+		handle_event(client, ev);
+}
+
+void
+kafka_client_wait_events(KafkaClient *client, int timeout_ms)
+{
+	rd_kafka_event_t *ev;
+
+	if (timeout_ms > 100)
+		timeout_ms = 100;
+	if (!client->closed)
 	{
-		switch (rd_kafka_event_type(ev))
-		{
-			case RD_KAFKA_EVENT_LOG:
-				{
-					const char *fac;
-					const char *str;
-					int			level;
-
-					rd_kafka_event_log(ev, &fac, &str, &level);
-					/* configuration dumps may hold secrets librdkafka doesn't redact */
-					if (strcmp(fac, "CONF") != 0 && strcmp(fac, "CONFWARN") != 0)
-					{
-						char	   *scrubbed = kafka_client_scrub(client, str);
-
-						if (level <= 4)
-							strlcpy(client->last_error, scrubbed, sizeof(client->last_error));
-						ereport(DEBUG1, (errmsg_internal("librdkafka %s: %s", fac, scrubbed)));
-						pfree(scrubbed);
-					}
-					break;
-				}
-			case RD_KAFKA_EVENT_ERROR:
-				{
-					rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-					bool		fatal = rd_kafka_event_error_is_fatal(ev);
-
-					remember_error(client, rd_kafka_event_error_string(ev));
-					ereport(DEBUG1, (errmsg_internal("librdkafka error: %s", client->last_error)));
-					if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-						err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
-						err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
-						err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE)
-					{
-						rd_kafka_event_destroy(ev);
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-								 errmsg("kafka authentication with mechanism %s failed for brokers \"%s\"",
-										client->spec->sasl_mechanism ? client->spec->sasl_mechanism : "(none)",
-										servers_for_message(client)),
-								 errdetail("%s", client->last_error)));
-					}
-					if (fatal)
-					{
-						rd_kafka_event_destroy(ev);
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_ERROR),
-								 errmsg("fatal kafka client error: %s", client->last_error)));
-					}
-					break;
-				}
-			default:
-				break;
-		}
-		rd_kafka_event_destroy(ev);
+		/* librdkafka's own wait: it returns as soon as an event is queued */
+		ev = rd_kafka_queue_poll(client->main_queue, timeout_ms);
+		if (ev != NULL)
+			handle_event(client, ev);
+		kafka_client_poll_events(client);
 	}
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+	CHECK_FOR_INTERRUPTS();
+}
+
+void
+kafka_client_purge(KafkaClient *client)
+{
+	if (client->closed || client->role != KAFKA_CLIENT_PRODUCER)
+		return;
+	(void) rd_kafka_purge(client->rk, RD_KAFKA_PURGE_F_QUEUE |
+						  RD_KAFKA_PURGE_F_INFLIGHT |
+						  RD_KAFKA_PURGE_F_NON_BLOCKING);
 }
 
 void
@@ -422,6 +470,16 @@ build_conf(KafkaConnectionSpec *spec, KafkaClientRole role)
 	{
 		conf_set(conf, "fetch.wait.max.ms", "100", false);
 		conf_set(conf, "fetch.error.backoff.ms", "100", false);
+	}
+	else
+	{
+		/* the transaction's held messages wait in a buffer, not here */
+		conf_set(conf, "queue.buffering.max.kbytes", "65536", false);
+		snprintf(buf, sizeof(buf), "%d", spec->message_timeout_ms);
+		conf_set(conf, "message.timeout.ms", buf, false);
+		/* a missing topic is reported as such, within the message timeout */
+		snprintf(buf, sizeof(buf), "%d", Min(spec->message_timeout_ms / 2, 30000));
+		conf_set(conf, "topic.metadata.propagation.max.ms", buf, false);
 	}
 
 	foreach(lc, spec->properties)

@@ -24,6 +24,14 @@ typedef enum KafkaClientRole
 
 typedef struct KafkaClientCore KafkaClientCore;
 
+/*
+ * Called for each message of a delivery report, in the backend, while the
+ * client's events are drained (kafka_client_poll_events and the waits).  It
+ * must not ereport or allocate: record what it needs in plain memory.
+ */
+typedef void (*KafkaDeliveryReportHandler) (const rd_kafka_message_t *message,
+											void *arg);
+
 typedef struct KafkaClient
 {
 	rd_kafka_t *rk;
@@ -33,6 +41,8 @@ typedef struct KafkaClient
 	KafkaClientCore *core;		/* shared with helper threads */
 	char		last_error[512];	/* scrubbed; "" if none */
 	bool		closed;
+	KafkaDeliveryReportHandler delivery_report;	/* producers */
+	void	   *delivery_report_arg;
 	MemoryContextCallback callback;
 } KafkaClient;
 
@@ -67,6 +77,21 @@ extern void kafka_client_poll_events(KafkaClient *client);
 
 /* Sleep up to timeout_ms (<= 100), interruptibly, then poll events. */
 extern void kafka_client_wait(KafkaClient *client, int timeout_ms);
+
+/*
+ * Wait up to timeout_ms (<= 100) for the client's next event (a delivery
+ * report, a log line), handle every event queued, then check for interrupts.
+ * Returns as soon as an event arrives, so a producer waiting for queue space
+ * or delivery reports loses no time.
+ */
+extern void kafka_client_wait_events(KafkaClient *client, int timeout_ms);
+
+/*
+ * Producers: drop every message not yet delivered (queued or in flight) so
+ * that none is sent after this call; a message already sent may still be
+ * acknowledged by the broker.  Never throws: usable on abort.
+ */
+extern void kafka_client_purge(KafkaClient *client);
 
 /*
  * Blocking requests, run on a helper thread while the backend waits in

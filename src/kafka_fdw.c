@@ -17,7 +17,9 @@
 #include "utils/jsonb.h"
 
 #include "client.h"
+#include "fdw/fdw_modify.h"
 #include "options.h"
+#include "produce/producer.h"
 #include "read/read_kafka.h"
 
 PG_MODULE_MAGIC;
@@ -42,6 +44,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("kafka_fdw");
 
 	kafka_scan_node_init();
+	kafka_produce_init();
 }
 
 /*
@@ -63,6 +66,7 @@ kafka_fdw_handler(PG_FUNCTION_ARGS)
 	FdwRoutine *routine = makeNode(FdwRoutine);
 
 	routine->GetForeignRelSize = get_foreign_rel_size;
+	kafka_fdw_set_modify_routines(routine);
 	PG_RETURN_POINTER(routine);
 }
 

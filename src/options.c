@@ -70,6 +70,7 @@ static const KafkaOptionDef option_defs[] = {
 	{"security_protocol", "kafka.security.protocol", SRV, false, check_security_protocol},
 	{"sasl_mechanism", "kafka.sasl.mechanism", SRV, false, check_sasl_mechanism},
 	{"connect_timeout", NULL, SRV, false, check_positive_int},
+	{"message_timeout", NULL, SRV | TBL, false, check_positive_int},
 	{"schema_registry_url", NULL, SRV, false, check_http_url},
 	/* user mappings */
 	{"sasl_username", "kafka.sasl.username", UM, false, check_nonempty},
@@ -546,6 +547,7 @@ new_spec(void)
 	KafkaConnectionSpec *spec = palloc0(sizeof(KafkaConnectionSpec));
 
 	spec->connect_timeout_ms = 10000;
+	spec->message_timeout_ms = 30000;
 	return spec;
 }
 
@@ -577,6 +579,8 @@ kafka_connection_for_server(ForeignServer *server, Oid userid)
 		spec->sasl_mechanism = str_toupper(spec->sasl_mechanism, strlen(spec->sasl_mechanism), C_COLLATION_OID);
 	if ((value = kafka_option_value(server->options, "connect_timeout")) != NULL)
 		spec->connect_timeout_ms = atoi(value) * 1000;
+	if ((value = kafka_option_value(server->options, "message_timeout")) != NULL)
+		spec->message_timeout_ms = atoi(value) * 1000;
 	spec->schema_registry_url = kafka_option_value(server->options, "schema_registry_url");
 	collect_passthrough(spec, server->options);
 

@@ -31,6 +31,7 @@ typedef struct KafkaConnectionSpec
 	char	   *schema_registry_user;
 	char	   *schema_registry_password;	/* secret */
 	int			connect_timeout_ms;
+	int			message_timeout_ms; /* producers: delivery deadline */
 	List	   *properties;		/* DefElem list of librdkafka name -> value */
 	List	   *secrets;		/* every secret value, to scrub from logs */
 } KafkaConnectionSpec;

@@ -1,0 +1,255 @@
+# Producing, checked with an independent consumer (kcat): commit delivers
+# exactly the messages (keys, headers, partitions, timestamps); ROLLBACK, an
+# error and ROLLBACK TO SAVEPOINT deliver nothing of what they undo;
+# PREPARE TRANSACTION is refused; brokers down and a missing topic fail the
+# COMMIT within message_timeout; cancel works while COMMIT waits, and the
+# cancelled transaction's messages are never sent later; a transaction larger
+# than kafka_fdw.produce_buffer_size spills to a temporary file, delivers
+# everything, and the backend's memory stays bounded.
+
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use KafkaFdwTest;
+
+my $broker = start_broker(brokers => 3);
+my $bs = $broker->bootstrap;
+my $node = new_node('produce', broker => $broker,
+	conf => "max_prepared_transactions = 2\nlog_temp_files = 0\nstatement_timeout = '120s'");
+
+$node->safe_psql('postgres', qq{
+	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '$bs', message_timeout '3');
+	CREATE SERVER patient FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '$bs', message_timeout '60');
+	CREATE SERVER lz4 FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '$bs', "kafka.compression.type" 'lz4');
+});
+
+# Every message of a topic as kcat sees it: "partition key value headers"
+# lines, sorted.
+sub consume
+{
+	my ($topic, $format) = @_;
+	my ($ok, $out, $err) = run_cmd([ 'kcat', '-C', '-b', $bs, '-t', $topic, '-e', '-q',
+		'-o', 'beginning', '-f', $format // "%p %k %s %h\n" ], 120);
+	die "kcat failed: $err" unless $ok;
+	return join("\n", sort split /\n/, $out);
+}
+
+sub kcat_count
+{
+	my ($topic) = @_;
+	my ($ok, $out, $err) = run_cmd([ 'kcat', '-C', '-b', $bs, '-t', $topic, '-e', '-q',
+		'-o', 'beginning', '-f', "%k\n" ], 300);
+	die "kcat failed: $err" unless $ok;
+	my @keys = split /\n/, $out;
+	my %distinct = map { $_ => 1 } @keys;
+	return (scalar(@keys), scalar(keys %distinct));
+}
+
+sub timed_psql
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	my $start = time;
+	my $ok = IPC::Run::run([ 'psql', '-X', '-qAt', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres'), '-c', $sql ], '>', \$out, '2>', \$err);
+	return (time - $start, $ok, $out, $err);
+}
+
+sub proc_status
+{
+	my ($pid, $field) = @_;
+	open my $fh, '<', "/proc/$pid/status" or return undef;
+	while (<$fh>) { return $1 if /^$field:\s+(\d+)/; }
+	return undef;
+}
+
+###########################################################################
+# Commit delivers exactly the messages, with keys, headers, partitions and
+# timestamps.
+create_topic($broker, 'orders', 3);
+$node->safe_psql('postgres', q{
+	BEGIN;
+	SELECT count(kafka.produce('k', 'orders', 'key-' || i, 'value-' || i,
+	    headers => ARRAY[('source', 'pg'), ('n', i::text)]::kafka.header[],
+	    "partition" => i % 3))
+	FROM generate_series(1, 1000) i;
+	SELECT kafka.produce('k', 'orders', 'stamped', 'at a time', "partition" => 0,
+	    "timestamp" => '2024-05-01 12:00:00.123+00');
+	COMMIT;
+});
+my $expected = join("\n", sort(
+	(map { sprintf('%d key-%d value-%d source=pg,n=%d', $_ % 3, $_, $_, $_) } 1 .. 1000),
+	'0 stamped at a time '));
+is(consume('orders'), $expected, 'kcat reads exactly the 1001 committed messages');
+is(consume('orders', "%k %T\n") =~ /^stamped (\d+)$/m ? $1 : undef, '1714564800123',
+	'the timestamp is the one given');
+
+###########################################################################
+# ROLLBACK, an error before commit, ROLLBACK TO SAVEPOINT.
+create_topic($broker, 'tx', 2);
+$node->psql('postgres', q{
+	BEGIN;
+	SELECT kafka.produce('k', 'tx', 'a', 'rolled back');
+	ROLLBACK;
+	BEGIN;
+	SELECT kafka.produce('k', 'tx', 'b', 'error before commit');
+	SELECT 1 / 0;
+	COMMIT;
+	BEGIN;
+	SELECT count(kafka.produce('k', 'tx', 'c' || i, 'kept')) FROM generate_series(1, 100) i;
+	SAVEPOINT s1;
+	SELECT count(kafka.produce('k', 'tx', 'd' || i, 'undone')) FROM generate_series(1, 100) i;
+	SAVEPOINT s2;
+	SELECT count(kafka.produce('k', 'tx', 'e' || i, 'undone')) FROM generate_series(1, 100) i;
+	RELEASE s2;
+	ROLLBACK TO s1;
+	SELECT count(kafka.produce('k', 'tx', 'f' || i, 'kept')) FROM generate_series(1, 100) i;
+	COMMIT;
+}, on_error_stop => 0);
+my $tx = consume('tx', "%k %s\n");
+my @tx = split /\n/, $tx;
+is(scalar(@tx), 200, 'only the 200 messages outside the rolled-back savepoint were delivered');
+is(scalar(grep { /^[cf]\d+ kept$/ } @tx), 200, 'and they are the kept ones');
+
+###########################################################################
+# PREPARE TRANSACTION: refused with held messages, fine without.
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	BEGIN;
+	SELECT kafka.produce('k', 'tx', 'p', 'prepared');
+	PREPARE TRANSACTION 'with_messages';
+});
+like($err, qr/cannot prepare a transaction that produced kafka messages/, 'PREPARE with held messages is refused');
+($ret, $out, $err) = $node->psql('postgres', q{
+	BEGIN;
+	SAVEPOINT s;
+	SELECT kafka.produce('k', 'tx', 'p', 'undone');
+	ROLLBACK TO s;
+	PREPARE TRANSACTION 'without_messages';
+	COMMIT PREPARED 'without_messages';
+});
+is($ret, 0, 'PREPARE without held messages (all undone) works');
+my @after = split /\n/, consume('tx', "%k\n");
+is(scalar(@after), 200, 'nothing more was delivered');
+
+###########################################################################
+# Brokers down: COMMIT fails within message_timeout (3 s), naming the topic.
+# The aborted transaction's messages are never delivered later.
+create_topic($broker, 'down', 3);
+$node->safe_psql('postgres', q{SELECT kafka.produce('k', 'down', 'before', 'x')});
+$broker->ctl('broker_down all');
+my ($elapsed, $ok);
+($elapsed, $ok, $out, $err) = timed_psql(
+	q{SELECT count(kafka.produce('k', 'down', 'lost-' || i, 'x')) FROM generate_series(1, 500) i});
+ok(!$ok, 'COMMIT fails with the brokers down');
+like($err, qr/could not deliver messages to kafka topic "down": Local: Message timed out/,
+	'the error names the topic');
+like($err, qr/within message_timeout \(3 s\)/, 'the hint names the timeout');
+cmp_ok($elapsed, '>=', 2.5, sprintf('it waited for message_timeout (%.2f s)', $elapsed));
+cmp_ok($elapsed, '<', 10, 'and not much longer');
+$broker->ctl('broker_up all');
+
+# a new transaction works at once
+$node->safe_psql('postgres', q{SELECT kafka.produce('k', 'down', 'after', 'x')});
+sleep(2);
+is(consume('down', "%k\n"), "after\nbefore", 'nothing of the failed transaction was delivered, later ones are');
+
+###########################################################################
+# Cancel while COMMIT waits for down brokers (message_timeout 60 s).
+$node->safe_psql('postgres', q{SELECT kafka.produce('patient', 'down', 'warm', 'x')});
+$broker->ctl('broker_down all');
+my ($hout, $herr) = ('', '');
+my $h = IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
+	'-c', q{SELECT count(kafka.produce('patient', 'down', 'cancelled-' || i, 'x')) FROM generate_series(1, 200000) i} ],
+	'>', \$hout, '2>', \$herr);
+my $pid;
+for (1 .. 200)
+{
+	$pid = $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE query LIKE '%cancelled-%' AND pid <> pg_backend_pid() AND state = 'active'");
+	last if $pid;
+	usleep(50_000);
+}
+ok($pid, 'COMMIT is running');
+sleep(2);
+ok($h->pumpable, 'and waiting for the brokers');
+my $t0 = time;
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$h->finish;
+$elapsed = time - $t0;
+cmp_ok($elapsed, '<', 1.0, sprintf('cancel during COMMIT returned in %.2f s', $elapsed));
+like($herr, qr/canceling statement due to user request/, 'cancelled');
+$broker->ctl('broker_up all');
+sleep(3);
+is(consume('down', "%k\n"), "after\nbefore\nwarm", 'nothing of the cancelled transaction was delivered');
+
+###########################################################################
+# A missing topic fails the commit.
+$broker->ctl('topic_error nosuchtopic UNKNOWN_TOPIC_OR_PART');
+($elapsed, $ok, $out, $err) = timed_psql(q{SELECT kafka.produce('k', 'nosuchtopic', 'k', 'v')});
+ok(!$ok, 'COMMIT to a missing topic fails');
+like($err, qr/could not deliver messages to kafka topic "nosuchtopic": Broker: Unknown topic or partition/,
+	'the error says the topic is unknown');
+cmp_ok($elapsed, '<', 10, sprintf('within the message timeout (%.2f s)', $elapsed));
+$broker->ctl('topic_error nosuchtopic 0');
+
+###########################################################################
+# Spill: exact delivery of a transaction past the buffer, with a savepoint
+# rolled back inside the spilled part.
+create_topic($broker, 'spill', 4);
+$node->safe_psql('postgres', q{
+	SET kafka_fdw.produce_buffer_size = '64kB';
+	BEGIN;
+	SELECT count(kafka.produce('k', 'spill', 'a' || i, repeat('x', 200) || i)) FROM generate_series(1, 20000) i;
+	SAVEPOINT s;
+	SELECT count(kafka.produce('k', 'spill', 'b' || i, repeat('y', 200) || i)) FROM generate_series(1, 5000) i;
+	ROLLBACK TO s;
+	SELECT count(kafka.produce('k', 'spill', 'c' || i, repeat('z', 200) || i)) FROM generate_series(1, 100) i;
+	COMMIT;
+});
+my $spill = consume('spill', "%k %s\n");
+my @spill = split /\n/, $spill;
+is(scalar(@spill), 20100, 'every message of the spilled transaction was delivered, none undone');
+is(scalar(grep { /^a(\d+) x{200}\1$/ || /^c(\d+) z{200}\1$/ } @spill), 20100, 'byte for byte');
+like(slurp_file($node->logfile), qr/temporary file: path .*pgsql_tmp/, 'the messages spilled to a temporary file');
+
+###########################################################################
+# Memory: a 250 MB transaction with the default 16 MB buffer; RssAnon stays
+# bounded by the buffer and librdkafka's queue, not the transaction.
+create_topic($broker, 'big', 8);
+my $session = $node->background_psql('postgres', on_error_stop => 0);
+my $backend = $session->query_safe('SELECT pg_backend_pid()');
+$backend =~ s/\s+//g;
+$session->query_safe(q{SELECT kafka.produce('lz4', 'big', 'warm', 'up')});
+my $base = proc_status($backend, 'RssAnon');
+$session->query_until(qr/started/, q{\echo started
+SELECT count(kafka.produce('lz4', 'big', i::text, repeat(md5(i::text), 30))) FROM generate_series(1, 250000) i;
+\echo finished
+});
+my $peak = $base;
+my $polls = 0;
+while (1)
+{
+	my $rss = proc_status($backend, 'RssAnon');
+	$peak = $rss if defined $rss && $rss > $peak;
+	$polls++;
+	my $state = $node->safe_psql('postgres', "SELECT state FROM pg_stat_activity WHERE pid = $backend");
+	last if $state eq 'idle';
+	usleep(20_000);
+}
+$session->query('SELECT 1');
+$session->quit;
+my $growth_mib = ($peak - $base) / 1024;
+cmp_ok($growth_mib, '<', 160, sprintf('RssAnon grew by %.0f MiB (peak of %d samples) producing 250 MB', $growth_mib, $polls));
+cmp_ok($polls, '>', 5, 'sampled during the transaction');
+my ($count, $distinct) = kcat_count('big');
+is("$count $distinct", '250001 250001', 'all 250000 messages (and the first) were delivered once');
+
+$node->stop;
+done_testing();
