@@ -53,6 +53,7 @@
 #define REGISTRY_DEFAULT_BUDGET_MS 60000
 #define REGISTRY_WAIT_SLICE_MS 100
 #define REGISTRY_MAX_BACKOFF_MS 5000
+#define REGISTRY_MIN_ATTEMPT_MS 250
 
 /*
  * Schemas of one registry URL as seen with one set of credentials, by id:
@@ -402,7 +403,8 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 		free(response->data);
 		response->data = NULL;
 
-		left = (long) ((end - GetCurrentTimestamp()) / 1000);
+		/* an attempt squeezed into the last milliseconds would only time out */
+		left = (long) ((end - GetCurrentTimestamp()) / 1000) - REGISTRY_MIN_ATTEMPT_MS;
 		if (left <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
