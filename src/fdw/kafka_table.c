@@ -368,8 +368,13 @@ kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used, int offset)
 void
 kafka_table_allow_throw(KafkaTable *table)
 {
+	int			i;
+
 	table->allow_throw = true;
 	kafka_decoder_allow_throw(table->value_decoder);
+	for (i = 0; i < table->desc->natts; i++)
+		if (table->column_decoders[i])
+			kafka_decoder_allow_throw(table->column_decoders[i]);
 }
 
 Oid

@@ -12,7 +12,19 @@
 #include "client.h"
 #include "common/offset_spec.h"
 
-/* What to read of one partition: [start_offset, end_offset). */
+/* One piece of a partition to read: [start, end). */
+typedef struct KafkaOffsetSegment
+{
+	int64		start;
+	int64		end;
+} KafkaOffsetSegment;
+
+/*
+ * What to read of one partition: [start_offset, end_offset), or, when
+ * segments is set, only those sorted, disjoint pieces of it (start_offset
+ * and end_offset are then the first start and the last end): the reader
+ * skips the gaps, seeking over the long ones.
+ */
 typedef struct KafkaPartitionRange
 {
 	char	   *topic;
@@ -30,6 +42,11 @@ typedef struct KafkaPartitionRange
 	bool		started;
 	rd_kafka_topic_t *rkt;
 	Datum		topic_datum;	/* text, built once */
+	/* seek ranges (NULL: the whole [start_offset, end_offset)) */
+	KafkaOffsetSegment *segments;
+	int			nsegments;
+	int			segment;		/* the current one */
+	int			sought_segment; /* the last one we seeked to */
 } KafkaPartitionRange;
 
 /* Partitions of the topics named by subscribe / subscribePattern / assign. */
@@ -58,6 +75,21 @@ extern void kafka_resolve_ranges(KafkaClient *client, List *ranges,
 
 /* Set a consumer's queue sizes so memory is bounded for this many partitions. */
 extern void kafka_spec_bound_fetch_memory(KafkaConnectionSpec *spec, int partitions);
+
+/*
+ * Apply a startingOffsets/endingOffsets specification ("earliest", "latest"
+ * or per-partition JSON) to unresolved ranges.
+ */
+extern void kafka_ranges_apply_offsets(List *ranges, const char *text,
+									   bool is_start, const char *option_name);
+
+/*
+ * For resolved ranges: out[i] is the first offset of range i whose
+ * timestamp is >= timestamp_ms (offsets-for-times), the high watermark when
+ * there is none.
+ */
+extern void kafka_ranges_offsets_for_time(KafkaClient *client, List *ranges,
+										  int64 timestamp_ms, int64 *out);
 
 typedef struct KafkaReader KafkaReader;
 

@@ -102,6 +102,13 @@ if ! "$KT_PYTHON" "$KAFKA_TEST_PRODUCE" --fixtures --bootstrap "$KAFKA_TEST_BOOT
 	fail "fixtures"
 	finish
 fi
+# Foreign-table fixtures from a second, independent client (kafkajs).
+if ! node "$srcdir/test/fixtures/produce_kafkajs.mjs" --bootstrap "$KAFKA_TEST_BOOTSTRAP" \
+	--state-dir "$KAFKA_TEST_STATE_DIR" --out "$tmp/fixtures_kafkajs.conf" ||
+	! cat "$tmp/fixtures_kafkajs.conf" >>"$tmp/fixtures.conf"; then
+	fail "fixtures (kafkajs)"
+	finish
+fi
 if ! kt_start_schema_registry "$tmp/schema_registry" fixture-user fixture-secret ||
 	! "$KT_PYTHON" "$srcdir/test/fixtures/produce_avro.py" --fixtures \
 		--bootstrap "$KAFKA_TEST_BOOTSTRAP" --registry "$KAFKA_TEST_SCHEMA_REGISTRY_URL" \

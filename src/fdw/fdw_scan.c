@@ -1,0 +1,515 @@
+/*-------------------------------------------------------------------------
+ *
+ * fdw_scan.c
+ *	  SELECT from kafka foreign tables: planning, the scan, EXPLAIN and
+ *	  ANALYZE.
+ *
+ * Planning asks the broker for the partitions' watermarks, so row estimates
+ * follow the topic (and the seek ranges of constant WHERE clauses).  A scan
+ * fixes its ranges when it starts (parameters and InitPlans are known by
+ * then): the table's starting_offsets/ending_offsets, narrowed by the seek
+ * ranges of the pushed-down clauses (pushdown.c).  Records come from the
+ * shared partition-range reader (read/reader.c) and are decoded by the
+ * table's codec decoders (kafka_table.c).
+ *
+ * on_error: 'fail' decodes with kafka_decoder_allow_throw (no
+ * subtransaction ever, which also makes the scan parallel safe); 'null' and
+ * 'skip' decode without throwing: the codec's fast paths cost nothing, and
+ * only values of types without one (interval, inet, enums...) go through a
+ * subtransaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "fdw/fdw_scan.h"
+#include "fdw/kafka_table.h"
+#include "fdw/pushdown.h"
+#include "options.h"
+
+/* Planner state of a kafka foreign table (baserel->fdw_private). */
+typedef struct KafkaRelInfo
+{
+	KafkaTable *table;
+	List	   *seek_clauses;	/* RestrictInfos usable for seeks */
+	double		records;		/* records the seeks leave to read */
+} KafkaRelInfo;
+
+typedef struct KafkaScanState
+{
+	MemoryContext scan_context; /* table, pushdown; the scan's lifetime */
+	MemoryContext read_context; /* clients, ranges; one read (rescans) */
+	MemoryContext record_context;	/* one record's values */
+	KafkaTable *table;
+	KafkaPushdown *pushdown;	/* NULL without pushed-down clauses */
+	Oid			userid;
+	bool		started;
+	List	   *boxes;
+	List	   *ranges;
+	KafkaClient *client;
+	KafkaReader *reader;
+	int64		records;		/* read, for EXPLAIN ANALYZE */
+	int64		errors;			/* malformed, for EXPLAIN ANALYZE */
+} KafkaScanState;
+
+/* Fixed cost of a scan: connecting and looking up offsets. */
+#define KAFKA_STARTUP_COST 100.0
+
+/* The user whose user mapping a scan of this relation uses. */
+static Oid
+scan_user(EState *estate, Index scanrelid)
+{
+	RangeTblEntry *rte = exec_rt_fetch(scanrelid, estate);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+}
+
+/*
+ * The table's partitions with the table's starting/ending offsets resolved
+ * against the watermarks, using (and keeping open) a client.
+ */
+static List *
+table_ranges(KafkaTable *table, KafkaClient *client, bool fail_on_data_loss)
+{
+	List	   *ranges = kafka_source_partitions(client, KAFKA_SOURCE_SUBSCRIBE,
+												 table->topic, "topic");
+
+	if (table->starting_offsets)
+		kafka_ranges_apply_offsets(ranges, table->starting_offsets, true, "starting_offsets");
+	if (table->ending_offsets)
+		kafka_ranges_apply_offsets(ranges, table->ending_offsets, false, "ending_offsets");
+	kafka_resolve_ranges(client, ranges, fail_on_data_loss);
+	return ranges;
+}
+
+static void
+get_foreign_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	KafkaRelInfo *info = palloc0(sizeof(KafkaRelInfo));
+	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+	KafkaConnectionSpec *spec;
+	KafkaClient *probe;
+	List	   *ranges;
+	List	   *clauses = NIL;
+	List	   *other_clauses = NIL;
+	List	   *boxes;
+	bool		exact;
+	bool		constant;
+	double		total = 0;
+	ListCell   *lc;
+
+	info->table = kafka_table_open(foreigntableid, CurrentMemoryContext);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+
+		if (kafka_enable_pushdown &&
+			kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+		{
+			info->seek_clauses = lappend(info->seek_clauses, rinfo);
+			clauses = lappend(clauses, rinfo->clause);
+		}
+		else
+			other_clauses = lappend(other_clauses, rinfo);
+	}
+
+	/* the watermarks say how many records there are */
+	spec = kafka_connection_for_server(info->table->server, userid);
+	probe = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	ranges = table_ranges(info->table, probe, false);
+	kafka_client_close(probe);
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		total += Max(r->end_offset - r->start_offset, 0);
+	}
+	boxes = kafka_pushdown_const_boxes(info->table, baserel->relid, clauses, &exact,
+									   &constant);
+	info->records = kafka_pushdown_count(ranges, boxes);
+
+	baserel->tuples = total;
+	baserel->rows = clamp_row_est(info->records *
+								  clauselist_selectivity(root,
+														 exact ? other_clauses : baserel->baserestrictinfo,
+														 baserel->relid, JOIN_INNER, NULL));
+	baserel->fdw_private = info;
+}
+
+static void
+get_foreign_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	KafkaRelInfo *info = baserel->fdw_private;
+	int			columns = 0;
+	double		per_record;
+	int			i;
+
+	for (i = 0; i < info->table->desc->natts; i++)
+		if (info->table->roles[i] != KAFKA_COLUMN_DROPPED)
+			columns++;
+	/* fetching and decoding a record costs a few operators per column */
+	per_record = cpu_tuple_cost + cpu_operator_cost * (2 + columns);
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 KAFKA_STARTUP_COST,
+									 KAFKA_STARTUP_COST + info->records * per_record +
+									 baserel->rows * cpu_tuple_cost,
+									 NIL, NULL, NULL, NIL));
+}
+
+static ForeignScan *
+get_foreign_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses,
+				 Plan *outer_plan)
+{
+	KafkaRelInfo *info = baserel->fdw_private;
+	List	   *seek = NIL;
+	List	   *local;
+	Bitmapset  *attrs = NULL;
+	List	   *used = NIL;
+	int			attno;
+	ListCell   *lc;
+
+	/* every clause stays a filter: seeks only skip what cannot match */
+	local = extract_actual_clauses(scan_clauses, false);
+	foreach(lc, info->seek_clauses)
+		seek = lappend(seek, ((RestrictInfo *) lfirst(lc))->clause);
+
+	/* the columns the scan must fill */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	pull_varattnos((Node *) local, baserel->relid, &attrs);
+	attno = -1;
+	while ((attno = bms_next_member(attrs, attno)) >= 0)
+		used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+
+	return make_foreignscan(tlist, local, baserel->relid, seek,
+							list_make1(used), NIL, NIL, outer_plan);
+}
+
+static void
+begin_foreign_scan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	KafkaScanState *state = palloc0(sizeof(KafkaScanState));
+	List	   *used = linitial(plan->fdw_private);
+	Bitmapset  *attrs = NULL;
+	MemoryContext old;
+	ListCell   *lc;
+
+	state->scan_context = AllocSetContextCreate(estate->es_query_cxt, "kafka foreign scan",
+												ALLOCSET_DEFAULT_SIZES);
+	state->record_context = AllocSetContextCreate(state->scan_context, "kafka record",
+												  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(state->scan_context);
+	state->table = kafka_table_open(RelationGetRelid(node->ss.ss_currentRelation),
+									state->scan_context);
+	foreach(lc, used)
+		attrs = bms_add_member(attrs, lfirst_int(lc));
+	kafka_table_set_needed(state->table, attrs, 0);
+	if (state->table->on_error == KAFKA_ON_ERROR_FAIL)
+		kafka_table_allow_throw(state->table);
+	if (plan->fdw_exprs != NIL)
+		state->pushdown = kafka_pushdown_init(state->table, plan->scan.scanrelid,
+											  plan->fdw_exprs, &node->ss.ps);
+	state->userid = scan_user(estate, plan->scan.scanrelid);
+	MemoryContextSwitchTo(old);
+	node->fdw_state = state;
+}
+
+static void
+start_read(ForeignScanState *node, KafkaScanState *state)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext old;
+	KafkaConnectionSpec *spec;
+	KafkaClient *probe;
+
+	state->read_context = AllocSetContextCreate(state->scan_context, "kafka read",
+												ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(state->read_context);
+	state->boxes = state->pushdown ? kafka_pushdown_boxes(state->pushdown, econtext) : NIL;
+	spec = kafka_connection_for_server(state->table->server, state->userid);
+	probe = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	state->ranges = table_ranges(state->table, probe, true);
+	if (state->pushdown)
+		kafka_pushdown_apply(probe, state->ranges, state->boxes);
+	kafka_client_close(probe);
+
+	kafka_spec_bound_fetch_memory(spec, list_length(state->ranges));
+	state->client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	state->reader = kafka_reader_start(state->client, state->ranges, true);
+	state->records = 0;
+	state->errors = 0;
+	state->started = true;
+	MemoryContextSwitchTo(old);
+}
+
+static void
+end_read(KafkaScanState *state)
+{
+	if (state->reader)
+		kafka_reader_stop(state->reader);
+	state->reader = NULL;
+	state->client = NULL;
+	state->ranges = NIL;
+	state->boxes = NIL;
+	/* deleting the context closes the clients (memory-context callbacks) */
+	if (state->read_context)
+		MemoryContextDelete(state->read_context);
+	state->read_context = NULL;
+	state->started = false;
+}
+
+static TupleTableSlot *
+iterate_foreign_scan(ForeignScanState *node)
+{
+	KafkaScanState *state = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	ExecClearTuple(slot);
+	if (!state->started)
+		start_read(node, state);
+	for (;;)
+	{
+		KafkaPartitionRange *range;
+		rd_kafka_message_t *msg = kafka_reader_next(state->reader, &range);
+		MemoryContext old;
+		char	   *error;
+		bool		ok;
+
+		if (msg == NULL)
+			return slot;
+		state->records++;
+		MemoryContextReset(state->record_context);
+		old = MemoryContextSwitchTo(state->record_context);
+		ok = kafka_table_decode(state->table, msg, range, slot->tts_values,
+								slot->tts_isnull, &error);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+		{
+			state->errors++;
+			if (state->table->on_error == KAFKA_ON_ERROR_FAIL)
+				kafka_table_report_error(state->table, msg, error);
+			if (state->table->on_error == KAFKA_ON_ERROR_SKIP)
+				continue;
+		}
+		return ExecStoreVirtualTuple(slot);
+	}
+}
+
+static void
+rescan_foreign_scan(ForeignScanState *node)
+{
+	/* parameters may have changed: the next fetch starts a new read */
+	end_read(node->fdw_state);
+}
+
+static void
+end_foreign_scan(ForeignScanState *node)
+{
+	KafkaScanState *state = node->fdw_state;
+
+	if (state == NULL)
+		return;
+	end_read(state);
+	MemoryContextDelete(state->scan_context);
+	node->fdw_state = NULL;
+}
+
+static void
+explain_foreign_scan(ForeignScanState *node, ExplainState *es)
+{
+	KafkaScanState *state = node->fdw_state;
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+
+	ExplainPropertyText("Kafka Topic", state->table->topic, es);
+	if (es->verbose)
+		ExplainPropertyText("Kafka Format", kafka_format_name(state->table->format), es);
+	if (es->verbose && state->table->on_error != KAFKA_ON_ERROR_FAIL)
+		ExplainPropertyText("Kafka On Error", kafka_on_error_name(state->table->on_error), es);
+	if (plan->fdw_exprs != NIL)
+	{
+		if (state->started)
+			ExplainPropertyText("Kafka Seek", kafka_seek_boxes_describe(state->boxes), es);
+		else
+		{
+			bool		exact;
+			bool		constant;
+			List	   *boxes = kafka_pushdown_const_boxes(state->table, plan->scan.scanrelid,
+														   plan->fdw_exprs, &exact, &constant);
+
+			/* parameters are only known when the scan starts */
+			if (constant)
+				ExplainPropertyText("Kafka Seek", kafka_seek_boxes_describe(boxes), es);
+			else
+				ExplainPropertyText("Kafka Seek", "computed from parameters when the scan starts", es);
+		}
+	}
+	if (state->started && es->analyze)
+	{
+		ExplainPropertyText("Kafka Ranges", kafka_ranges_describe(state->ranges, 32), es);
+		ExplainPropertyInteger("Kafka Records", NULL, state->records, es);
+		if (state->errors > 0)
+			ExplainPropertyInteger("Kafka Malformed Records", NULL, state->errors, es);
+	}
+}
+
+static bool
+is_foreign_scan_parallel_safe(PlannerInfo *root, RelOptInfo *rel,
+							  RangeTblEntry *rte)
+{
+	KafkaRelInfo *info = rel->fdw_private;
+
+	/* on_error null/skip may need subtransactions, impossible in parallel mode */
+	return info != NULL && info->table->on_error == KAFKA_ON_ERROR_FAIL;
+}
+
+/* ANALYZE */
+
+/* Sample pieces per partition, spread over its records. */
+#define SAMPLE_PIECES 8
+
+static int
+acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
+					int targrows, double *totalrows, double *totaldeadrows)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "kafka analyze",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext record = AllocSetContextCreate(work, "kafka analyze record",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(work);
+	KafkaTable *table = kafka_table_open(RelationGetRelid(relation), work);
+	KafkaConnectionSpec *spec = kafka_connection_for_server(table->server, GetUserId());
+	KafkaClient *probe = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	List	   *ranges = table_ranges(table, probe, false);
+	KafkaClient *client;
+	KafkaReader *reader;
+	Datum	   *values = palloc(sizeof(Datum) * Max(table->desc->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(table->desc->natts, 1));
+	int			nonempty = 0;
+	int64		per_partition;
+	double		total = 0;
+	int			count = 0;
+	ListCell   *lc;
+
+	kafka_client_close(probe);
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		total += Max(r->end_offset - r->start_offset, 0);
+		if (r->end_offset > r->start_offset)
+			nonempty++;
+	}
+	per_partition = nonempty > 0 ? (targrows + nonempty - 1) / nonempty : 0;
+
+	/* a bounded sample: a few evenly spaced pieces of each partition */
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+		int64		length = r->end_offset - r->start_offset;
+		int64		piece = Max(per_partition / SAMPLE_PIECES, 1);
+		int			p;
+
+		if (length <= per_partition)
+			continue;
+		r->segments = palloc(sizeof(KafkaOffsetSegment) * SAMPLE_PIECES);
+		r->nsegments = SAMPLE_PIECES;
+		for (p = 0; p < SAMPLE_PIECES; p++)
+		{
+			r->segments[p].start = r->start_offset + (length / SAMPLE_PIECES) * p;
+			r->segments[p].end = r->segments[p].start + piece;
+		}
+		r->start_offset = r->next_offset = r->segments[0].start;
+		r->end_offset = r->segments[SAMPLE_PIECES - 1].end;
+	}
+
+	kafka_spec_bound_fetch_memory(spec, list_length(ranges));
+	client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	reader = kafka_reader_start(client, ranges, false);
+	while (count < targrows)
+	{
+		KafkaPartitionRange *range;
+		rd_kafka_message_t *msg = kafka_reader_next(reader, &range);
+		char	   *error;
+		bool		ok;
+
+		if (msg == NULL)
+			break;
+		MemoryContextReset(record);
+		MemoryContextSwitchTo(record);
+		ok = kafka_table_decode(table, msg, range, values, nulls, &error);
+		/* malformed records are only part of the table under on_error 'null' */
+		if (!ok && table->on_error != KAFKA_ON_ERROR_NULL)
+			continue;
+		MemoryContextSwitchTo(caller);
+		rows[count++] = heap_form_tuple(table->desc, values, nulls);
+	}
+	kafka_reader_stop(reader);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+
+	*totalrows = total;
+	*totaldeadrows = 0;
+	ereport(elevel,
+			(errmsg("\"%s\": sampled %d of %.0f kafka records",
+					RelationGetRelationName(relation), count, total)));
+	return count;
+}
+
+static bool
+analyze_foreign_table(Relation relation, AcquireSampleRowsFunc *func,
+					  BlockNumber *totalpages)
+{
+	*func = acquire_sample_rows;
+	*totalpages = 1;
+	return true;
+}
+
+void
+kafka_fdw_set_scan_routines(FdwRoutine *routine)
+{
+	routine->GetForeignRelSize = get_foreign_rel_size;
+	routine->GetForeignPaths = get_foreign_paths;
+	routine->GetForeignPlan = get_foreign_plan;
+	routine->BeginForeignScan = begin_foreign_scan;
+	routine->IterateForeignScan = iterate_foreign_scan;
+	routine->ReScanForeignScan = rescan_foreign_scan;
+	routine->EndForeignScan = end_foreign_scan;
+	routine->ExplainForeignScan = explain_foreign_scan;
+	routine->AnalyzeForeignTable = analyze_foreign_table;
+	routine->IsForeignScanParallelSafe = is_foreign_scan_parallel_safe;
+}
+
+void
+kafka_fdw_scan_init(void)
+{
+	DefineCustomBoolVariable("kafka_fdw.enable_pushdown",
+							 "Turns WHERE clauses on partition, offset and timestamp columns of kafka foreign tables into seeks.",
+							 "Off: every scan reads the table's whole offset range (the clauses still filter).",
+							 &kafka_enable_pushdown,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+}
