@@ -13,6 +13,7 @@ CREATE SERVER avro_k FOREIGN DATA WRAPPER kafka_fdw
 CREATE USER MAPPING FOR CURRENT_USER SERVER avro_k
   OPTIONS (schema_registry_user :'sr_user', schema_registry_password :'sr_password');
 SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
 
 -- Error text with the fixture's random ports masked.
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -139,5 +140,50 @@ SET statement_timeout = '3s';
 SELECT pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, server => %L)', value, 'avro_down'))
   FROM fx WHERE "offset" = 0;
 RESET statement_timeout;
+
+-- Foreign tables of format avro: typed columns by field name across schema
+-- versions, key and metadata columns, on_error for bad messages.
+CREATE FOREIGN TABLE avro_ft (id bigint, name text, qty bigint, price float8,
+  amount numeric(12,2), day date, ts_us timestamptz, uid uuid, status text,
+  tags text[], attrs jsonb, address avro_address, extra text,
+  _key text OPTIONS (kafka 'key'), _offset bigint OPTIONS (kafka 'offset'),
+  error text OPTIONS (kafka 'error'))
+  SERVER avro_k OPTIONS (topic 'avro_fx', format 'avro', on_error 'null');
+SELECT * FROM avro_ft ORDER BY _offset;
+SELECT _offset, error FROM avro_ft WHERE error IS NOT NULL ORDER BY _offset;
+ALTER FOREIGN TABLE avro_ft OPTIONS (SET on_error 'skip');
+SELECT _offset, id, qty FROM avro_ft ORDER BY _offset;
+ALTER FOREIGN TABLE avro_ft OPTIONS (SET on_error 'fail');
+SELECT pg_temp.try('SELECT count(*) FROM avro_ft');
+SELECT count(*) FROM avro_ft WHERE _offset < 5;
+-- a column type no field version can fill follows on_error too
+CREATE FOREIGN TABLE avro_ft_wrong (id bigint, ok date, _offset bigint OPTIONS (kafka 'offset'),
+  error text OPTIONS (kafka 'error'))
+  SERVER avro_k OPTIONS (topic 'avro_fx', format 'avro', on_error 'null');
+SELECT _offset, id, ok, error FROM avro_ft_wrong WHERE _offset < 2 ORDER BY _offset;
+
+-- Plain Avro with the table's avro_schema (Spark's from_avro(col, jsonSchema)).
+SELECT current_setting('kafka_fdw_test.avro_plain_schema') AS plain_schema \gset
+CREATE FOREIGN TABLE avro_plain (sensor text, value float8, at timestamptz)
+  SERVER avro_k OPTIONS (topic 'avro_plain_fx', format 'avro', avro_schema :'plain_schema');
+SELECT * FROM avro_plain;
+SELECT pg_temp.try($$CREATE FOREIGN TABLE avro_plain_bad (sensor int)
+  SERVER avro_k OPTIONS (topic 'avro_plain_fx', format 'avro', avro_schema '{"type":"record","name":"r","fields":[{"name":"sensor","type":"boolean"}]}');
+  SELECT * FROM avro_plain_bad$$);
+SELECT pg_temp.try($$CREATE FOREIGN TABLE avro_no_registry (x int)
+  SERVER avro_noreg OPTIONS (topic 'avro_fx', format 'avro'); SELECT * FROM avro_no_registry$$);
+
+-- INSERT as Avro: the value schema is registered under <topic>-value, the
+-- key (key_format avro) under <topic>-key; the rows read back identical.
+CREATE FOREIGN TABLE avro_out (id int, name text, amount numeric(10,2),
+  at timestamptz, tags text[], address avro_address,
+  k bigint OPTIONS (kafka 'key'), p int OPTIONS (kafka 'partition'))
+  SERVER avro_k OPTIONS (topic 'avro_out', format 'avro', key_format 'avro');
+INSERT INTO avro_out VALUES
+  (1, 'a', 1.25, '2024-01-01 00:00:00+00', '{x,NULL}', ROW('Elm', 5), 10, 0),
+  (2, NULL, NULL, NULL, NULL, NULL, 20, 0);
+SELECT * FROM avro_out ORDER BY id;
+SELECT kafka.from_avro(value, server => 'avro_k'), kafka.from_avro(key, server => 'avro_k')
+  FROM kafka.read_kafka(server => 'avro_k', subscribe => 'avro_out') ORDER BY "offset";
 
 DROP SERVER avro_k, avro_noreg, avro_badauth, avro_down CASCADE;
