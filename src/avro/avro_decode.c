@@ -1000,12 +1000,15 @@ plan_for_schema_id(AvroDecodeState *state, KafkaDecoder *decoder, int32 id)
 	entry->schema_id = id;
 	if (registry_schema->root == NULL)
 	{
-		/* not kept: the registry may learn the id later */
+		/*
+		 * Kept for this decoder (one scan, one statement) so that a topic
+		 * full of such messages does not ask once per message; the backend's
+		 * cache does not keep it, as the registry may learn the id later.
+		 */
 		entry->error = pstrdup(registry_schema->error);
-		MemoryContextSwitchTo(oldcontext);
-		return entry;
 	}
-	entry->plan = get_plan(&state->top, registry_schema->root, 0);
+	else
+		entry->plan = get_plan(&state->top, registry_schema->root, 0);
 	state->schema_plans = lappend(state->schema_plans, entry);
 	MemoryContextSwitchTo(oldcontext);
 	return entry;

@@ -67,8 +67,8 @@ avro_read_length(AvroCursor *cursor, size_t *length)
 
 /*
  * Block count of an array or map; a negative count is followed by the
- * block's size in bytes.  Counts are bounded by the bytes left (every
- * element but zero-sized ones takes a byte) and by AVRO_MAX_ITEMS.
+ * block's size in bytes.  Counts are bounded by the bytes left and by
+ * AVRO_MAX_ITEMS.
  */
 bool
 avro_read_block_count(AvroCursor *cursor, int64 *count)
@@ -85,7 +85,13 @@ avro_read_block_count(AvroCursor *cursor, int64 *count)
 			return false;
 		value = -value;
 	}
-	if (value > AVRO_MAX_ITEMS)
+	/*
+	 * Every item but a zero-sized one takes a byte; a little slack lets a
+	 * few nulls through at the very end, but a count can never make the
+	 * work much larger than the payload.
+	 */
+	if (value > AVRO_MAX_ITEMS ||
+		value > (int64) (cursor->end - cursor->p) + AVRO_ZERO_SIZE_SLACK)
 		return false;
 	*count = value;
 	return true;

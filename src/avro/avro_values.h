@@ -18,6 +18,8 @@
 
 /* Items in one array or map: a zero-sized item type costs no bytes. */
 #define AVRO_MAX_ITEMS (16 * 1024 * 1024)
+/* Items a block may have beyond the bytes left (zero-sized items: nulls). */
+#define AVRO_ZERO_SIZE_SLACK 64
 /* Decimal unscaled values: numeric's 1000 digits fit in 416 bytes. */
 #define AVRO_MAX_DECIMAL_BYTES 420
 
