@@ -143,6 +143,49 @@ cmp_ok(time - $start, '<', 2, 'cancel is honoured within a second or so');
 like($$herr, qr/canceling statement due to user request/, 'and reported as a cancel');
 $registry->up;
 
+###########################################################################
+# Hostile payloads: thousands of mutated and truncated messages through the
+# jsonb and the typed decoder, with a nested schema; every one is either
+# decoded or a clean ERROR, and the server stays up.
+$node->safe_psql('postgres', q{
+	CREATE TABLE mutated_results (kind text, n bigint);
+	DO $$
+	DECLARE
+	  base bytea;
+	  m bytea;
+	  ok int := 0;
+	  failed int := 0;
+	BEGIN
+	  PERFORM setseed(0.42);
+	  SELECT value INTO base FROM kafka.read_kafka(server => 'k', subscribe => 'avro_rt')
+	    ORDER BY "offset" LIMIT 1;
+	  FOR i IN 1..3000 LOOP
+	    m := base;
+	    IF i % 3 = 0 THEN
+	      m := substr(m, 1, 6 + (random() * (length(m) - 6))::int);
+	    END IF;
+	    FOR j IN 1..1 + (i % 4) LOOP
+	      m := set_byte(m, 5 + floor(random() * (length(m) - 5))::int, (random() * 255)::int);
+	    END LOOP;
+	    BEGIN
+	      PERFORM kafka.from_avro(m, server => 'k');
+	      PERFORM kafka.from_avro(m, NULL::src, server => 'k');
+	      ok := ok + 1;
+	    EXCEPTION WHEN OTHERS THEN
+	      IF SQLSTATE NOT IN ('22P03', '22021', '22003', '22008', '22007', '22P02', '42804', '54000', '2200N') THEN
+	        RAISE EXCEPTION 'unexpected % %', SQLSTATE, SQLERRM;
+	      END IF;
+	      failed := failed + 1;
+	    END;
+	  END LOOP;
+	  INSERT INTO mutated_results VALUES ('ok', ok), ('failed', failed);
+	END $$;
+});
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM mutated_results'), '3000',
+	'3000 mutated payloads: each decoded or refused cleanly');
+cmp_ok($node->safe_psql('postgres', "SELECT n FROM mutated_results WHERE kind = 'failed'"),
+	'>', 100, 'and many of them were refused');
+
 my $log = slurp_file($node->logfile);
 unlike($log, qr/sr-secret-pw/, 'the password never reaches the server log');
 
