@@ -119,7 +119,14 @@ SELECT pg_temp.try($$SELECT kafka.to_avro(ROW(1)::avro_badname, 'avro_k', 's-val
 
 -- Options: http/https only; credentials only in user mappings.
 SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_url 'file:///etc/passwd')$$);
+SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_url 'https://user:secret@sr.example:8081')$$);
 SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_password 'secret')$$);
+SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_url 'https://sr.example', schema_registry_ca_location 'ca.pem')$$);
+CREATE ROLE avro_user;
+GRANT USAGE ON FOREIGN DATA WRAPPER kafka_fdw TO avro_user;
+SET ROLE avro_user;
+SELECT pg_temp.try($$CREATE SERVER avro_bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers 'x:1', schema_registry_ca_location '/etc/ssl/certs/ca-certificates.crt')$$);
+RESET ROLE;
 SELECT pg_temp.try($$SELECT kafka.from_avro('\x00'::bytea, server => 'k_does_not_exist')$$);
 CREATE SERVER avro_noreg FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs');
 SELECT pg_temp.try($$SELECT kafka.from_avro('\x0000000001'::bytea, server => 'avro_noreg')$$);
@@ -187,3 +194,5 @@ SELECT kafka.from_avro(value, server => 'avro_k'), kafka.from_avro(key, server =
   FROM kafka.read_kafka(server => 'avro_k', subscribe => 'avro_out') ORDER BY "offset";
 
 DROP SERVER avro_k, avro_noreg, avro_badauth, avro_down CASCADE;
+REVOKE USAGE ON FOREIGN DATA WRAPPER kafka_fdw FROM avro_user;
+DROP ROLE avro_user;

@@ -96,6 +96,7 @@ typedef struct AvroRegistry
 	char	   *url;			/* without a trailing slash */
 	char	   *user;
 	char	   *password;		/* secret: never in messages */
+	char	   *ca_location;	/* CA bundle file for https, or NULL */
 	char	   *server_name;	/* for messages */
 } AvroRegistry;
 

@@ -148,6 +148,8 @@ avro_registry_for_server(const char *server_name, Oid userid)
 		registry->url[--len] = '\0';
 	registry->user = spec->schema_registry_user ? pstrdup(spec->schema_registry_user) : NULL;
 	registry->password = spec->schema_registry_password ? pstrdup(spec->schema_registry_password) : NULL;
+	registry->ca_location = spec->schema_registry_ca_location ?
+		pstrdup(spec->schema_registry_ca_location) : NULL;
 	registry->server_name = pstrdup(server->servername);
 	return registry;
 }
@@ -244,6 +246,8 @@ perform_request(AvroRegistry *registry, const char *url, const char *body,
 						 (curl_off_t) REGISTRY_MAX_RESPONSE);
 		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (registry->ca_location != NULL)
+			curl_easy_setopt(easy, CURLOPT_CAINFO, registry->ca_location);
 		curl_easy_setopt(easy, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
 		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, response->curl_error);
 		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_response);
