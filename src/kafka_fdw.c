@@ -43,8 +43,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("kafka_fdw");
 
 	kafka_scan_node_init();
-	kafka_produce_init();
 	kafka_fdw_scan_init();
+	kafka_produce_init();
 }
 
 Datum

@@ -2,7 +2,7 @@
  *
  * fdw_handler.c
  *	  The kafka_fdw foreign-data wrapper handler: which callbacks implement
- *	  which part (scans in fdw_scan.c).
+ *	  which part (scans in fdw_scan.c, INSERT in fdw_modify.c).
  *
  *-------------------------------------------------------------------------
  */
