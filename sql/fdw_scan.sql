@@ -225,11 +225,28 @@ RESET force_parallel_mode;
 ALTER FOREIGN TABLE mal OPTIONS (SET on_error 'skip');
 SELECT * FROM mal;
 SELECT count(*), sum(amount), sum(qty) FROM mal;
--- types without a fast path (interval) go through a subtransaction
+-- types without a fast path (interval, domains) are decoded optimistically
+-- in batches; a batch with a bad value is decoded again record by record
 CREATE FOREIGN TABLE mal_interval (customer interval, o bigint OPTIONS (kafka 'offset'),
     err text OPTIONS (kafka 'error'))
   SERVER k OPTIONS (topic 'fdw_malformed', on_error 'null');
 SELECT o, customer, err FROM mal_interval WHERE o IN (0, 5);
+CREATE DOMAIN cust_name AS text CHECK (VALUE <> 'ok2');
+CREATE FOREIGN TABLE mal_domain (order_id bigint, customer cust_name,
+    o bigint OPTIONS (kafka 'offset'), err text OPTIONS (kafka 'error'))
+  SERVER k OPTIONS (topic 'fdw_malformed', on_error 'null');
+SELECT * FROM mal_domain;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM mal_domain;
+ALTER FOREIGN TABLE mal_domain OPTIONS (SET on_error 'skip');
+SELECT * FROM mal_domain;
+-- every batch good: no second pass
+CREATE FOREIGN TABLE orders_domain (order_id bigint, customer cust_name, amount numeric)
+  SERVER k OPTIONS (topic 'fdw_orders', on_error 'skip');
+SELECT count(customer) = current_setting('kafka_fdw_test.fdw_orders_count')::bigint AS count_ok,
+       sum(amount) = current_setting('kafka_fdw_test.fdw_orders_amount_sum')::numeric AS amount_ok
+FROM orders_domain;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(customer) FROM orders_domain;
+SELECT order_id, customer FROM orders_domain WHERE order_id < 4 ORDER BY order_id;
 -- format text: invalid UTF-8 is an error, an empty payload is ''
 CREATE FOREIGN TABLE mal_text (t text, o bigint OPTIONS (kafka 'offset'),
     err text OPTIONS (kafka 'error'))

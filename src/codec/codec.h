@@ -102,6 +102,14 @@ extern int	kafka_decoder_error_code(const KafkaDecoder *decoder);
 extern void kafka_decoder_allow_throw(KafkaDecoder *decoder);
 
 /*
+ * Does every value of this type (elements and fields included) have a fast
+ * path, so that decoding it never needs a subtransaction or the type's
+ * input function (save for unusual text such as 'infinity')?  Lets callers
+ * decide whether optimistic, throwing decoding is worth it.
+ */
+extern bool kafka_type_has_fast_path(Oid typid, int32 typmod);
+
+/*
  * What a format may need beyond the tuple descriptor (format avro): the
  * kafka_fdw server whose schema_registry_url and user mapping give the
  * Schema Registry, or a writer schema for Avro without the Confluent header

@@ -13,10 +13,14 @@
  * table's codec decoders (kafka_table.c).
  *
  * on_error: 'fail' decodes with kafka_decoder_allow_throw (no
- * subtransaction ever, which also makes the scan parallel safe); 'null' and
- * 'skip' decode without throwing: the codec's fast paths cost nothing, and
- * only values of types without one (interval, inet, enums...) go through a
- * subtransaction.
+ * subtransaction ever, which also makes the scan parallel safe).  'null' and
+ * 'skip' decode without throwing; the codec's fast paths need nothing for
+ * that.  Only when a needed column has a type without a fast path
+ * (interval, inet, enums, domains...) would each such value need a
+ * subtransaction of its own: instead, the scan decodes batches of records
+ * optimistically with throwing decoders inside one subtransaction, and only
+ * a batch that hits an error is decoded again, record by record, with the
+ * non-throwing decoders.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,6 +28,7 @@
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
+#include "access/xact.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
@@ -38,6 +43,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "fdw/fdw_scan.h"
 #include "fdw/kafka_table.h"
@@ -67,7 +73,19 @@ typedef struct KafkaScanState
 	KafkaReader *reader;
 	int64		records;		/* read, for EXPLAIN ANALYZE */
 	int64		errors;			/* malformed, for EXPLAIN ANALYZE */
+	/* optimistic batches (on_error null/skip with slow-path types) */
+	KafkaTable *throwing_table; /* NULL: decode record by record */
+	MemoryContext batch_context;
+	rd_kafka_message_t **batch_records;
+	KafkaPartitionRange **batch_ranges;
+	HeapTuple  *batch_tuples;
+	int			batch_count;
+	int			batch_pos;
+	int64		batches_redone; /* for EXPLAIN ANALYZE */
 } KafkaScanState;
+
+/* Records decoded optimistically in one subtransaction. */
+#define KAFKA_DECODE_BATCH 1024
 
 /* Fixed cost of a scan: connecting and looking up offsets. */
 #define KAFKA_STARTUP_COST 100.0
@@ -198,7 +216,11 @@ get_foreign_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	pull_varattnos((Node *) local, baserel->relid, &attrs);
 	attno = -1;
 	while ((attno = bms_next_member(attrs, attno)) >= 0)
-		used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+	{
+		/* system columns (tableoid...) are not ours to fill */
+		if (attno + FirstLowInvalidHeapAttributeNumber >= 0)
+			used = lappend_int(used, attno + FirstLowInvalidHeapAttributeNumber);
+	}
 
 	return make_foreignscan(tlist, local, baserel->relid, seek,
 							list_make1(used), NIL, NIL, outer_plan);
@@ -227,6 +249,19 @@ begin_foreign_scan(ForeignScanState *node, int eflags)
 	kafka_table_set_needed(state->table, attrs, 0);
 	if (state->table->on_error == KAFKA_ON_ERROR_FAIL)
 		kafka_table_allow_throw(state->table);
+	if (state->table->on_error != KAFKA_ON_ERROR_FAIL &&
+		kafka_table_needs_subtransactions(state->table))
+	{
+		state->throwing_table = kafka_table_open(RelationGetRelid(node->ss.ss_currentRelation),
+												 state->scan_context);
+		kafka_table_set_needed(state->throwing_table, attrs, 0);
+		kafka_table_allow_throw(state->throwing_table);
+		state->batch_context = AllocSetContextCreate(state->scan_context, "kafka decode batch",
+													 ALLOCSET_DEFAULT_SIZES);
+		state->batch_records = palloc(sizeof(rd_kafka_message_t *) * KAFKA_DECODE_BATCH);
+		state->batch_ranges = palloc(sizeof(KafkaPartitionRange *) * KAFKA_DECODE_BATCH);
+		state->batch_tuples = palloc(sizeof(HeapTuple) * KAFKA_DECODE_BATCH);
+	}
 	if (plan->fdw_exprs != NIL)
 		state->pushdown = kafka_pushdown_init(state->table, plan->scan.scanrelid,
 											  plan->fdw_exprs, &node->ss.ps);
@@ -259,6 +294,8 @@ start_read(ForeignScanState *node, KafkaScanState *state)
 	state->reader = kafka_reader_start(state->client, state->ranges, true);
 	state->records = 0;
 	state->errors = 0;
+	state->batch_count = state->batch_pos = 0;
+	state->batches_redone = 0;
 	state->started = true;
 	MemoryContextSwitchTo(old);
 }
@@ -272,11 +309,130 @@ end_read(KafkaScanState *state)
 	state->client = NULL;
 	state->ranges = NIL;
 	state->boxes = NIL;
+	state->batch_count = state->batch_pos = 0;
+	if (state->batch_context)
+		MemoryContextReset(state->batch_context);
 	/* deleting the context closes the clients (memory-context callbacks) */
 	if (state->read_context)
 		MemoryContextDelete(state->read_context);
 	state->read_context = NULL;
 	state->started = false;
+}
+
+/*
+ * Decode the batch's records into tuples with table's decoders: the
+ * malformed ones per on_error (null or skip).  Returns the malformed count.
+ */
+static int
+decode_batch(KafkaScanState *state, KafkaTable *table)
+{
+	TupleDesc	desc = table->desc;
+	Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	int			malformed = 0;
+	int			i;
+
+	state->batch_count = 0;
+	for (i = 0; i < state->batch_pos; i++)
+	{
+		char	   *error;
+		bool		ok;
+
+		MemoryContextReset(state->record_context);
+		MemoryContextSwitchTo(state->record_context);
+		ok = kafka_table_decode(table, state->batch_records[i], state->batch_ranges[i],
+								values, nulls, &error);
+		MemoryContextSwitchTo(state->batch_context);
+		if (!ok)
+		{
+			malformed++;
+			if (table->on_error == KAFKA_ON_ERROR_SKIP)
+				continue;
+		}
+		state->batch_tuples[state->batch_count++] = heap_form_tuple(desc, values, nulls);
+	}
+	return malformed;
+}
+
+/* Errors a bad value gives (data exceptions, domain checks), not others. */
+static bool
+is_data_error(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+}
+
+/*
+ * The next batch of tuples: read up to KAFKA_DECODE_BATCH records (kept
+ * valid by the reader), decode them with throwing decoders in one
+ * subtransaction and, if a value fails, decode them again without throwing.
+ */
+static bool
+fill_batch(KafkaScanState *state)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int malformed = 0;
+	volatile bool redo = false;
+	int			n = 0;
+
+	MemoryContextReset(state->batch_context);
+	kafka_reader_release(state->reader);
+	kafka_reader_retain(state->reader, true);
+	while (n < KAFKA_DECODE_BATCH)
+	{
+		rd_kafka_message_t *msg = kafka_reader_next(state->reader, &state->batch_ranges[n]);
+
+		if (msg == NULL)
+			break;
+		state->batch_records[n++] = msg;
+	}
+	state->records += n;
+	state->batch_count = 0;
+	state->batch_pos = n;		/* records to decode, for decode_batch */
+	if (n == 0)
+		return false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(state->batch_context);
+	PG_TRY();
+	{
+		malformed = decode_batch(state, state->throwing_table);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		if (!is_data_error(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		redo = true;
+	}
+	PG_END_TRY();
+
+	if (redo)
+	{
+		/* a value failed: again, one record at a time, without throwing */
+		MemoryContextReset(state->batch_context);
+		MemoryContextSwitchTo(state->batch_context);
+		malformed = decode_batch(state, state->table);
+		MemoryContextSwitchTo(caller);
+		state->batches_redone++;
+	}
+	state->errors += malformed;
+	state->batch_pos = 0;
+	kafka_reader_release(state->reader);
+	kafka_reader_retain(state->reader, false);
+	return true;
 }
 
 static TupleTableSlot *
@@ -288,6 +444,15 @@ iterate_foreign_scan(ForeignScanState *node)
 	ExecClearTuple(slot);
 	if (!state->started)
 		start_read(node, state);
+	if (state->throwing_table)
+	{
+		while (state->batch_pos >= state->batch_count)
+		{
+			if (!fill_batch(state))
+				return slot;
+		}
+		return ExecStoreHeapTuple(state->batch_tuples[state->batch_pos++], slot, false);
+	}
 	for (;;)
 	{
 		KafkaPartitionRange *range;
@@ -370,6 +535,8 @@ explain_foreign_scan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Kafka Records", NULL, state->records, es);
 		if (state->errors > 0)
 			ExplainPropertyInteger("Kafka Malformed Records", NULL, state->errors, es);
+		if (state->batches_redone > 0)
+			ExplainPropertyInteger("Kafka Batches Decoded Again", NULL, state->batches_redone, es);
 	}
 }
 
@@ -377,10 +544,13 @@ static bool
 is_foreign_scan_parallel_safe(PlannerInfo *root, RelOptInfo *rel,
 							  RangeTblEntry *rte)
 {
-	KafkaRelInfo *info = rel->fdw_private;
+	char	   *on_error = kafka_option_value(GetForeignTable(rte->relid)->options, "on_error");
 
-	/* on_error null/skip may need subtransactions, impossible in parallel mode */
-	return info != NULL && info->table->on_error == KAFKA_ON_ERROR_FAIL;
+	/*
+	 * Called before GetForeignRelSize.  on_error null/skip may need
+	 * subtransactions, impossible in parallel mode; 'fail' never does.
+	 */
+	return on_error == NULL || strcmp(on_error, "fail") == 0;
 }
 
 /* ANALYZE */

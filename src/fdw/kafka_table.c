@@ -377,6 +377,28 @@ kafka_table_allow_throw(KafkaTable *table)
 			kafka_decoder_allow_throw(table->column_decoders[i]);
 }
 
+bool
+kafka_table_needs_subtransactions(KafkaTable *table)
+{
+	int			i;
+
+	for (i = 0; i < table->desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(table->desc, i);
+		KafkaColumnRole role = table->roles[i];
+		bool		decoded;
+
+		if (!table->needed[i])
+			continue;
+		decoded = (role == KAFKA_COLUMN_PAYLOAD && table->format != KAFKA_FORMAT_RAW) ||
+			((role == KAFKA_COLUMN_KEY || role == KAFKA_COLUMN_VALUE ||
+			  role == KAFKA_COLUMN_HEADER) && att->atttypid != BYTEAOID);
+		if (decoded && !kafka_type_has_fast_path(att->atttypid, att->atttypmod))
+			return true;
+	}
+	return false;
+}
+
 Oid
 kafka_header_array_type(void)
 {

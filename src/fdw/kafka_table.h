@@ -111,6 +111,12 @@ extern void kafka_table_allow_throw(KafkaTable *table);
 extern void kafka_table_report_error(KafkaTable *table, rd_kafka_message_t *msg,
 									 const char *error) pg_attribute_noreturn();
 
+/*
+ * Can decoding the needed columns without throwing need subtransactions
+ * (a column type without a fast path in the codec)?
+ */
+extern bool kafka_table_needs_subtransactions(KafkaTable *table);
+
 extern const char *kafka_column_role_name(KafkaColumnRole role);
 extern const char *kafka_on_error_name(KafkaOnError on_error);
 

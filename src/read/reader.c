@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "read/reader.h"
@@ -58,6 +59,11 @@ struct KafkaReader
 	int			batch_pos;
 	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
 	TimestampTz last_wake;
+	/* kafka_reader_retain: used fetch batches kept until released */
+	bool		retain;
+	rd_kafka_message_t **retained;
+	int			retained_count;
+	int			retained_size;
 };
 
 static int
@@ -580,13 +586,16 @@ mark_done(KafkaReader *reader, KafkaPartitionRange *range)
 }
 
 static void free_batch(KafkaReader *reader);
+static void free_retained(KafkaReader *reader);
 
 static void
 reader_context_callback(void *arg)
 {
 	KafkaReader *reader = (KafkaReader *) arg;
 
+	reader->retain = false;
 	free_batch(reader);
+	free_retained(reader);
 	if (reader->started)
 		rd_kafka_topic_partition_list_destroy(reader->started);
 	reader->started = NULL;
@@ -677,10 +686,54 @@ free_batch(KafkaReader *reader)
 {
 	int			i;
 
-	for (i = 0; i < reader->batch_count; i++)
-		rd_kafka_message_destroy(reader->batch[i]);
+	if (reader->retain && reader->batch_count > 0)
+	{
+		/* keep them: the caller still holds some (kafka_reader_retain) */
+		if (reader->retained_count + reader->batch_count > reader->retained_size)
+		{
+			int			size = Max(reader->retained_size * 2,
+								   reader->retained_count + reader->batch_count);
+
+			if (reader->retained == NULL)
+				reader->retained = MemoryContextAlloc(GetMemoryChunkContext(reader),
+													  sizeof(rd_kafka_message_t *) * size);
+			else
+				reader->retained = repalloc(reader->retained, sizeof(rd_kafka_message_t *) * size);
+			reader->retained_size = size;
+		}
+		memcpy(reader->retained + reader->retained_count, reader->batch,
+			   sizeof(rd_kafka_message_t *) * reader->batch_count);
+		reader->retained_count += reader->batch_count;
+	}
+	else
+	{
+		for (i = 0; i < reader->batch_count; i++)
+			rd_kafka_message_destroy(reader->batch[i]);
+	}
 	reader->batch_count = 0;
 	reader->batch_pos = 0;
+}
+
+static void
+free_retained(KafkaReader *reader)
+{
+	int			i;
+
+	for (i = 0; i < reader->retained_count; i++)
+		rd_kafka_message_destroy(reader->retained[i]);
+	reader->retained_count = 0;
+}
+
+void
+kafka_reader_retain(KafkaReader *reader, bool retain)
+{
+	reader->retain = retain;
+}
+
+void
+kafka_reader_release(KafkaReader *reader)
+{
+	free_retained(reader);
 }
 
 /* Records of a range aged out while we were reading it. */
@@ -836,7 +889,9 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 void
 kafka_reader_stop(KafkaReader *reader)
 {
+	reader->retain = false;
 	free_batch(reader);
+	free_retained(reader);
 }
 
 char *

@@ -104,6 +104,15 @@ extern rd_kafka_message_t *kafka_reader_next(KafkaReader *reader,
 											 KafkaPartitionRange **range);
 extern void kafka_reader_stop(KafkaReader *reader);
 
+/*
+ * While retain is on, records returned by kafka_reader_next stay valid
+ * until kafka_reader_release (memory: the records held, plus one fetch
+ * batch), so a caller can decode a run of records and, should that fail,
+ * decode them again.
+ */
+extern void kafka_reader_retain(KafkaReader *reader, bool retain);
+extern void kafka_reader_release(KafkaReader *reader);
+
 /* Format ranges for EXPLAIN: "t[0]: 0..100, t[1]: 5..9" */
 extern char *kafka_ranges_describe(List *ranges, int max_items);
 
