@@ -3,7 +3,7 @@
 -- (python3-avro, test/fixtures/produce_avro.py) through a fixture Schema
 -- Registry with basic auth; kafka.from_avro / kafka.to_avro.
 --
-CREATE EXTENSION IF NOT EXISTS kafka_fdw;
+CREATE EXTENSION kafka_fdw;
 SELECT current_setting('kafka_fdw_test.bootstrap_servers') AS bs,
        current_setting('kafka_fdw_test.schema_registry_url') AS sr,
        current_setting('kafka_fdw_test.schema_registry_user') AS sr_user,
@@ -196,3 +196,7 @@ SELECT kafka.from_avro(value, server => 'avro_k'), kafka.from_avro(key, server =
 DROP SERVER avro_k, avro_noreg, avro_badauth, avro_down CASCADE;
 REVOKE USAGE ON FOREIGN DATA WRAPPER kafka_fdw FROM avro_user;
 DROP ROLE avro_user;
+DROP TABLE avro_rt;
+DROP TYPE avro_order, avro_json, avro_status, avro_wrong, avro_wrong2, avro_badname, avro_address;
+SET client_min_messages = warning;
+DROP EXTENSION kafka_fdw CASCADE;
