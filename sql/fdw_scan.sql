@@ -172,6 +172,29 @@ SELECT count(*), min(o) FROM orders WHERE o > (SELECT max(o) - 3 FROM orders_win
 -- correlated parameters: the scan restarts with new ranges on each rescan
 SELECT w.p, w.o, (SELECT order_id FROM orders WHERE p = w.p AND o = w.o) AS order_id
 FROM (VALUES (0, 3::bigint), (1, 7), (2, 999), (2, 1000)) AS w(p, o);
+-- a nested loop whose outer side gives partitions and offsets seeks on
+-- every loop (parameterized path)
+CREATE TEMP TABLE wanted (p int, o bigint);
+INSERT INTO wanted VALUES (0, 3), (1, 7), (2, 999), (2, 1000);
+ANALYZE wanted;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+EXPLAIN (COSTS OFF)
+  SELECT wanted.*, orders.order_id FROM wanted JOIN orders ON orders.p = wanted.p AND orders.o = wanted.o;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT wanted.*, orders.order_id FROM wanted JOIN orders ON orders.p = wanted.p AND orders.o = wanted.o;
+SELECT wanted.*, orders.order_id FROM wanted JOIN orders ON orders.p = wanted.p AND orders.o = wanted.o
+ORDER BY 1, 2;
+SELECT count(*), sum(x.order_id) FROM wanted,
+  LATERAL (SELECT * FROM orders WHERE orders.p = wanted.p AND orders.o BETWEEN wanted.o - 2 AND wanted.o) x;
+SET kafka_fdw.enable_pushdown = off;
+SELECT count(*), sum(x.order_id) FROM wanted,
+  LATERAL (SELECT * FROM orders WHERE orders.p = wanted.p AND orders.o BETWEEN wanted.o - 2 AND wanted.o) x;
+RESET kafka_fdw.enable_pushdown;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
 -- pushdown off: the same rows, no seeks
 SET kafka_fdw.enable_pushdown = off;
 EXPLAIN (COSTS OFF) SELECT order_id FROM orders WHERE p = 1 AND o < 3;

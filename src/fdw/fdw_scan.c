@@ -34,8 +34,10 @@
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "optimizer/cost.h"
+#include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
@@ -54,7 +56,6 @@
 typedef struct KafkaRelInfo
 {
 	KafkaTable *table;
-	List	   *seek_clauses;	/* RestrictInfos usable for seeks */
 	double		records;		/* records the seeks leave to read */
 } KafkaRelInfo;
 
@@ -71,8 +72,8 @@ typedef struct KafkaScanState
 	List	   *ranges;
 	KafkaClient *client;
 	KafkaReader *reader;
-	int64		records;		/* read, for EXPLAIN ANALYZE */
-	int64		errors;			/* malformed, for EXPLAIN ANALYZE */
+	int64		records;		/* read (all loops), for EXPLAIN ANALYZE */
+	int64		errors;			/* malformed (all loops) */
 	/* optimistic batches (on_error null/skip with slow-path types) */
 	KafkaTable *throwing_table; /* NULL: decode record by record */
 	MemoryContext batch_context;
@@ -140,10 +141,7 @@ get_foreign_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		if (kafka_enable_pushdown &&
 			kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
-		{
-			info->seek_clauses = lappend(info->seek_clauses, rinfo);
 			clauses = lappend(clauses, rinfo->clause);
-		}
 		else
 			other_clauses = lappend(other_clauses, rinfo);
 	}
@@ -171,6 +169,90 @@ get_foreign_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	baserel->fdw_private = info;
 }
 
+/* generate_implied_equalities_for_column: is em our seek column var? */
+static bool
+ec_member_is_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+				 EquivalenceMember *em, void *arg)
+{
+	return equal(em->em_expr, arg);
+}
+
+/* Join clauses that would give seek ranges, with the outer rels they need. */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
+						double per_record)
+{
+	KafkaRelInfo *info = baserel->fdw_private;
+	List	   *candidates = NIL;
+	List	   *param_infos = NIL;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, baserel->joininfo)
+		candidates = lappend(candidates, lfirst(lc));
+	if (baserel->has_eclass_joins)
+	{
+		for (i = 0; i < info->table->desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(info->table->desc, i);
+			Var		   *var;
+
+			if (info->table->roles[i] != KAFKA_COLUMN_PARTITION &&
+				info->table->roles[i] != KAFKA_COLUMN_OFFSET)
+				continue;
+			var = makeVar(baserel->relid, i + 1, att->atttypid, att->atttypmod,
+						  att->attcollation, 0);
+			candidates = list_concat(candidates,
+									 generate_implied_equalities_for_column(root, baserel,
+																			ec_member_is_var, var,
+																			baserel->lateral_referencers));
+		}
+	}
+	foreach(lc, candidates)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+		Relids		required_outer;
+
+		if (!join_clause_is_movable_to(rinfo, baserel) ||
+			!kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+			continue;
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		param_infos = list_append_unique_ptr(param_infos,
+											 get_baserel_parampathinfo(root, baserel, required_outer));
+	}
+
+	foreach(lc, param_infos)
+	{
+		ParamPathInfo *param_info = lfirst(lc);
+		List	   *seek = NIL;
+		ListCell   *lc2;
+		double		records;
+
+		foreach(lc2, param_info->ppi_clauses)
+		{
+			RestrictInfo *rinfo = lfirst(lc2);
+
+			if (kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+				seek = lappend(seek, rinfo);
+		}
+		if (seek == NIL)
+			continue;
+		/* each loop reads what the seeks select: estimate it like a filter */
+		records = clamp_row_est(info->records *
+								clauselist_selectivity(root, seek, baserel->relid,
+													   JOIN_INNER, NULL));
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, param_info->ppi_rows,
+										 KAFKA_STARTUP_COST,
+										 KAFKA_STARTUP_COST + records * per_record +
+										 param_info->ppi_rows * cpu_tuple_cost,
+										 NIL, param_info->ppi_req_outer, NULL, NIL));
+	}
+}
+
 static void
 get_foreign_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -191,6 +273,13 @@ get_foreign_paths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 									 KAFKA_STARTUP_COST + info->records * per_record +
 									 baserel->rows * cpu_tuple_cost,
 									 NIL, NULL, NULL, NIL));
+
+	/*
+	 * Nested loops whose outer side gives partitions or offsets: each loop
+	 * seeks to what it needs (every rescan starts a new read).
+	 */
+	if (kafka_enable_pushdown)
+		add_parameterized_paths(root, baserel, per_record);
 }
 
 static ForeignScan *
@@ -206,10 +295,23 @@ get_foreign_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			attno;
 	ListCell   *lc;
 
-	/* every clause stays a filter: seeks only skip what cannot match */
+	/*
+	 * Every clause stays a filter: seeks only skip what cannot match.  In a
+	 * parameterized path scan_clauses also holds the join clauses, whose
+	 * outer columns become parameters.
+	 */
 	local = extract_actual_clauses(scan_clauses, false);
-	foreach(lc, info->seek_clauses)
-		seek = lappend(seek, ((RestrictInfo *) lfirst(lc))->clause);
+	if (kafka_enable_pushdown)
+	{
+		foreach(lc, scan_clauses)
+		{
+			RestrictInfo *rinfo = lfirst(lc);
+
+			if (!rinfo->pseudoconstant &&
+				kafka_pushdown_usable(info->table, baserel->relid, rinfo->clause))
+				seek = lappend(seek, rinfo->clause);
+		}
+	}
 
 	/* the columns the scan must fill */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
@@ -292,10 +394,7 @@ start_read(ForeignScanState *node, KafkaScanState *state)
 	kafka_spec_bound_fetch_memory(spec, list_length(state->ranges));
 	state->client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
 	state->reader = kafka_reader_start(state->client, state->ranges, true);
-	state->records = 0;
-	state->errors = 0;
 	state->batch_count = state->batch_pos = 0;
-	state->batches_redone = 0;
 	state->started = true;
 	MemoryContextSwitchTo(old);
 }
@@ -529,9 +628,11 @@ explain_foreign_scan(ForeignScanState *node, ExplainState *es)
 				ExplainPropertyText("Kafka Seek", "computed from parameters when the scan starts", es);
 		}
 	}
-	if (state->started && es->analyze)
+	if (es->analyze)
 	{
-		ExplainPropertyText("Kafka Ranges", kafka_ranges_describe(state->ranges, 32), es);
+		/* the ranges of the last loop; the counts of all loops */
+		if (state->started)
+			ExplainPropertyText("Kafka Ranges", kafka_ranges_describe(state->ranges, 32), es);
 		ExplainPropertyInteger("Kafka Records", NULL, state->records, es);
 		if (state->errors > 0)
 			ExplainPropertyInteger("Kafka Malformed Records", NULL, state->errors, es);

@@ -33,10 +33,6 @@
 #include "options.h"
 #include "read/read_kafka.h"
 
-/* Kafka timestamps are ms since 1970; PostgreSQL counts us since 2000. */
-#define UNIX_TO_POSTGRES_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 static const struct
 {
 	const char *name;
@@ -531,7 +527,7 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 						if (att->atttypid == INT8OID)
 							values[i] = Int64GetDatum(ts);
 						else
-							values[i] = TimestampTzGetDatum(ts * 1000 - UNIX_TO_POSTGRES_USECS);
+							values[i] = TimestampTzGetDatum(ts * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS);
 					}
 					else
 					{

@@ -59,7 +59,7 @@ typedef struct KafkaTable
 	char	  **header_names;	/* per attribute, for KAFKA_COLUMN_HEADER */
 	KafkaDecoder *value_decoder;	/* for the payload columns */
 	KafkaDecoder *key_decoder;	/* for the key column */
-	/* additions */
+	/* decoding details (kafka_table.c) */
 	char	   *key_format_name;	/* table option key_format, or NULL */
 	KafkaDecoder **column_decoders; /* per attribute: key, value, header:<name> */
 	bool	   *needed;			/* per attribute: fill it (default all) */

@@ -47,9 +47,6 @@
 
 bool		kafka_enable_pushdown = true;
 
-#define UNIX_TO_POSTGRES_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 typedef struct SeekLeaf
 {
 	KafkaColumnRole role;
@@ -118,9 +115,27 @@ seek_column(KafkaTable *table, Index relid, Var *var)
 }
 
 static bool
-operand_is_row_independent(Node *operand)
+references_relation(Node *node, void *relid)
 {
-	return !contain_var_clause(operand) &&
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varno == *(Index *) relid &&
+			((Var *) node)->varlevelsup == 0;
+	if (IsA(node, PlaceHolderVar))
+		return true;			/* could hide anything */
+	return expression_tree_walker(node, references_relation, relid);
+}
+
+/*
+ * The operand must not depend on the scanned row: constants, parameters,
+ * stable functions, or (in a parameterized path) the outer relation's
+ * columns, which become parameters of the nested loop.
+ */
+static bool
+operand_is_row_independent(Node *operand, Index relid)
+{
+	return !references_relation(operand, &relid) &&
 		!contain_volatile_functions(operand) &&
 		!contain_subplans(operand);
 }
@@ -207,7 +222,7 @@ parse_leaf(KafkaTable *table, Index relid, Expr *clause, SeekLeaf *leaf)
 	if (leaf->role == KAFKA_COLUMN_PAYLOAD)
 		return false;
 	leaf->column_type = TupleDescAttr(table->desc, var->varattno - 1)->atttypid;
-	if (!operand_is_row_independent(other))
+	if (!operand_is_row_independent(other, relid))
 		return false;
 	if (leaf->is_array)
 	{
@@ -427,7 +442,7 @@ leaf_value_boxes(SeekLeaf *leaf, Datum datum, Oid typid)
 		if (TIMESTAMP_IS_NOEND(v))
 			return NIL;
 		/* records hold whole milliseconds since 1970 */
-		v += UNIX_TO_POSTGRES_USECS;
+		v += KAFKA_UNIX_TO_POSTGRES_USECS;
 		if (leaf->strategy == BTGreaterStrategyNumber)
 			ms = (v >= 0 ? v / 1000 : -((-v + 999) / 1000)) + 1;
 		else

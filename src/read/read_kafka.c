@@ -207,10 +207,6 @@ kafka_bytes_datum(const void *data, size_t len)
 	return PointerGetDatum(b);
 }
 
-/* Kafka CreateTime/LogAppendTime are ms since 1970; Postgres counts us since 2000. */
-#define UNIX_TO_POSTGRES_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 void
 kafka_record_metadata(rd_kafka_message_t *msg, KafkaPartitionRange *range,
 					  Datum *values, bool *nulls)
@@ -231,7 +227,7 @@ kafka_record_metadata(rd_kafka_message_t *msg, KafkaPartitionRange *range,
 	}
 	else
 	{
-		values[RK_COL_TIMESTAMP] = TimestampTzGetDatum(ts * 1000 - UNIX_TO_POSTGRES_USECS);
+		values[RK_COL_TIMESTAMP] = TimestampTzGetDatum(ts * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS);
 		nulls[RK_COL_TIMESTAMP] = false;
 		/* Spark's numbering: 0 CreateTime, 1 LogAppendTime */
 		values[RK_COL_TIMESTAMP_TYPE] = Int32GetDatum(tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? 0 : 1);

@@ -10,7 +10,15 @@
 #define KAFKA_READER_H
 
 #include "client.h"
+#include "datatype/timestamp.h"
 #include "common/offset_spec.h"
+
+/*
+ * Kafka timestamps are milliseconds since 1970; PostgreSQL's count
+ * microseconds since 2000: ts_ms * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS.
+ */
+#define KAFKA_UNIX_TO_POSTGRES_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
 
 /* One piece of a partition to read: [start, end). */
 typedef struct KafkaOffsetSegment
