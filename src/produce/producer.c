@@ -78,6 +78,7 @@ struct KafkaProduceTarget
 {
 	uint16		index;
 	uint64		generation;
+	int			requested_timeout_ms;	/* 0: the server's */
 	ProducerEntry *producer;
 	char	   *topic;
 	rd_kafka_topic_t *rkt;
@@ -288,7 +289,7 @@ kafka_produce_target(ForeignServer *server, Oid userid, const char *topic,
 		target = xact_targets[i];
 		if (target->producer->serverid == server->serverid &&
 			target->producer->userid == userid &&
-			(message_timeout_ms <= 0 || target->producer->timeout_ms == message_timeout_ms) &&
+			target->requested_timeout_ms == Max(message_timeout_ms, 0) &&
 			strcmp(target->topic, topic) == 0)
 			return target;
 	}
@@ -315,6 +316,7 @@ kafka_produce_target(ForeignServer *server, Oid userid, const char *topic,
 	target = MemoryContextAllocZero(xact_cxt, sizeof(KafkaProduceTarget));
 	target->index = xact_ntargets;
 	target->generation = xact_generation;
+	target->requested_timeout_ms = Max(message_timeout_ms, 0);
 	target->producer = entry;
 	target->topic = MemoryContextStrdup(xact_cxt, topic);
 	target->rkt = producer_topic(entry, topic);

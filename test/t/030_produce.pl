@@ -92,6 +92,43 @@ is(consume('orders', "%k %T\n") =~ /^stamped (\d+)$/m ? $1 : undef, '17145648001
 	'the timestamp is the one given');
 
 ###########################################################################
+# INSERT and COPY into a foreign table: JSON values, keys, partitions,
+# timestamps, headers, as kcat sees them.
+create_topic($broker, 'orders_table', 3);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE orders_topic (
+	    order_id bigint, customer text, amount numeric,
+	    _key text OPTIONS (kafka 'key'), _partition int OPTIONS (kafka 'partition'),
+	    _ts timestamptz OPTIONS (kafka 'timestamp'),
+	    _source text OPTIONS (kafka 'header:source'))
+	  SERVER k OPTIONS (topic 'orders_table', format 'json');
+	INSERT INTO orders_topic
+	SELECT i, 'c' || i, i * 0.25, 'k' || i, i % 3, timestamptz '2024-01-01 00:00:00+00' + i * interval '1 ms', 'sql'
+	FROM generate_series(1, 500) i;
+});
+# psql reads the script from stdin: the COPY data follows the command
+$node->safe_psql('postgres', "COPY orders_topic (order_id, customer, _key, _partition, _ts) FROM STDIN;\n"
+	  . "1000\tcopied\tk1000\t2\t2024-01-02 00:00:00+00\n\\.\n");
+$expected = join("\n", sort(
+	(map { sprintf('%d k%d {"order_id":%d,"customer":"c%d","amount":%s} %d source=sql',
+			$_ % 3, $_, $_, $_, sprintf('%.2f', $_ / 4), 1704067200000 + $_) } 1 .. 500),
+	'2 k1000 {"order_id":1000,"customer":"copied","amount":null} 1704153600000 '));
+is(consume('orders_table', "%p %k %s %T %h\n"), $expected,
+	'kcat reads exactly the inserted and copied rows, with keys, partitions, timestamps and headers');
+
+# a table's message_timeout overrides its server's (60 s here)
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE quick (v text) SERVER patient OPTIONS (topic 'orders_table', format 'text', message_timeout '2');
+	INSERT INTO quick VALUES ('warm');
+});
+$broker->ctl('broker_down all');
+my ($elapsed0, $ok0, $out0, $err0) = timed_psql(q{INSERT INTO quick VALUES ('lost')});
+ok(!$ok0, 'INSERT fails at COMMIT with the brokers down');
+like($err0, qr/could not deliver messages to kafka topic "orders_table"/, 'naming the topic');
+cmp_ok($elapsed0, '<', 8, sprintf('after the table\'s message_timeout of 2 s (%.2f s)', $elapsed0));
+$broker->ctl('broker_up all');
+
+###########################################################################
 # ROLLBACK, an error before commit, ROLLBACK TO SAVEPOINT.
 create_topic($broker, 'tx', 2);
 $node->psql('postgres', q{
