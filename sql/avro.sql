@@ -149,17 +149,19 @@ SELECT pg_temp.try(format('SELECT kafka.from_avro(%L::bytea, server => %L)', val
 RESET statement_timeout;
 
 -- Foreign tables of format avro: typed columns by field name across schema
--- versions, key and metadata columns, on_error for bad messages.
+-- versions, key and metadata columns, on_error for bad messages.  Columns
+-- an older writer schema lacks take the default of the latest schema under
+-- avro_fx-value (channel: "web"), or NULL.
 CREATE FOREIGN TABLE avro_ft (id bigint, name text, qty bigint, price float8,
   amount numeric(12,2), day date, ts_us timestamptz, uid uuid, status text,
-  tags text[], attrs jsonb, address avro_address, extra text,
+  tags text[], attrs jsonb, address avro_address, extra text, channel text,
   _key text OPTIONS (kafka 'key'), _offset bigint OPTIONS (kafka 'offset'),
   error text OPTIONS (kafka 'error'))
   SERVER avro_k OPTIONS (topic 'avro_fx', format 'avro', on_error 'null');
 SELECT * FROM avro_ft ORDER BY _offset;
 SELECT _offset, error FROM avro_ft WHERE error IS NOT NULL ORDER BY _offset;
 ALTER FOREIGN TABLE avro_ft OPTIONS (SET on_error 'skip');
-SELECT _offset, id, qty FROM avro_ft ORDER BY _offset;
+SELECT _offset, id, qty, channel FROM avro_ft ORDER BY _offset;
 ALTER FOREIGN TABLE avro_ft OPTIONS (SET on_error 'fail');
 SELECT pg_temp.try('SELECT count(*) FROM avro_ft');
 SELECT count(*) FROM avro_ft WHERE _offset < 5;

@@ -80,6 +80,10 @@ typedef struct AvroNode
 								 * array items and map values */
 	struct AvroNode **children;
 	char	  **field_names;	/* record */
+	char	  **field_defaults; /* record: "default" (string contents, or JSON
+								 * text of other values), NULL for none/null */
+	char	   *field_default_kinds;	/* 's' string, 'n' number, 'b' boolean,
+										 * 'j' object or array */
 	char	  **symbols;		/* enum */
 	int			nsymbols;
 	int			fixed_size;		/* fixed */
@@ -112,6 +116,8 @@ extern AvroRegistry *avro_registry_for_server(const char *server_name,
 											  Oid userid);
 extern AvroRegistrySchema *avro_registry_schema_by_id(AvroRegistry *registry,
 													  int32 id);
+extern AvroNode *avro_registry_latest_schema(AvroRegistry *registry,
+											 const char *subject);
 extern int32 avro_registry_register(AvroRegistry *registry,
 									const char *subject,
 									const char *schema_json);

@@ -41,6 +41,7 @@
 #include "common/shortest_dec.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -71,6 +72,13 @@ typedef struct AvroPlan
 	int		   *field_columns;	/* per field: column index, or -1 to skip */
 	int			single_column;	/* root not a record: its column, or -1 */
 	char	   *incompatible;	/* the fields cannot fill the columns */
+	/* columns the writer lacks, filled from the reader schema's defaults */
+	bool		defaults_done;
+	int			ndefaults;
+	int		   *default_columns;
+	Datum	   *default_values;
+	int16	   *default_lengths;
+	bool	   *default_byvals;
 } AvroPlan;
 
 typedef struct AvroSchemaPlan
@@ -83,6 +91,9 @@ typedef struct AvroSchemaPlan
 typedef struct AvroDecodeState
 {
 	AvroSource	source;
+	char	   *reader_subject;	/* its latest schema gives defaults */
+	bool		reader_fetched;
+	AvroNode   *reader;			/* that schema, or NULL */
 	AvroColumnSet top;
 	List	   *schema_plans;	/* AvroSchemaPlan * */
 	AvroSchemaPlan *last;
@@ -978,6 +989,83 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 	return true;
 }
 
+/* ---- reader defaults ---------------------------------------------------- */
+
+/*
+ * The value of a reader field's default for a column, or false when the
+ * column's type does not accept it (the column then stays NULL).
+ */
+static bool
+default_value(KafkaConvertState *convert, const char *text, char kind,
+			  KafkaValueInput *input, Datum *value)
+{
+	bool		ok = false;
+
+	if (kafka_utf8_invalid_offset(text, strlen(text), true) < 0)
+		ok = kafka_value_from_text(convert, input, text, (int) strlen(text),
+								   kind == 'n' ? KAFKA_TEXT_NUMBER :
+								   kind == 'b' ? KAFKA_TEXT_LITERAL :
+								   KAFKA_TEXT_STRING, value);
+	convert->error = NULL;
+	convert->error_code = 0;
+	return ok;
+}
+
+/*
+ * Columns that the writer schema of plan lacks but the reader schema (the
+ * subject's latest) has with a default get that default, as a reader with
+ * that schema would see them.
+ */
+static void
+compute_defaults(AvroDecodeState *state, KafkaConvertState *convert,
+				 AvroPlan *plan, MemoryContext mcxt)
+{
+	AvroColumnSet *set = &state->top;
+	const AvroNode *reader = state->reader;
+	bool	   *taken;
+	MemoryContext oldcontext;
+
+	plan->defaults_done = true;
+	if (reader == NULL || reader->type != AVRO_RECORD ||
+		plan->node->type != AVRO_RECORD || set->single_value)
+		return;
+	oldcontext = MemoryContextSwitchTo(mcxt);
+	taken = palloc0(sizeof(bool) * Max(set->ncolumns, 1));
+	for (int i = 0; i < plan->node->nchildren; i++)
+	{
+		if (plan->field_columns[i] >= 0)
+			taken[plan->field_columns[i]] = true;
+	}
+	plan->default_columns = palloc(sizeof(int) * Max(set->ncolumns, 1));
+	plan->default_values = palloc(sizeof(Datum) * Max(set->ncolumns, 1));
+	plan->default_lengths = palloc(sizeof(int16) * Max(set->ncolumns, 1));
+	plan->default_byvals = palloc(sizeof(bool) * Max(set->ncolumns, 1));
+	for (int f = 0; f < reader->nchildren; f++)
+	{
+		int			column;
+		Datum		value;
+
+		if (reader->field_defaults[f] == NULL)
+			continue;
+		column = match_column(set, reader->field_names[f], taken);
+		if (column < 0)
+			continue;
+		taken[column] = true;
+		if (!default_value(convert, reader->field_defaults[f],
+						   reader->field_default_kinds[f],
+						   &set->inputs[column], &value))
+			continue;
+		plan->default_columns[plan->ndefaults] = column;
+		plan->default_values[plan->ndefaults] = value;
+		get_typlenbyval(set->inputs[column].typid,
+						&plan->default_lengths[plan->ndefaults],
+						&plan->default_byvals[plan->ndefaults]);
+		plan->ndefaults++;
+	}
+	pfree(taken);
+	MemoryContextSwitchTo(oldcontext);
+}
+
 /* ---- the decoder -------------------------------------------------------- */
 
 static AvroSchemaPlan *
@@ -1043,6 +1131,16 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 			state->last = entry;
 		}
 		plan = entry->plan;
+		if (!plan->defaults_done && state->reader_subject != NULL)
+		{
+			if (!state->reader_fetched)
+			{
+				state->reader = avro_registry_latest_schema(state->source.registry,
+															state->reader_subject);
+				state->reader_fetched = true;
+			}
+			compute_defaults(state, convert, plan, decoder->mcxt);
+		}
 	}
 	if (plan->incompatible)
 	{
@@ -1069,6 +1167,15 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 									 "%s (schema id %d)", convert->error, id);
 		return false;
 	}
+	for (int i = 0; i < plan->ndefaults; i++)
+	{
+		int			attnum = state->top.attnums[plan->default_columns[i]];
+
+		values[attnum] = datumCopy(plan->default_values[i],
+								   plan->default_byvals[i],
+								   plan->default_lengths[i]);
+		nulls[attnum] = false;
+	}
 	if (cursor.p != cursor.end)
 	{
 		if (id >= 0)
@@ -1090,6 +1197,8 @@ kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	AvroColumnSet *set = &state->top;
 
 	avro_source_init(&state->source, options);
+	if (state->source.registry != NULL && options->subject != NULL)
+		state->reader_subject = pstrdup(options->subject);
 	initStringInfo(&state->scratch);
 	set->mcxt = decoder->mcxt;
 	set->single_value = options != NULL && options->single_value;

@@ -79,7 +79,18 @@ typedef struct SubjectEntry
 	int32		id;
 } SubjectEntry;
 
+/* The latest schema of a subject (reader defaults), or none. */
+typedef struct LatestEntry
+{
+	char	   *url;
+	char	   *user;
+	char	   *password;
+	char	   *subject;
+	AvroNode   *root;			/* NULL: no such subject, or not Avro */
+} LatestEntry;
+
 static MemoryContext registry_context = NULL;
+static List *latest_entries = NIL;
 static List *registry_caches = NIL;
 static List *subject_entries = NIL;
 static bool curl_initialized = false;
@@ -561,6 +572,70 @@ avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
 	entry->root = root;
 	entry->error = NULL;
 	return entry;
+}
+
+static char *subject_path(const char *subject, const char *suffix);
+
+/*
+ * The latest schema registered under subject, the reader schema whose
+ * field defaults fill columns that older writer schemas lack.  NULL when
+ * the subject does not exist or its latest schema is not usable Avro.
+ * Asked once per backend: a newer version's defaults are seen by new
+ * sessions.
+ */
+AvroNode *
+avro_registry_latest_schema(AvroRegistry *registry, const char *subject)
+{
+	ListCell   *lc;
+	LatestEntry *entry;
+	RegistryResponse response;
+	long		status;
+	MemoryContext oldcontext;
+	AvroNode   *root = NULL;
+	char	   *schema_text = NULL;
+
+	foreach(lc, latest_entries)
+	{
+		entry = lfirst(lc);
+		if (strcmp(entry->url, registry->url) == 0 &&
+			same_credential(entry->user, registry->user) &&
+			same_credential(entry->password, registry->password) &&
+			strcmp(entry->subject, subject) == 0)
+			return entry->root;
+	}
+
+	status = registry_request(registry, subject_path(subject, "/versions/latest"),
+							  NULL, &response);
+	if (status == 200 && response.data != NULL)
+	{
+		json_t	   *json = json_loadb(response.data, response.len, 0, NULL);
+		const char *text = json_string_value(json_object_get(json, "schema"));
+		const char *type = json_string_value(json_object_get(json, "schemaType"));
+
+		/* copied out first, so that nothing below can leak the JSON tree */
+		if (text != NULL && (type == NULL || strcmp(type, "AVRO") == 0))
+			schema_text = pstrdup(text);
+		if (json != NULL)
+			json_decref(json);
+	}
+	free(response.data);
+
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	if (schema_text != NULL)
+	{
+		char	   *error;
+
+		root = avro_schema_parse(schema_text, strlen(schema_text), &error);
+	}
+	entry = palloc(sizeof(LatestEntry));
+	entry->url = pstrdup(registry->url);
+	entry->user = registry->user ? pstrdup(registry->user) : NULL;
+	entry->password = registry->password ? pstrdup(registry->password) : NULL;
+	entry->subject = pstrdup(subject);
+	entry->root = root;
+	latest_entries = lappend(latest_entries, entry);
+	MemoryContextSwitchTo(oldcontext);
+	return root;
 }
 
 static char *

@@ -256,6 +256,8 @@ parse_record(SchemaParser *parser, json_t *json, const char *namespace,
 	node->nchildren = (int) json_array_size(fields);
 	node->children = palloc0(sizeof(AvroNode *) * Max(node->nchildren, 1));
 	node->field_names = palloc0(sizeof(char *) * Max(node->nchildren, 1));
+	node->field_defaults = palloc0(sizeof(char *) * Max(node->nchildren, 1));
+	node->field_default_kinds = palloc0(Max(node->nchildren, 1));
 	for (i = 0; i < json_array_size(fields); i++)
 	{
 		json_t	   *field = json_array_get(fields, i);
@@ -275,6 +277,28 @@ parse_record(SchemaParser *parser, json_t *json, const char *namespace,
 			return parse_fail(parser, "field \"%s\" of record \"%s\" has no \"type\"",
 							  name, node->name);
 		node->field_names[i] = pstrdup(name);
+		{
+			json_t	   *def = json_object_get(field, "default");
+
+			if (json_is_string(def))
+			{
+				node->field_defaults[i] = pnstrdup(json_string_value(def),
+												   json_string_length(def));
+				node->field_default_kinds[i] = 's';
+			}
+			else if (def != NULL && !json_is_null(def))
+			{
+				char	   *text = json_dumps(def, JSON_ENCODE_ANY | JSON_COMPACT);
+
+				if (text != NULL)
+				{
+					node->field_defaults[i] = pstrdup(text);
+					node->field_default_kinds[i] = json_is_number(def) ? 'n' :
+						json_is_boolean(def) ? 'b' : 'j';
+					free(text);
+				}
+			}
+		}
 		node->children[i] = parse_node(parser, type, inner_namespace, depth + 1);
 		if (node->children[i] == NULL)
 			return NULL;

@@ -123,7 +123,10 @@ typedef struct KafkaCodecOptions
 	const char *server_name;	/* NULL: no schema registry */
 	Oid			userid;			/* whose user mapping; InvalidOid: current */
 	const char *avro_schema;	/* Avro schema JSON, or NULL */
-	const char *subject;		/* encoders: registry subject */
+	const char *subject;		/* encoders: registry subject to register
+								 * under; decoders: subject whose latest
+								 * schema gives defaults for fields older
+								 * writer schemas lack */
 	bool		single_value;	/* the one payload column is the whole value
 								 * (a key), not a field of a record */
 } KafkaCodecOptions;

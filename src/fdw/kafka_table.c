@@ -203,6 +203,8 @@ build_value_decoder(KafkaTable *table)
 
 		options.server_name = table->server->servername;
 		options.avro_schema = table->avro_schema;
+		/* TopicNameStrategy: the latest value schema gives field defaults */
+		options.subject = psprintf("%s-value", table->topic);
 		table->value_decoder = kafka_decoder_create_with(table->format,
 														 table->desc, mask,
 														 table->mcxt, &options);
