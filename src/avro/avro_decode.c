@@ -9,8 +9,9 @@
  * be skipped; it is compiled once per schema id and kept by the decoder,
  * so a message costs a header check, a pointer comparison and one pass
  * over its bytes.  Messages written with different schema versions
- * resolve by field name: columns without a field are NULL, fields without
- * a column are skipped, and values convert to the column's type where
+ * resolve by field name: columns without a field take the default of the
+ * reader schema (the latest under the decoder's subject, when it has one)
+ * or are NULL, fields without a column are skipped, and values convert to the column's type where
  * Avro's promotions allow it (int -> long/float/double, string <-> bytes),
  * and further where PostgreSQL's types do so losslessly (int into numeric,
  * a decimal into float8, anything into text or jsonb).  A field whose type
