@@ -57,6 +57,7 @@ static void check_sasl_mechanism(const char *name, const char *value);
 static void check_positive_int(const char *name, const char *value);
 static void check_bool(const char *name, const char *value);
 static void check_http_url(const char *name, const char *value);
+static void check_server_file(const char *name, const char *value);
 static void check_jaas(const char *name, const char *value);
 static void check_password_required(const char *name, const char *value);
 static void check_format(const char *name, const char *value);
@@ -72,6 +73,7 @@ static const KafkaOptionDef option_defs[] = {
 	{"connect_timeout", NULL, SRV, false, check_positive_int},
 	{"message_timeout", NULL, SRV | TBL, false, check_positive_int},
 	{"schema_registry_url", NULL, SRV, false, check_http_url},
+	{"schema_registry_ca_location", NULL, SRV, false, check_server_file},
 	/* user mappings */
 	{"sasl_username", "kafka.sasl.username", UM, false, check_nonempty},
 	{"sasl_password", "kafka.sasl.password", UM, true, NULL},
@@ -226,6 +228,33 @@ check_http_url(const char *name, const char *value)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": only http and https URLs are allowed", name)));
+
+	/* user:password@host would put a secret in a server option */
+	{
+		const char *authority = strstr(value, "://") + 3;
+		size_t		length = strcspn(authority, "/?#");
+
+		if (memchr(authority, '@', length) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": credentials are not allowed in the URL", name),
+					 errhint("Put schema_registry_user and schema_registry_password in a user mapping.")));
+	}
+}
+
+/* A file on the database server: superuser only, absolute path. */
+static void
+check_server_file(const char *name, const char *value)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may set option \"%s\"", name),
+				 errdetail("It reads a file on the database server.")));
+	if (!is_absolute_path(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": the path must be absolute", name)));
 }
 
 static void
@@ -582,6 +611,8 @@ kafka_connection_for_server(ForeignServer *server, Oid userid)
 	if ((value = kafka_option_value(server->options, "message_timeout")) != NULL)
 		spec->message_timeout_ms = atoi(value) * 1000;
 	spec->schema_registry_url = kafka_option_value(server->options, "schema_registry_url");
+	spec->schema_registry_ca_location = kafka_option_value(server->options,
+														   "schema_registry_ca_location");
 	collect_passthrough(spec, server->options);
 
 	um_options = lookup_user_mapping_options(userid, server->serverid, &have_mapping);

@@ -28,6 +28,7 @@ typedef struct KafkaConnectionSpec
 	char	   *sasl_username;
 	char	   *sasl_password;	/* secret */
 	char	   *schema_registry_url;
+	char	   *schema_registry_ca_location;	/* CA bundle for https, or NULL */
 	char	   *schema_registry_user;
 	char	   *schema_registry_password;	/* secret */
 	int			connect_timeout_ms;

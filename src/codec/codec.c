@@ -107,6 +107,15 @@ KafkaDecoder *
 kafka_decoder_create(KafkaFormat format, TupleDesc desc,
 					 const bool *is_payload_column, MemoryContext mcxt)
 {
+	return kafka_decoder_create_with(format, desc, is_payload_column, mcxt,
+									 NULL);
+}
+
+KafkaDecoder *
+kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
+						  const bool *is_payload_column, MemoryContext mcxt,
+						  const KafkaCodecOptions *options)
+{
 	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
 	KafkaDecoder *decoder = palloc0(sizeof(KafkaDecoder));
 
@@ -129,9 +138,7 @@ kafka_decoder_create(KafkaFormat format, TupleDesc desc,
 			kafka_raw_decoder_init(decoder, desc);
 			break;
 		case KAFKA_FORMAT_AVRO:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("format \"avro\" is not supported yet")));
+			kafka_avro_decoder_init(decoder, desc, options);
 			break;
 	}
 
@@ -301,6 +308,15 @@ KafkaEncoder *
 kafka_encoder_create(KafkaFormat format, TupleDesc desc,
 					 const bool *is_payload_column, MemoryContext mcxt)
 {
+	return kafka_encoder_create_with(format, desc, is_payload_column, mcxt,
+									 NULL);
+}
+
+KafkaEncoder *
+kafka_encoder_create_with(KafkaFormat format, TupleDesc desc,
+						  const bool *is_payload_column, MemoryContext mcxt,
+						  const KafkaCodecOptions *options)
+{
 	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
 	KafkaEncoder *encoder = palloc0(sizeof(KafkaEncoder));
 
@@ -321,9 +337,7 @@ kafka_encoder_create(KafkaFormat format, TupleDesc desc,
 			kafka_raw_encoder_init(encoder, desc);
 			break;
 		case KAFKA_FORMAT_AVRO:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("format \"avro\" is not supported yet")));
+			kafka_avro_encoder_init(encoder, desc, options);
 			break;
 	}
 

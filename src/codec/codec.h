@@ -110,6 +110,34 @@ extern void kafka_decoder_allow_throw(KafkaDecoder *decoder);
 extern bool kafka_type_has_fast_path(Oid typid, int32 typmod);
 
 /*
+ * What a format may need beyond the tuple descriptor (format avro): the
+ * kafka_fdw server whose schema_registry_url and user mapping give the
+ * Schema Registry, or a writer schema for Avro without the Confluent header
+ * (table option avro_schema, which wins when both are given), and for
+ * encoders the registry subject to register the derived schema under.
+ * Formats that need none of it ignore it; kafka_decoder_create() and
+ * kafka_encoder_create() are these with no options.
+ */
+typedef struct KafkaCodecOptions
+{
+	const char *server_name;	/* NULL: no schema registry */
+	Oid			userid;			/* whose user mapping; InvalidOid: current */
+	const char *avro_schema;	/* Avro schema JSON, or NULL */
+	const char *subject;		/* encoders: registry subject to register
+								 * under; decoders: subject whose latest
+								 * schema gives defaults for fields older
+								 * writer schemas lack */
+	bool		single_value;	/* the one payload column is the whole value
+								 * (a key), not a field of a record */
+} KafkaCodecOptions;
+
+extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
+											   TupleDesc desc,
+											   const bool *is_payload_column,
+											   MemoryContext mcxt,
+											   const KafkaCodecOptions *options);
+
+/*
  * Encoding for produce.  Appends the payload of one row to out (UTF-8 for
  * json and text) and returns true, or returns false when the message has no
  * value at all (a tombstone: the payload column of a text or raw row is NULL).
@@ -120,6 +148,11 @@ typedef struct KafkaEncoder KafkaEncoder;
 extern KafkaEncoder *kafka_encoder_create(KafkaFormat format, TupleDesc desc,
 										  const bool *is_payload_column,
 										  MemoryContext mcxt);
+extern KafkaEncoder *kafka_encoder_create_with(KafkaFormat format,
+											   TupleDesc desc,
+											   const bool *is_payload_column,
+											   MemoryContext mcxt,
+											   const KafkaCodecOptions *options);
 extern bool kafka_encoder_encode(KafkaEncoder *encoder, Datum *values,
 								 bool *nulls, StringInfo out);
 

@@ -195,4 +195,10 @@ extern void kafka_raw_decoder_init(KafkaDecoder *decoder, TupleDesc desc);
 extern void kafka_text_encoder_init(KafkaEncoder *encoder, TupleDesc desc);
 extern void kafka_raw_encoder_init(KafkaEncoder *encoder, TupleDesc desc);
 
+/* src/avro: format avro (options may be NULL) */
+extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
+extern void kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
+
 #endif							/* KAFKA_CODEC_INTERNAL_H */

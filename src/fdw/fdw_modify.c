@@ -56,6 +56,26 @@ typedef struct KafkaModifyState
 	StringInfoData *header_values;	/* per attribute, header:<name> only */
 } KafkaModifyState;
 
+/*
+ * Avro: the Schema Registry of the table's server, the schema registered
+ * under TopicNameStrategy's subject (<topic>-value, <topic>-key), or the
+ * table's avro_schema for plain Avro values.
+ */
+static KafkaEncoder *
+avro_encoder(KafkaTable *table, TupleDesc desc, const bool *mask, bool key,
+			 MemoryContext mcxt)
+{
+	KafkaCodecOptions options = {0};
+
+	options.server_name = table->server->servername;
+	options.subject = psprintf("%s-%s", table->topic, key ? "key" : "value");
+	options.single_value = key;
+	if (!key)
+		options.avro_schema = table->avro_schema;
+	return kafka_encoder_create_with(KAFKA_FORMAT_AVRO, desc, mask, mcxt,
+									 &options);
+}
+
 static KafkaEncoder *
 single_column_encoder(TupleDesc desc, int attnum, KafkaFormat format,
 					  MemoryContext mcxt)
@@ -112,7 +132,16 @@ begin_insert(Relation rel, Oid userid, MemoryContext parent)
 				if (state->key_attnum < 0)
 				{
 					state->key_attnum = i;
-					state->column_encoders[i] = single_column_encoder(desc, i, table->key_format, cxt);
+					if (table->key_format == KAFKA_FORMAT_AVRO)
+					{
+						bool	   *mask = palloc0(sizeof(bool) * desc->natts);
+
+						mask[i] = true;
+						state->column_encoders[i] = avro_encoder(table, desc, mask,
+																 true, cxt);
+					}
+					else
+						state->column_encoders[i] = single_column_encoder(desc, i, table->key_format, cxt);
 				}
 				break;
 			case KAFKA_COLUMN_VALUE:
@@ -144,7 +173,9 @@ begin_insert(Relation rel, Oid userid, MemoryContext parent)
 				break;
 		}
 	}
-	if (has_payload)
+	if (has_payload && table->format == KAFKA_FORMAT_AVRO)
+		state->value_encoder = avro_encoder(table, desc, payload, false, cxt);
+	else if (has_payload)
 		state->value_encoder = kafka_encoder_create(table->format, desc, payload, cxt);
 	pfree(payload);
 	initStringInfo(&state->key);

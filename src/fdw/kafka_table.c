@@ -146,13 +146,19 @@ single_column_decoder(KafkaTable *table, int attnum, KafkaFormat format,
 			column_type_error(table, att, kind, "json or jsonb (key_format json)");
 		format = KAFKA_FORMAT_TEXT;
 	}
-	if (format == KAFKA_FORMAT_AVRO)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("key_format \"avro\" is not supported for foreign table \"%s\"",
-						table->relname)));
 	mask[attnum] = true;
-	decoder = kafka_decoder_create(format, table->desc, mask, mcxt);
+	if (format == KAFKA_FORMAT_AVRO)
+	{
+		/* the whole Avro key (a record too) fills the one column */
+		KafkaCodecOptions options = {0};
+
+		options.server_name = table->server->servername;
+		options.single_value = true;
+		decoder = kafka_decoder_create_with(format, table->desc, mask, mcxt,
+											&options);
+	}
+	else
+		decoder = kafka_decoder_create(format, table->desc, mask, mcxt);
 	pfree(mask);
 	return decoder;
 }
@@ -191,8 +197,21 @@ build_value_decoder(KafkaTable *table)
 
 	for (i = 0; i < table->desc->natts; i++)
 		mask[i] = table->roles[i] == KAFKA_COLUMN_PAYLOAD && table->needed[i];
-	table->value_decoder = kafka_decoder_create(table->format, table->desc, mask,
-												table->mcxt);
+	if (table->format == KAFKA_FORMAT_AVRO)
+	{
+		KafkaCodecOptions options = {0};
+
+		options.server_name = table->server->servername;
+		options.avro_schema = table->avro_schema;
+		/* TopicNameStrategy: the latest value schema gives field defaults */
+		options.subject = psprintf("%s-value", table->topic);
+		table->value_decoder = kafka_decoder_create_with(table->format,
+														 table->desc, mask,
+														 table->mcxt, &options);
+	}
+	else
+		table->value_decoder = kafka_decoder_create(table->format, table->desc,
+													mask, table->mcxt);
 	if (table->allow_throw)
 		kafka_decoder_allow_throw(table->value_decoder);
 	pfree(mask);
@@ -228,6 +247,7 @@ kafka_table_open(Oid relid, MemoryContext mcxt)
 	table->on_error = on_error_from_name(kafka_option_value(ft->options, "on_error"));
 	table->starting_offsets = kafka_option_value(ft->options, "starting_offsets");
 	table->ending_offsets = kafka_option_value(ft->options, "ending_offsets");
+	table->avro_schema = kafka_option_value(ft->options, "avro_schema");
 	table->header_type = get_element_type(kafka_header_array_type());
 	table->header_desc = lookup_rowtype_tupdesc_copy(table->header_type, -1);
 

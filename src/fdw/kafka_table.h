@@ -68,6 +68,7 @@ typedef struct KafkaTable
 	TupleDesc	header_desc;
 	bool		allow_throw;
 	int			error_code;		/* SQLSTATE of the last failed decode */
+	char	   *avro_schema;	/* table option avro_schema, or NULL */
 } KafkaTable;
 
 /*

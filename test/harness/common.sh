@@ -22,18 +22,24 @@
 #   KT_PG_BINDIR          PostgreSQL binaries (pg_config --bindir)
 #   KAFKA_TEST_BOOTSTRAP  bootstrap servers of the running test broker
 #   KAFKA_TEST_STATE_DIR  its state directory (for kt_broker_ctl)
+#   KAFKA_TEST_SCHEMA_REGISTRY_URL  the fixture Schema Registry (basic auth
+#                         as KAFKA_TEST_SCHEMA_REGISTRY_USER / _PASSWORD)
+#   KAFKA_TEST_SCHEMA_REGISTRY_DIR  its state directory (touch down = 503)
 #   PGHOST PGPORT PGUSER PGDATABASE KT_PG_DATADIR KT_PG_LOG   the server
 
 KT_SRCDIR=${KT_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 KAFKA_TEST_BROKER_BIN=${KAFKA_TEST_BROKER_BIN:-$KT_SRCDIR/test/broker/kafka_test_broker}
 KAFKA_TEST_PRODUCE=${KAFKA_TEST_PRODUCE:-$KT_SRCDIR/test/fixtures/produce.py}
+KAFKA_TEST_SCHEMA_REGISTRY_BIN=${KAFKA_TEST_SCHEMA_REGISTRY_BIN:-$KT_SRCDIR/test/fixtures/schema_registry.py}
 # The python3 on PATH may be a private interpreter without confluent_kafka;
 # the Debian package installs it for the system one.
 KT_PYTHON=${KT_PYTHON:-/usr/bin/python3}
 KT_PG_BINDIR=${KT_PG_BINDIR:-$("${PG_CONFIG:-pg_config}" --bindir)}
 export KT_SRCDIR KAFKA_TEST_BROKER_BIN KAFKA_TEST_PRODUCE KT_PYTHON KT_PG_BINDIR
+export KAFKA_TEST_SCHEMA_REGISTRY_BIN
 
 KT_BROKER_PID=
+KT_REGISTRY_PID=
 KT_PG_DATADIR=
 KT_EXIT_HOOKS=()
 
@@ -59,6 +65,7 @@ kt_cleanup() {
 	trap - EXIT INT TERM HUP
 	kt_stop_postgres || true
 	kt_stop_broker || true
+	kt_stop_schema_registry || true
 	for ((i = ${#KT_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
 		eval "${KT_EXIT_HOOKS[i]}" || true
 	done
@@ -190,6 +197,7 @@ kt_stop_broker() {
 	local pid=$KT_BROKER_PID i
 	[ -n "$pid" ] || return 0
 	KT_BROKER_PID=
+KT_REGISTRY_PID=
 	if kill -TERM "$pid" 2>/dev/null; then
 		for ((i = 0; i < 50; i++)); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -199,6 +207,45 @@ kt_stop_broker() {
 	fi
 	wait "$pid" 2>/dev/null || true
 	unset KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR
+}
+
+# kt_start_schema_registry DIR [USER PASSWORD] — starts the fixture Schema
+# Registry (test/fixtures/schema_registry.py) on 127.0.0.1 with DIR as its
+# state directory, requiring basic auth when USER is given.
+kt_start_schema_registry() {
+	local dir=$1 user=${2:-} password=${3:-}
+	local args=()
+	[ -z "$KT_REGISTRY_PID" ] || kt_die "a schema registry is already running (pid $KT_REGISTRY_PID)"
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	rm -f "$dir/url" "$dir/down"
+	[ -n "$user" ] && args=(--user "$user" --password "$password")
+	"$KT_PYTHON" "$KAFKA_TEST_SCHEMA_REGISTRY_BIN" --state-dir "$dir" "${args[@]}" \
+		>"$dir/registry.log" 2>&1 </dev/null &
+	KT_REGISTRY_PID=$!
+	if ! kt_wait_for_file "$dir/url" 30 "$KT_REGISTRY_PID"; then
+		kt_log "schema registry did not start; its log:"
+		cat "$dir/registry.log" >&2
+		kt_stop_schema_registry
+		return 1
+	fi
+	KAFKA_TEST_SCHEMA_REGISTRY_URL=$(cat "$dir/url")
+	KAFKA_TEST_SCHEMA_REGISTRY_DIR=$dir
+	KAFKA_TEST_SCHEMA_REGISTRY_USER=$user
+	KAFKA_TEST_SCHEMA_REGISTRY_PASSWORD=$password
+	export KAFKA_TEST_SCHEMA_REGISTRY_URL KAFKA_TEST_SCHEMA_REGISTRY_DIR \
+		KAFKA_TEST_SCHEMA_REGISTRY_USER KAFKA_TEST_SCHEMA_REGISTRY_PASSWORD
+	kt_log "schema registry (pid $KT_REGISTRY_PID) at $KAFKA_TEST_SCHEMA_REGISTRY_URL"
+}
+
+kt_stop_schema_registry() {
+	local pid=$KT_REGISTRY_PID
+	[ -n "$pid" ] || return 0
+	KT_REGISTRY_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset KAFKA_TEST_SCHEMA_REGISTRY_URL KAFKA_TEST_SCHEMA_REGISTRY_DIR \
+		KAFKA_TEST_SCHEMA_REGISTRY_USER KAFKA_TEST_SCHEMA_REGISTRY_PASSWORD
 }
 
 # kt_start_postgres DATADIR [postgresql.conf line...] — initdb and start a
@@ -239,6 +286,11 @@ kt_start_postgres() {
 		echo "log_min_messages = info"
 		if [ -n "${KAFKA_TEST_BOOTSTRAP:-}" ]; then
 			echo "kafka_fdw_test.bootstrap_servers = '$KAFKA_TEST_BOOTSTRAP'"
+		fi
+		if [ -n "${KAFKA_TEST_SCHEMA_REGISTRY_URL:-}" ]; then
+			echo "kafka_fdw_test.schema_registry_url = '$KAFKA_TEST_SCHEMA_REGISTRY_URL'"
+			echo "kafka_fdw_test.schema_registry_user = '${KAFKA_TEST_SCHEMA_REGISTRY_USER:-}'"
+			echo "kafka_fdw_test.schema_registry_password = '${KAFKA_TEST_SCHEMA_REGISTRY_PASSWORD:-}'"
 		fi
 		for line in "$@"; do
 			echo "$line"

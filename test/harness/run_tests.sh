@@ -76,6 +76,7 @@ finish() {
 	stop_leftover_servers
 	kt_stop_postgres
 	kt_stop_broker
+	kt_stop_schema_registry
 	if [ "$failed" -gt 0 ]; then
 		banner "failed: ${failures[*]}"
 		echo "logs and results kept in ${KT_WORKDIR:-$tmp}"
@@ -106,6 +107,13 @@ if ! node "$srcdir/test/fixtures/produce_kafkajs.mjs" --bootstrap "$KAFKA_TEST_B
 	--state-dir "$KAFKA_TEST_STATE_DIR" --out "$tmp/fixtures_kafkajs.conf" ||
 	! cat "$tmp/fixtures_kafkajs.conf" >>"$tmp/fixtures.conf"; then
 	fail "fixtures (kafkajs)"
+	finish
+fi
+if ! kt_start_schema_registry "$tmp/schema_registry" fixture-user fixture-secret ||
+	! "$KT_PYTHON" "$srcdir/test/fixtures/produce_avro.py" --fixtures \
+		--bootstrap "$KAFKA_TEST_BOOTSTRAP" --registry "$KAFKA_TEST_SCHEMA_REGISTRY_URL" \
+		--user fixture-user --password fixture-secret --out "$tmp/fixtures.conf"; then
+	fail "avro fixtures"
 	finish
 fi
 
@@ -200,19 +208,21 @@ fi
 banner "TAP (${#tap_files[@]} files)"
 if [ "${#tap_files[@]}" -gt 0 ]; then
 	kt_stop_broker		# each TAP file starts the brokers it needs
+	kt_stop_schema_registry
 	mkdir -p "$tmp/tap"
 	for f in "${tap_files[@]}"; do
 		name=$(basename "$f" .pl)
 		(
 			cd "$tmp/tap" || exit 1
-			unset PGHOST PGPORT PGUSER PGDATABASE KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR
+			unset PGHOST PGPORT PGUSER PGDATABASE KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR \
+				KAFKA_TEST_SCHEMA_REGISTRY_URL KAFKA_TEST_SCHEMA_REGISTRY_DIR
 			export PATH="$KT_PG_BINDIR:$PATH"
 			export PERL5LIB="$pkglibdir/pgxs/src/test/perl:$srcdir/test/perl${PERL5LIB:+:$PERL5LIB}"
 			export TESTDIR="$tmp/tap"
 			export PG_REGRESS="$pg_regress"
 			export PG_TEST_PORT_DIR="$tmp/tap/portlock"
 			export SRCDIR="$srcdir"
-			export KAFKA_TEST_BROKER_BIN KAFKA_TEST_PRODUCE KT_PYTHON
+			export KAFKA_TEST_BROKER_BIN KAFKA_TEST_PRODUCE KT_PYTHON KAFKA_TEST_SCHEMA_REGISTRY_BIN
 			timeout -k 30 "${KT_TAP_TIMEOUT:-900}" prove --timer "$f"
 		) >"$tmp/tap/$name.prove" 2>&1
 		status=$?

@@ -51,8 +51,8 @@ use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_broker new_node produce create_topic topic_checksum
-  run_cmd $srcdir);
+our @EXPORT = qw(start_broker start_schema_registry new_node produce
+  create_topic topic_checksum run_cmd $srcdir);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -60,8 +60,11 @@ my $broker_bin = $ENV{KAFKA_TEST_BROKER_BIN}
   // "$srcdir/test/broker/kafka_test_broker";
 my $produce_py = $ENV{KAFKA_TEST_PRODUCE} // "$srcdir/test/fixtures/produce.py";
 my $python = $ENV{KT_PYTHON} // '/usr/bin/python3';
+my $registry_py = $ENV{KAFKA_TEST_SCHEMA_REGISTRY_BIN}
+  // "$srcdir/test/fixtures/schema_registry.py";
 
 my @brokers;
+my @registries;
 
 =pod
 
@@ -125,6 +128,33 @@ sub start_broker
 
 =pod
 
+=item start_schema_registry(%opts)
+
+Starts the fixture Schema Registry (test/fixtures/schema_registry.py) on
+127.0.0.1: C<user> and C<password> make it require HTTP basic auth.
+Returns a KafkaFdwTest::SchemaRegistry with C<url>, C<user>, C<password>,
+C<state_dir>, C<down> / C<up> (503 to every request while down),
+C<requests> (the lines of its request log), C<stop> and C<restart> (the
+same port: a registry that was unreachable comes back).
+
+=cut
+
+sub start_schema_registry
+{
+	my (%opts) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir('schema_registry');
+	my $self = bless {
+		state_dir => $dir,
+		user => $opts{user},
+		password => $opts{password},
+	}, 'KafkaFdwTest::SchemaRegistry';
+	$self->start(0);
+	push @registries, $self;
+	return $self;
+}
+
+=pod
+
 =item create_topic($broker, $name, $partitions)
 
 =cut
@@ -141,6 +171,7 @@ sub create_topic
 
 A PostgreSQL::Test::Cluster node with kafka_fdw preloaded and created in the
 postgres database.  Options: C<broker> (sets kafka_fdw_test.bootstrap_servers),
+C<schema_registry> (sets kafka_fdw_test.schema_registry_url, _user, _password),
 C<conf> (extra postgresql.conf text), C<init> (hashref for init()),
 C<preload> (default 1), C<create_extension> (default 1), C<start> (default 1).
 Dies with the server log or the CREATE EXTENSION error when kafka_fdw cannot
@@ -159,6 +190,12 @@ sub new_node
 	  if $opts{preload} // 1;
 	$conf .= "kafka_fdw_test.bootstrap_servers = '" . $opts{broker}->bootstrap . "'\n"
 	  if $opts{broker};
+	if (my $registry = $opts{schema_registry})
+	{
+		$conf .= "kafka_fdw_test.schema_registry_url = '" . $registry->url . "'\n";
+		$conf .= "kafka_fdw_test.schema_registry_user = '" . ($registry->user // '') . "'\n";
+		$conf .= "kafka_fdw_test.schema_registry_password = '" . ($registry->password // '') . "'\n";
+	}
 	$conf .= "$opts{conf}\n" if defined $opts{conf};
 	$node->append_conf('postgresql.conf', $conf);
 
@@ -297,6 +334,105 @@ END
 {
 	local $?;
 	$_->stop foreach reverse @brokers;
+	$_->stop foreach reverse @registries;
+}
+
+package KafkaFdwTest::SchemaRegistry;
+
+use strict;
+use warnings;
+
+use Carp;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(usleep);
+
+sub url { return $_[0]->{url}; }
+sub user { return $_[0]->{user}; }
+sub password { return $_[0]->{password}; }
+sub state_dir { return $_[0]->{state_dir}; }
+
+sub start
+{
+	my ($self, $port) = @_;
+	my $dir = $self->{state_dir};
+	my @cmd = ($python, $registry_py, '--state-dir', $dir, '--port', $port);
+	push @cmd, '--user', $self->{user}, '--password', $self->{password} // ''
+	  if defined $self->{user};
+	unlink "$dir/url";
+	my $log = "$dir/registry.log";
+	my $pid = fork();
+	croak "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', $log) or POSIX::_exit(127);
+		open(STDERR, '>&', \*STDOUT);
+		exec(@cmd) or POSIX::_exit(127);
+	}
+	$self->{pid} = $pid;
+	my $deadline = time() + 30;
+	until (-s "$dir/url")
+	{
+		if (waitpid($pid, WNOHANG) == $pid || time() > $deadline)
+		{
+			delete $self->{pid};
+			croak "schema registry did not start:\n"
+			  . KafkaFdwTest::slurp_or_empty($log);
+		}
+		usleep(50_000);
+	}
+	$self->{url} = PostgreSQL::Test::Utils::slurp_file("$dir/url");
+	chomp $self->{url};
+	Test::More::note("schema registry (pid $pid) at $self->{url}");
+	return $self;
+}
+
+sub down
+{
+	my ($self) = @_;
+	open(my $fh, '>', "$self->{state_dir}/down") or croak "down: $!";
+	close $fh;
+	return;
+}
+
+sub up
+{
+	my ($self) = @_;
+	unlink "$self->{state_dir}/down";
+	return;
+}
+
+sub requests
+{
+	my ($self) = @_;
+	my $log = KafkaFdwTest::slurp_or_empty("$self->{state_dir}/requests.log");
+	return split /\n/, $log;
+}
+
+# Starts it again on the same port (after stop).  Schemas registered before
+# are gone: the fixture keeps them in memory.
+sub restart
+{
+	my ($self) = @_;
+	my ($port) = $self->{url} =~ /:(\d+)$/;
+	$self->stop;
+	return $self->start($port);
+}
+
+sub stop
+{
+	my ($self) = @_;
+	my $pid = delete $self->{pid};
+	return unless $pid;
+	kill 'TERM', $pid;
+	for (1 .. 100)
+	{
+		return if waitpid($pid, WNOHANG) == $pid;
+		usleep(50_000);
+	}
+	kill 'KILL', $pid;
+	waitpid($pid, 0);
+	return;
 }
 
 package KafkaFdwTest::Broker;

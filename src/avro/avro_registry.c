@@ -1,0 +1,770 @@
+/*-------------------------------------------------------------------------
+ *
+ * avro_registry.c
+ *	  Confluent Schema Registry client (libcurl) and the per-backend schema
+ *	  cache, so that decoding a message never waits on HTTP once its schema
+ *	  id has been seen.
+ *
+ * Requests: GET /schemas/ids/{id} (decode), POST /subjects/{subject}
+ * (is this schema registered under the subject?) and POST
+ * /subjects/{subject}/versions (register it) for produce.
+ *
+ * Every request: http/https only, no redirects, connect and total
+ * timeouts, a bounded response, basic auth from the user mapping.  Waits
+ * go through the curl multi interface in slices of at most 100 ms with
+ * CHECK_FOR_INTERRUPTS in between, so cancel and statement_timeout work.
+ * An unreachable registry (connection failure, timeout, 5xx, 429) is
+ * retried with exponential backoff until the statement's remaining
+ * statement_timeout (or 60 s without one) is used up, then it is an
+ * ERROR: a registry outage is not a property of the message, so streaming
+ * tables retry the batch rather than dead-lettering it.  An id the
+ * registry does not know is a property of the message: it comes back as an
+ * AvroRegistrySchema with an error.
+ *
+ * The password is never part of a message; neither is any user
+ * information embedded in the URL.
+ *
+ * IDENTIFICATION
+ *	  src/avro/avro_registry.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "access/xact.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "avro/avro.h"
+#include "options.h"
+
+#define REGISTRY_MAX_RESPONSE	(8 * 1024 * 1024)
+#define REGISTRY_CONNECT_TIMEOUT_MS 5000
+#define REGISTRY_REQUEST_TIMEOUT_MS 30000
+#define REGISTRY_DEFAULT_BUDGET_MS 60000
+#define REGISTRY_WAIT_SLICE_MS 100
+#define REGISTRY_MAX_BACKOFF_MS 5000
+#define REGISTRY_MIN_ATTEMPT_MS 250
+
+/*
+ * Schemas of one registry URL as seen with one set of credentials, by id:
+ * a schema fetched with someone's credentials is not handed to someone
+ * else's in the same backend.
+ */
+typedef struct RegistryCache
+{
+	char	   *url;
+	char	   *user;
+	char	   *password;
+	HTAB	   *by_id;			/* int32 -> AvroRegistrySchema */
+} RegistryCache;
+
+/* Ids of schemas known to be registered under a subject. */
+typedef struct SubjectEntry
+{
+	char	   *url;
+	char	   *user;
+	char	   *password;
+	char	   *subject;
+	char	   *schema_json;
+	int32		id;
+} SubjectEntry;
+
+/* The latest schema of a subject (reader defaults), or none. */
+typedef struct LatestEntry
+{
+	char	   *url;
+	char	   *user;
+	char	   *password;
+	char	   *subject;
+	AvroNode   *root;			/* NULL: no such subject, or not Avro */
+} LatestEntry;
+
+static MemoryContext registry_context = NULL;
+static List *latest_entries = NIL;
+static List *registry_caches = NIL;
+static List *subject_entries = NIL;
+static bool curl_initialized = false;
+
+/* One HTTP exchange. */
+typedef struct RegistryResponse
+{
+	char	   *data;			/* malloc'd: filled inside libcurl */
+	size_t		len;
+	bool		too_large;
+	long		status;
+	CURLcode	curl_code;
+	char		curl_error[CURL_ERROR_SIZE];
+} RegistryResponse;
+
+static MemoryContext
+get_registry_context(void)
+{
+	if (registry_context == NULL)
+		registry_context = AllocSetContextCreate(TopMemoryContext,
+												 "kafka_fdw schema registry cache",
+												 ALLOCSET_DEFAULT_SIZES);
+	return registry_context;
+}
+
+/*
+ * The URL as it may appear in messages: without user information
+ * (user:password@), whatever the administrator wrote.
+ */
+char *
+avro_registry_url_for_message(const char *url)
+{
+	const char *scheme_end = strstr(url, "://");
+	const char *host;
+	const char *at;
+	const char *slash;
+
+	if (scheme_end == NULL)
+		return pstrdup(url);
+	host = scheme_end + 3;
+	slash = strchr(host, '/');
+	at = strchr(host, '@');
+	if (at == NULL || (slash != NULL && at > slash))
+		return pstrdup(url);
+	return psprintf("%.*s%s", (int) (host - url), url, at + 1);
+}
+
+AvroRegistry *
+avro_registry_for_server(const char *server_name, Oid userid)
+{
+	ForeignServer *server = GetForeignServerByName(server_name, false);
+	KafkaConnectionSpec *spec = kafka_connection_for_server(server, userid);
+	AvroRegistry *registry;
+	int			len;
+
+	if (spec->schema_registry_url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no schema_registry_url option",
+						server->servername),
+				 errhint("Set schema_registry_url on the server, or give the table an avro_schema option for Avro without a registry.")));
+	registry = palloc0(sizeof(AvroRegistry));
+	registry->url = pstrdup(spec->schema_registry_url);
+	len = strlen(registry->url);
+	while (len > 0 && registry->url[len - 1] == '/')
+		registry->url[--len] = '\0';
+	registry->user = spec->schema_registry_user ? pstrdup(spec->schema_registry_user) : NULL;
+	registry->password = spec->schema_registry_password ? pstrdup(spec->schema_registry_password) : NULL;
+	registry->ca_location = spec->schema_registry_ca_location ?
+		pstrdup(spec->schema_registry_ca_location) : NULL;
+	registry->server_name = pstrdup(server->servername);
+	return registry;
+}
+
+static size_t
+write_response(char *data, size_t size, size_t nmemb, void *arg)
+{
+	RegistryResponse *response = arg;
+	size_t		bytes = size * nmemb;
+	char	   *grown;
+
+	/* no palloc or elog here: this runs inside libcurl */
+	if (response->len + bytes > REGISTRY_MAX_RESPONSE)
+	{
+		response->too_large = true;
+		return 0;
+	}
+	grown = realloc(response->data, response->len + bytes + 1);
+	if (grown == NULL)
+		return 0;
+	response->data = grown;
+	memcpy(response->data + response->len, data, bytes);
+	response->len += bytes;
+	response->data[response->len] = '\0';
+	return bytes;
+}
+
+/* Milliseconds left for retries in this statement. */
+static long
+retry_budget_end_ms(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz end;
+
+	/*
+	 * Give up a little before statement_timeout fires, so that the error
+	 * says what was waited for.
+	 */
+	if (StatementTimeout > 0 && IsTransactionState())
+		end = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
+										  StatementTimeout -
+										  Min(StatementTimeout / 4, 1000));
+	else
+		end = TimestampTzPlusMilliseconds(now, REGISTRY_DEFAULT_BUDGET_MS);
+	return (long) Max((end - now) / 1000, 0);
+}
+
+static void
+release_request(CURLM *multi, CURL *easy, struct curl_slist *headers)
+{
+	if (multi != NULL && easy != NULL)
+		curl_multi_remove_handle(multi, easy);
+	if (easy != NULL)
+		curl_easy_cleanup(easy);
+	if (multi != NULL)
+		curl_multi_cleanup(multi);
+	curl_slist_free_all(headers);
+}
+
+/*
+ * One request, waiting in short cancellable slices.  Fills response; never
+ * throws except for interrupts (the handles are freed on the way out).
+ */
+static void
+perform_request(AvroRegistry *registry, const char *url, const char *body,
+				long timeout_ms, RegistryResponse *response)
+{
+	CURLM	   *volatile multi = NULL;
+	CURL	   *volatile easy = NULL;
+	struct curl_slist *volatile headers = NULL;
+
+	memset(response, 0, sizeof(RegistryResponse));
+	PG_TRY();
+	{
+		int			running = 1;
+		CURLMsg    *message;
+		int			pending;
+
+		multi = curl_multi_init();
+		easy = curl_easy_init();
+		if (multi == NULL || easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory while contacting the schema registry")));
+		curl_easy_setopt(easy, CURLOPT_URL, url);
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+						 Min((long) REGISTRY_CONNECT_TIMEOUT_MS, Max(timeout_ms, 1L)));
+		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Max(timeout_ms, 1L));
+		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+						 (curl_off_t) REGISTRY_MAX_RESPONSE);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (registry->ca_location != NULL)
+			curl_easy_setopt(easy, CURLOPT_CAINFO, registry->ca_location);
+		curl_easy_setopt(easy, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
+		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, response->curl_error);
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_response);
+		curl_easy_setopt(easy, CURLOPT_WRITEDATA, response);
+		curl_easy_setopt(easy, CURLOPT_USERAGENT, "kafka_fdw");
+		if (registry->user != NULL)
+		{
+			curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+			curl_easy_setopt(easy, CURLOPT_USERNAME, registry->user);
+			curl_easy_setopt(easy, CURLOPT_PASSWORD,
+							 registry->password ? registry->password : "");
+		}
+		headers = curl_slist_append(headers,
+									"Accept: application/vnd.schemaregistry.v1+json, application/json");
+		if (body != NULL)
+		{
+			headers = curl_slist_append(headers,
+										"Content-Type: application/vnd.schemaregistry.v1+json");
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+		}
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+		curl_multi_add_handle(multi, easy);
+
+		response->curl_code = CURLE_OK;
+		while (running > 0)
+		{
+			CURLMcode	code = curl_multi_perform(multi, &running);
+
+			if (code != CURLM_OK)
+			{
+				response->curl_code = CURLE_FAILED_INIT;
+				snprintf(response->curl_error, CURL_ERROR_SIZE, "%s",
+						 curl_multi_strerror(code));
+				break;
+			}
+			if (running == 0)
+				break;
+			curl_multi_poll(multi, NULL, 0, REGISTRY_WAIT_SLICE_MS, NULL);
+			CHECK_FOR_INTERRUPTS();
+		}
+		while ((message = curl_multi_info_read(multi, &pending)) != NULL)
+		{
+			if (message->msg == CURLMSG_DONE)
+				response->curl_code = message->data.result;
+		}
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response->status);
+		if (response->curl_code != CURLE_OK && response->curl_error[0] == '\0')
+			snprintf(response->curl_error, CURL_ERROR_SIZE, "%s",
+					 curl_easy_strerror(response->curl_code));
+	}
+	PG_CATCH();
+	{
+		release_request(multi, easy, headers);
+		free(response->data);
+		response->data = NULL;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	release_request(multi, easy, headers);
+}
+
+/* The "message" of a registry error body, quoted safely, or "". */
+static char *
+registry_error_message(RegistryResponse *response)
+{
+	json_t	   *json;
+	const char *message;
+	char	   *result = pstrdup("");
+
+	if (response->data == NULL)
+		return result;
+	json = json_loadb(response->data, response->len, 0, NULL);
+	if (json == NULL)
+		return result;
+	message = json_string_value(json_object_get(json, "message"));
+	if (message != NULL)
+		result = psprintf(": %.200s", message);
+	json_decref(json);
+	return result;
+}
+
+static int
+registry_error_code(RegistryResponse *response)
+{
+	json_t	   *json;
+	int			code = 0;
+
+	if (response->data == NULL)
+		return 0;
+	json = json_loadb(response->data, response->len, 0, NULL);
+	if (json == NULL)
+		return 0;
+	if (json_is_integer(json_object_get(json, "error_code")))
+		code = (int) json_integer_value(json_object_get(json, "error_code"));
+	json_decref(json);
+	return code;
+}
+
+static bool
+is_retryable(RegistryResponse *response)
+{
+	if (response->curl_code != CURLE_OK)
+		return !response->too_large;
+	return response->status >= 500 || response->status == 429 ||
+		response->status == 408;
+}
+
+/*
+ * A request with retries.  Returns the HTTP status of the final answer
+ * (2xx or a 4xx that retrying will not change) with the body in
+ * response (free with free()); throws when the registry stays unreachable.
+ */
+static long
+registry_request(AvroRegistry *registry, const char *path, const char *body,
+				 RegistryResponse *response)
+{
+	char	   *url = psprintf("%s%s", registry->url, path);
+	TimestampTz end;
+	long		backoff_ms = 100;
+	long		budget_ms = retry_budget_end_ms();
+
+	if (!curl_initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not initialize libcurl")));
+		curl_initialized = true;
+	}
+
+	end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), budget_ms);
+	for (;;)
+	{
+		long		left = (long) ((end - GetCurrentTimestamp()) / 1000);
+		char	   *detail;
+
+		perform_request(registry, url,
+						body, Min(left, (long) REGISTRY_REQUEST_TIMEOUT_MS),
+						response);
+		if (response->too_large)
+		{
+			free(response->data);
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("schema registry response from \"%s\" is larger than %d bytes",
+							avro_registry_url_for_message(registry->url),
+							REGISTRY_MAX_RESPONSE)));
+		}
+		if (!is_retryable(response))
+			break;
+
+		if (response->curl_code != CURLE_OK)
+			detail = pstrdup(response->curl_error);
+		else
+			detail = psprintf("HTTP status %ld%s", response->status,
+							  registry_error_message(response));
+		free(response->data);
+		response->data = NULL;
+
+		/* an attempt squeezed into the last milliseconds would only time out */
+		left = (long) ((end - GetCurrentTimestamp()) / 1000) - REGISTRY_MIN_ATTEMPT_MS;
+		if (left <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("schema registry \"%s\" of server \"%s\" is unavailable",
+							avro_registry_url_for_message(registry->url),
+							registry->server_name),
+					 errdetail("%s", detail),
+					 errhint("Requests were retried for %ld ms (the rest of statement_timeout, or 60 s without one).",
+							 budget_ms)));
+		ereport(DEBUG1,
+				(errmsg("schema registry \"%s\" unavailable, retrying in %ld ms: %s",
+						avro_registry_url_for_message(registry->url),
+						Min(backoff_ms, left), detail)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(backoff_ms, left), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		backoff_ms = Min(backoff_ms * 2, (long) REGISTRY_MAX_BACKOFF_MS);
+	}
+
+	if (response->status == 401 || response->status == 403)
+	{
+		free(response->data);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("schema registry \"%s\" of server \"%s\" refused the request (HTTP status %ld)",
+						avro_registry_url_for_message(registry->url),
+						registry->server_name, response->status),
+				 errhint("Check schema_registry_user and schema_registry_password in the user mapping.")));
+	}
+	return response->status;
+}
+
+static bool
+same_credential(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static RegistryCache *
+cache_for_registry(AvroRegistry *registry)
+{
+	ListCell   *lc;
+	RegistryCache *cache;
+	HASHCTL		ctl;
+	MemoryContext oldcontext;
+
+	foreach(lc, registry_caches)
+	{
+		cache = lfirst(lc);
+		if (strcmp(cache->url, registry->url) == 0 &&
+			same_credential(cache->user, registry->user) &&
+			same_credential(cache->password, registry->password))
+			return cache;
+	}
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	cache = palloc0(sizeof(RegistryCache));
+	cache->url = pstrdup(registry->url);
+	cache->user = registry->user ? pstrdup(registry->user) : NULL;
+	cache->password = registry->password ? pstrdup(registry->password) : NULL;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int32);
+	ctl.entrysize = sizeof(AvroRegistrySchema);
+	ctl.hcxt = get_registry_context();
+	cache->by_id = hash_create("kafka_fdw avro schemas by id", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	registry_caches = lappend(registry_caches, cache);
+	MemoryContextSwitchTo(oldcontext);
+	return cache;
+}
+
+/*
+ * The writer schema with this id: from the cache, else from the registry.
+ * An id the registry does not know, or a schema that is not usable Avro,
+ * comes back with root NULL and error set (and is not cached, so a schema
+ * registered later is found).
+ */
+AvroRegistrySchema *
+avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
+{
+	HTAB	   *by_id = cache_for_registry(registry)->by_id;
+	AvroRegistrySchema *entry;
+	RegistryResponse response;
+	bool		found;
+	char		path[64];
+	long		status;
+	json_t	   *json = NULL;
+	const char *schema_text = NULL;
+	const char *schema_type = NULL;
+	MemoryContext oldcontext;
+	AvroNode   *root = NULL;
+	char	   *error = NULL;
+
+	entry = hash_search(by_id, &id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry;
+
+	snprintf(path, sizeof(path), "/schemas/ids/%d", id);
+	status = registry_request(registry, path, NULL, &response);
+	if (status == 200 && response.data != NULL)
+	{
+		json = json_loadb(response.data, response.len, 0, NULL);
+		schema_text = json_string_value(json_object_get(json, "schema"));
+		schema_type = json_string_value(json_object_get(json, "schemaType"));
+	}
+
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	PG_TRY();
+	{
+		if (status == 404)
+			error = psprintf("schema id %d is not in the schema registry", id);
+		else if (status != 200)
+			error = psprintf("schema registry answered HTTP status %ld for schema id %d%s",
+							 status, id, registry_error_message(&response));
+		else if (schema_text == NULL)
+			error = psprintf("schema registry answer for schema id %d has no \"schema\"",
+							 id);
+		else if (schema_type != NULL && strcmp(schema_type, "AVRO") != 0)
+			error = psprintf("schema id %d is a %.20s schema, not Avro",
+							 id, schema_type);
+		else
+		{
+			root = avro_schema_parse(schema_text, strlen(schema_text), &error);
+			if (root == NULL)
+				error = psprintf("schema id %d is not a valid Avro schema: %s",
+								 id, error);
+		}
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		if (json != NULL)
+			json_decref(json);
+		free(response.data);
+	}
+	PG_END_TRY();
+
+	if (root == NULL)
+	{
+		/* not cached: a transient answer must not stick */
+		entry = palloc0(sizeof(AvroRegistrySchema));
+		entry->id = id;
+		entry->error = pstrdup(error);
+		return entry;
+	}
+	entry = hash_search(by_id, &id, HASH_ENTER, &found);
+	entry->id = id;
+	entry->root = root;
+	entry->error = NULL;
+	return entry;
+}
+
+static char *subject_path(const char *subject, const char *suffix);
+
+/*
+ * The latest schema registered under subject, the reader schema whose
+ * field defaults fill columns that older writer schemas lack.  NULL when
+ * the subject does not exist or its latest schema is not usable Avro.
+ * Asked once per backend: a newer version's defaults are seen by new
+ * sessions.
+ */
+AvroNode *
+avro_registry_latest_schema(AvroRegistry *registry, const char *subject)
+{
+	ListCell   *lc;
+	LatestEntry *entry;
+	RegistryResponse response;
+	long		status;
+	MemoryContext oldcontext;
+	AvroNode   *root = NULL;
+	char	   *schema_text = NULL;
+
+	foreach(lc, latest_entries)
+	{
+		entry = lfirst(lc);
+		if (strcmp(entry->url, registry->url) == 0 &&
+			same_credential(entry->user, registry->user) &&
+			same_credential(entry->password, registry->password) &&
+			strcmp(entry->subject, subject) == 0)
+			return entry->root;
+	}
+
+	status = registry_request(registry, subject_path(subject, "/versions/latest"),
+							  NULL, &response);
+	if (status == 200 && response.data != NULL)
+	{
+		json_t	   *json = json_loadb(response.data, response.len, 0, NULL);
+		const char *text = json_string_value(json_object_get(json, "schema"));
+		const char *type = json_string_value(json_object_get(json, "schemaType"));
+
+		/* copied out first, so that nothing below can leak the JSON tree */
+		if (text != NULL && (type == NULL || strcmp(type, "AVRO") == 0))
+			schema_text = pstrdup(text);
+		if (json != NULL)
+			json_decref(json);
+	}
+	free(response.data);
+
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	if (schema_text != NULL)
+	{
+		char	   *error;
+
+		root = avro_schema_parse(schema_text, strlen(schema_text), &error);
+	}
+	entry = palloc(sizeof(LatestEntry));
+	entry->url = pstrdup(registry->url);
+	entry->user = registry->user ? pstrdup(registry->user) : NULL;
+	entry->password = registry->password ? pstrdup(registry->password) : NULL;
+	entry->subject = pstrdup(subject);
+	entry->root = root;
+	latest_entries = lappend(latest_entries, entry);
+	MemoryContextSwitchTo(oldcontext);
+	return root;
+}
+
+static char *
+subject_path(const char *subject, const char *suffix)
+{
+	char	   *escaped;
+	char	   *path;
+	CURL	   *easy = curl_easy_init();
+
+	if (easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	escaped = curl_easy_escape(easy, subject, (int) strlen(subject));
+	curl_easy_cleanup(easy);
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	path = psprintf("/subjects/%s%s", escaped, suffix);
+	curl_free(escaped);
+	return path;
+}
+
+static int32
+response_id(RegistryResponse *response, bool *ok)
+{
+	json_t	   *json;
+	int32		id = 0;
+
+	*ok = false;
+	if (response->data == NULL)
+		return 0;
+	json = json_loadb(response->data, response->len, 0, NULL);
+	if (json != NULL && json_is_integer(json_object_get(json, "id")))
+	{
+		json_int_t	value = json_integer_value(json_object_get(json, "id"));
+
+		if (value >= 0 && value <= PG_INT32_MAX)
+		{
+			id = (int32) value;
+			*ok = true;
+		}
+	}
+	if (json != NULL)
+		json_decref(json);
+	return id;
+}
+
+/*
+ * The id of schema_json under subject: looked up first (enough with
+ * read-only credentials when the schema exists), registered otherwise.
+ * Cached per backend.
+ */
+int32
+avro_registry_register(AvroRegistry *registry, const char *subject,
+					   const char *schema_json)
+{
+	ListCell   *lc;
+	json_t	   *body_json;
+	char	   *body_text;
+	char	   *body;
+	RegistryResponse response;
+	long		status;
+	int32		id;
+	bool		ok;
+	SubjectEntry *entry;
+	MemoryContext oldcontext;
+
+	foreach(lc, subject_entries)
+	{
+		entry = lfirst(lc);
+		if (strcmp(entry->url, registry->url) == 0 &&
+			same_credential(entry->user, registry->user) &&
+			same_credential(entry->password, registry->password) &&
+			strcmp(entry->subject, subject) == 0 &&
+			strcmp(entry->schema_json, schema_json) == 0)
+			return entry->id;
+	}
+
+	body_json = json_pack("{s:s}", "schema", schema_json);
+	if (body_json == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema for subject \"%s\" cannot be sent to the schema registry",
+						subject)));
+	body_text = json_dumps(body_json, JSON_COMPACT);
+	json_decref(body_json);
+	if (body_text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	body = pstrdup(body_text);
+	free(body_text);
+
+	status = registry_request(registry, subject_path(subject, ""), body, &response);
+	id = response_id(&response, &ok);
+	free(response.data);
+	if (status != 200 || !ok)
+	{
+		status = registry_request(registry, subject_path(subject, "/versions"),
+								  body, &response);
+		id = response_id(&response, &ok);
+		if (status != 200 || !ok)
+		{
+			char	   *message = registry_error_message(&response);
+			int			code = registry_error_code(&response);
+
+			free(response.data);
+			ereport(ERROR,
+					(errcode(code == 409 || status == 409 ?
+							 ERRCODE_INVALID_PARAMETER_VALUE :
+							 ERRCODE_FDW_ERROR),
+					 errmsg("schema registry \"%s\" did not register the schema for subject \"%s\" (HTTP status %ld%s)",
+							avro_registry_url_for_message(registry->url),
+							subject, status, message)));
+		}
+		free(response.data);
+	}
+
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	entry = palloc(sizeof(SubjectEntry));
+	entry->url = pstrdup(registry->url);
+	entry->user = registry->user ? pstrdup(registry->user) : NULL;
+	entry->password = registry->password ? pstrdup(registry->password) : NULL;
+	entry->subject = pstrdup(subject);
+	entry->schema_json = pstrdup(schema_json);
+	entry->id = id;
+	subject_entries = lappend(subject_entries, entry);
+	MemoryContextSwitchTo(oldcontext);
+	return id;
+}
