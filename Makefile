@@ -17,13 +17,18 @@ PG_CONFIG   ?= pg_config
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-cast-function-type
-SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lavro -lzstd -lsnappy -lpthread
+SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lpthread
 
 # installcheck is ours (see above), not PGXS's "run against the default server".
 NO_INSTALLCHECK = 1
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when any of our
+# headers changes (a stale object with an old struct layout is worse than a
+# slower build).
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 kafka_fdw--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@

@@ -5,7 +5,7 @@
 # Run as root.  apt is skipped when every package is already installed, so a
 # rerun only rebuilds.  Packages:
 #   build:   build-essential pkg-config postgresql-server-dev-15 librdkafka-dev
-#            libavro-dev libjansson-dev libcurl4-openssl-dev libsnappy-dev
+#            libjansson-dev libcurl4-openssl-dev libsnappy-dev
 #            libzstd-dev
 #   server:  postgresql-15 postgresql-15-cron
 #   tests:   kcat python3-confluent-kafka python3-avro libipc-run-perl
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-	librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev
+	librdkafka-dev libjansson-dev libcurl4-openssl-dev
 	libsnappy-dev libzstd-dev
 	kcat python3-confluent-kafka python3-avro libipc-run-perl
 	nodejs npm
