@@ -150,30 +150,12 @@ Datum
 kafka_from_avro_row(PG_FUNCTION_ARGS)
 {
 	FromAvroRowCache *cache = fcinfo->flinfo->fn_extra;
-	Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	int32		typmod = -1;
+	int32		typmod;
+	Oid			typid = kafka_rowtype_argument(fcinfo, 1, "kafka.from_avro", &typmod);
 	char	   *server = text_arg_or_null(fcinfo, 2);
 	char	   *schema = text_arg_or_null(fcinfo, 3);
 	bytea	   *value;
 	char	   *error;
-
-	if (!OidIsValid(typid))
-		elog(ERROR, "could not determine the type of the rowtype argument");
-	if (typid == RECORDOID)
-	{
-		if (PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("could not determine the row type for kafka.from_avro"),
-					 errhint("Pass NULL cast to a table or composite type, e.g. NULL::my_table, as the second argument.")));
-		typmod = HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(1));
-	}
-	else if (get_typtype(typid) != TYPTYPE_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("kafka.from_avro needs a row type, not type %s",
-						format_type_be(typid)),
-				 errhint("Pass NULL cast to a table or composite type, e.g. NULL::my_table, as the second argument.")));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	check_source_arguments(server, schema);

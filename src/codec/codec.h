@@ -61,6 +61,7 @@
 #define KAFKA_CODEC_H
 
 #include "access/tupdesc.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 
 typedef enum KafkaFormat
@@ -108,6 +109,14 @@ extern void kafka_decoder_allow_throw(KafkaDecoder *decoder);
  * decide whether optimistic, throwing decoding is worth it.
  */
 extern bool kafka_type_has_fast_path(Oid typid, int32 typmod);
+
+/*
+ * For SQL decoding functions taking the target row type as an argument
+ * (kafka.from_json(value, NULL::t), kafka.from_avro): its type and typmod,
+ * with a clear error naming funcname when it is not a row type.
+ */
+extern Oid	kafka_rowtype_argument(FunctionCallInfo fcinfo, int argno,
+								   const char *funcname, int32 *typmod);
 
 /*
  * What a format may need beyond the tuple descriptor (format avro): the

@@ -56,31 +56,44 @@ typedef struct ToJsonCache
 	KafkaJsonWriter *writer;
 } ToJsonCache;
 
-static FromJsonCache *
-from_json_cache(FunctionCallInfo fcinfo)
+/*
+ * The row type given as argument argno of a from_json / from_avro style
+ * function (NULL::my_table or a record value), with its typmod.
+ */
+Oid
+kafka_rowtype_argument(FunctionCallInfo fcinfo, int argno, const char *funcname,
+					   int32 *typmod)
 {
-	FromJsonCache *cache = fcinfo->flinfo->fn_extra;
-	Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	int32		typmod = -1;
-	MemoryContext oldcontext;
+	Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, argno);
 
+	*typmod = -1;
 	if (!OidIsValid(typid))
 		elog(ERROR, "could not determine the type of the rowtype argument");
 	if (typid == RECORDOID)
 	{
-		if (PG_ARGISNULL(1))
+		if (PG_ARGISNULL(argno))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("could not determine the row type for kafka.from_json"),
+					 errmsg("could not determine the row type for %s", funcname),
 					 errhint("Pass NULL cast to a table or composite type, e.g. NULL::my_table, as the second argument.")));
-		typmod = HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(1));
+		*typmod = HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(argno));
 	}
 	else if (get_typtype(typid) != TYPTYPE_COMPOSITE)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("kafka.from_json needs a row type, not type %s",
-						format_type_be(typid)),
+				 errmsg("%s needs a row type, not type %s",
+						funcname, format_type_be(typid)),
 				 errhint("Pass NULL cast to a table or composite type, e.g. NULL::my_table, as the second argument.")));
+	return typid;
+}
+
+static FromJsonCache *
+from_json_cache(FunctionCallInfo fcinfo)
+{
+	FromJsonCache *cache = fcinfo->flinfo->fn_extra;
+	int32		typmod;
+	Oid			typid = kafka_rowtype_argument(fcinfo, 1, "kafka.from_json", &typmod);
+	MemoryContext oldcontext;
 
 	if (cache != NULL && cache->typid == typid && cache->typmod == typmod)
 		return cache;
