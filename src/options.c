@@ -172,27 +172,49 @@ check_bootstrap_servers(const char *name, const char *value)
 	pfree(copy);
 }
 
+/*
+ * value must be one of valid[]; the hint lists them ("a, b and c").  Protocol
+ * and mechanism names are case-insensitive like librdkafka's, our own
+ * keywords are not.
+ */
+static void
+check_one_of(const char *name, const char *value, const char *const *valid,
+			 int nvalid, bool ignore_case)
+{
+	StringInfoData list;
+	int			i;
+
+	for (i = 0; i < nvalid; i++)
+		if ((ignore_case ? pg_strcasecmp(value, valid[i]) : strcmp(value, valid[i])) == 0)
+			return;
+	initStringInfo(&list);
+	for (i = 0; i < nvalid; i++)
+		appendStringInfo(&list, "%s%s", i == 0 ? "" : i == nvalid - 1 ? " and " : ", ",
+						 valid[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errhint("Valid values are %s.", list.data)));
+}
+
 static void
 check_security_protocol(const char *name, const char *value)
 {
-	if (pg_strcasecmp(value, "plaintext") != 0 && pg_strcasecmp(value, "ssl") != 0 &&
-		pg_strcasecmp(value, "sasl_plaintext") != 0 && pg_strcasecmp(value, "sasl_ssl") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Valid values are plaintext, ssl, sasl_plaintext and sasl_ssl.")));
+	static const char *const protocols[] = {
+		"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"
+	};
+
+	check_one_of(name, value, protocols, lengthof(protocols), true);
 }
 
 static void
 check_sasl_mechanism(const char *name, const char *value)
 {
-	if (pg_strcasecmp(value, "PLAIN") != 0 && pg_strcasecmp(value, "SCRAM-SHA-256") != 0 &&
-		pg_strcasecmp(value, "SCRAM-SHA-512") != 0 && pg_strcasecmp(value, "GSSAPI") != 0 &&
-		pg_strcasecmp(value, "OAUTHBEARER") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Valid values are PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI and OAUTHBEARER.")));
+	static const char *const mechanisms[] = {
+		"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER"
+	};
+
+	check_one_of(name, value, mechanisms, lengthof(mechanisms), true);
 }
 
 static void
@@ -291,22 +313,17 @@ check_password_required(const char *name, const char *value)
 static void
 check_format(const char *name, const char *value)
 {
-	if (strcmp(value, "json") != 0 && strcmp(value, "avro") != 0 &&
-		strcmp(value, "text") != 0 && strcmp(value, "raw") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Valid formats are json, avro, text and raw.")));
+	static const char *const formats[] = {"json", "avro", "text", "raw"};
+
+	check_one_of(name, value, formats, lengthof(formats), false);
 }
 
 static void
 check_on_error(const char *name, const char *value)
 {
-	if (strcmp(value, "fail") != 0 && strcmp(value, "null") != 0 && strcmp(value, "skip") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Valid values are fail, null and skip.")));
+	static const char *const policies[] = {"fail", "null", "skip"};
+
+	check_one_of(name, value, policies, lengthof(policies), false);
 }
 
 static void
