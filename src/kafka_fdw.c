@@ -19,6 +19,7 @@
 #include "client.h"
 #include "options.h"
 #include "read/read_kafka.h"
+#include "stream/stream.h"
 
 PG_MODULE_MAGIC;
 
@@ -42,6 +43,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("kafka_fdw");
 
 	kafka_scan_node_init();
+	kafka_stream_init();
 }
 
 /*

@@ -81,3 +81,93 @@ COMMENT ON TABLE kafka.dead_letters IS
     'records a streaming table could not decode or transform (on_error => ''dead_letter'')';
 COMMENT ON TABLE kafka.stream_lost_offsets IS
     'offset ranges skipped because they aged out of Kafka (fail_on_data_loss => false)';
+
+-- target: the streaming table, created from the source's columns when it
+-- does not exist.  trigger: 'continuous', an interval such as '30 seconds',
+-- or 'available_now' (only kafka.refresh_streaming_table loads it).
+-- starting_offsets: 'earliest', 'latest' (resolved now) or Spark's JSON.
+-- on_error: default from the source table's on_error; 'fail', 'dead_letter',
+-- 'skip' or 'null'.
+CREATE FUNCTION kafka.create_streaming_table(
+        target text,
+        source regclass,
+        starting_offsets text DEFAULT 'earliest',
+        trigger text DEFAULT 'continuous',
+        max_offsets_per_trigger bigint DEFAULT NULL,
+        on_error text DEFAULT NULL,
+        fail_on_data_loss boolean DEFAULT true,
+        transform text DEFAULT NULL)
+    RETURNS regclass
+    AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
+    LANGUAGE C VOLATILE;
+
+CREATE FUNCTION kafka.pause_streaming_table(target regclass)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'kafka_pause_streaming_table'
+    LANGUAGE C VOLATILE STRICT;
+
+-- Also restarts a failed stream (clears its error).
+CREATE FUNCTION kafka.resume_streaming_table(target regclass)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'kafka_resume_streaming_table'
+    LANGUAGE C VOLATILE STRICT;
+
+-- Forgets the stream (catalog rows, dead letters); the table stays unless
+-- drop_table => true.
+CREATE FUNCTION kafka.drop_streaming_table(target regclass,
+                                           drop_table boolean DEFAULT false)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'kafka_drop_streaming_table'
+    LANGUAGE C VOLATILE;
+
+-- Rewind or skip: 'earliest', 'latest' or {"topic":{"0":42}} (partitions
+-- not named keep their offsets).  Rows already ingested stay.
+CREATE FUNCTION kafka.reset_offsets(target regclass, starting_offsets text)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'kafka_reset_offsets'
+    LANGUAGE C VOLATILE STRICT;
+
+-- availableNow: ingests what the topic holds when the call starts, batch by
+-- batch (max_offsets_per_trigger), committing each batch when called on its
+-- own; inside a transaction block everything is part of the caller's
+-- transaction.  Returns at once (with a NOTICE) when the stream's worker or
+-- another refresh is running.  summary: rows, batches, lag left.
+CREATE PROCEDURE kafka.refresh_streaming_table(target regclass,
+                                               INOUT summary text DEFAULT NULL)
+    AS 'MODULE_PATHNAME', 'kafka_refresh_streaming_table'
+    LANGUAGE C;
+
+CREATE FUNCTION kafka.stream_workers(
+        OUT stream regclass, OUT pid int, OUT state text,
+        OUT rows_per_second double precision, OUT last_error text,
+        OUT restarts int)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'kafka_stream_workers'
+    LANGUAGE C VOLATILE;
+
+-- Per stream and partition: what runs, what was committed, how far behind.
+CREATE VIEW kafka.stream_progress AS
+SELECT s.target AS stream,
+       o.topic,
+       o."partition",
+       CASE WHEN s.state <> 'active' THEN s.state
+            ELSE coalesce(w.state,
+                          CASE WHEN s.trigger = 'available_now' THEN 'idle'
+                               ELSE 'starting' END)
+       END AS state,
+       s.batch_id AS last_batch_id,
+       s.last_batch_at,
+       s.last_batch_rows,
+       o.records AS last_batch_records,
+       coalesce(w.rows_per_second, s.rows_per_second) AS rows_per_second,
+       o.next_offset AS committed_offset,
+       o.high_watermark,
+       greatest(o.high_watermark - o.next_offset, 0) AS lag,
+       coalesce(s.last_error, w.last_error) AS last_error,
+       w.pid AS worker_pid
+  FROM kafka.streaming_tables s
+  JOIN kafka.stream_offsets o ON o.stream = s.target
+  LEFT JOIN kafka.stream_workers() w ON w.stream = s.target;
+
+COMMENT ON VIEW kafka.stream_progress IS
+    'per streaming table and partition: state, last batch, rows/s, committed offset, high watermark, lag, last error';

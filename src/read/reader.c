@@ -78,6 +78,8 @@ new_range(const char *topic, int32 partition)
 	r->start_timestamp = -1;
 	r->end_timestamp = -1;
 	r->topic_datum = CStringGetTextDatum(topic);
+	r->lost_from = -1;
+	r->lost_to = -1;
 	return r;
 }
 
@@ -318,6 +320,14 @@ when_end(KafkaPartitionRange *r)
 static void
 report_data_loss(KafkaPartitionRange *r, int64 from, int64 low, bool fail)
 {
+	if (!fail)
+	{
+		/* remember the skipped range for callers that record it */
+		if (r->lost_from < 0 || from < r->lost_from)
+			r->lost_from = from;
+		if (low - 1 > r->lost_to)
+			r->lost_to = low - 1;
+	}
 	if (fail)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -569,7 +579,8 @@ free_batch(KafkaReader *reader)
 	int			i;
 
 	for (i = 0; i < reader->batch_count; i++)
-		rd_kafka_message_destroy(reader->batch[i]);
+		if (reader->batch[i] != NULL)
+			rd_kafka_message_destroy(reader->batch[i]);
 	reader->batch_count = 0;
 	reader->batch_pos = 0;
 }
@@ -632,6 +643,24 @@ handle_event(KafkaReader *reader, KafkaPartitionRange *range, rd_kafka_message_t
 rd_kafka_message_t *
 kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 {
+	return kafka_reader_next_wait(reader, range_out, -1, NULL);
+}
+
+void
+kafka_reader_take(KafkaReader *reader)
+{
+	Assert(reader->batch_pos > 0);
+	reader->batch[reader->batch_pos - 1] = NULL;
+}
+
+rd_kafka_message_t *
+kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
+					   int timeout_ms, bool *timed_out)
+{
+	TimestampTz wait_start = 0;
+
+	if (timed_out)
+		*timed_out = false;
 	for (;;)
 	{
 		ssize_t		n;
@@ -639,9 +668,9 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 		while (reader->batch_pos < reader->batch_count)
 		{
 			rd_kafka_message_t *msg = reader->batch[reader->batch_pos++];
-			KafkaPartitionRange *range = lookup_range(reader, msg);
+			KafkaPartitionRange *range = msg ? lookup_range(reader, msg) : NULL;
 
-			if (range == NULL || range->done)
+			if (msg == NULL || range == NULL || range->done)
 				continue;
 			if (msg->err)
 			{
@@ -680,8 +709,20 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 				kafka_client_wake_fetchers(reader->client, reader->started);
 				reader->last_wake = GetCurrentTimestamp();
 			}
+			if (timeout_ms >= 0)
+			{
+				if (wait_start == 0)
+					wait_start = GetCurrentTimestamp();
+				else if (TimestampDifferenceExceeds(wait_start, GetCurrentTimestamp(),
+													timeout_ms))
+				{
+					*timed_out = true;
+					return NULL;
+				}
+			}
 			/* block at most one slice for the first record, then scoop */
-			msg = rd_kafka_consume_queue(reader->queue, 100);
+			msg = rd_kafka_consume_queue(reader->queue,
+										 timeout_ms >= 0 ? Min(timeout_ms, 100) : 100);
 			if (msg == NULL)
 				continue;
 			reader->batch[0] = msg;
