@@ -18,7 +18,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -57,6 +60,19 @@ stream_lock_release(Oid target)
 
 	stream_lock_tag(&tag, target);
 	LockRelease(&tag, ExclusiveLock, true);
+}
+
+/* A procedure's INOUT arguments come back as a one-row record. */
+static Datum
+summary_result(const char *summary)
+{
+	TupleDesc	desc = CreateTemplateTupleDesc(1);
+	Datum		value = CStringGetTextDatum(summary);
+	bool		isnull = false;
+
+	TupleDescInitEntry(desc, 1, "summary", TEXTOID, -1, 0);
+	desc = BlessTupleDesc(desc);
+	return HeapTupleGetDatum(heap_form_tuple(desc, &value, &isnull));
 }
 
 Datum
@@ -99,7 +115,7 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 		summary = psprintf("%s is being loaded by its worker or another refresh: nothing done",
 						   def->target_name);
 		ereport(NOTICE, (errmsg("%s", summary)));
-		PG_RETURN_TEXT_P(cstring_to_text(summary));
+		PG_RETURN_DATUM(summary_result(summary));
 	}
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "kafka refresh", ALLOCSET_DEFAULT_SIZES);
@@ -156,5 +172,5 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 					   INT64_FORMAT " dead letters, " INT64_FORMAT " skipped, lag " INT64_FORMAT,
 					   target_name, rows, records, batches, dead, skipped, lag);
 	ereport(NOTICE, (errmsg("%s", summary)));
-	PG_RETURN_TEXT_P(cstring_to_text(summary));
+	PG_RETURN_DATUM(summary_result(summary));
 }
