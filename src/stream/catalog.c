@@ -73,15 +73,22 @@ stream_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	int			save_sec;
 	volatile int rc = 0;
 
+	volatile int nest_level;
+
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	/* operators and functions of these statements come from pg_catalog only */
+	nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
 	}
 	PG_FINALLY();
 	{
+		AtEOXact_GUC(false, nest_level);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();

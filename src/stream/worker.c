@@ -288,6 +288,7 @@ kafka_stream_probe_main(Datum arg)
 	stream_shared->probe_pid = MyProcPid;
 	LWLockRelease(stream_shared->lock);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
