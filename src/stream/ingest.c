@@ -78,6 +78,7 @@ struct StreamIngest
 	HeldMessage *held;
 	int			nheld;
 	int			capacity;
+	int64		held_bytes;
 	int			partition_count;	/* of the topic when opened */
 	TimestampTz batch_start;
 	MemoryContext batchcxt;		/* per apply */
@@ -91,6 +92,7 @@ free_held(StreamIngest *ingest)
 	for (i = 0; i < ingest->nheld; i++)
 		rd_kafka_message_destroy(ingest->held[i].msg);
 	ingest->nheld = 0;
+	ingest->held_bytes = 0;
 }
 
 static void
@@ -127,6 +129,17 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 											 ALLOCSET_DEFAULT_SIZES);
 
 	spec = kafka_connection_for_server(ingest->source->server, def->owner);
+
+	/*
+	 * A batch holds its messages (and the fetch buffers they point into)
+	 * while librdkafka prefetches the next: a smaller prefetch than a scan's
+	 * keeps the two together well under 128 MiB.
+	 */
+	if (kafka_spec_get_property(spec, "queued.max.messages.kbytes") == NULL)
+		kafka_spec_set_property(spec, "queued.max.messages.kbytes", "16384");
+	if (kafka_spec_get_property(spec, "queued.min.messages") == NULL)
+		kafka_spec_set_property(spec, "queued.min.messages", "50000");
+	kafka_spec_bound_fetch_memory(spec, 0);
 	ingest->client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
 	ranges = kafka_source_partitions(ingest->client, KAFKA_SOURCE_SUBSCRIBE,
 									 ingest->source->topic, "topic");
@@ -183,7 +196,6 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 			ingest->range_array[i]->end_offset = KAFKA_OFFSET_LATEST;
 	}
 
-	kafka_spec_bound_fetch_memory(spec, ingest->nranges);
 	kafka_resolve_ranges(ingest->client, ranges, def->fail_on_data_loss);
 
 	/* new partitions get their catalog row now, in this transaction */
@@ -246,6 +258,13 @@ hold(StreamIngest *ingest, rd_kafka_message_t *msg, KafkaPartitionRange *range)
 	ingest->held[ingest->nheld].msg = msg;
 	ingest->held[ingest->nheld].range = range;
 	ingest->nheld++;
+	ingest->held_bytes += msg->len + msg->key_len;
+}
+
+static bool
+batch_full(StreamIngest *ingest)
+{
+	return ingest->nheld >= ingest->capacity || ingest->held_bytes >= STREAM_BATCH_BYTES;
 }
 
 bool
@@ -260,7 +279,7 @@ stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
 	ingest->batch_start = GetCurrentTimestamp();
 	if (ingest->bounded)
 	{
-		while (ingest->nheld < ingest->capacity &&
+		while (!batch_full(ingest) &&
 			   (msg = kafka_reader_next(ingest->reader, &range)) != NULL)
 			hold(ingest, msg, range);
 	}
@@ -273,7 +292,7 @@ stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
 
 			ingest->batch_start = first;
 			hold(ingest, msg, range);
-			while (ingest->nheld < ingest->capacity &&
+			while (!batch_full(ingest) &&
 				   !TimestampDifferenceExceeds(first, GetCurrentTimestamp(), LINGER_MS))
 			{
 				msg = kafka_reader_next_wait(ingest->reader, &range, 10, &timed_out);

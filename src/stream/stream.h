@@ -59,7 +59,9 @@ typedef struct StreamDef
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */
-#define STREAM_DEFAULT_BATCH_RECORDS 100000
+#define STREAM_DEFAULT_BATCH_RECORDS 50000
+/* A batch also closes when its payloads (keys and values) reach this size. */
+#define STREAM_BATCH_BYTES (32 * 1024 * 1024)
 
 /* catalog.c */
 extern StreamDef *stream_def_load(Oid target, bool missing_ok);
