@@ -84,6 +84,9 @@ like($summary, qr/1000 rows from 1000 records in 4 batches, 0 dead letters, 0 sk
 is($node->safe_psql('postgres', 'SELECT count(*), count(DISTINCT (_partition, _offset)), count(loaded_at) FROM events'),
 	'1000|1000|1000', 'refresh loaded every record once, defaults applied');
 is($node->safe_psql('postgres', q{SELECT batch_id FROM kafka.streaming_tables}), '4', 'batch_id counts batches');
+is($node->safe_psql('postgres', q{SELECT sum(event_id), sum(amount), sum(user_id), count(*) FILTER (WHERE type = 'view'), min(_offset), max(_offset) FROM events}),
+	$node->safe_psql('postgres', q{SELECT sum(i), sum(round((i * 7919 % 10000) / 100.0, 2)), sum(i % 97), count(*) FILTER (WHERE i % 4 = 0), 0, 333 FROM generate_series(0, 999) i}),
+	'typed values decoded as produced');
 is($node->safe_psql('postgres', q{SELECT sum(next_offset) FROM kafka.stream_offsets WHERE stream = 'events'::regclass}),
 	'1000', 'offsets advanced');
 
