@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * kafka_fdw.c
- *	  Module entry point: GUCs, hooks, the FDW handler and validator.
+ *	  Module entry point: GUCs, hooks and the FDW validator.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,13 +17,13 @@
 #include "utils/jsonb.h"
 
 #include "client.h"
+#include "fdw/fdw_scan.h"
 #include "options.h"
 #include "read/read_kafka.h"
 #include "stream/stream.h"
 
 PG_MODULE_MAGIC;
 
-PG_FUNCTION_INFO_V1(kafka_fdw_handler);
 PG_FUNCTION_INFO_V1(kafka_fdw_validator);
 PG_FUNCTION_INFO_V1(kafka_client_config);
 
@@ -43,29 +43,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("kafka_fdw");
 
 	kafka_scan_node_init();
+	kafka_fdw_scan_init();
 	kafka_stream_init();
-}
-
-/*
- * Foreign-table scans and INSERT are built on the same reader; until they
- * are, a foreign table over a topic says so clearly.
- */
-static void
-get_foreign_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("kafka_fdw foreign tables cannot be scanned yet"),
-			 errhint("Use kafka.read_kafka(server => ..., subscribe => ...).")));
-}
-
-Datum
-kafka_fdw_handler(PG_FUNCTION_ARGS)
-{
-	FdwRoutine *routine = makeNode(FdwRoutine);
-
-	routine->GetForeignRelSize = get_foreign_rel_size;
-	PG_RETURN_POINTER(routine);
 }
 
 Datum

@@ -14,6 +14,7 @@
 
 #include "codec/codec_internal.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 static const struct
@@ -236,6 +237,52 @@ kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 		}
 	}
 	return ok;
+}
+
+static bool
+value_input_is_fast(KafkaValueInput *input, int depth)
+{
+	check_stack_depth();
+	switch (input->kind)
+	{
+		case KAFKA_VALUE_GENERIC:
+			return false;
+		case KAFKA_VALUE_ARRAY:
+			return value_input_is_fast(input->element, depth + 1);
+		case KAFKA_VALUE_COMPOSITE:
+			for (int i = 0; i < input->composite_desc->natts; i++)
+			{
+				Form_pg_attribute att = TupleDescAttr(input->composite_desc, i);
+				KafkaValueInput field;
+
+				if (att->attisdropped)
+					continue;
+				kafka_value_input_init(&field, att->atttypid, att->atttypmod,
+									   CurrentMemoryContext);
+				if (!value_input_is_fast(&field, depth + 1))
+					return false;
+			}
+			return true;
+		default:
+			return true;
+	}
+}
+
+bool
+kafka_type_has_fast_path(Oid typid, int32 typmod)
+{
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "kafka type check",
+												  ALLOCSET_SMALL_SIZES);
+	MemoryContext oldcontext = MemoryContextSwitchTo(scratch);
+	KafkaValueInput input;
+	bool		fast;
+
+	kafka_value_input_init(&input, typid, typmod, scratch);
+	fast = value_input_is_fast(&input, 0);
+	MemoryContextSwitchTo(oldcontext);
+	MemoryContextDelete(scratch);
+	return fast;
 }
 
 int

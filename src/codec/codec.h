@@ -102,6 +102,14 @@ extern int	kafka_decoder_error_code(const KafkaDecoder *decoder);
 extern void kafka_decoder_allow_throw(KafkaDecoder *decoder);
 
 /*
+ * Does every value of this type (elements and fields included) have a fast
+ * path, so that decoding it never needs a subtransaction or the type's
+ * input function (save for unusual text such as 'infinity')?  Lets callers
+ * decide whether optimistic, throwing decoding is worth it.
+ */
+extern bool kafka_type_has_fast_path(Oid typid, int32 typmod);
+
+/*
  * Encoding for produce.  Appends the payload of one row to out (UTF-8 for
  * json and text) and returns true, or returns false when the message has no
  * value at all (a tombstone: the payload column of a text or raw row is NULL).

@@ -33,10 +33,6 @@
 #include "options.h"
 #include "read/read_kafka.h"
 
-/* Kafka timestamps are ms since 1970; PostgreSQL counts us since 2000. */
-#define UNIX_TO_POSTGRES_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 static const struct
 {
 	const char *name;
@@ -350,8 +346,35 @@ kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used, int offset)
 void
 kafka_table_allow_throw(KafkaTable *table)
 {
+	int			i;
+
 	table->allow_throw = true;
 	kafka_decoder_allow_throw(table->value_decoder);
+	for (i = 0; i < table->desc->natts; i++)
+		if (table->column_decoders[i])
+			kafka_decoder_allow_throw(table->column_decoders[i]);
+}
+
+bool
+kafka_table_needs_subtransactions(KafkaTable *table)
+{
+	int			i;
+
+	for (i = 0; i < table->desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(table->desc, i);
+		KafkaColumnRole role = table->roles[i];
+		bool		decoded;
+
+		if (!table->needed[i])
+			continue;
+		decoded = (role == KAFKA_COLUMN_PAYLOAD && table->format != KAFKA_FORMAT_RAW) ||
+			((role == KAFKA_COLUMN_KEY || role == KAFKA_COLUMN_VALUE ||
+			  role == KAFKA_COLUMN_HEADER) && att->atttypid != BYTEAOID);
+		if (decoded && !kafka_type_has_fast_path(att->atttypid, att->atttypmod))
+			return true;
+	}
+	return false;
 }
 
 Oid
@@ -486,7 +509,7 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 						if (att->atttypid == INT8OID)
 							values[i] = Int64GetDatum(ts);
 						else
-							values[i] = TimestampTzGetDatum(ts * 1000 - UNIX_TO_POSTGRES_USECS);
+							values[i] = TimestampTzGetDatum(ts * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS);
 					}
 					else
 					{

@@ -59,7 +59,7 @@ typedef struct KafkaTable
 	char	  **header_names;	/* per attribute, for KAFKA_COLUMN_HEADER */
 	KafkaDecoder *value_decoder;	/* for the payload columns */
 	KafkaDecoder *key_decoder;	/* for the key column */
-	/* additions */
+	/* decoding details (kafka_table.c) */
 	char	   *key_format_name;	/* table option key_format, or NULL */
 	KafkaDecoder **column_decoders; /* per attribute: key, value, header:<name> */
 	bool	   *needed;			/* per attribute: fill it (default all) */
@@ -109,6 +109,12 @@ extern void kafka_table_allow_throw(KafkaTable *table);
 /* ERROR for a failed decode, with the record's topic/partition/offset. */
 extern void kafka_table_report_error(KafkaTable *table, rd_kafka_message_t *msg,
 									 const char *error) pg_attribute_noreturn();
+
+/*
+ * Can decoding the needed columns without throwing need subtransactions
+ * (a column type without a fast path in the codec)?
+ */
+extern bool kafka_table_needs_subtransactions(KafkaTable *table);
 
 extern const char *kafka_column_role_name(KafkaColumnRole role);
 extern const char *kafka_on_error_name(KafkaOnError on_error);

@@ -40,80 +40,6 @@ text_arg(Datum *args, bool *argnulls, int i)
 }
 
 static void
-apply_offsets(List *ranges, const char *text, bool is_start, const char *option_name)
-{
-	KafkaOffsetSpec spec;
-	char		err[256];
-	ListCell   *lc;
-	size_t		i;
-
-	if (!kafka_parse_offset_spec(text, true, false, &spec, err, sizeof(err)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for %s: %s", option_name, err),
-				 errhint("Use \"earliest\", \"latest\" or JSON such as {\"topic\":{\"0\":23,\"1\":-2}} (-2 earliest, -1 latest).")));
-
-	/* every named partition must be part of the read */
-	for (i = 0; i < spec.count; i++)
-	{
-		bool		found = false;
-
-		foreach(lc, ranges)
-		{
-			KafkaPartitionRange *r = lfirst(lc);
-
-			if (r->partition == spec.entries[i].partition &&
-				strcmp(r->topic, spec.entries[i].topic) == 0)
-				found = true;
-		}
-		if (!found)
-		{
-			char	   *topic = pstrdup(spec.entries[i].topic);
-			int32		partition = spec.entries[i].partition;
-
-			kafka_offset_spec_free(&spec);
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s names %s[%d], which is not being read", option_name, topic, partition)));
-		}
-	}
-
-	foreach(lc, ranges)
-	{
-		KafkaPartitionRange *r = lfirst(lc);
-		int64		value;
-
-		if (spec.kind == KAFKA_SPEC_EARLIEST)
-			value = KAFKA_OFFSET_EARLIEST;
-		else if (spec.kind == KAFKA_SPEC_LATEST)
-			value = KAFKA_OFFSET_LATEST;
-		else
-		{
-			const KafkaOffsetSpecEntry *e = kafka_offset_spec_find(&spec, r->topic, r->partition);
-
-			if (e == NULL)
-				value = is_start ? KAFKA_OFFSET_EARLIEST : KAFKA_OFFSET_LATEST;
-			else
-				value = e->value;
-		}
-		if (is_start)
-			r->start_offset = value;
-		else
-		{
-			if (value == KAFKA_OFFSET_EARLIEST)
-			{
-				kafka_offset_spec_free(&spec);
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for %s: earliest (-2) cannot be an ending offset", option_name)));
-			}
-			r->end_offset = value;
-		}
-	}
-	kafka_offset_spec_free(&spec);
-}
-
-static void
 apply_timestamps(List *ranges, const char *text, bool is_start, const char *option_name)
 {
 	KafkaOffsetSpec spec;
@@ -226,9 +152,9 @@ read_kafka_begin(Datum *args, bool *argnulls, TupleDesc result_desc,
 
 	/* Spark's precedence: timestamp > offsets-by-timestamp > offsets */
 	if ((text = text_arg(args, argnulls, RK_ARG_STARTING_OFFSETS)) != NULL)
-		apply_offsets(state->ranges, text, true, "startingOffsets");
+		kafka_ranges_apply_offsets(state->ranges, text, true, "startingOffsets");
 	if ((text = text_arg(args, argnulls, RK_ARG_ENDING_OFFSETS)) != NULL)
-		apply_offsets(state->ranges, text, false, "endingOffsets");
+		kafka_ranges_apply_offsets(state->ranges, text, false, "endingOffsets");
 	if ((text = text_arg(args, argnulls, RK_ARG_STARTING_OFFSETS_BY_TIMESTAMP)) != NULL)
 		apply_timestamps(state->ranges, text, true, "startingOffsetsByTimestamp");
 	if ((text = text_arg(args, argnulls, RK_ARG_ENDING_OFFSETS_BY_TIMESTAMP)) != NULL)
@@ -281,10 +207,6 @@ kafka_bytes_datum(const void *data, size_t len)
 	return PointerGetDatum(b);
 }
 
-/* Kafka CreateTime/LogAppendTime are ms since 1970; Postgres counts us since 2000. */
-#define UNIX_TO_POSTGRES_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
 void
 kafka_record_metadata(rd_kafka_message_t *msg, KafkaPartitionRange *range,
 					  Datum *values, bool *nulls)
@@ -305,7 +227,7 @@ kafka_record_metadata(rd_kafka_message_t *msg, KafkaPartitionRange *range,
 	}
 	else
 	{
-		values[RK_COL_TIMESTAMP] = TimestampTzGetDatum(ts * 1000 - UNIX_TO_POSTGRES_USECS);
+		values[RK_COL_TIMESTAMP] = TimestampTzGetDatum(ts * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS);
 		nulls[RK_COL_TIMESTAMP] = false;
 		/* Spark's numbering: 0 CreateTime, 1 LogAppendTime */
 		values[RK_COL_TIMESTAMP_TYPE] = Int32GetDatum(tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? 0 : 1);

@@ -22,11 +22,18 @@
 #include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "read/reader.h"
 
 #define READER_BATCH_SIZE 4096
+
+/*
+ * A gap between seek ranges at least this long is skipped with a seek; a
+ * shorter one is cheaper to fetch through than to refetch after a seek.
+ */
+#define READER_SEEK_GAP 2048
 
 /* Per topic: its ranges indexed by partition number. */
 typedef struct TopicRanges
@@ -52,6 +59,11 @@ struct KafkaReader
 	int			batch_pos;
 	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
 	TimestampTz last_wake;
+	/* kafka_reader_retain: used fetch batches kept until released */
+	bool		retain;
+	rd_kafka_message_t **retained;
+	int			retained_count;
+	int			retained_size;
 };
 
 static int
@@ -258,6 +270,80 @@ partition_list(List *ranges)
 	return list;
 }
 
+void
+kafka_ranges_apply_offsets(List *ranges, const char *text, bool is_start, const char *option_name)
+{
+	KafkaOffsetSpec spec;
+	char		err[256];
+	ListCell   *lc;
+	size_t		i;
+
+	if (!kafka_parse_offset_spec(text, true, false, &spec, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for %s: %s", option_name, err),
+				 errhint("Use \"earliest\", \"latest\" or JSON such as {\"topic\":{\"0\":23,\"1\":-2}} (-2 earliest, -1 latest).")));
+
+	/* every named partition must be part of the read */
+	for (i = 0; i < spec.count; i++)
+	{
+		bool		found = false;
+
+		foreach(lc, ranges)
+		{
+			KafkaPartitionRange *r = lfirst(lc);
+
+			if (r->partition == spec.entries[i].partition &&
+				strcmp(r->topic, spec.entries[i].topic) == 0)
+				found = true;
+		}
+		if (!found)
+		{
+			char	   *topic = pstrdup(spec.entries[i].topic);
+			int32		partition = spec.entries[i].partition;
+
+			kafka_offset_spec_free(&spec);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s names %s[%d], which is not being read", option_name, topic, partition)));
+		}
+	}
+
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+		int64		value;
+
+		if (spec.kind == KAFKA_SPEC_EARLIEST)
+			value = KAFKA_OFFSET_EARLIEST;
+		else if (spec.kind == KAFKA_SPEC_LATEST)
+			value = KAFKA_OFFSET_LATEST;
+		else
+		{
+			const KafkaOffsetSpecEntry *e = kafka_offset_spec_find(&spec, r->topic, r->partition);
+
+			if (e == NULL)
+				value = is_start ? KAFKA_OFFSET_EARLIEST : KAFKA_OFFSET_LATEST;
+			else
+				value = e->value;
+		}
+		if (is_start)
+			r->start_offset = value;
+		else
+		{
+			if (value == KAFKA_OFFSET_EARLIEST)
+			{
+				kafka_offset_spec_free(&spec);
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for %s: earliest (-2) cannot be an ending offset", option_name)));
+			}
+			r->end_offset = value;
+		}
+	}
+	kafka_offset_spec_free(&spec);
+}
+
 /*
  * offsets-for-times over every range; "when" gives each range's timestamp
  * (-2 earliest, -1 latest, or ms).  Results land in out[].
@@ -315,6 +401,35 @@ static int64
 when_end(KafkaPartitionRange *r)
 {
 	return r->end_timestamp >= 0 ? r->end_timestamp : KAFKA_OFFSET_LATEST;
+}
+
+static int64 lookup_timestamp;
+
+static int64
+when_lookup_timestamp(KafkaPartitionRange *r)
+{
+	return lookup_timestamp;
+}
+
+void
+kafka_ranges_offsets_for_time(KafkaClient *client, List *ranges,
+							  int64 timestamp_ms, int64 *out)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	if (ranges == NIL)
+		return;
+	lookup_timestamp = timestamp_ms;
+	lookup_offsets(client, ranges, when_lookup_timestamp, out);
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		out[i] = kafka_resolve_timestamp_offset(out[i], r->low_watermark,
+												r->high_watermark);
+		i++;
+	}
 }
 
 static void
@@ -481,13 +596,16 @@ mark_done(KafkaReader *reader, KafkaPartitionRange *range)
 }
 
 static void free_batch(KafkaReader *reader);
+static void free_retained(KafkaReader *reader);
 
 static void
 reader_context_callback(void *arg)
 {
 	KafkaReader *reader = (KafkaReader *) arg;
 
+	reader->retain = false;
 	free_batch(reader);
+	free_retained(reader);
 	if (reader->started)
 		rd_kafka_topic_partition_list_destroy(reader->started);
 	reader->started = NULL;
@@ -578,11 +696,56 @@ free_batch(KafkaReader *reader)
 {
 	int			i;
 
-	for (i = 0; i < reader->batch_count; i++)
-		if (reader->batch[i] != NULL)
-			rd_kafka_message_destroy(reader->batch[i]);
+	if (reader->retain && reader->batch_count > 0)
+	{
+		/* keep them: the caller still holds some (kafka_reader_retain) */
+		if (reader->retained_count + reader->batch_count > reader->retained_size)
+		{
+			int			size = Max(reader->retained_size * 2,
+								   reader->retained_count + reader->batch_count);
+
+			if (reader->retained == NULL)
+				reader->retained = MemoryContextAlloc(GetMemoryChunkContext(reader),
+													  sizeof(rd_kafka_message_t *) * size);
+			else
+				reader->retained = repalloc(reader->retained, sizeof(rd_kafka_message_t *) * size);
+			reader->retained_size = size;
+		}
+		/* messages taken by the caller (kafka_reader_take) are theirs */
+		for (i = 0; i < reader->batch_count; i++)
+			if (reader->batch[i] != NULL)
+				reader->retained[reader->retained_count++] = reader->batch[i];
+	}
+	else
+	{
+		for (i = 0; i < reader->batch_count; i++)
+			if (reader->batch[i] != NULL)
+				rd_kafka_message_destroy(reader->batch[i]);
+	}
 	reader->batch_count = 0;
 	reader->batch_pos = 0;
+}
+
+static void
+free_retained(KafkaReader *reader)
+{
+	int			i;
+
+	for (i = 0; i < reader->retained_count; i++)
+		rd_kafka_message_destroy(reader->retained[i]);
+	reader->retained_count = 0;
+}
+
+void
+kafka_reader_retain(KafkaReader *reader, bool retain)
+{
+	reader->retain = retain;
+}
+
+void
+kafka_reader_release(KafkaReader *reader)
+{
+	free_retained(reader);
 }
 
 /* Records of a range aged out while we were reading it. */
@@ -605,6 +768,31 @@ handle_lost_records(KafkaReader *reader, KafkaPartitionRange *range)
 	}
 	if (rd_kafka_seek(range->rkt, range->partition, low, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		kafka_client_error(reader->client, rd_kafka_last_error(), "skipping lost records");
+}
+
+/*
+ * With seek ranges: is offset inside the current segment?  Moving into a
+ * gap, position at the next segment, seeking when the gap is long.
+ */
+static bool
+in_segment(KafkaReader *reader, KafkaPartitionRange *range, int64 offset)
+{
+	KafkaOffsetSegment *seg;
+
+	while (range->segment < range->nsegments - 1 &&
+		   offset >= range->segments[range->segment].end)
+		range->segment++;
+	seg = &range->segments[range->segment];
+	if (offset >= seg->start)
+		return true;
+	range->next_offset = seg->start;
+	if (seg->start - offset >= READER_SEEK_GAP && range->sought_segment < range->segment)
+	{
+		range->sought_segment = range->segment;
+		if (rd_kafka_seek(range->rkt, range->partition, seg->start, 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			kafka_client_error(reader->client, rd_kafka_last_error(), "seeking");
+	}
+	return false;
 }
 
 static void
@@ -684,6 +872,8 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 				mark_done(reader, range);
 				continue;
 			}
+			if (range->nsegments > 1 && !in_segment(reader, range, msg->offset))
+				continue;
 			range->next_offset = msg->offset + 1;
 			if (range->next_offset >= range->end_offset)
 				mark_done(reader, range);
@@ -741,7 +931,9 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 void
 kafka_reader_stop(KafkaReader *reader)
 {
+	reader->retain = false;
 	free_batch(reader);
+	free_retained(reader);
 }
 
 char *
@@ -764,7 +956,15 @@ kafka_ranges_describe(List *ranges, int max_items)
 		if (i++ > 0)
 			appendStringInfoString(&buf, ", ");
 		appendStringInfo(&buf, "%s[%d]", r->topic, r->partition);
-		if (r->start_offset >= 0 && r->end_offset >= 0)
+		if (r->nsegments > 1)
+		{
+			int			s;
+
+			for (s = 0; s < r->nsegments; s++)
+				appendStringInfo(&buf, "%s" INT64_FORMAT ".." INT64_FORMAT, s == 0 ? ": " : " ",
+								 r->segments[s].start, r->segments[s].end);
+		}
+		else if (r->start_offset >= 0 && r->end_offset >= 0)
 			appendStringInfo(&buf, ": " INT64_FORMAT ".." INT64_FORMAT, r->start_offset, r->end_offset);
 	}
 	return buf.data;

@@ -10,9 +10,29 @@
 #define KAFKA_READER_H
 
 #include "client.h"
+#include "datatype/timestamp.h"
 #include "common/offset_spec.h"
 
-/* What to read of one partition: [start_offset, end_offset). */
+/*
+ * Kafka timestamps are milliseconds since 1970; PostgreSQL's count
+ * microseconds since 2000: ts_ms * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS.
+ */
+#define KAFKA_UNIX_TO_POSTGRES_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* One piece of a partition to read: [start, end). */
+typedef struct KafkaOffsetSegment
+{
+	int64		start;
+	int64		end;
+} KafkaOffsetSegment;
+
+/*
+ * What to read of one partition: [start_offset, end_offset), or, when
+ * segments is set, only those sorted, disjoint pieces of it (start_offset
+ * and end_offset are then the first start and the last end): the reader
+ * skips the gaps, seeking over the long ones.
+ */
 typedef struct KafkaPartitionRange
 {
 	char	   *topic;
@@ -33,6 +53,11 @@ typedef struct KafkaPartitionRange
 	bool		started;
 	rd_kafka_topic_t *rkt;
 	Datum		topic_datum;	/* text, built once */
+	/* seek ranges (NULL: the whole [start_offset, end_offset)) */
+	KafkaOffsetSegment *segments;
+	int			nsegments;
+	int			segment;		/* the current one */
+	int			sought_segment; /* the last one we seeked to */
 } KafkaPartitionRange;
 
 /* Partitions of the topics named by subscribe / subscribePattern / assign. */
@@ -61,6 +86,21 @@ extern void kafka_resolve_ranges(KafkaClient *client, List *ranges,
 
 /* Set a consumer's queue sizes so memory is bounded for this many partitions. */
 extern void kafka_spec_bound_fetch_memory(KafkaConnectionSpec *spec, int partitions);
+
+/*
+ * Apply a startingOffsets/endingOffsets specification ("earliest", "latest"
+ * or per-partition JSON) to unresolved ranges.
+ */
+extern void kafka_ranges_apply_offsets(List *ranges, const char *text,
+									   bool is_start, const char *option_name);
+
+/*
+ * For resolved ranges: out[i] is the first offset of range i whose
+ * timestamp is >= timestamp_ms (offsets-for-times), the high watermark when
+ * there is none.
+ */
+extern void kafka_ranges_offsets_for_time(KafkaClient *client, List *ranges,
+										  int64 timestamp_ms, int64 *out);
 
 typedef struct KafkaReader KafkaReader;
 
@@ -91,6 +131,15 @@ extern rd_kafka_message_t *kafka_reader_next_wait(KafkaReader *reader,
 extern void kafka_reader_take(KafkaReader *reader);
 
 extern void kafka_reader_stop(KafkaReader *reader);
+
+/*
+ * While retain is on, records returned by kafka_reader_next stay valid
+ * until kafka_reader_release (memory: the records held, plus one fetch
+ * batch), so a caller can decode a run of records and, should that fail,
+ * decode them again.
+ */
+extern void kafka_reader_retain(KafkaReader *reader, bool retain);
+extern void kafka_reader_release(KafkaReader *reader);
 
 /* Format ranges for EXPLAIN: "t[0]: 0..100, t[1]: 5..9" */
 extern char *kafka_ranges_describe(List *ranges, int max_items);

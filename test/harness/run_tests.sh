@@ -101,6 +101,13 @@ if ! "$KT_PYTHON" "$KAFKA_TEST_PRODUCE" --fixtures --bootstrap "$KAFKA_TEST_BOOT
 	fail "fixtures"
 	finish
 fi
+# Foreign-table fixtures from a second, independent client (kafkajs).
+if ! node "$srcdir/test/fixtures/produce_kafkajs.mjs" --bootstrap "$KAFKA_TEST_BOOTSTRAP" \
+	--state-dir "$KAFKA_TEST_STATE_DIR" --out "$tmp/fixtures_kafkajs.conf" ||
+	! cat "$tmp/fixtures_kafkajs.conf" >>"$tmp/fixtures.conf"; then
+	fail "fixtures (kafkajs)"
+	finish
+fi
 
 # ---- unit tests -----------------------------------------------------------
 
