@@ -141,6 +141,32 @@ ok(wait_for(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kafka_
 is($node->safe_psql('postgres', q{SELECT count(*) FROM kafka.stream_offsets WHERE stream = 'live'::regclass}),
 	'0', 'drop forgets the offsets');
 
+# --- a NOLOGIN owner: the worker works with its privileges, checked each batch
+$node->safe_psql('postgres', q{
+	CREATE ROLE streamer NOLOGIN;
+	GRANT USAGE ON SCHEMA kafka TO streamer;
+	GRANT USAGE ON FOREIGN SERVER k TO streamer;
+	CREATE USER MAPPING FOR streamer SERVER k OPTIONS (password_required 'false');
+	GRANT SELECT ON events_topic TO streamer;
+	CREATE TABLE owned (event_id bigint, _partition int, _offset bigint, who text DEFAULT current_user);
+	ALTER TABLE owned OWNER TO streamer;
+	SET ROLE streamer;
+	SELECT kafka.create_streaming_table('owned', source => 'events_topic', max_offsets_per_trigger => 1000);
+	RESET ROLE;});
+my $total = $node->safe_psql('postgres', q{SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'events')});
+ok(wait_for('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM owned', "$total|$total", 'owned'),
+	'a NOLOGIN owner\'s stream runs');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT who, ',') FROM owned}), 'streamer',
+	'rows are written as the owner');
+$node->safe_psql('postgres', q{REVOKE SELECT ON events_topic FROM streamer});
+produce(broker => $broker, topic => 'events', count => 10, start => 4000, json => 1, partitions => 3);
+ok(wait_for(q{SELECT state FROM kafka.streaming_tables WHERE target = 'owned'::regclass}, 'failed', 'revoked'),
+	'privileges are checked each batch: the stream stops');
+like($node->safe_psql('postgres', q{SELECT DISTINCT last_error FROM kafka.stream_progress WHERE stream = 'owned'::regclass}),
+	qr/permission denied for foreign table events_topic/, 'progress shows why');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM owned'), $total, 'nothing written without the privilege');
+$node->safe_psql('postgres', q{SELECT kafka.drop_streaming_table('owned')});
+
 # --- transform: stream-static join; dead letters with coordinates
 $broker->create_topic('orders', 1);
 $node->safe_psql('postgres', qq{
