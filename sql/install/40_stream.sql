@@ -82,6 +82,37 @@ COMMENT ON TABLE kafka.dead_letters IS
 COMMENT ON TABLE kafka.stream_lost_offsets IS
     'offset ranges skipped because they aged out of Kafka (fail_on_data_loss => false)';
 
+-- Dropping a streaming table forgets its stream; dropping a source stops
+-- the streams that read it (they show why in kafka.stream_progress).
+CREATE FUNCTION kafka.streaming_objects_dropped()
+    RETURNS event_trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM kafka.dead_letters d USING pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0
+       AND d.stream OPERATOR(pg_catalog.=) o.objid;
+    DELETE FROM kafka.stream_lost_offsets l USING pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0
+       AND l.stream OPERATOR(pg_catalog.=) o.objid;
+    DELETE FROM kafka.streaming_tables s USING pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0
+       AND s.target OPERATOR(pg_catalog.=) o.objid;
+    UPDATE kafka.streaming_tables s
+       SET state = 'failed',
+           last_error = pg_catalog.format('source foreign table %s was dropped', o.object_identity)
+      FROM pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0
+       AND s.source OPERATOR(pg_catalog.=) o.objid;
+END
+$$;
+
+CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP FOREIGN TABLE', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION kafka.streaming_objects_dropped();
+
 -- target: the streaming table, created from the source's columns when it
 -- does not exist.  trigger: 'continuous', an interval such as '30 seconds',
 -- or 'available_now' (only kafka.refresh_streaming_table loads it).

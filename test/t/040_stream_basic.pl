@@ -211,6 +211,30 @@ like($err, qr/kafka record orders\[0\] at offset 2/, 'fail names the record');
 is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || (SELECT next_offset FROM kafka.stream_offsets WHERE stream = 'strict_orders'::regclass) FROM strict_orders}),
 	'0 0', 'fail advanced nothing');
 
+# an interval trigger: each tick loads what the topic holds then
+$node->safe_psql('postgres', q{
+	CREATE TABLE ticks (event_id bigint, _partition int, _offset bigint);
+	SELECT kafka.create_streaming_table('ticks', source => 'events_topic', trigger => '1 second',
+	  max_offsets_per_trigger => 700);});
+$total = $node->safe_psql('postgres', q{SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'events')});
+ok(wait_for('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM ticks', "$total|$total", 'interval'),
+	'interval trigger loads the backlog');
+produce(broker => $broker, topic => 'events', count => 20, start => 5000, json => 1, partitions => 3);
+$total += 20;
+ok(wait_for('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM ticks', "$total|$total", 'interval 2'),
+	'and what arrives later, at the next tick');
+$node->safe_psql('postgres', q{SELECT kafka.drop_streaming_table('ticks', drop_table => true)});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'ticks'}), '0', 'drop_table => true drops it');
+
+# dropping a target forgets its stream; dropping a source stops its streams
+$node->safe_psql('postgres', q{DROP TABLE enriched});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM kafka.streaming_tables WHERE target::oid NOT IN (SELECT oid FROM pg_class)}),
+	'0', 'a dropped target leaves no stream behind');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM kafka.dead_letters}), '0', 'nor its dead letters');
+$node->safe_psql('postgres', q{DROP FOREIGN TABLE orders_topic});
+like($node->safe_psql('postgres', q{SELECT state || ': ' || last_error FROM kafka.streaming_tables WHERE target = 'strict_orders'::regclass}),
+	qr/^failed: source foreign table public.orders_topic was dropped/, 'a dropped source stops its stream');
+
 # pg_dump keeps the catalog
 my $dump = $node->safe_psql('postgres', q{SELECT 1}) && `pg_dump -d "@{[ $node->connstr('postgres') ]}" --data-only -t kafka.stream_offsets 2>&1`;
 like($dump, qr/COPY kafka\.stream_offsets/, 'pg_dump dumps the offsets');
