@@ -32,6 +32,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -124,11 +125,19 @@ kafka_stream_launcher_main(Datum arg)
 	stream_shared->launcher_pid = MyProcPid;
 	stream_shared->probe_requested = true;
 	stream_shared->probe_pid = 0;
-	/* after a launcher restart: workers it started are gone or orphaned */
+	/*
+	 * After a launcher restart (not a cluster restart, which empties shared
+	 * memory) the workers of the previous launcher may still run: keep
+	 * their slots, and start no second worker while they live.
+	 */
 	for (i = 0; i < stream_shared->nslots; i++)
 	{
-		stream_shared->slots[i].in_use = false;
-		stream_shared->slots[i].pid = 0;
+		StreamSlot *slot = &stream_shared->slots[i];
+
+		if (slot->in_use && slot->pid > 0 && BackendPidGetProc(slot->pid) != NULL)
+			continue;
+		slot->in_use = false;
+		slot->pid = 0;
 	}
 	LWLockRelease(stream_shared->lock);
 
@@ -229,6 +238,16 @@ kafka_stream_launcher_main(Datum arg)
 
 			if (!slot->in_use || handles[i] != NULL)
 				continue;
+			if (slot->pid > 0)
+			{
+				/* a previous launcher's worker: wait until it is gone */
+				if (BackendPidGetProc(slot->pid) != NULL)
+				{
+					running++;
+					continue;
+				}
+				slot->pid = 0;
+			}
 			if (!slot->wanted)
 			{
 				slot->in_use = false;
@@ -372,6 +391,18 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 		slot->rows_per_second = rows_per_second;
 	if (error)
 		strlcpy(slot->last_error, error, sizeof(slot->last_error));
+	LWLockRelease(stream_shared->lock);
+}
+
+/* However the worker ends (FATAL on SIGTERM too), its slot forgets it. */
+static void
+worker_shmem_exit(int code, Datum arg)
+{
+	if (my_slot < 0)
+		return;
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	if (stream_shared->slots[my_slot].pid == MyProcPid)
+		stream_shared->slots[my_slot].pid = 0;
 	LWLockRelease(stream_shared->lock);
 }
 
@@ -562,6 +593,7 @@ kafka_stream_worker_main(Datum arg)
 	stream_shared->slots[my_slot].pid = MyProcPid;
 	stream_shared->slots[my_slot].last_error[0] = '\0';
 	LWLockRelease(stream_shared->lock);
+	before_shmem_exit(worker_shmem_exit, 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	cxt = AllocSetContextCreate(TopMemoryContext, "kafka stream worker", ALLOCSET_DEFAULT_SIZES);

@@ -53,6 +53,25 @@ produce_more(20000);
 ok(wait_for('postgres', 'SELECT count(*) FROM drops', '20000', 'initial'), 'stream running');
 ok(wait_for('postgres', $workers, '1', 'worker'), 'one worker');
 
+# the launcher terminated: it comes back, adopts the running worker, starts no second one
+my $launcher = q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'kafka_fdw stream launcher'};
+my $launcher_pid = $node->safe_psql('postgres', $launcher);
+ok($launcher_pid, 'launcher running');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($launcher_pid)");
+my $new_launcher = '';
+for (1 .. 300)
+{
+	$new_launcher = $node->safe_psql('postgres', $launcher);
+	last if $new_launcher ne '' && $new_launcher ne $launcher_pid;
+	usleep(100_000);
+}
+isnt($new_launcher, $launcher_pid, 'launcher restarted after pg_terminate_backend');
+produce_more(5000);
+ok(wait_for('postgres', 'SELECT count(*), count(DISTINCT (_partition, _offset)) FROM drops', "$produced|$produced", 'after launcher restart'),
+	'stream carries on');
+sleep 2;
+is($node->safe_psql('postgres', $workers), '1', 'still one worker for the stream');
+
 # rolled back: the worker stops for the drop, then comes back
 produce_more(50000);
 my ($ret, $out, $err) = $node->psql('postgres', q{BEGIN; DROP EXTENSION kafka_fdw CASCADE; ROLLBACK;});
