@@ -94,14 +94,11 @@ done
 sql "SELECT count(*) AS rows FROM events"
 
 banner "Produce 5000 more events while the stream runs, and one bad record"
-kt_produce --topic events --count 5000 --start 1000 --json --timestamp-base 1700000000000 \
-	--batch 500 --linger-ms 5 >/dev/null &
-producer=$!
-for _ in 1 2 3 4 5; do
-	sleep 0.3
+for k in $(seq 0 9); do
+	kt_produce --topic events --count 500 --start $((1000 + k * 500)) --json \
+		--timestamp-base 1700000000000 >/dev/null
 	psql -X -qAt -c "SELECT 'rows in events: ' || count(*) FROM events"
 done
-wait "$producer"
 echo 'not json' | kcat -q -P -b "$KAFKA_TEST_BOOTSTRAP" -t events -p 0
 for _ in $(seq 1 100); do
 	[ "$(psql -X -qAt -c 'SELECT count(*) FROM kafka.dead_letters')" = 1 ] && break

@@ -463,6 +463,8 @@ run_stream(Oid target, MemoryContext parent)
 	StreamDef  *def;
 	StreamIngest *ingest = NULL;
 	TimestampTz last_partition_check = GetCurrentTimestamp();
+	TimestampTz window_start = GetCurrentTimestamp();
+	int64		window_rows = 0;
 	MemoryContext old;
 
 	for (;;)
@@ -520,8 +522,15 @@ run_stream(Oid target, MemoryContext parent)
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			stream_ingest_committed(ingest);
-			seconds = (double) (GetCurrentTimestamp() - tick_start) / 1000000.0;
-			stream_worker_report(NULL, seconds > 0 ? result.rows / seconds : 0, "");
+			/* rows/s over a window of about ten seconds, not one batch */
+			window_rows += result.rows;
+			seconds = (double) (GetCurrentTimestamp() - window_start) / 1000000.0;
+			stream_worker_report(NULL, seconds >= 1 ? window_rows / seconds : -1, "");
+			if (seconds >= 10)
+			{
+				window_start = GetCurrentTimestamp();
+				window_rows = 0;
+			}
 			pgstat_report_stat(false);
 			continue;
 		}
