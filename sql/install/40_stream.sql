@@ -200,5 +200,16 @@ SELECT s.target AS stream,
   JOIN kafka.stream_offsets o ON o.stream = s.target
   LEFT JOIN kafka.stream_workers() w ON w.stream = s.target;
 
+-- Everyone may see the streams (like pg_class); a stream's dead letters hold
+-- its payloads, so only roles with the privileges of its owner see them.
+GRANT SELECT ON kafka.streaming_tables, kafka.stream_offsets, kafka.stream_lost_offsets,
+    kafka.stream_progress TO PUBLIC;
+GRANT SELECT ON kafka.dead_letters TO PUBLIC;
+ALTER TABLE kafka.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY dead_letters_of_own_streams ON kafka.dead_letters FOR SELECT
+    USING (pg_catalog.pg_has_role(
+        (SELECT s.owner FROM kafka.streaming_tables s WHERE s.target OPERATOR(pg_catalog.=) stream),
+        'USAGE'));
+
 COMMENT ON VIEW kafka.stream_progress IS
     'per streaming table and partition: state, last batch, rows/s, committed offset, high watermark, lag, last error';

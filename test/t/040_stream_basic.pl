@@ -201,6 +201,13 @@ is($node->safe_psql('postgres', q{SELECT string_agg(format('%s %s %s %s', topic,
 like($node->safe_psql('postgres', q{SELECT error FROM kafka.dead_letters WHERE "offset" = 3}),
 	qr/transform failed: division by zero/, 'transform error recorded');
 
+# dead letters are visible to the stream's owner only
+$node->safe_psql('postgres', q{CREATE ROLE outsider; GRANT USAGE ON SCHEMA kafka TO outsider;});
+is($node->safe_psql('postgres', q{SET ROLE outsider; SELECT count(*) FROM kafka.dead_letters}), '0',
+	'another role sees no dead letters');
+is($node->safe_psql('postgres', q{SET ROLE outsider; SELECT count(*) FROM kafka.stream_offsets WHERE stream = 'enriched'::regclass}), '1',
+	'but may see the offsets');
+
 # on_error fail: nothing advances and the error says where
 $node->safe_psql('postgres', q{
 	CREATE TABLE strict_orders (order_id bigint, customer text, _partition int, _offset bigint);

@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
@@ -12,7 +13,7 @@ use KafkaFdwTest;
 
 my $broker = start_broker(brokers => 1);
 my $bs = $broker->bootstrap;
-my $node = new_node('drop', broker => $broker);
+my $node = new_node('drop', broker => $broker, init => { allows_streaming => 1 });
 $broker->create_topic('drops', 2);
 
 my $setup = qq{
@@ -71,6 +72,19 @@ ok(wait_for('postgres', 'SELECT count(*), count(DISTINCT (_partition, _offset)) 
 	'stream carries on');
 sleep 2;
 is($node->safe_psql('postgres', $workers), '1', 'still one worker for the stream');
+
+# a streaming replica runs no stream (the launcher waits for promotion)
+$node->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node, 'base', has_streaming => 1);
+$standby->start;
+produce_more(1000);
+ok(wait_for('postgres', 'SELECT count(*) FROM drops', "$produced", 'primary goes on'), 'primary ingests');
+$node->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM drops'), "$produced", 'replica has the rows');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'kafka_fdw stream%'}),
+	'0', 'no launcher and no stream worker on the standby');
+$standby->stop;
 
 # rolled back: the worker stops for the drop, then comes back
 produce_more(50000);
