@@ -604,6 +604,11 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	upsert_offsets(target, ranges);
 	table_close(rel, NoLock);
 	stream_notify_launcher_at_commit();
+	if (trigger != STREAM_TRIGGER_AVAILABLE_NOW && !stream_launcher_available())
+		ereport(WARNING,
+				(errmsg("kafka_fdw is not in shared_preload_libraries: no worker will run streaming table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errhint("Add kafka_fdw to shared_preload_libraries and restart, or load it with CALL kafka.refresh_streaming_table().")));
 	PG_RETURN_OID(target);
 }
 

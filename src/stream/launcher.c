@@ -303,6 +303,13 @@ kafka_stream_init(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/* Is the launcher there (kafka_fdw in shared_preload_libraries)? */
+bool
+stream_launcher_available(void)
+{
+	return stream_shared != NULL;
+}
+
 /* Is a worker running (target in dboid)?  For refresh messages and tests. */
 bool
 stream_worker_is_running(Oid dboid, Oid target, int *pid)

@@ -142,6 +142,7 @@ extern int64 stream_sink_end(StreamSink *sink);
 
 /* launcher.c */
 extern void kafka_stream_init(void);
+extern bool stream_launcher_available(void);
 extern bool stream_worker_is_running(Oid dboid, Oid target, int *pid);
 extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);
