@@ -54,12 +54,6 @@ PG_FUNCTION_INFO_V1(kafka_reset_offsets);
 
 static const char *const on_error_names[] = {"fail", "dead_letter", "skip", "null"};
 
-const char *
-stream_on_error_name(StreamOnError on_error)
-{
-	return on_error_names[on_error];
-}
-
 /*
  * Run one fixed catalog statement as the bootstrap superuser.  Returns
  * SPI_processed; rows are left in SPI_tuptable for the caller, which must

@@ -310,31 +310,6 @@ stream_launcher_available(void)
 	return stream_shared != NULL;
 }
 
-/* Is a worker running (target in dboid)?  For refresh messages and tests. */
-bool
-stream_worker_is_running(Oid dboid, Oid target, int *pid)
-{
-	int			i;
-	bool		found = false;
-
-	if (stream_shared == NULL)
-		return false;
-	LWLockAcquire(stream_shared->lock, LW_SHARED);
-	for (i = 0; i < stream_shared->nslots; i++)
-	{
-		StreamSlot *slot = &stream_shared->slots[i];
-
-		if (slot->in_use && slot->dboid == dboid && slot->target == target && slot->pid > 0)
-		{
-			found = true;
-			if (pid)
-				*pid = slot->pid;
-		}
-	}
-	LWLockRelease(stream_shared->lock);
-	return found;
-}
-
 /*
  * kafka.stream_workers(): the launcher's view of this database's streams,
  * for kafka.stream_progress.

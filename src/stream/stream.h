@@ -66,7 +66,6 @@ typedef struct StreamDef
 /* catalog.c */
 extern StreamDef *stream_def_load(Oid target, bool missing_ok);
 extern StreamDef *stream_def_copy(StreamDef *def);
-extern const char *stream_on_error_name(StreamOnError on_error);
 extern void stream_check_target(Relation rel);
 extern void stream_mark_failed(Oid target, const char *error);
 extern void stream_check_owner(StreamDef *def);
@@ -102,8 +101,8 @@ extern StreamIngest *stream_ingest_open(StreamDef *def, bool bounded,
 /*
  * Fetch the next batch (no transaction needed).  Bounded reads fill until
  * the batch cap or the end; unbounded ones wait up to wait_ms for a first
- * record, then take what arrives within a short linger.  Returns false when
- * a bounded read has nothing left.
+ * record, then take what arrives within a short linger.  Returns whether
+ * there is anything to apply (stream_ingest_pending).
  */
 extern bool stream_ingest_fetch(StreamIngest *ingest, int wait_ms);
 
@@ -140,22 +139,23 @@ extern void stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
 extern void stream_sink_flush(StreamSink *sink);
 extern int64 stream_sink_end(StreamSink *sink);
 
-/* launcher.c */
+/* launcher.c: GUCs, shared memory, hooks, launcher registration */
 extern void kafka_stream_init(void);
 extern bool stream_launcher_available(void);
-extern bool stream_worker_is_running(Oid dboid, Oid target, int *pid);
+
+/* worker.c: the launcher's loop, the probe and the stream worker */
+extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
+extern PGDLLEXPORT void kafka_stream_launcher_main(Datum arg);
+/* A worker's state for kafka.stream_progress (NULL / -1: unchanged). */
 extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);
 
-/* worker.c */
-extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
-extern PGDLLEXPORT void kafka_stream_launcher_main(Datum arg);
-
-/* Advisory lock that keeps one writer per stream (worker or refresh). */
+/* refresh.c: advisory lock that keeps one writer per stream (a worker or
+ * a refresh) */
 extern bool stream_lock_acquire(Oid target, bool session, bool wait);
 extern void stream_lock_release(Oid target);
 
-/* Run as the stream's owner with its TimeZone/DateStyle pinned. */
+/* ingest.c: run as the stream's owner with its TimeZone/DateStyle pinned */
 typedef struct StreamUserContext
 {
 	Oid			saved_user;
