@@ -59,6 +59,7 @@ struct KafkaReader
 	int			batch_pos;
 	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
 	TimestampTz last_wake;
+	int			wake_interval_ms;	/* between wakes of idle fetchers */
 	/* kafka_reader_retain: used fetch batches kept until released */
 	bool		retain;
 	rd_kafka_message_t **retained;
@@ -621,6 +622,7 @@ kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 	reader->client = client;
 	reader->ranges = ranges;
 	reader->fail_on_data_loss = fail_on_data_loss;
+	reader->wake_interval_ms = 50;
 	reader->batch = palloc(sizeof(rd_kafka_message_t *) * READER_BATCH_SIZE);
 
 	/*
@@ -835,6 +837,12 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 }
 
 void
+kafka_reader_set_wake_interval(KafkaReader *reader, int interval_ms)
+{
+	reader->wake_interval_ms = interval_ms;
+}
+
+void
 kafka_reader_take(KafkaReader *reader)
 {
 	Assert(reader->batch_pos > 0);
@@ -894,7 +902,8 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 
 			/* the queue ran dry: make sure the fetchers are not idling */
 			if (reader->started &&
-				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(), 50))
+				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(),
+										   reader->wake_interval_ms))
 			{
 				kafka_client_wake_fetchers(reader->client, reader->started);
 				reader->last_wake = GetCurrentTimestamp();

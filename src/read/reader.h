@@ -130,6 +130,13 @@ extern rd_kafka_message_t *kafka_reader_next_wait(KafkaReader *reader,
  */
 extern void kafka_reader_take(KafkaReader *reader);
 
+/*
+ * While the queue is dry the reader wakes idle fetchers (a small request
+ * per wake, 50 ms apart by default).  An unbounded read that mostly waits
+ * for new records spaces them out.
+ */
+extern void kafka_reader_set_wake_interval(KafkaReader *reader, int interval_ms);
+
 extern void kafka_reader_stop(KafkaReader *reader);
 
 /*

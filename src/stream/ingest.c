@@ -48,6 +48,8 @@
 
 /* After the first record of a continuous batch, wait this long for more. */
 #define LINGER_MS 100
+/* An idle continuous stream wakes its fetchers this often (see reader.h). */
+#define STREAM_IDLE_WAKE_MS 1000
 
 typedef struct HeldMessage
 {
@@ -230,6 +232,8 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	}
 	ingest->ranges = ranges;
 	ingest->reader = kafka_reader_start(ingest->client, ranges, def->fail_on_data_loss);
+	if (!bounded)
+		kafka_reader_set_wake_interval(ingest->reader, STREAM_IDLE_WAKE_MS);
 	MemoryContextSwitchTo(old);
 	return ingest;
 }
