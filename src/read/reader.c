@@ -21,6 +21,7 @@
 #include "catalog/pg_collation.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
+#include "storage/pmsignal.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -899,6 +900,11 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 			rd_kafka_message_t *msg;
 
 			kafka_client_poll_events(reader->client);
+			/* a wait that no latch covers: notice a dead postmaster here */
+			if (!PostmasterIsAlive())
+				ereport(FATAL,
+						(errcode(ERRCODE_ADMIN_SHUTDOWN),
+						 errmsg("terminating a kafka read because the postmaster died")));
 
 			/* the queue ran dry: make sure the fetchers are not idling */
 			if (reader->started &&

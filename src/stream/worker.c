@@ -31,6 +31,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
@@ -473,6 +474,8 @@ run_stream(Oid target, MemoryContext parent)
 		bool		pending;
 
 		CHECK_FOR_INTERRUPTS();
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		MemoryContextReset(cxt);
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
