@@ -345,6 +345,17 @@ stream_restore_user(StreamUserContext *ctx)
 
 bool		stream_record_error_raised = false;
 
+/* Errors that retrying cannot fix: the stream stops until resumed. */
+bool
+stream_error_is_permanent(ErrorData *edata)
+{
+	return stream_record_error_raised ||
+		edata->sqlerrcode == ERRCODE_DATA_CORRUPTED ||
+		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		edata->sqlerrcode == ERRCODE_DATATYPE_MISMATCH;
+}
+
 /* The error for a bad record under on_error 'fail', with its coordinates. */
 static void
 report_record_error(StreamIngest *ingest, HeldMessage *h, const char *error, int code)

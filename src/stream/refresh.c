@@ -29,6 +29,7 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "stream/stream.h"
@@ -73,6 +74,84 @@ summary_result(const char *summary)
 	TupleDescInitEntry(desc, 1, "summary", TEXTOID, -1, 0);
 	desc = BlessTupleDesc(desc);
 	return HeapTupleGetDatum(heap_form_tuple(desc, &value, &isnull));
+}
+
+typedef struct RefreshStep
+{
+	StreamDef  *def;
+	MemoryContext cxt;
+	StreamIngest *ingest;
+	bool		applied;
+	StreamBatchResult result;
+} RefreshStep;
+
+static void
+open_step(RefreshStep *step)
+{
+	step->ingest = stream_ingest_open(step->def, true, step->cxt);
+}
+
+static void
+batch_step(RefreshStep *step)
+{
+	step->applied = false;
+	if (!stream_ingest_fetch(step->ingest, 0))
+		return;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	stream_ingest_apply(step->ingest, &step->result);
+	PopActiveSnapshot();
+	step->applied = true;
+}
+
+/*
+ * Run a step.  Called on its own (non-atomic), the step runs in a
+ * subtransaction so that an error retrying cannot fix (a bad record under
+ * on_error 'fail', lost offsets) can be recorded: the stream is marked
+ * failed and committed before the error goes to the caller, as a worker
+ * does.  Inside a transaction block the caller's transaction is all there
+ * is, and the error just aborts it.
+ */
+static void
+run_step(void (*fn) (RefreshStep *), RefreshStep *step, bool atomic, Oid target)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	stream_record_error_raised = false;
+	if (atomic)
+	{
+		fn(step);
+		return;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(step);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (stream_error_is_permanent(edata))
+		{
+			stream_mark_failed(target, edata->context ?
+							   psprintf("%s (%s)", edata->message, edata->context) :
+							   edata->message);
+			SPI_commit();
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 }
 
 Datum
@@ -124,29 +203,31 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 
 	PG_TRY();
 	{
+		RefreshStep step;
+
 		if (!atomic)
 			SPI_connect_ext(SPI_OPT_NONATOMIC);
-		ingest = stream_ingest_open(def, true, cxt);
+		memset(&step, 0, sizeof(step));
+		step.def = def;
+		step.cxt = cxt;
+		run_step(open_step, &step, atomic, target);
+		ingest = step.ingest;
 		for (;;)
 		{
-			StreamBatchResult result;
-
 			CHECK_FOR_INTERRUPTS();
-			if (!stream_ingest_fetch(ingest, 0))
+			run_step(batch_step, &step, atomic, target);
+			if (!step.applied)
 				break;
-			PushActiveSnapshot(GetTransactionSnapshot());
-			stream_ingest_apply(ingest, &result);
-			PopActiveSnapshot();
 			if (!atomic)
 				SPI_commit();
 			else
 				CommandCounterIncrement();
 			stream_ingest_committed(ingest);
 			batches++;
-			rows += result.rows;
-			records += result.records;
-			dead += result.dead_letters;
-			skipped += result.skipped;
+			rows += step.result.rows;
+			records += step.result.records;
+			dead += step.result.dead_letters;
+			skipped += step.result.skipped;
 		}
 		lag = stream_ingest_lag(ingest);
 		stream_ingest_close(ingest);

@@ -126,6 +126,9 @@ extern void stream_ingest_close(StreamIngest *ingest);
 /* Set when the last error was a record's (decode/transform, on_error fail). */
 extern bool stream_record_error_raised;
 
+/* Errors that retrying cannot fix: the stream is marked failed. */
+extern bool stream_error_is_permanent(ErrorData *edata);
+
 /* sink.c: bulk insert into the target, with its indexes, constraints,
  * defaults and triggers. */
 typedef struct StreamSink StreamSink;

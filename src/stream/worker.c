@@ -445,17 +445,6 @@ current_def(Oid target)
 	return def;
 }
 
-/* Errors that retrying cannot fix: the stream stops until resumed. */
-static bool
-error_is_permanent(ErrorData *edata)
-{
-	return stream_record_error_raised ||
-		edata->sqlerrcode == ERRCODE_DATA_CORRUPTED ||
-		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
-		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-		edata->sqlerrcode == ERRCODE_DATATYPE_MISMATCH;
-}
-
 static void
 run_stream(Oid target, MemoryContext parent)
 {
@@ -654,7 +643,7 @@ kafka_stream_worker_main(Datum arg)
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(TopMemoryContext);
 		edata = CopyErrorData();
-		permanent = error_is_permanent(edata);
+		permanent = stream_error_is_permanent(edata);
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();

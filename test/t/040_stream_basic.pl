@@ -217,6 +217,10 @@ $node->safe_psql('postgres', q{
 like($err, qr/kafka record orders\[0\] at offset 2/, 'fail names the record');
 is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || (SELECT next_offset FROM kafka.stream_offsets WHERE stream = 'strict_orders'::regclass) FROM strict_orders}),
 	'0 0', 'fail advanced nothing');
+like($node->safe_psql('postgres', q{SELECT DISTINCT state || ': ' || last_error FROM kafka.stream_progress WHERE stream = 'strict_orders'::regclass}),
+	qr/^failed: invalid JSON payload.*kafka record orders\[0\] at offset 2/, 'the stream stops and progress shows the error');
+($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('strict_orders')});
+like($err, qr/has failed and is stopped/, 'a failed stream refuses to refresh until resumed');
 
 # an interval trigger: each tick loads what the topic holds then
 $node->safe_psql('postgres', q{

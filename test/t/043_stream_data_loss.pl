@@ -42,6 +42,8 @@ my ($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_t
 like($err, qr/offsets 0 to \d+ of aged\[0\] are no longer available/, 'fail_on_data_loss: refresh fails loudly');
 is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || (SELECT next_offset FROM kafka.stream_offsets WHERE stream = 'strict'::regclass) FROM strict}),
 	'0 0', 'nothing ingested, nothing advanced');
+like($node->safe_psql('postgres', q{SELECT state || ': ' || last_error FROM kafka.streaming_tables WHERE target = 'strict'::regclass}),
+	qr/^failed: offsets 0 to \d+ of aged\[0\] are no longer available/, 'the stream is marked failed');
 
 $node->safe_psql('postgres', q{CALL kafka.refresh_streaming_table('lenient')});
 is($node->safe_psql('postgres', q{SELECT count(*), min(_offset), max(_offset), count(DISTINCT _offset) FROM lenient}),
