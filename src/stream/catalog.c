@@ -91,14 +91,6 @@ stream_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return SPI_processed;
 }
 
-static char *
-get_text(HeapTuple tuple, TupleDesc desc, int col)
-{
-	char	   *v = SPI_getvalue(tuple, desc, col);
-
-	return v;
-}
-
 StreamDef *
 stream_def_load(Oid target, bool missing_ok)
 {
@@ -109,11 +101,11 @@ stream_def_load(Oid target, bool missing_ok)
 
 	SPI_connect();
 	if (stream_catalog_exec("SELECT source::oid, owner::oid, trigger, "
-					 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
-					 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
-					 "timezone, datestyle, state, batch_id "
-					 "FROM kafka.streaming_tables WHERE target = $1",
-					 1, types, values, NULL, true) == 1)
+							"(extract(epoch FROM trigger_interval) * 1000)::bigint, "
+							"max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
+							"timezone, datestyle, state, batch_id "
+							"FROM kafka.streaming_tables WHERE target = $1",
+							1, types, values, NULL, true) == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -123,26 +115,26 @@ stream_def_load(Oid target, bool missing_ok)
 
 		def = palloc0(sizeof(StreamDef));
 		def->target = target;
-		def->source = (Oid) strtoul(get_text(tup, desc, 1), NULL, 10);
-		def->owner = (Oid) strtoul(get_text(tup, desc, 2), NULL, 10);
-		v = get_text(tup, desc, 3);
+		def->source = (Oid) strtoul(SPI_getvalue(tup, desc, 1), NULL, 10);
+		def->owner = (Oid) strtoul(SPI_getvalue(tup, desc, 2), NULL, 10);
+		v = SPI_getvalue(tup, desc, 3);
 		def->trigger = strcmp(v, "continuous") == 0 ? STREAM_TRIGGER_CONTINUOUS :
 			strcmp(v, "interval") == 0 ? STREAM_TRIGGER_INTERVAL : STREAM_TRIGGER_AVAILABLE_NOW;
-		v = get_text(tup, desc, 4);
+		v = SPI_getvalue(tup, desc, 4);
 		def->interval_ms = v ? strtoll(v, NULL, 10) : 0;
-		v = get_text(tup, desc, 5);
+		v = SPI_getvalue(tup, desc, 5);
 		def->max_offsets = v ? strtoll(v, NULL, 10) : 0;
-		v = get_text(tup, desc, 6);
+		v = SPI_getvalue(tup, desc, 6);
 		for (i = 0; i < lengthof(on_error_names); i++)
 			if (strcmp(v, on_error_names[i]) == 0)
 				def->on_error = (StreamOnError) i;
-		v = get_text(tup, desc, 7);
+		v = SPI_getvalue(tup, desc, 7);
 		def->fail_on_data_loss = v[0] == 't';
-		def->transform = get_text(tup, desc, 8);
-		def->timezone = get_text(tup, desc, 9);
-		def->datestyle = get_text(tup, desc, 10);
-		def->state = get_text(tup, desc, 11);
-		def->batch_id = strtoll(get_text(tup, desc, 12), NULL, 10);
+		def->transform = SPI_getvalue(tup, desc, 8);
+		def->timezone = SPI_getvalue(tup, desc, 9);
+		def->datestyle = SPI_getvalue(tup, desc, 10);
+		def->state = SPI_getvalue(tup, desc, 11);
+		def->batch_id = strtoll(SPI_getvalue(tup, desc, 12), NULL, 10);
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :
@@ -216,7 +208,7 @@ stream_mark_failed(Oid target, const char *error)
 
 	SPI_connect();
 	stream_catalog_exec("UPDATE kafka.streaming_tables SET state = 'failed', last_error = $2 "
-				 "WHERE target = $1", 2, types, values, NULL, false);
+						"WHERE target = $1", 2, types, values, NULL, false);
 	SPI_finish();
 }
 
@@ -467,11 +459,11 @@ upsert_offsets(Oid target, List *ranges)
 		Int64GetDatum(r->high_watermark)};
 
 		stream_catalog_exec("INSERT INTO kafka.stream_offsets AS o "
-					 "(stream, topic, \"partition\", next_offset, high_watermark) "
-					 "VALUES ($1, $2, $3, $4, $5) "
-					 "ON CONFLICT (stream, topic, \"partition\") DO UPDATE "
-					 "SET next_offset = excluded.next_offset, high_watermark = excluded.high_watermark",
-					 5, types, values, NULL, false);
+							"(stream, topic, \"partition\", next_offset, high_watermark) "
+							"VALUES ($1, $2, $3, $4, $5) "
+							"ON CONFLICT (stream, topic, \"partition\") DO UPDATE "
+							"SET next_offset = excluded.next_offset, high_watermark = excluded.high_watermark",
+							5, types, values, NULL, false);
 	}
 	SPI_finish();
 }
@@ -589,10 +581,10 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		values[10] = CStringGetTextDatum(GetConfigOption("DateStyle", false, false));
 		SPI_connect();
 		stream_catalog_exec("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
-					 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
-					 "transform, timezone, datestyle) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-					 11, types, values, nulls, false);
+							"trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
+							"transform, timezone, datestyle) "
+							"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+							11, types, values, nulls, false);
 		SPI_finish();
 	}
 	upsert_offsets(target, ranges);
@@ -623,8 +615,8 @@ set_state(Oid target, const char *state)
 
 	SPI_connect();
 	stream_catalog_exec("UPDATE kafka.streaming_tables SET state = $2, "
-				 "last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END "
-				 "WHERE target = $1", 2, types, values, NULL, false);
+						"last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END "
+						"WHERE target = $1", 2, types, values, NULL, false);
 	SPI_finish();
 	stream_notify_launcher_at_commit();
 }

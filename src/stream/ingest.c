@@ -165,7 +165,7 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	/* where the catalog says we are */
 	SPI_connect();
 	stream_catalog_exec("SELECT topic, \"partition\", next_offset FROM kafka.stream_offsets WHERE stream = $1",
-				 1, types, values, NULL, true);
+						1, types, values, NULL, true);
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -212,7 +212,7 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 			Int32GetDatum(r->partition), Int64GetDatum(r->start_offset)};
 
 			stream_catalog_exec("INSERT INTO kafka.stream_offsets (stream, topic, \"partition\", next_offset) "
-						 "VALUES ($1, $2, $3, $4)", 4, itypes, ivalues, NULL, false);
+								"VALUES ($1, $2, $3, $4)", 4, itypes, ivalues, NULL, false);
 			for (i = 0; i < ingest->nranges; i++)
 				if (ingest->range_array[i] == r)
 					ingest->committed[i] = r->start_offset;
@@ -650,7 +650,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			dn[5] = 'n';
 		dv[6] = CStringGetTextDatum(d->error);
 		stream_catalog_exec("INSERT INTO kafka.dead_letters (stream, topic, \"partition\", \"offset\", key, value, error) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, dv, dn, false);
+							"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, dv, dn, false);
 		result->dead_letters++;
 	}
 	for (i = 0; i < ingest->nheld; i++)
@@ -675,7 +675,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			Int64GetDatum(r->lost_to)};
 
 			stream_catalog_exec("INSERT INTO kafka.stream_lost_offsets (stream, topic, \"partition\", from_offset, to_offset) "
-						 "VALUES ($1, $2, $3, $4, $5)", 5, types, lv, NULL, false);
+								"VALUES ($1, $2, $3, $4, $5)", 5, types, lv, NULL, false);
 		}
 		if (r->next_offset == ingest->committed[i])
 			continue;
@@ -692,8 +692,8 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			Int64GetDatum(ingest->committed[i])};
 
 			if (stream_catalog_exec("UPDATE kafka.stream_offsets SET next_offset = $4, high_watermark = $5, records = $6 "
-							 "WHERE stream = $1 AND topic = $2 AND \"partition\" = $3 AND next_offset = $7",
-							 7, types, ov, NULL, false) != 1)
+									"WHERE stream = $1 AND topic = $2 AND \"partition\" = $3 AND next_offset = $7",
+									7, types, ov, NULL, false) != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("offsets of streaming table %s for %s[%d] changed during the batch",
@@ -710,9 +710,9 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		Int64GetDatum(def->batch_id)};
 
 		if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1, "
-						 "last_batch_at = now(), last_batch_rows = $2, last_batch_records = $3, "
-						 "rows_per_second = $4 WHERE target = $1 AND batch_id = $5",
-						 5, types, sv, NULL, false) != 1)
+								"last_batch_at = now(), last_batch_rows = $2, last_batch_records = $3, "
+								"rows_per_second = $4 WHERE target = $1 AND batch_id = $5",
+								5, types, sv, NULL, false) != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("streaming table %s was changed or dropped during the batch",
