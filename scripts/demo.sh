@@ -74,9 +74,46 @@ sql "SELECT convert_from(value, 'UTF8')::jsonb ->> 'type' AS type,
       GROUP BY 1 ORDER BY 1"
 
 # --- DEMO EXTENSION POINT: streaming table ---------------------------------
-# A foreign table over 'events' (format 'json') and
-# kafka.create_streaming_table(...) filling a heap table; produce more events
-# with kt_produce --start 1000 and show the rows and kafka.stream_progress.
+banner "A foreign table over the topic: typed columns, Kafka metadata columns"
+sql "CREATE FOREIGN TABLE events_topic (
+       event_id bigint, user_id int, type text, amount numeric, ts timestamptz,
+       _partition int OPTIONS (kafka 'partition'),
+       _offset bigint OPTIONS (kafka 'offset'))
+     SERVER demo OPTIONS (topic 'events', format 'json')"
+
+banner "A streaming table: a background worker keeps it filled, exactly once"
+sql "CREATE TABLE events (event_id bigint PRIMARY KEY, user_id int, type text,
+       amount numeric, ts timestamptz, _partition int, _offset bigint)"
+sql "SELECT kafka.create_streaming_table('public.events', source => 'events_topic',
+       starting_offsets => 'earliest', trigger => 'continuous',
+       on_error => 'dead_letter')"
+for _ in $(seq 1 100); do
+	[ "$(psql -X -qAt -c 'SELECT count(*) FROM events')" = 1000 ] && break
+	sleep 0.1
+done
+sql "SELECT count(*) AS rows FROM events"
+
+banner "Produce 5000 more events while the stream runs, and one bad record"
+for k in $(seq 0 9); do
+	kt_produce --topic events --count 500 --start $((1000 + k * 500)) --json \
+		--timestamp-base 1700000000000 >/dev/null
+	psql -X -qAt -c "SELECT 'rows in events: ' || count(*) FROM events"
+done
+echo 'not json' | kcat -q -P -b "$KAFKA_TEST_BOOTSTRAP" -t events -p 0
+for _ in $(seq 1 100); do
+	[ "$(psql -X -qAt -c 'SELECT count(*) FROM kafka.dead_letters')" = 1 ] && break
+	sleep 0.1
+done
+sql "SELECT count(*) AS rows, count(DISTINCT (_partition, _offset)) AS distinct_records FROM events"
+
+banner "kafka.stream_progress: per partition, committed offset, lag, rows/s"
+sql "SELECT stream, \"partition\", state, last_batch_id, committed_offset,
+            high_watermark, lag, round(rows_per_second) AS rows_per_second
+       FROM kafka.stream_progress ORDER BY \"partition\""
+
+banner "The bad record went to kafka.dead_letters, with its coordinates"
+sql "SELECT topic, \"partition\", \"offset\", convert_from(value, 'UTF8') AS value, error
+       FROM kafka.dead_letters"
 
 # --- DEMO EXTENSION POINT: Delta export ------------------------------------
 # kafka.delta_export() of the streaming table into "$tmp/lake/events", then

@@ -21,6 +21,7 @@
 #include "options.h"
 #include "produce/producer.h"
 #include "read/read_kafka.h"
+#include "stream/stream.h"
 
 PG_MODULE_MAGIC;
 
@@ -45,6 +46,7 @@ _PG_init(void)
 	kafka_scan_node_init();
 	kafka_fdw_scan_init();
 	kafka_produce_init();
+	kafka_stream_init();
 }
 
 Datum

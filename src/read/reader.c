@@ -21,6 +21,7 @@
 #include "catalog/pg_collation.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
+#include "storage/pmsignal.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -59,6 +60,7 @@ struct KafkaReader
 	int			batch_pos;
 	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
 	TimestampTz last_wake;
+	int			wake_interval_ms;	/* between wakes of idle fetchers */
 	/* kafka_reader_retain: used fetch batches kept until released */
 	bool		retain;
 	rd_kafka_message_t **retained;
@@ -90,6 +92,8 @@ new_range(const char *topic, int32 partition)
 	r->start_timestamp = -1;
 	r->end_timestamp = -1;
 	r->topic_datum = CStringGetTextDatum(topic);
+	r->lost_from = -1;
+	r->lost_to = -1;
 	return r;
 }
 
@@ -433,6 +437,14 @@ kafka_ranges_offsets_for_time(KafkaClient *client, List *ranges,
 static void
 report_data_loss(KafkaPartitionRange *r, int64 from, int64 low, bool fail)
 {
+	if (!fail)
+	{
+		/* remember the skipped range for callers that record it */
+		if (r->lost_from < 0 || from < r->lost_from)
+			r->lost_from = from;
+		if (low - 1 > r->lost_to)
+			r->lost_to = low - 1;
+	}
 	if (fail)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -611,6 +623,7 @@ kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 	reader->client = client;
 	reader->ranges = ranges;
 	reader->fail_on_data_loss = fail_on_data_loss;
+	reader->wake_interval_ms = 50;
 	reader->batch = palloc(sizeof(rd_kafka_message_t *) * READER_BATCH_SIZE);
 
 	/*
@@ -701,14 +714,16 @@ free_batch(KafkaReader *reader)
 				reader->retained = repalloc(reader->retained, sizeof(rd_kafka_message_t *) * size);
 			reader->retained_size = size;
 		}
-		memcpy(reader->retained + reader->retained_count, reader->batch,
-			   sizeof(rd_kafka_message_t *) * reader->batch_count);
-		reader->retained_count += reader->batch_count;
+		/* messages taken by the caller (kafka_reader_take) are theirs */
+		for (i = 0; i < reader->batch_count; i++)
+			if (reader->batch[i] != NULL)
+				reader->retained[reader->retained_count++] = reader->batch[i];
 	}
 	else
 	{
 		for (i = 0; i < reader->batch_count; i++)
-			rd_kafka_message_destroy(reader->batch[i]);
+			if (reader->batch[i] != NULL)
+				rd_kafka_message_destroy(reader->batch[i]);
 	}
 	reader->batch_count = 0;
 	reader->batch_pos = 0;
@@ -819,6 +834,30 @@ handle_event(KafkaReader *reader, KafkaPartitionRange *range, rd_kafka_message_t
 rd_kafka_message_t *
 kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 {
+	return kafka_reader_next_wait(reader, range_out, -1, NULL);
+}
+
+void
+kafka_reader_set_wake_interval(KafkaReader *reader, int interval_ms)
+{
+	reader->wake_interval_ms = interval_ms;
+}
+
+void
+kafka_reader_take(KafkaReader *reader)
+{
+	Assert(reader->batch_pos > 0);
+	reader->batch[reader->batch_pos - 1] = NULL;
+}
+
+rd_kafka_message_t *
+kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
+					   int timeout_ms, bool *timed_out)
+{
+	TimestampTz wait_start = 0;
+
+	if (timed_out)
+		*timed_out = false;
 	for (;;)
 	{
 		ssize_t		n;
@@ -826,9 +865,9 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 		while (reader->batch_pos < reader->batch_count)
 		{
 			rd_kafka_message_t *msg = reader->batch[reader->batch_pos++];
-			KafkaPartitionRange *range = lookup_range(reader, msg);
+			KafkaPartitionRange *range = msg ? lookup_range(reader, msg) : NULL;
 
-			if (range == NULL || range->done)
+			if (msg == NULL || range == NULL || range->done)
 				continue;
 			if (msg->err)
 			{
@@ -861,16 +900,34 @@ kafka_reader_next(KafkaReader *reader, KafkaPartitionRange **range_out)
 			rd_kafka_message_t *msg;
 
 			kafka_client_poll_events(reader->client);
+			/* a wait that no latch covers: notice a dead postmaster here */
+			if (!PostmasterIsAlive())
+				ereport(FATAL,
+						(errcode(ERRCODE_ADMIN_SHUTDOWN),
+						 errmsg("terminating a kafka read because the postmaster died")));
 
 			/* the queue ran dry: make sure the fetchers are not idling */
 			if (reader->started &&
-				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(), 50))
+				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(),
+										   reader->wake_interval_ms))
 			{
 				kafka_client_wake_fetchers(reader->client, reader->started);
 				reader->last_wake = GetCurrentTimestamp();
 			}
+			if (timeout_ms >= 0)
+			{
+				if (wait_start == 0)
+					wait_start = GetCurrentTimestamp();
+				else if (TimestampDifferenceExceeds(wait_start, GetCurrentTimestamp(),
+													timeout_ms))
+				{
+					*timed_out = true;
+					return NULL;
+				}
+			}
 			/* block at most one slice for the first record, then scoop */
-			msg = rd_kafka_consume_queue(reader->queue, 100);
+			msg = rd_kafka_consume_queue(reader->queue,
+										 timeout_ms >= 0 ? Min(timeout_ms, 100) : 100);
 			if (msg == NULL)
 				continue;
 			reader->batch[0] = msg;

@@ -46,6 +46,9 @@ typedef struct KafkaPartitionRange
 	int64		high_watermark;
 	/* reader state */
 	int64		next_offset;	/* position: next offset to return */
+	/* records skipped because they aged out (fail_on_data_loss off) */
+	int64		lost_from;		/* first lost offset, or -1 */
+	int64		lost_to;		/* last lost offset (inclusive) */
 	bool		done;
 	bool		started;
 	rd_kafka_topic_t *rkt;
@@ -110,6 +113,30 @@ extern KafkaReader *kafka_reader_start(KafkaClient *client, List *ranges,
  */
 extern rd_kafka_message_t *kafka_reader_next(KafkaReader *reader,
 											 KafkaPartitionRange **range);
+
+/*
+ * Like kafka_reader_next, but gives up after timeout_ms (>= 0) without a
+ * record: returns NULL with *timed_out set.  For unbounded (streaming) reads.
+ */
+extern rd_kafka_message_t *kafka_reader_next_wait(KafkaReader *reader,
+												  KafkaPartitionRange **range,
+												  int timeout_ms,
+												  bool *timed_out);
+
+/*
+ * Take ownership of the message the last kafka_reader_next returned: it
+ * stays valid after the next call, and the caller must destroy it (before
+ * the client is closed).  Lets a caller hold a whole batch.
+ */
+extern void kafka_reader_take(KafkaReader *reader);
+
+/*
+ * While the queue is dry the reader wakes idle fetchers (a small request
+ * per wake, 50 ms apart by default).  An unbounded read that mostly waits
+ * for new records spaces them out.
+ */
+extern void kafka_reader_set_wake_interval(KafkaReader *reader, int interval_ms);
+
 extern void kafka_reader_stop(KafkaReader *reader);
 
 /*

@@ -1,0 +1,690 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  The streaming-table SQL API (create, pause, resume, drop, reset
+ *	  offsets) and access to the catalog rows in kafka.streaming_tables and
+ *	  kafka.stream_offsets.
+ *
+ * The catalog tables belong to the extension (a superuser); the functions
+ * check that the caller owns the stream (has the privileges of its owner
+ * role) and then write the catalog as the bootstrap superuser, with fixed
+ * statements only.  Data work (decoding, transform, insert) always runs as
+ * the stream's owner.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
+#include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "client.h"
+#include "options.h"
+#include "stream/stream.h"
+
+PG_FUNCTION_INFO_V1(kafka_create_streaming_table);
+PG_FUNCTION_INFO_V1(kafka_pause_streaming_table);
+PG_FUNCTION_INFO_V1(kafka_resume_streaming_table);
+PG_FUNCTION_INFO_V1(kafka_drop_streaming_table);
+PG_FUNCTION_INFO_V1(kafka_reset_offsets);
+
+static const char *const on_error_names[] = {"fail", "dead_letter", "skip", "null"};
+
+/*
+ * Run one fixed catalog statement as the bootstrap superuser.  Returns
+ * SPI_processed; rows are left in SPI_tuptable for the caller, which must
+ * call SPI_finish.
+ */
+uint64
+stream_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls, bool read_only)
+{
+	Oid			save_user;
+	int			save_sec;
+	volatile int rc = 0;
+
+	volatile int nest_level;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	/* operators and functions of these statements come from pg_catalog only */
+	nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		AtEOXact_GUC(false, nest_level);
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "catalog statement failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+StreamDef *
+stream_def_load(Oid target, bool missing_ok)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(target)};
+	StreamDef  *def = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	SPI_connect();
+	if (stream_catalog_exec("SELECT source::oid, owner::oid, trigger, "
+							"(extract(epoch FROM trigger_interval) * 1000)::bigint, "
+							"max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
+							"timezone, datestyle, state, batch_id "
+							"FROM kafka.streaming_tables WHERE target = $1",
+							1, types, values, NULL, true) == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		char	   *v;
+		int			i;
+
+		def = palloc0(sizeof(StreamDef));
+		def->target = target;
+		def->source = (Oid) strtoul(SPI_getvalue(tup, desc, 1), NULL, 10);
+		def->owner = (Oid) strtoul(SPI_getvalue(tup, desc, 2), NULL, 10);
+		v = SPI_getvalue(tup, desc, 3);
+		def->trigger = strcmp(v, "continuous") == 0 ? STREAM_TRIGGER_CONTINUOUS :
+			strcmp(v, "interval") == 0 ? STREAM_TRIGGER_INTERVAL : STREAM_TRIGGER_AVAILABLE_NOW;
+		v = SPI_getvalue(tup, desc, 4);
+		def->interval_ms = v ? strtoll(v, NULL, 10) : 0;
+		v = SPI_getvalue(tup, desc, 5);
+		def->max_offsets = v ? strtoll(v, NULL, 10) : 0;
+		v = SPI_getvalue(tup, desc, 6);
+		for (i = 0; i < lengthof(on_error_names); i++)
+			if (strcmp(v, on_error_names[i]) == 0)
+				def->on_error = (StreamOnError) i;
+		v = SPI_getvalue(tup, desc, 7);
+		def->fail_on_data_loss = v[0] == 't';
+		def->transform = SPI_getvalue(tup, desc, 8);
+		def->timezone = SPI_getvalue(tup, desc, 9);
+		def->datestyle = SPI_getvalue(tup, desc, 10);
+		def->state = SPI_getvalue(tup, desc, 11);
+		def->batch_id = strtoll(SPI_getvalue(tup, desc, 12), NULL, 10);
+		def->target_name = get_rel_name(target) ?
+			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
+									   get_rel_name(target)) :
+			psprintf("%u", target);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (def == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("\"%s\" is not a streaming table",
+						get_rel_name(target) ? get_rel_name(target) : psprintf("%u", target)),
+				 errhint("Create one with kafka.create_streaming_table().")));
+	return def;
+}
+
+StreamDef *
+stream_def_copy(StreamDef *def)
+{
+	StreamDef  *copy = palloc(sizeof(StreamDef));
+
+	*copy = *def;
+	copy->target_name = pstrdup(def->target_name);
+	copy->transform = def->transform ? pstrdup(def->transform) : NULL;
+	copy->timezone = pstrdup(def->timezone);
+	copy->datestyle = pstrdup(def->datestyle);
+	copy->state = pstrdup(def->state);
+	return copy;
+}
+
+/* The caller must be able to act as the stream's owner. */
+void
+stream_check_owner(StreamDef *def)
+{
+	if (!has_privs_of_role(GetUserId(), def->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of streaming table %s", def->target_name)));
+}
+
+/* A target must be a permanent heap table: a crash would empty an unlogged
+ * one while its offsets survive. */
+void
+stream_check_target(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming table \"%s\" is partitioned, which is not supported", name),
+				 errhint("Use a plain table.")));
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", name)));
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming table \"%s\" must be a logged table", name),
+				 errdetail("After a crash an unlogged or temporary table is emptied while the stream's offsets survive, so records would be lost."),
+				 errhint("ALTER TABLE %s SET LOGGED.", quote_identifier(name))));
+}
+
+/* Record a permanent failure: the stream stops until resumed. */
+void
+stream_mark_failed(Oid target, const char *error)
+{
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(target), CStringGetTextDatum(error)};
+
+	SPI_connect();
+	stream_catalog_exec("UPDATE kafka.streaming_tables SET state = 'failed', last_error = $2 "
+						"WHERE target = $1", 2, types, values, NULL, false);
+	SPI_finish();
+}
+
+static StreamTrigger
+parse_trigger(const char *text, Interval **interval)
+{
+	Interval   *iv;
+	Interval	zero = {0};
+
+	*interval = NULL;
+	if (pg_strcasecmp(text, "continuous") == 0)
+		return STREAM_TRIGGER_CONTINUOUS;
+	if (pg_strcasecmp(text, "available_now") == 0 || pg_strcasecmp(text, "availableNow") == 0 ||
+		pg_strcasecmp(text, "once") == 0)
+		return STREAM_TRIGGER_AVAILABLE_NOW;
+	PG_TRY();
+	{
+		iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		iv = NULL;
+	}
+	PG_END_TRY();
+	if (iv == NULL || DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+														IntervalPGetDatum(&zero))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for trigger: \"%s\"", text),
+				 errhint("Use 'continuous', 'available_now' or a positive interval such as '30 seconds'.")));
+	*interval = iv;
+	return STREAM_TRIGGER_INTERVAL;
+}
+
+static StreamOnError
+parse_on_error(const char *text, KafkaTable *source)
+{
+	int			i;
+
+	if (text == NULL)
+	{
+		switch (source->on_error)
+		{
+			case KAFKA_ON_ERROR_FAIL:
+				return STREAM_ON_ERROR_FAIL;
+			case KAFKA_ON_ERROR_SKIP:
+				return STREAM_ON_ERROR_SKIP;
+			case KAFKA_ON_ERROR_NULL:
+				return STREAM_ON_ERROR_NULL;
+		}
+	}
+	for (i = 0; i < lengthof(on_error_names); i++)
+		if (pg_strcasecmp(text, on_error_names[i]) == 0)
+			return (StreamOnError) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for on_error: \"%s\"", text),
+			 errhint("Use 'fail', 'dead_letter', 'skip' or 'null'.")));
+	return STREAM_ON_ERROR_FAIL;
+}
+
+/*
+ * Check a transform: one SELECT over the relation "batch" (the source's
+ * columns), stateless.  Returns its result columns.
+ */
+static TupleDesc
+check_transform(const char *sql, Oid source)
+{
+	List	   *raw = pg_parse_query(sql);
+	QueryEnvironment *env = create_queryEnv();
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	Query	   *query;
+	const char *refused = NULL;
+	List	   *tlist;
+	ListCell   *lc;
+	TupleDesc	desc;
+	int			n = 0;
+
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("transform must be a single SELECT statement"),
+				 errhint("For example: SELECT b.*, c.segment FROM batch b LEFT JOIN customers c USING (customer)")));
+	enr->md.name = "batch";
+	enr->md.reliddesc = source;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	register_ENR(env, enr);
+	query = parse_analyze_fixedparams(linitial(raw), sql, NULL, 0, env);
+
+	if (query->hasAggs || query->groupClause || query->groupingSets || query->havingQual)
+		refused = "aggregates";
+	else if (query->distinctClause)
+		refused = "DISTINCT";
+	else if (query->hasWindowFuncs)
+		refused = "window functions";
+	else if (query->limitCount || query->limitOffset)
+		refused = "LIMIT and OFFSET";
+	else if (query->hasTargetSRFs)
+		refused = "set-returning functions in the select list";
+	else if (query->setOperations)
+	{
+		SetOperationStmt *op = (SetOperationStmt *) query->setOperations;
+
+		if (!op->all)
+			refused = "UNION, INTERSECT and EXCEPT without ALL";
+	}
+	else if (query->rowMarks)
+		refused = "FOR UPDATE/SHARE";
+	if (refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("transform of a streaming table cannot use %s", refused),
+				 errdetail("A transform sees one micro-batch at a time, so only stateless queries give the same result however the stream is split into batches."),
+				 errhint("Join or filter the relation \"batch\"; aggregate later over the streaming table.")));
+
+	tlist = query->targetList;
+	foreach(lc, tlist)
+		if (!((TargetEntry *) lfirst(lc))->resjunk)
+			n++;
+	desc = CreateTemplateTupleDesc(n);
+	n = 0;
+	foreach(lc, tlist)
+	{
+		TargetEntry *te = lfirst(lc);
+
+		if (te->resjunk)
+			continue;
+		n++;
+		TupleDescInitEntry(desc, n, te->resname ? te->resname : "?column?",
+						   exprType((Node *) te->expr), exprTypmod((Node *) te->expr), 0);
+	}
+	return desc;
+}
+
+/* CREATE TABLE target from a column list (the source's or the transform's). */
+static void
+create_target(RangeVar *rv, TupleDesc desc)
+{
+	StringInfoData sql;
+	int			i;
+	bool		first = true;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (",
+					 rv->schemaname ? quote_qualified_identifier(rv->schemaname, rv->relname) :
+					 quote_identifier(rv->relname));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		appendStringInfo(&sql, "%s%s %s", first ? "" : ", ",
+						 quote_identifier(NameStr(att->attname)),
+						 format_type_with_typemod(att->atttypid, att->atttypmod));
+		first = false;
+	}
+	appendStringInfoChar(&sql, ')');
+	SPI_connect();
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create streaming table");
+	SPI_finish();
+	CommandCounterIncrement();
+}
+
+/* Does any target column take a value from the input? */
+static void
+check_columns_overlap(Relation rel, TupleDesc input, const char *input_name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i,
+				j;
+
+	for (i = 0; i < desc->natts; i++)
+		for (j = 0; j < input->natts; j++)
+			if (!TupleDescAttr(desc, i)->attisdropped && !TupleDescAttr(input, j)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, i)->attname),
+					   NameStr(TupleDescAttr(input, j)->attname)) == 0)
+				return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("no column of streaming table \"%s\" has the name of a column of %s",
+					RelationGetRelationName(rel), input_name),
+			 errhint("Columns map by name.")));
+}
+
+/*
+ * Partitions of a source's topic with starting offsets resolved now
+ * (earliest / latest / Spark JSON).  Connects as userid.
+ */
+static List *
+resolve_starting_offsets(KafkaTable *source, Oid userid, const char *spec_text,
+						 bool fail_on_data_loss, bool named_only)
+{
+	KafkaConnectionSpec *spec = kafka_connection_for_server(source->server, userid);
+	KafkaClient *client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	List	   *ranges = kafka_source_partitions(client, KAFKA_SOURCE_SUBSCRIBE,
+												 source->topic, "topic");
+	List	   *result = NIL;
+	KafkaOffsetSpec parsed;
+	char		err[256];
+	ListCell   *lc;
+
+	if (!kafka_parse_offset_spec(spec_text, true, false, &parsed, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for starting_offsets: %s", err),
+				 errhint("Use 'earliest', 'latest' or {\"topic\":{\"0\":42}} (-2 earliest, -1 latest).")));
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		if (parsed.kind == KAFKA_SPEC_LATEST)
+			r->start_offset = KAFKA_OFFSET_LATEST;
+		else if (parsed.kind == KAFKA_SPEC_EARLIEST)
+			r->start_offset = KAFKA_OFFSET_EARLIEST;
+		else
+		{
+			const KafkaOffsetSpecEntry *e = kafka_offset_spec_find(&parsed, r->topic, r->partition);
+
+			if (e == NULL && named_only)
+				continue;
+			r->start_offset = e ? e->value : KAFKA_OFFSET_EARLIEST;
+		}
+		result = lappend(result, r);
+	}
+	kafka_offset_spec_free(&parsed);
+	kafka_resolve_ranges(client, result, fail_on_data_loss);
+	kafka_client_close(client);
+	return result;
+}
+
+static void
+upsert_offsets(Oid target, List *ranges)
+{
+	ListCell   *lc;
+
+	SPI_connect();
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+		Oid			types[5] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID};
+		Datum		values[5] = {ObjectIdGetDatum(target), CStringGetTextDatum(r->topic),
+			Int32GetDatum(r->partition), Int64GetDatum(r->start_offset),
+		Int64GetDatum(r->high_watermark)};
+
+		stream_catalog_exec("INSERT INTO kafka.stream_offsets AS o "
+							"(stream, topic, \"partition\", next_offset, high_watermark) "
+							"VALUES ($1, $2, $3, $4, $5) "
+							"ON CONFLICT (stream, topic, \"partition\") DO UPDATE "
+							"SET next_offset = excluded.next_offset, high_watermark = excluded.high_watermark",
+							5, types, values, NULL, false);
+	}
+	SPI_finish();
+}
+
+Datum
+kafka_create_streaming_table(PG_FUNCTION_ARGS)
+{
+	char	   *target_text;
+	Oid			source;
+	char	   *starting = PG_ARGISNULL(2) ? "earliest" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *trigger_text = PG_ARGISNULL(3) ? "continuous" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	char	   *on_error_text = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	bool		fail_on_data_loss = PG_ARGISNULL(6) ? true : PG_GETARG_BOOL(6);
+	char	   *transform = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	Interval   *interval;
+	StreamTrigger trigger;
+	StreamOnError on_error;
+	KafkaTable *table;
+	ForeignTable *ft;
+	TupleDesc	input;
+	const char *input_name;
+	RangeVar   *rv;
+	Oid			target;
+	Relation	rel;
+	List	   *ranges;
+	AclResult	aclresult;
+	static const char *const trigger_names[] = {"continuous", "interval", "available_now"};
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("target and source must not be null")));
+	target_text = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = PG_GETARG_OID(1);
+	if (!PG_ARGISNULL(4) && PG_GETARG_INT64(4) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for max_offsets_per_trigger: " INT64_FORMAT, PG_GETARG_INT64(4)),
+				 errhint("Give a positive number of records per batch.")));
+
+	/* the source: a kafka foreign table the caller may read */
+	if (get_rel_relkind(source) != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is not a foreign table", get_rel_name(source)),
+				 errhint("Give a kafka_fdw foreign table over the topic.")));
+	ft = GetForeignTable(source);
+	if (strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
+			   "kafka_fdw") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is not a kafka_fdw foreign table", get_rel_name(source))));
+	aclresult = pg_class_aclcheck(source, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_TABLE, get_rel_name(source));
+	table = kafka_table_open(source, CurrentMemoryContext);
+
+	trigger = parse_trigger(trigger_text, &interval);
+	on_error = parse_on_error(on_error_text, table);
+	if (transform)
+	{
+		input = check_transform(transform, source);
+		input_name = "the transform";
+	}
+	else
+	{
+		input = table->desc;
+		input_name = psprintf("foreign table \"%s\"", table->relname);
+	}
+
+	/* the target: an existing table we own, or a new one */
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target_text));
+	target = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(target))
+	{
+		create_target(rv, input);
+		target = RangeVarGetRelid(rv, NoLock, false);
+	}
+	rel = table_open(target, ShareRowExclusiveLock);
+	stream_check_target(rel);
+	if (!pg_class_ownercheck(target, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+	check_columns_overlap(rel, input, input_name);
+	if (stream_def_load(target, true) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("\"%s\" is already a streaming table", RelationGetRelationName(rel)),
+				 errhint("Drop it first with kafka.drop_streaming_table().")));
+	/* types must match by name now, not at the first batch */
+	pfree(stream_sink_map_columns(rel, input, input_name));
+
+	/* 'latest' is resolved now, so nothing produced from here on is missed */
+	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);
+
+	{
+		Oid			types[11] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
+		TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[11];
+		char		nulls[11];
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = ObjectIdGetDatum(target);
+		values[1] = ObjectIdGetDatum(source);
+		values[2] = ObjectIdGetDatum(GetUserId());
+		values[3] = CStringGetTextDatum(trigger_names[trigger]);
+		values[4] = interval ? IntervalPGetDatum(interval) : (Datum) 0;
+		nulls[4] = interval ? ' ' : 'n';
+		values[5] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+		nulls[5] = PG_ARGISNULL(4) ? 'n' : ' ';
+		values[6] = CStringGetTextDatum(on_error_names[on_error]);
+		values[7] = BoolGetDatum(fail_on_data_loss);
+		values[8] = transform ? CStringGetTextDatum(transform) : (Datum) 0;
+		nulls[8] = transform ? ' ' : 'n';
+		values[9] = CStringGetTextDatum(GetConfigOption("TimeZone", false, false));
+		values[10] = CStringGetTextDatum(GetConfigOption("DateStyle", false, false));
+		SPI_connect();
+		stream_catalog_exec("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
+							"trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
+							"transform, timezone, datestyle) "
+							"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+							11, types, values, nulls, false);
+		SPI_finish();
+	}
+	upsert_offsets(target, ranges);
+	table_close(rel, NoLock);
+	stream_notify_launcher_at_commit();
+	if (trigger != STREAM_TRIGGER_AVAILABLE_NOW && !stream_launcher_available())
+		ereport(WARNING,
+				(errmsg("kafka_fdw is not in shared_preload_libraries: no worker will run streaming table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errhint("Add kafka_fdw to shared_preload_libraries and restart, or load it with CALL kafka.refresh_streaming_table().")));
+	PG_RETURN_OID(target);
+}
+
+static StreamDef *
+owned_stream(Oid target)
+{
+	StreamDef  *def = stream_def_load(target, false);
+
+	stream_check_owner(def);
+	return def;
+}
+
+static void
+set_state(Oid target, const char *state)
+{
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(target), CStringGetTextDatum(state)};
+
+	SPI_connect();
+	stream_catalog_exec("UPDATE kafka.streaming_tables SET state = $2, "
+						"last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END "
+						"WHERE target = $1", 2, types, values, NULL, false);
+	SPI_finish();
+	stream_notify_launcher_at_commit();
+}
+
+Datum
+kafka_pause_streaming_table(PG_FUNCTION_ARGS)
+{
+	owned_stream(PG_GETARG_OID(0));
+	set_state(PG_GETARG_OID(0), "paused");
+	PG_RETURN_VOID();
+}
+
+Datum
+kafka_resume_streaming_table(PG_FUNCTION_ARGS)
+{
+	owned_stream(PG_GETARG_OID(0));
+	set_state(PG_GETARG_OID(0), "active");
+	PG_RETURN_VOID();
+}
+
+Datum
+kafka_drop_streaming_table(PG_FUNCTION_ARGS)
+{
+	Oid			target;
+	StreamDef  *def;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("target must not be null")));
+	target = PG_GETARG_OID(0);
+	def = owned_stream(target);
+	values[0] = ObjectIdGetDatum(target);
+	SPI_connect();
+	stream_catalog_exec("DELETE FROM kafka.streaming_tables WHERE target = $1", 1, types, values, NULL, false);
+	stream_catalog_exec("DELETE FROM kafka.dead_letters WHERE stream = $1", 1, types, values, NULL, false);
+	stream_catalog_exec("DELETE FROM kafka.stream_lost_offsets WHERE stream = $1", 1, types, values, NULL, false);
+	if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
+	{
+		if (SPI_execute(psprintf("DROP TABLE %s", def->target_name), false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not drop streaming table");
+	}
+	SPI_finish();
+	stream_notify_launcher_at_commit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Rewind or skip.  Takes the stream's lock when free; a running worker or
+ * refresh is fenced anyway: its next offset update finds other offsets and
+ * its batch rolls back, and it restarts from these.
+ */
+Datum
+kafka_reset_offsets(PG_FUNCTION_ARGS)
+{
+	Oid			target = PG_GETARG_OID(0);
+	char	   *spec = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	StreamDef  *def = owned_stream(target);
+	KafkaTable *table = kafka_table_open(def->source, CurrentMemoryContext);
+	List	   *ranges;
+
+	ranges = resolve_starting_offsets(table, def->owner, spec, def->fail_on_data_loss, true);
+	if (ranges == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("starting_offsets names no partition of topic \"%s\"", table->topic)));
+	upsert_offsets(target, ranges);
+	PG_RETURN_VOID();
+}

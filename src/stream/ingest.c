@@ -1,0 +1,768 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *	  One streaming table's batches: exactly-once ingest of Kafka records.
+ *
+ * A batch is fetched outside any transaction (the reader hands over up to
+ * max_offsets_per_trigger messages, which we hold), then applied in one
+ * transaction: decode with the source foreign table's decoders, run the
+ * transform over the batch (an ephemeral named relation "batch", as trigger
+ * transition tables are), bulk insert into the target, write dead letters
+ * and lost ranges, advance kafka.stream_offsets with a conditional update
+ * (WHERE next_offset = what we started from, exactly one row) and increment
+ * batch_id.  If anything fails the transaction rolls back and the reader is
+ * ahead of the catalog: the caller closes the ingest and reopens it, which
+ * seeks to the catalog offsets again.  Concurrent writers are fenced by the
+ * conditional update (and kept apart by an advisory lock in the first
+ * place).
+ *
+ * Memory is bounded by the batch: held messages, one row at a time decoded,
+ * the sink's buffer; a transform's input spills to disk beyond work_mem.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "client.h"
+#include "options.h"
+#include "read/read_kafka.h"
+#include "stream/stream.h"
+
+/* After the first record of a continuous batch, wait this long for more. */
+#define LINGER_MS 100
+/* An idle continuous stream wakes its fetchers this often (see reader.h). */
+#define STREAM_IDLE_WAKE_MS 1000
+
+typedef struct HeldMessage
+{
+	rd_kafka_message_t *msg;
+	KafkaPartitionRange *range;
+} HeldMessage;
+
+typedef struct DeadLetter
+{
+	int			index;			/* into held[] */
+	char	   *error;
+} DeadLetter;
+
+struct StreamIngest
+{
+	MemoryContext cxt;
+	MemoryContextCallback callback; /* frees held messages */
+	StreamDef  *def;
+	KafkaTable *source;
+	KafkaClient *client;
+	List	   *ranges;
+	int			nranges;
+	KafkaPartitionRange **range_array;
+	int64	   *committed;		/* per range: next_offset in the catalog */
+	int64	   *records;		/* per range: records in the fetched batch */
+	bool		bounded;
+	KafkaReader *reader;
+	HeldMessage *held;
+	int			nheld;
+	int			capacity;
+	int64		held_bytes;
+	int			partition_count;	/* of the topic when opened */
+	TimestampTz batch_start;
+	MemoryContext batchcxt;		/* per apply */
+};
+
+static void
+free_held(StreamIngest *ingest)
+{
+	int			i;
+
+	for (i = 0; i < ingest->nheld; i++)
+		rd_kafka_message_destroy(ingest->held[i].msg);
+	ingest->nheld = 0;
+	ingest->held_bytes = 0;
+}
+
+static void
+ingest_context_callback(void *arg)
+{
+	free_held((StreamIngest *) arg);
+}
+
+StreamIngest *
+stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "kafka stream ingest",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	StreamIngest *ingest = palloc0(sizeof(StreamIngest));
+	KafkaConnectionSpec *spec;
+	List	   *ranges;
+	ListCell   *lc;
+	List	   *new_ranges = NIL;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(def->target)};
+	int			i;
+
+	ingest->cxt = cxt;
+	ingest->def = def = stream_def_copy(def);
+	ingest->bounded = bounded;
+	ingest->callback.func = ingest_context_callback;
+	ingest->callback.arg = ingest;
+	ingest->source = kafka_table_open(def->source, cxt);
+	ingest->capacity = def->max_offsets > 0 ?
+		(int) Min(def->max_offsets, 10000000) : STREAM_DEFAULT_BATCH_RECORDS;
+	ingest->held = MemoryContextAllocHuge(cxt, sizeof(HeldMessage) * ingest->capacity);
+	ingest->batchcxt = AllocSetContextCreate(cxt, "kafka stream batch",
+											 ALLOCSET_DEFAULT_SIZES);
+
+	spec = kafka_connection_for_server(ingest->source->server, def->owner);
+
+	/*
+	 * A batch holds its messages (and the fetch buffers they point into)
+	 * while librdkafka prefetches the next: a smaller prefetch than a scan's
+	 * keeps the two together well under 128 MiB.
+	 */
+	if (kafka_spec_get_property(spec, "queued.max.messages.kbytes") == NULL)
+		kafka_spec_set_property(spec, "queued.max.messages.kbytes", "16384");
+	if (kafka_spec_get_property(spec, "queued.min.messages") == NULL)
+		kafka_spec_set_property(spec, "queued.min.messages", "50000");
+	kafka_spec_bound_fetch_memory(spec, 0);
+	ingest->client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	ranges = kafka_source_partitions(ingest->client, KAFKA_SOURCE_SUBSCRIBE,
+									 ingest->source->topic, "topic");
+	ingest->partition_count = list_length(ranges);
+
+	/* messages pin the client: free them first (callbacks run LIFO) */
+	MemoryContextRegisterResetCallback(cxt, &ingest->callback);
+
+	ingest->nranges = list_length(ranges);
+	ingest->range_array = palloc0(sizeof(KafkaPartitionRange *) * Max(ingest->nranges, 1));
+	ingest->committed = palloc(sizeof(int64) * Max(ingest->nranges, 1));
+	ingest->records = palloc0(sizeof(int64) * Max(ingest->nranges, 1));
+	i = 0;
+	foreach(lc, ranges)
+	{
+		ingest->range_array[i] = lfirst(lc);
+		ingest->committed[i] = -1;
+		i++;
+	}
+
+	/* where the catalog says we are */
+	SPI_connect();
+	stream_catalog_exec("SELECT topic, \"partition\", next_offset FROM kafka.stream_offsets WHERE stream = $1",
+						1, types, values, NULL, true);
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		char	   *topic = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		int32		partition = atoi(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2));
+		int64		next = strtoll(SPI_getvalue(tup, SPI_tuptable->tupdesc, 3), NULL, 10);
+		int			j;
+
+		for (j = 0; j < ingest->nranges; j++)
+		{
+			KafkaPartitionRange *r = ingest->range_array[j];
+
+			if (r->partition == partition && strcmp(r->topic, topic) == 0)
+			{
+				r->start_offset = next;
+				ingest->committed[j] = next;
+			}
+		}
+	}
+	SPI_finish();
+	for (i = 0; i < ingest->nranges; i++)
+	{
+		/* partitions added to the topic since: from their beginning */
+		if (ingest->committed[i] < 0)
+		{
+			ingest->range_array[i]->start_offset = KAFKA_OFFSET_EARLIEST;
+			new_ranges = lappend(new_ranges, ingest->range_array[i]);
+		}
+		if (!bounded)
+			ingest->range_array[i]->end_offset = KAFKA_OFFSET_LATEST;
+	}
+
+	kafka_resolve_ranges(ingest->client, ranges, def->fail_on_data_loss);
+
+	/* new partitions get their catalog row now, in this transaction */
+	if (new_ranges != NIL)
+	{
+		SPI_connect();
+		foreach(lc, new_ranges)
+		{
+			KafkaPartitionRange *r = lfirst(lc);
+			Oid			itypes[4] = {OIDOID, TEXTOID, INT4OID, INT8OID};
+			Datum		ivalues[4] = {ObjectIdGetDatum(def->target), CStringGetTextDatum(r->topic),
+			Int32GetDatum(r->partition), Int64GetDatum(r->start_offset)};
+
+			stream_catalog_exec("INSERT INTO kafka.stream_offsets (stream, topic, \"partition\", next_offset) "
+								"VALUES ($1, $2, $3, $4)", 4, itypes, ivalues, NULL, false);
+			for (i = 0; i < ingest->nranges; i++)
+				if (ingest->range_array[i] == r)
+					ingest->committed[i] = r->start_offset;
+		}
+		SPI_finish();
+	}
+
+	if (!bounded)
+	{
+		foreach(lc, ranges)
+		{
+			KafkaPartitionRange *r = lfirst(lc);
+
+			r->end_offset = PG_INT64_MAX;
+			r->done = false;
+		}
+	}
+	ingest->ranges = ranges;
+	ingest->reader = kafka_reader_start(ingest->client, ranges, def->fail_on_data_loss);
+	if (!bounded)
+		kafka_reader_set_wake_interval(ingest->reader, STREAM_IDLE_WAKE_MS);
+	MemoryContextSwitchTo(old);
+	return ingest;
+}
+
+/* Has the topic more partitions than when we opened it? */
+bool
+stream_ingest_partitions_changed(StreamIngest *ingest)
+{
+	const struct rd_kafka_metadata *md = kafka_client_metadata(ingest->client);
+	bool		changed = false;
+	int			i;
+
+	for (i = 0; i < md->topic_cnt; i++)
+		if (strcmp(md->topics[i].topic, ingest->source->topic) == 0 &&
+			md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			md->topics[i].partition_cnt != ingest->partition_count)
+			changed = true;
+	rd_kafka_metadata_destroy(md);
+	return changed;
+}
+
+static void
+hold(StreamIngest *ingest, rd_kafka_message_t *msg, KafkaPartitionRange *range)
+{
+	kafka_reader_take(ingest->reader);
+	ingest->held[ingest->nheld].msg = msg;
+	ingest->held[ingest->nheld].range = range;
+	ingest->nheld++;
+	ingest->held_bytes += msg->len + msg->key_len;
+}
+
+static bool
+batch_full(StreamIngest *ingest)
+{
+	return ingest->nheld >= ingest->capacity || ingest->held_bytes >= STREAM_BATCH_BYTES;
+}
+
+bool
+stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
+{
+	MemoryContext old = MemoryContextSwitchTo(ingest->cxt);
+	rd_kafka_message_t *msg;
+	KafkaPartitionRange *range;
+	bool		timed_out;
+
+	Assert(ingest->nheld == 0);
+	ingest->batch_start = GetCurrentTimestamp();
+	if (ingest->bounded)
+	{
+		while (!batch_full(ingest) &&
+			   (msg = kafka_reader_next(ingest->reader, &range)) != NULL)
+			hold(ingest, msg, range);
+	}
+	else
+	{
+		msg = kafka_reader_next_wait(ingest->reader, &range, wait_ms, &timed_out);
+		if (msg != NULL)
+		{
+			TimestampTz first = GetCurrentTimestamp();
+
+			ingest->batch_start = first;
+			hold(ingest, msg, range);
+			while (!batch_full(ingest) &&
+				   !TimestampDifferenceExceeds(first, GetCurrentTimestamp(), LINGER_MS))
+			{
+				msg = kafka_reader_next_wait(ingest->reader, &range, 10, &timed_out);
+				if (msg == NULL)
+					break;
+				hold(ingest, msg, range);
+			}
+		}
+	}
+	MemoryContextSwitchTo(old);
+	return stream_ingest_pending(ingest);
+}
+
+bool
+stream_ingest_pending(StreamIngest *ingest)
+{
+	int			i;
+
+	if (ingest->nheld > 0)
+		return true;
+	for (i = 0; i < ingest->nranges; i++)
+		if (ingest->range_array[i]->next_offset != ingest->committed[i])
+			return true;
+	return false;
+}
+
+void
+stream_become_owner(StreamDef *def, StreamUserContext *ctx)
+{
+	GetUserIdAndSecContext(&ctx->saved_user, &ctx->saved_sec_context);
+	SetUserIdAndSecContext(def->owner,
+						   ctx->saved_sec_context | SECURITY_RESTRICTED_OPERATION);
+	ctx->guc_nest_level = NewGUCNestLevel();
+	(void) set_config_option("TimeZone", def->timezone, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("DateStyle", def->datestyle, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+stream_restore_user(StreamUserContext *ctx)
+{
+	AtEOXact_GUC(false, ctx->guc_nest_level);
+	SetUserIdAndSecContext(ctx->saved_user, ctx->saved_sec_context);
+}
+
+bool		stream_record_error_raised = false;
+
+/* Errors that retrying cannot fix: the stream stops until resumed. */
+bool
+stream_error_is_permanent(ErrorData *edata)
+{
+	return stream_record_error_raised ||
+		edata->sqlerrcode == ERRCODE_DATA_CORRUPTED ||
+		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		edata->sqlerrcode == ERRCODE_DATATYPE_MISMATCH;
+}
+
+/* The error for a bad record under on_error 'fail', with its coordinates. */
+static void
+report_record_error(StreamIngest *ingest, HeldMessage *h, const char *error, int code)
+{
+	stream_record_error_raised = true;
+	ereport(ERROR,
+			(errcode(code ? code : ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("%s", error),
+			 errcontext("kafka record %s[%d] at offset " INT64_FORMAT " of streaming table %s",
+						h->range->topic, h->range->partition, h->msg->offset,
+						ingest->def->target_name),
+			 errhint("Set on_error to 'dead_letter' or 'skip' to keep the stream going past bad records, then kafka.resume_streaming_table().")));
+}
+
+/*
+ * Run the transform over rows (a tuplestore shaped like the source) and
+ * return its result rows (heap tuples in the current context).
+ */
+static List *
+run_transform(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
+			  TupleDesc *result_desc)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *result = NIL;
+	uint64		i;
+	int			rc;
+
+	enr->md.name = "batch";
+	enr->md.reliddesc = ingest->def->source;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = count;
+	enr->reldata = rows;
+	tuplestore_rescan(rows);
+	SPI_connect();
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the batch relation");
+	rc = SPI_execute(ingest->def->transform, true, 0);
+	if (rc != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("transform of streaming table %s did not return rows", ingest->def->target_name)));
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		*result_desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+		for (i = 0; i < SPI_processed; i++)
+			result = lappend(result, heap_copytuple(SPI_tuptable->vals[i]));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
+/* Apply the transform; on error find the bad records one by one. */
+static void
+transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
+				int *row_index, List **dead, int64 *skipped, StreamSink **sink,
+				Relation rel)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *volatile results = NIL;
+	TupleDesc	volatile desc = NULL;
+	volatile bool failed = false;
+	ErrorData  *edata = NULL;
+	ListCell   *lc;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		TupleDesc	d;
+
+		results = run_transform(ingest, rows, count, &d);
+		desc = d;
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		failed = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	if (failed)
+	{
+		/* one record at a time, to give each error its coordinates */
+		TupleDesc	source_desc = ingest->source->desc;
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(source_desc, &TTSOpsMinimalTuple);
+		volatile int64 n = 0;
+
+		results = NIL;
+		tuplestore_rescan(rows);
+		while (tuplestore_gettupleslot(rows, true, true, slot))
+		{
+			Tuplestorestate *one = tuplestore_begin_heap(false, false, work_mem);
+			HeldMessage *h = &ingest->held[row_index[n++]];
+			List	   *r = NIL;
+
+			tuplestore_puttupleslot(one, slot);
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(cxt);
+			PG_TRY();
+			{
+				TupleDesc	d;
+
+				r = run_transform(ingest, one, 1, &d);
+				desc = d;
+				ReleaseCurrentSubTransaction();
+				MemoryContextSwitchTo(cxt);
+				CurrentResourceOwner = owner;
+				results = list_concat(results, r);
+			}
+			PG_CATCH();
+			{
+				MemoryContextSwitchTo(cxt);
+				edata = CopyErrorData();
+				FlushErrorState();
+				RollbackAndReleaseCurrentSubTransaction();
+				MemoryContextSwitchTo(cxt);
+				CurrentResourceOwner = owner;
+				switch (ingest->def->on_error)
+				{
+					case STREAM_ON_ERROR_FAIL:
+						report_record_error(ingest, h, psprintf("transform failed: %s", edata->message),
+											edata->sqlerrcode);
+						break;
+					case STREAM_ON_ERROR_DEAD_LETTER:
+						{
+							DeadLetter *d = palloc(sizeof(DeadLetter));
+
+							d->index = h - ingest->held;
+							d->error = psprintf("transform failed: %s", edata->message);
+							*dead = lappend(*dead, d);
+							break;
+						}
+					default:
+						(*skipped)++;
+						break;
+				}
+			}
+			PG_END_TRY();
+			tuplestore_end(one);
+		}
+		ExecDropSingleTupleTableSlot(slot);
+	}
+
+	if (desc != NULL)
+	{
+		*sink = stream_sink_begin(rel, desc, "the transform");
+		{
+			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+
+			foreach(lc, results)
+			{
+				heap_deform_tuple(lfirst(lc), desc, values, nulls);
+				stream_sink_put(*sink, values, nulls, NULL, 0, 0);
+			}
+		}
+	}
+}
+
+void
+stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
+{
+	StreamDef  *def = ingest->def;
+	KafkaTable *source = ingest->source;
+	TupleDesc	source_desc = source->desc;
+	MemoryContext old = MemoryContextSwitchTo(ingest->batchcxt);
+	MemoryContext rowcxt = AllocSetContextCreate(ingest->batchcxt, "kafka stream row",
+												 ALLOCSET_SMALL_SIZES);
+	StreamUserContext user;
+	Relation	rel;
+	StreamSink *sink = NULL;
+	Tuplestorestate *rows = NULL;
+	int		   *row_index = NULL;
+	int64		nrows = 0;
+	Datum	   *values = palloc(sizeof(Datum) * Max(source_desc->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(source_desc->natts, 1));
+	List	   *dead = NIL;
+	AclResult	aclresult;
+	ListCell   *lc;
+	int			i;
+	double		seconds;
+
+	memset(result, 0, sizeof(*result));
+	stream_record_error_raised = false;
+
+	/* the data part runs as the owner, privileges checked each batch */
+	stream_become_owner(def, &user);
+	rel = table_open(def->target, RowExclusiveLock);
+	aclresult = pg_class_aclcheck(def->target, def->owner, ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	aclresult = pg_class_aclcheck(def->source, def->owner, ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_TABLE, source->relname);
+
+	if (def->transform)
+	{
+		rows = tuplestore_begin_heap(false, false, work_mem);
+		row_index = palloc(sizeof(int) * Max(ingest->nheld, 1));
+	}
+	else
+		sink = stream_sink_begin(rel, source_desc,
+								 psprintf("foreign table \"%s\"", source->relname));
+
+	for (i = 0; i < ingest->nranges; i++)
+		ingest->records[i] = 0;
+	for (i = 0; i < ingest->nheld; i++)
+	{
+		HeldMessage *h = &ingest->held[i];
+		char	   *error;
+		bool		ok;
+
+		MemoryContextReset(rowcxt);
+		MemoryContextSwitchTo(rowcxt);
+		ok = kafka_table_decode(source, h->msg, h->range, values, nulls, &error);
+		MemoryContextSwitchTo(ingest->batchcxt);
+		if (!ok)
+		{
+			switch (def->on_error)
+			{
+				case STREAM_ON_ERROR_FAIL:
+					report_record_error(ingest, h, error, source->error_code);
+					break;
+				case STREAM_ON_ERROR_DEAD_LETTER:
+					{
+						DeadLetter *d = palloc(sizeof(DeadLetter));
+
+						d->index = i;
+						d->error = pstrdup(error);
+						dead = lappend(dead, d);
+						continue;
+					}
+				case STREAM_ON_ERROR_SKIP:
+					result->skipped++;
+					continue;
+				case STREAM_ON_ERROR_NULL:
+					break;		/* the row, payload NULL, error column set */
+			}
+		}
+		if (rows)
+		{
+			tuplestore_putvalues(rows, source_desc, values, nulls);
+			row_index[nrows++] = i;
+		}
+		else
+			stream_sink_put(sink, values, nulls, h->range->topic, h->range->partition,
+							h->msg->offset);
+	}
+	MemoryContextReset(rowcxt);
+
+	if (rows)
+	{
+		transform_batch(ingest, rows, nrows, row_index, &dead, &result->skipped, &sink, rel);
+		tuplestore_end(rows);
+	}
+	if (sink)
+		result->rows = stream_sink_end(sink);
+	table_close(rel, NoLock);
+	stream_restore_user(&user);
+
+	/* the catalog: dead letters, lost ranges, offsets, batch id */
+	SPI_connect();
+	foreach(lc, dead)
+	{
+		DeadLetter *d = lfirst(lc);
+		HeldMessage *h = &ingest->held[d->index];
+		Oid			types[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
+		Datum		dv[7];
+		char		dn[8] = "       ";
+
+		dv[0] = ObjectIdGetDatum(def->target);
+		dv[1] = h->range->topic_datum;
+		dv[2] = Int32GetDatum(h->range->partition);
+		dv[3] = Int64GetDatum(h->msg->offset);
+		if (h->msg->key)
+			dv[4] = kafka_bytes_datum(h->msg->key, h->msg->key_len);
+		else
+			dn[4] = 'n';
+		if (h->msg->payload)
+			dv[5] = kafka_bytes_datum(h->msg->payload, h->msg->len);
+		else
+			dn[5] = 'n';
+		dv[6] = CStringGetTextDatum(d->error);
+		stream_catalog_exec("INSERT INTO kafka.dead_letters (stream, topic, \"partition\", \"offset\", key, value, error) "
+							"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, dv, dn, false);
+		result->dead_letters++;
+	}
+	for (i = 0; i < ingest->nheld; i++)
+	{
+		int			j;
+
+		for (j = 0; j < ingest->nranges; j++)
+			if (ingest->range_array[j] == ingest->held[i].range)
+				ingest->records[j]++;
+	}
+	for (i = 0; i < ingest->nranges; i++)
+	{
+		KafkaPartitionRange *r = ingest->range_array[i];
+		int64		low,
+					high = r->high_watermark;
+
+		if (r->lost_from >= 0)
+		{
+			Oid			types[5] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID};
+			Datum		lv[5] = {ObjectIdGetDatum(def->target), r->topic_datum,
+				Int32GetDatum(r->partition), Int64GetDatum(r->lost_from),
+			Int64GetDatum(r->lost_to)};
+
+			stream_catalog_exec("INSERT INTO kafka.stream_lost_offsets (stream, topic, \"partition\", from_offset, to_offset) "
+								"VALUES ($1, $2, $3, $4, $5)", 5, types, lv, NULL, false);
+		}
+		if (r->next_offset == ingest->committed[i])
+			continue;
+		/* the watermark librdkafka saw in the last fetch response */
+		if (rd_kafka_get_watermark_offsets(ingest->client->rk, r->topic, r->partition,
+										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			high < r->high_watermark)
+			high = r->high_watermark;
+		{
+			Oid			types[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID};
+			Datum		ov[7] = {ObjectIdGetDatum(def->target), r->topic_datum,
+				Int32GetDatum(r->partition), Int64GetDatum(r->next_offset),
+				Int64GetDatum(Max(high, r->next_offset)), Int64GetDatum(ingest->records[i]),
+			Int64GetDatum(ingest->committed[i])};
+
+			if (stream_catalog_exec("UPDATE kafka.stream_offsets SET next_offset = $4, high_watermark = $5, records = $6 "
+									"WHERE stream = $1 AND topic = $2 AND \"partition\" = $3 AND next_offset = $7",
+									7, types, ov, NULL, false) != 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("offsets of streaming table %s for %s[%d] changed during the batch",
+								def->target_name, r->topic, r->partition),
+						 errdetail("Another refresh, a worker or kafka.reset_offsets() advanced them; this batch is rolled back and nothing is written twice.")));
+		}
+	}
+	seconds = (double) (GetCurrentTimestamp() - ingest->batch_start) / 1000000.0;
+	{
+		Oid			types[5] = {OIDOID, INT8OID, INT8OID, FLOAT8OID, INT8OID};
+		Datum		sv[5] = {ObjectIdGetDatum(def->target), Int64GetDatum(result->rows),
+			Int64GetDatum(ingest->nheld),
+			Float8GetDatum(seconds > 0 ? result->rows / seconds : 0),
+		Int64GetDatum(def->batch_id)};
+
+		if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1, "
+								"last_batch_at = now(), last_batch_rows = $2, last_batch_records = $3, "
+								"rows_per_second = $4 WHERE target = $1 AND batch_id = $5",
+								5, types, sv, NULL, false) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("streaming table %s was changed or dropped during the batch",
+							def->target_name)));
+	}
+	SPI_finish();
+	result->records = ingest->nheld;
+	MemoryContextSwitchTo(old);
+}
+
+void
+stream_ingest_committed(StreamIngest *ingest)
+{
+	int			i;
+
+	for (i = 0; i < ingest->nranges; i++)
+	{
+		ingest->committed[i] = ingest->range_array[i]->next_offset;
+		ingest->range_array[i]->lost_from = -1;
+		ingest->range_array[i]->lost_to = -1;
+	}
+	ingest->def->batch_id++;
+	free_held(ingest);
+	MemoryContextReset(ingest->batchcxt);
+}
+
+int64
+stream_ingest_lag(StreamIngest *ingest)
+{
+	int64		lag = 0;
+	int			i;
+
+	for (i = 0; i < ingest->nranges; i++)
+	{
+		KafkaPartitionRange *r = ingest->range_array[i];
+		int64		low,
+					high = r->high_watermark;
+
+		if (rd_kafka_get_watermark_offsets(ingest->client->rk, r->topic, r->partition,
+										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			high < r->high_watermark)
+			high = r->high_watermark;
+		if (high > ingest->committed[i])
+			lag += high - ingest->committed[i];
+	}
+	return lag;
+}
+
+void
+stream_ingest_close(StreamIngest *ingest)
+{
+	MemoryContextDelete(ingest->cxt);
+}

@@ -1,0 +1,347 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *	  The streaming-table launcher: a background worker (registered from
+ *	  shared_preload_libraries) that runs the continuous and interval
+ *	  streams of every database where the extension exists, on a bounded
+ *	  pool of dynamic workers.
+ *
+ * The launcher connects to no database.  Every few seconds, or when a
+ * backend pokes it (create/pause/resume/drop commit), it starts a short
+ * "probe" worker per database that lists the database's runnable streams
+ * into shared memory; then it gives each wanted stream a worker while the
+ * pool (kafka_fdw.max_stream_workers) has room, and restarts workers that
+ * died with exponential backoff.  Everything it knows is rebuilt from the
+ * catalogs, so a crash or an immediate restart loses nothing.  It starts
+ * only once recovery has finished: nothing runs on a standby.
+ *
+ * DROP EXTENSION kafka_fdw and DROP DATABASE go through a utility hook
+ * that holds the database (no new workers until the dropping transaction
+ * ends: committed, the probe finds nothing; rolled back, work resumes),
+ * stops its workers and waits for them to exit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "stream/stream.h"
+#include "stream/stream_shmem.h"
+
+PG_FUNCTION_INFO_V1(kafka_stream_workers);
+
+int			stream_max_workers = 4;
+int			stream_max_streams = 256;
+
+StreamShared *stream_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+static bool xact_callback_registered = false;
+static bool poke_at_commit = false;
+static Oid	held_database = InvalidOid;
+
+static Size
+stream_shmem_size(void)
+{
+	return add_size(offsetof(StreamShared, slots),
+					mul_size(sizeof(StreamSlot), stream_max_streams));
+}
+
+static void
+stream_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(stream_shmem_size());
+	RequestNamedLWLockTranche("kafka_fdw_streams", 1);
+}
+
+static void
+stream_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	stream_shared = ShmemInitStruct("kafka_fdw streams", stream_shmem_size(), &found);
+	if (!found)
+	{
+		memset(stream_shared, 0, stream_shmem_size());
+		stream_shared->lock = &(GetNamedLWLockTranche("kafka_fdw_streams"))->lock;
+		stream_shared->nslots = stream_max_streams;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Wake the launcher: something changed in some database's streams. */
+void
+stream_poke_launcher(void)
+{
+	int			pid;
+
+	if (stream_shared == NULL)
+		return;
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	stream_shared->probe_requested = true;
+	pid = stream_shared->launcher_pid;
+	LWLockRelease(stream_shared->lock);
+	if (pid > 0)
+		kill(pid, SIGUSR1);
+}
+
+static void
+stream_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (OidIsValid(held_database) && stream_shared)
+	{
+		int			i;
+
+		LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+		for (i = 0; i < STREAM_MAX_HOLDS; i++)
+			if (stream_shared->holds[i].holder_pid == MyProcPid)
+				stream_shared->holds[i].holder_pid = 0;
+		LWLockRelease(stream_shared->lock);
+		held_database = InvalidOid;
+		poke_at_commit = true;
+	}
+	if (poke_at_commit)
+	{
+		poke_at_commit = false;
+		stream_poke_launcher();
+	}
+}
+
+static void
+ensure_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(stream_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+void
+stream_notify_launcher_at_commit(void)
+{
+	ensure_xact_callback();
+	poke_at_commit = true;
+}
+
+/*
+ * Hold a database: the launcher starts nothing there until our transaction
+ * ends; stop its stream workers and wait (up to 10 s) until they are gone.
+ */
+static void
+hold_database(Oid dboid)
+{
+	int			i;
+	int			waited;
+
+	if (stream_shared == NULL || !OidIsValid(dboid))
+		return;
+	ensure_xact_callback();
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < STREAM_MAX_HOLDS; i++)
+	{
+		if (stream_shared->holds[i].holder_pid == 0 ||
+			BackendPidGetProc(stream_shared->holds[i].holder_pid) == NULL)
+		{
+			stream_shared->holds[i].dboid = dboid;
+			stream_shared->holds[i].holder_pid = MyProcPid;
+			break;
+		}
+	}
+	LWLockRelease(stream_shared->lock);
+	held_database = dboid;
+
+	for (waited = 0; waited < 1000; waited++)
+	{
+		bool		any = false;
+
+		LWLockAcquire(stream_shared->lock, LW_SHARED);
+		for (i = 0; i < stream_shared->nslots; i++)
+		{
+			StreamSlot *slot = &stream_shared->slots[i];
+
+			if (slot->in_use && slot->dboid == dboid && slot->pid > 0 &&
+				slot->pid != MyProcPid)
+			{
+				any = true;
+				kill(slot->pid, SIGTERM);
+			}
+		}
+		if (stream_shared->probe_pid > 0 && stream_shared->probe_dboid == dboid)
+		{
+			any = true;
+			kill(stream_shared->probe_pid, SIGTERM);
+		}
+		LWLockRelease(stream_shared->lock);
+		if (!any)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+}
+
+bool
+stream_database_held(Oid dboid)
+{
+	int			i;
+
+	for (i = 0; i < STREAM_MAX_HOLDS; i++)
+		if (stream_shared->holds[i].holder_pid != 0 &&
+			stream_shared->holds[i].dboid == dboid)
+			return true;
+	return false;
+}
+
+static bool
+names_our_extension(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		Node	   *obj = lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), "kafka_fdw") == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+stream_process_utility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, DropStmt) && names_our_extension((DropStmt *) parsetree))
+		hold_database(MyDatabaseId);
+	else if (IsA(parsetree, DropdbStmt))
+		hold_database(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
+
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+void
+kafka_stream_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomIntVariable("kafka_fdw.max_stream_workers",
+							"Background workers that run streaming tables, over all databases.",
+							"They come out of max_worker_processes, which parallel query shares.",
+							&stream_max_workers, 4, 0, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kafka_fdw.max_streams",
+							"Streaming tables the launcher can track, over all databases.",
+							NULL, &stream_max_streams, 256, 1, 10000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = stream_process_utility;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = stream_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = stream_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kafka_fdw");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kafka_stream_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "kafka_fdw stream launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "kafka_fdw stream launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Is the launcher there (kafka_fdw in shared_preload_libraries)? */
+bool
+stream_launcher_available(void)
+{
+	return stream_shared != NULL;
+}
+
+/*
+ * kafka.stream_workers(): the launcher's view of this database's streams,
+ * for kafka.stream_progress.
+ */
+Datum
+kafka_stream_workers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (stream_shared == NULL)
+		PG_RETURN_VOID();
+	LWLockAcquire(stream_shared->lock, LW_SHARED);
+	for (i = 0; i < stream_shared->nslots; i++)
+	{
+		StreamSlot *slot = &stream_shared->slots[i];
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		if (!slot->in_use || slot->dboid != MyDatabaseId)
+			continue;
+		values[0] = ObjectIdGetDatum(slot->target);
+		values[1] = Int32GetDatum(slot->pid);
+		nulls[1] = slot->pid <= 0;
+		values[2] = CStringGetTextDatum(slot->state[0] ? slot->state : "waiting");
+		values[3] = Float8GetDatum(slot->rows_per_second);
+		values[4] = CStringGetTextDatum(slot->last_error);
+		nulls[4] = slot->last_error[0] == '\0';
+		values[5] = Int32GetDatum(slot->restarts);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(stream_shared->lock);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_shmem.h
+ *	  Shared memory of the streaming-table launcher: one slot per known
+ *	  stream (database, target, worker pid, state for kafka.stream_progress)
+ *	  and the databases held by a DROP EXTENSION / DROP DATABASE in progress.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KAFKA_STREAM_SHMEM_H
+#define KAFKA_STREAM_SHMEM_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/lwlock.h"
+
+#define STREAM_MAX_HOLDS 16
+
+typedef struct StreamSlot
+{
+	bool		in_use;
+	bool		wanted;			/* the last probe of its database listed it */
+	bool		clean_exit;		/* the worker stopped on purpose */
+	Oid			dboid;
+	Oid			target;
+	int			pid;			/* of its worker, or 0 */
+	int			restarts;		/* consecutive failures */
+	TimestampTz next_start;		/* backoff */
+	char		state[32];
+	double		rows_per_second;
+	char		last_error[256];
+} StreamSlot;
+
+typedef struct StreamHold
+{
+	Oid			dboid;
+	int			holder_pid;		/* 0: free */
+} StreamHold;
+
+typedef struct StreamShared
+{
+	LWLock	   *lock;
+	int			launcher_pid;
+	bool		probe_requested;
+	int			probe_pid;
+	Oid			probe_dboid;
+	StreamHold	holds[STREAM_MAX_HOLDS];
+	int			nslots;
+	StreamSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} StreamShared;
+
+extern StreamShared *stream_shared;
+extern int	stream_max_workers;
+
+extern void stream_poke_launcher(void);
+extern bool stream_database_held(Oid dboid);	/* caller holds the lock */
+
+#endif							/* KAFKA_STREAM_SHMEM_H */
