@@ -46,11 +46,10 @@
 #include "delta/delta_fs.h"
 #include "delta/delta_log.h"
 #include "delta/delta_stats.h"
+#include "delta/delta_stream.h"
 #include "delta/type_map.h"
 
 PG_FUNCTION_INFO_V1(kafka_delta_export);
-
-delta_streaming_source_hook_type delta_streaming_source_hook = NULL;
 
 #define DEFAULT_TARGET_FILE_SIZE	(INT64CONST(128) * 1024 * 1024)
 #define DEFAULT_ROW_GROUP_SIZE		(INT64CONST(64) * 1024 * 1024)
@@ -373,7 +372,9 @@ run_export(const char *query, const DeltaIncrementalSource *incremental,
 	bool		overwrite = options->mode == DELTA_EXPORT_OVERWRITE;
 	const char *app_id = options->app_id;
 	int64		txn_version = options->txn_version;
-	int64		recorded;
+	int64		recorded = -1;
+	int64		exported = -1;
+	char	   *kafka_offsets = NULL;
 	SPIPlanPtr	plan;
 	Portal		portal;
 	CachedPlanSource *source;
@@ -411,12 +412,17 @@ run_export(const char *query, const DeltaIncrementalSource *incremental,
 	/* has this batch been exported already? */
 	if (incremental != NULL)
 	{
-		int64		exported = -1;
+		const char *exported_offsets = NULL;
 
 		app_id = incremental->app_id;
 		if (!overwrite && delta_log_txn_version(snapshot, app_id, &recorded))
+		{
 			exported = recorded;
-		query = incremental->rows_after(incremental->arg, exported, &txn_version);
+			exported_offsets = delta_log_txn_offsets(snapshot, app_id);
+		}
+		query = incremental->rows_after(incremental->arg, exported,
+										exported_offsets, &txn_version,
+										&kafka_offsets);
 		if (query == NULL || (!overwrite && txn_version <= exported))
 		{
 			ereport(NOTICE,
@@ -503,6 +509,7 @@ run_export(const char *query, const DeltaIncrementalSource *incremental,
 	(void) delta_dir_open_log(state.dir, true);
 	commit.app_id = app_id;
 	commit.txn_version = txn_version;
+	commit.kafka_offsets = kafka_offsets;
 	commit.added_files = state.added_files;
 	commit.rows = state.rows;
 	commit.bytes = state.bytes;
@@ -540,6 +547,20 @@ run_export(const char *query, const DeltaIncrementalSource *incremental,
 			skip_export(result, snapshot);
 			break;
 		}
+
+		/*
+		 * Our rows start where the table's record stood when we read it; if a
+		 * concurrent export of the same source moved that record (to a batch
+		 * older than ours), committing would duplicate its rows.
+		 */
+		if (incremental != NULL && !overwrite &&
+			(delta_log_txn_version(snapshot, app_id, &recorded) ? recorded : -1) != exported)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("the Delta table at \"%s\" was changed concurrently", state.path),
+					 errdetail("Another export of \"%s\" committed batch " INT64_FORMAT " first.",
+							   app_id, recorded),
+					 errhint("Run the export again.")));
 		if (attempt >= MAX_COMMIT_ATTEMPTS)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -767,8 +788,7 @@ kafka_delta_export(PG_FUNCTION_ARGS)
 	}
 
 	query = source_query(source, &relid);
-	if (OidIsValid(relid) && delta_streaming_source_hook != NULL &&
-		delta_streaming_source_hook(relid, &incremental))
+	if (OidIsValid(relid) && delta_stream_source(relid, &incremental))
 	{
 		if (options.app_id != NULL)
 			ereport(ERROR,

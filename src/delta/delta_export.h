@@ -61,28 +61,30 @@ extern void delta_export_query(const char *query, const char *path,
 							   DeltaExportResult *result);
 
 /*
- * Incremental export, for streaming tables.
+ * Incremental export, for streaming tables (delta_stream.c).
  *
- * The stream numbers its committed batches (or any monotonic position) and
- * the Delta table remembers, in its txn action for app_id, the position of
- * the last exported batch.  delta_export_incremental() reads that position
- * from the table's log and calls rows_after(arg, exported, &position) with
- * it (-1 if the table has none for app_id); the callback returns the SQL of
- * the rows after 'exported' up to the stream's current committed position,
- * and sets *position to that position; or returns NULL when there is
- * nothing new.  The rows are exported and committed together with txn
- * (app_id, position), atomically, so a crash at any point either exports
- * the whole range once or not at all, and the next run picks up from the
- * table's own record.  The query must bound the rows by both positions
- * explicitly (e.g. "WHERE batch > 41 AND batch <= 57"), because it runs
- * after the callback, in a possibly newer snapshot.
- *
- * In overwrite mode the callback is called with exported = -1 (all rows).
+ * The source numbers its committed batches and knows its Kafka offsets; the
+ * Delta table remembers, in its txn action for app_id, the number of the
+ * last exported batch, and in the same commit's commitInfo (member
+ * kafkaOffsets) the offsets it was exported up to.  delta_export_incremental()
+ * reads both from the table's log and calls
+ *	 rows_after(arg, exported, exported_offsets, &position, &position_offsets)
+ * with them (-1 and NULL if the table has none for app_id, and always in
+ * overwrite mode); the callback returns the SQL of the rows after those
+ * offsets up to the source's current ones, and sets *position to its current
+ * batch number and *position_offsets to the JSON of its current offsets; or
+ * returns NULL when there is nothing new.  The rows are committed together
+ * with txn (app_id, position) and the offsets, atomically, so a crash at any
+ * point either exports the range once or not at all, and the next run picks
+ * up from the table's own record.  The callback and the query it returns
+ * run in the same snapshot (the caller's), so the rows match the offsets.
  */
 typedef struct DeltaIncrementalSource
 {
-	const char *app_id;			/* stable per stream and table */
-	char	   *(*rows_after) (void *arg, int64 exported, int64 *position);
+	const char *app_id;			/* stable per source and table */
+	char	   *(*rows_after) (void *arg, int64 exported,
+							   const char *exported_offsets,
+							   int64 *position, char **position_offsets);
 	void	   *arg;
 } DeltaIncrementalSource;
 
@@ -90,15 +92,5 @@ extern void delta_export_incremental(const DeltaIncrementalSource *source,
 									 const char *path,
 									 const DeltaExportOptions *options,
 									 DeltaExportResult *result);
-
-/*
- * kafka.delta_export(source => 'some_table', mode => 'append') asks this
- * hook whether the table is a streaming table; the streaming module sets it
- * at load time and fills *source for its tables.  Streaming tables are then
- * exported incrementally, without app_id/txn_version from the caller.
- */
-typedef bool (*delta_streaming_source_hook_type) (Oid relid,
-												  DeltaIncrementalSource *source);
-extern PGDLLIMPORT delta_streaming_source_hook_type delta_streaming_source_hook;
 
 #endif							/* KAFKA_DELTA_EXPORT_H */

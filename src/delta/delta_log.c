@@ -278,7 +278,8 @@ apply_metadata(DeltaSnapshot *snapshot, JsonbContainer *metadata)
 	parse_schema(snapshot);
 }
 
-static void
+/* Returns the entry updated, so the commit's offsets can be attached. */
+static DeltaTxn *
 apply_txn(DeltaSnapshot *snapshot, JsonbContainer *txn)
 {
 	char	   *app_id = json_string(txn, "appId");
@@ -287,20 +288,21 @@ apply_txn(DeltaSnapshot *snapshot, JsonbContainer *txn)
 	DeltaTxn   *entry;
 
 	if (app_id == NULL || !json_int64(txn, "version", &version))
-		return;
+		return NULL;
 	foreach(cell, snapshot->txns)
 	{
 		entry = lfirst(cell);
 		if (strcmp(entry->app_id, app_id) == 0)
 		{
 			entry->version = version;
-			return;
+			return entry;
 		}
 	}
-	entry = palloc(sizeof(DeltaTxn));
+	entry = palloc0(sizeof(DeltaTxn));
 	entry->app_id = app_id;
 	entry->version = version;
 	snapshot->txns = lappend(snapshot->txns, entry);
+	return entry;
 }
 
 static void
@@ -335,6 +337,9 @@ apply_commit(DeltaSnapshot *snapshot, char *text, MemoryContext scratch,
 			 bool catching_up)
 {
 	char	   *line = text;
+	List	   *txns = NIL;		/* DeltaTxn * recorded by this commit */
+	char	   *kafka_offsets = NULL;
+	ListCell   *cell;
 
 	while (line != NULL && *line != '\0')
 	{
@@ -366,7 +371,17 @@ apply_commit(DeltaSnapshot *snapshot, char *text, MemoryContext scratch,
 				apply_file(snapshot, body, false);
 		}
 		else if ((body = json_member_object(&action->root, "txn")) != NULL)
-			apply_txn(snapshot, body);
+		{
+			DeltaTxn   *txn = apply_txn(snapshot, body);
+
+			if (txn != NULL)
+				txns = lappend(txns, txn);
+		}
+		else if ((body = json_member_object(&action->root, "commitInfo")) != NULL)
+		{
+			/* where a streaming-table export stopped (delta_stream.c) */
+			kafka_offsets = json_text(body, "kafkaOffsets");
+		}
 		else if ((body = json_member_object(&action->root, "protocol")) != NULL)
 		{
 			int64		reader = 0;
@@ -387,12 +402,17 @@ apply_commit(DeltaSnapshot *snapshot, char *text, MemoryContext scratch,
 			if (catching_up)
 				snapshot->metadata_changed = true;
 		}
-		/* commitInfo, cdc, domainMetadata...: nothing we need */
+		/* cdc, domainMetadata...: nothing we need */
 
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(scratch);
 		line = end ? end + 1 : NULL;
 	}
+
+	/* the offsets belong to the txn versions of the same commit */
+	foreach(cell, txns)
+		((DeltaTxn *) lfirst(cell))->kafka_offsets = kafka_offsets;
+	list_free(txns);
 }
 
 static void
@@ -657,6 +677,21 @@ delta_log_txn_version(const DeltaSnapshot *snapshot, const char *app_id,
 	return false;
 }
 
+const char *
+delta_log_txn_offsets(const DeltaSnapshot *snapshot, const char *app_id)
+{
+	ListCell   *cell;
+
+	foreach(cell, snapshot->txns)
+	{
+		DeltaTxn   *txn = lfirst(cell);
+
+		if (strcmp(txn->app_id, app_id) == 0)
+			return txn->kafka_offsets;
+	}
+	return NULL;
+}
+
 /* ----------------------------------------------------------------
  * Rendering
  * ----------------------------------------------------------------
@@ -738,7 +773,10 @@ delta_commit_render(const DeltaCommit *commit, const DeltaSnapshot *snapshot,
 					 list_length(commit->added_files), commit->rows, commit->bytes);
 	if (commit->overwrite)
 		appendStringInfo(&out, ",\"numRemovedFiles\":\"" INT64_FORMAT "\"", removed);
-	appendStringInfo(&out, "},\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n",
+	appendStringInfoChar(&out, '}');
+	if (commit->kafka_offsets != NULL)
+		appendStringInfo(&out, ",\"kafkaOffsets\":%s", commit->kafka_offsets);
+	appendStringInfo(&out, ",\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n",
 					 DELTA_ENGINE_INFO, uuid);
 
 	if (commit->write_protocol)

@@ -28,6 +28,8 @@ typedef struct DeltaTxn
 {
 	char	   *app_id;
 	int64		version;
+	/* commitInfo.kafkaOffsets of the commit that recorded version, or NULL */
+	char	   *kafka_offsets;
 } DeltaTxn;
 
 typedef struct DeltaSnapshot
@@ -90,6 +92,13 @@ extern void delta_log_check_writable(const DeltaSnapshot *snapshot,
 extern bool delta_log_txn_version(const DeltaSnapshot *snapshot,
 								  const char *app_id, int64 *version);
 
+/*
+ * The Kafka offsets (commitInfo member kafkaOffsets, JSON text) of the
+ * commit that recorded the application's newest txn version; NULL if none.
+ */
+extern const char *delta_log_txn_offsets(const DeltaSnapshot *snapshot,
+										 const char *app_id);
+
 typedef struct DeltaAddedFile
 {
 	char	   *path;
@@ -114,6 +123,7 @@ typedef struct DeltaCommit
 
 	const char *app_id;			/* NULL: no txn action */
 	int64		txn_version;
+	const char *kafka_offsets;	/* JSON object for commitInfo, or NULL */
 
 	List	   *added_files;	/* DeltaAddedFile * */
 	int64		rows;

@@ -4,7 +4,7 @@
 // return exactly the expected rows; every add action's size and stats must
 // agree with what DuckDB finds in the file.
 //
-//   node delta_verify.mjs --table DIR [--expected FILE] [--key COLUMN]
+//   node delta_verify.mjs --table DIR [--expected FILE] [--key COLUMN[,COLUMN...]]
 //
 // --expected is a JSON file {"columns": [...], "rows": [[...], ...]} whose
 // values are canonical text (see canonical forms below) or null, as the TAP
@@ -269,12 +269,13 @@ async function readWithHyparquet(files, fields, types) {
   return rows;
 }
 
-function compareRows(reader, expected, actual, types, keyIndex, same = sameValue) {
+function compareRows(reader, expected, actual, types, keyIndexes, same = sameValue) {
   if (expected.length !== actual.length) {
     problem(`${reader}: ${actual.length} rows, expected ${expected.length}`);
   }
   // rows are matched by key (or, without one, by their whole text)
-  const keyOf = (row) => (keyIndex >= 0 ? String(row[keyIndex]) : JSON.stringify(row.map((v) => (v === null ? null : String(v)))));
+  const keyOf = (row) => JSON.stringify((keyIndexes.length > 0 ? keyIndexes.map((i) => row[i]) : row)
+    .map((v) => (v === null ? null : String(v))));
   const byKey = new Map();
   for (const row of actual) {
     const k = keyOf(row);
@@ -424,12 +425,14 @@ async function main() {
     if (expectedColumns && JSON.stringify(expectedColumns) !== JSON.stringify(fields.map((f) => f.name))) {
       problem(`columns ${JSON.stringify(fields.map((f) => f.name))}, expected ${JSON.stringify(expectedColumns)}`);
     }
-    const keyIndex = args.key ? fields.findIndex((f) => f.name === args.key) : -1;
-    compareRows('duckdb', expected.rows, duckRows, types, keyIndex);
-    compareRows('hyparquet', expected.rows, hyRows, types, keyIndex);
+    // --key a or --key a,b (a composite key)
+    const keyIndexes = args.key ? args.key.split(',').map((k) => fields.findIndex((f) => f.name === k)) : [];
+    if (keyIndexes.includes(-1)) problem(`key ${args.key} is not among the columns`);
+    compareRows('duckdb', expected.rows, duckRows, types, keyIndexes);
+    compareRows('hyparquet', expected.rows, hyRows, types, keyIndexes);
   } else {
     // no expectation given: the two readers must agree with each other
-    compareRows('hyparquet vs duckdb', duckRows, hyRows, types, -1,
+    compareRows('hyparquet vs duckdb', duckRows, hyRows, types, [],
       (type, a, b) => Object.is(a, b));
   }
 
