@@ -209,5 +209,24 @@ $node->safe_psql('postgres', q{
 	is($summary->{txns}{loader}, 3, 'txn records batch 3 for the loader');
 }
 
+# A long log, as frequent scheduled exports make it: every export replays
+# all commits (there is no checkpoint yet), and so do the readers here.
+{
+	my $path = "$lake/long_log";
+	my $commits = 400;
+	is($node->safe_psql('postgres', qq{
+		SET client_min_messages = warning;
+		SELECT count(*), max((e).version), sum((e).rows)
+		FROM (SELECT kafka.delta_export(format('SELECT %s::int AS id, %L::text AS payload', g, md5(g::text)),
+		                                '$path', app_id => 'scheduler', txn_version => g) AS e
+		      FROM generate_series(1, $commits) g) s}),
+		"$commits|" . ($commits - 1) . "|$commits", "$commits scheduled exports, one commit each");
+	$node->safe_psql('postgres',
+		"CREATE TABLE long_log_rows AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, $commits) g");
+	my $summary = verify_table($path, 'long_log_rows', 'id', "a log of $commits commits");
+	is($summary->{version}, $commits - 1, "readers replayed $commits commits");
+	is($summary->{txns}{scheduler}, $commits, 'txn holds the last scheduled batch');
+}
+
 $node->stop;
 done_testing();
