@@ -18,7 +18,7 @@
  * and not yet committed, so a failed export leaves nothing behind.  A
  * SIGKILL can still leave unreferenced data files, which are invisible to
  * Delta readers (only the log says what the table holds) and are removed by
- * a VACUUM of the table.
+ * a Delta VACUUM of the table (Spark, delta-rs).
  *
  * Commits use link(), which fails with EEXIST if the version exists: the
  * put-if-absent the Delta protocol requires.  File systems without hard

@@ -24,18 +24,28 @@
  * The catalog belongs to the streaming-table feature; we only read it, by
  * name, and join the two catalog tables on the key stream_offsets.stream
  * references (its foreign key, else the primary key of streaming_tables).
+ * It is read as its owner (as RI triggers read the referenced table), so
+ * that exporting an ordinary table never depends on the caller's rights on
+ * the catalog; and only for a target the caller may SELECT from, so the
+ * catalog tells nothing about tables the caller cannot read anyway.  The
+ * rows themselves are read with the caller's privileges.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "delta/delta_stream.h"
 
@@ -44,6 +54,7 @@
 typedef struct StreamSource
 {
 	Oid			relid;
+	Oid			catalog_owner;	/* owner of kafka.streaming_tables */
 	char	   *target;			/* quoted, schema-qualified name */
 	char	   *key_column;		/* of kafka.streaming_tables, quoted */
 	bool		has_topic;		/* the target has a _topic column */
@@ -55,6 +66,40 @@ catalog_relid(const char *name)
 	Oid			namespace = get_namespace_oid("kafka", true);
 
 	return OidIsValid(namespace) ? get_relname_relid(name, namespace) : InvalidOid;
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * Runs a read-only query as the catalog's owner.  An ERROR restores the
+ * user at (sub)transaction abort, as for RI triggers.
+ */
+static void
+catalog_query(Oid owner, const char *sql, int nargs, Oid *types, Datum *values,
+			  const char *nulls, long count, const char *what)
+{
+	Oid			saved_user;
+	int			saved_context;
+	int			result;
+
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_NOFORCE_RLS);
+	result = SPI_execute_with_args(sql, nargs, types, values, nulls, true, count);
+	SetUserIdAndSecContext(saved_user, saved_context);
+	if (result < 0)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(result));
 }
 
 static void
@@ -136,9 +181,9 @@ stream_rows_after(void *arg, int64 exported, const char *exported_offsets,
 	/* read-only: the caller's snapshot, the one the rows are read in too */
 	values[0] = ObjectIdGetDatum(stream->relid);
 	values[1] = (Datum) 0;
-	spi_check(SPI_execute_with_args("SELECT batch_id::bigint FROM kafka.streaming_tables WHERE target = $1",
-									1, types, values, NULL, true, 2),
-			  "reading kafka.streaming_tables");
+	catalog_query(stream->catalog_owner,
+				  "SELECT batch_id::bigint FROM kafka.streaming_tables WHERE target = $1",
+				  1, types, values, NULL, 2, "reading kafka.streaming_tables");
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -159,7 +204,7 @@ stream_rows_after(void *arg, int64 exported, const char *exported_offsets,
 		values[1] = CStringGetTextDatum(exported_offsets);
 	else
 		nulls[1] = 'n';
-	spi_check(SPI_execute_with_args(psprintf(
+	catalog_query(stream->catalog_owner, psprintf(
 											 "WITH exported AS ("
 											 "  SELECT t.key AS topic, p.key::int AS partition, p.value::text::bigint AS next_offset"
 											 "    FROM pg_catalog.jsonb_each(coalesce($2::jsonb, '{}')) t,"
@@ -173,8 +218,7 @@ stream_rows_after(void *arg, int64 exported, const char *exported_offsets,
 											 "   FROM current c FULL JOIN exported e ON e.topic = c.topic AND e.partition = c.partition"
 											 "  ORDER BY 1, 2",
 											 stream->key_column),
-									2, types, values, nulls, true, 0),
-			  "reading kafka.stream_offsets");
+				  2, types, values, nulls, 0, "reading kafka.stream_offsets");
 
 	MemoryContextSwitchTo(caller);
 	initStringInfo(&conditions);
@@ -271,14 +315,19 @@ delta_stream_source(Oid relid, DeltaIncrementalSource *source)
 	StreamSource *stream;
 	char	   *key_column;
 
+	Oid			owner;
+
 	if (!OidIsValid(streams))
 		return false;			/* no streaming tables in this database */
+	/* the export of a table the caller cannot read fails on its own */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		return false;
+	owner = relation_owner(streams);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_check(SPI_execute_with_args("SELECT 1 FROM kafka.streaming_tables WHERE target = $1",
-									1, types, values, NULL, true, 1),
-			  "reading kafka.streaming_tables");
+	catalog_query(owner, "SELECT 1 FROM kafka.streaming_tables WHERE target = $1",
+				  1, types, values, NULL, 1, "reading kafka.streaming_tables");
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -293,6 +342,7 @@ delta_stream_source(Oid relid, DeltaIncrementalSource *source)
 	MemoryContextSwitchTo(caller);
 	stream = palloc0(sizeof(StreamSource));
 	stream->relid = relid;
+	stream->catalog_owner = owner;
 	stream->target = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid));
 	stream->key_column = pstrdup(quote_identifier(key_column));
