@@ -45,6 +45,7 @@ typedef enum KafkaOnError
 typedef struct KafkaTable
 {
 	Oid			relid;
+	MemoryContext mcxt;			/* where the table and its decoders live */
 	char	   *relname;		/* for messages */
 	ForeignServer *server;
 	char	   *topic;
@@ -58,6 +59,15 @@ typedef struct KafkaTable
 	char	  **header_names;	/* per attribute, for KAFKA_COLUMN_HEADER */
 	KafkaDecoder *value_decoder;	/* for the payload columns */
 	KafkaDecoder *key_decoder;	/* for the key column */
+	/* additions */
+	char	   *key_format_name;	/* table option key_format, or NULL */
+	KafkaDecoder **column_decoders; /* per attribute: key, value, header:<name> */
+	bool	   *needed;			/* per attribute: fill it (default all) */
+	int			error_attnum;	/* first error column (0-based), or -1 */
+	Oid			header_type;	/* kafka.header */
+	TupleDesc	header_desc;
+	bool		allow_throw;
+	int			error_code;		/* SQLSTATE of the last failed decode */
 } KafkaTable;
 
 /*
@@ -78,5 +88,32 @@ extern KafkaTable *kafka_table_open(Oid relid, MemoryContext mcxt);
 extern bool kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 							   KafkaPartitionRange *range,
 							   Datum *values, bool *nulls, char **error);
+
+/*
+ * Only fill the columns in attrs_used (attribute numbers minus offset, as
+ * pull_varattnos gives them with FirstLowInvalidHeapAttributeNumber; a
+ * whole-row reference means every column); the others come back NULL.
+ * Leaving out payload columns makes decoding cheaper; the payload is still
+ * checked as a whole.
+ */
+extern void kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used,
+								   int offset);
+
+/*
+ * For callers that raise the ERROR on any decode failure (on_error 'fail'):
+ * no subtransactions for slow-path types (see kafka_decoder_allow_throw);
+ * kafka_table_decode may then throw for a bad value of such a type.
+ */
+extern void kafka_table_allow_throw(KafkaTable *table);
+
+/* ERROR for a failed decode, with the record's topic/partition/offset. */
+extern void kafka_table_report_error(KafkaTable *table, rd_kafka_message_t *msg,
+									 const char *error) pg_attribute_noreturn();
+
+extern const char *kafka_column_role_name(KafkaColumnRole role);
+extern const char *kafka_on_error_name(KafkaOnError on_error);
+
+/* The type kafka.header[]. */
+extern Oid	kafka_header_array_type(void);
 
 #endif							/* KAFKA_TABLE_H */

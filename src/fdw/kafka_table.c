@@ -1,0 +1,556 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_table.c
+ *	  A kafka foreign table as a description of how to read and decode a
+ *	  topic: table options, the role of each column, and the decoders.
+ *
+ * Foreign-table scans, INSERT and streaming tables all start from
+ * kafka_table_open(), so a table's options and column roles mean the same
+ * thing everywhere.  Payload columns are filled by the value decoder (the
+ * codec); the key, a raw value of another type and single headers
+ * ("header:<name>") get a one-column decoder of their own, so their type
+ * rules (UTF-8 checks, text input) are the codec's too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "datatype/timestamp.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "fdw/kafka_table.h"
+#include "options.h"
+#include "read/read_kafka.h"
+
+/* Kafka timestamps are ms since 1970; PostgreSQL counts us since 2000. */
+#define UNIX_TO_POSTGRES_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+static const struct
+{
+	const char *name;
+	KafkaColumnRole role;
+}			role_names[] =
+{
+	{"key", KAFKA_COLUMN_KEY},
+	{"value", KAFKA_COLUMN_VALUE},
+	{"partition", KAFKA_COLUMN_PARTITION},
+	{"offset", KAFKA_COLUMN_OFFSET},
+	{"timestamp", KAFKA_COLUMN_TIMESTAMP},
+	{"timestamp_type", KAFKA_COLUMN_TIMESTAMP_TYPE},
+	{"headers", KAFKA_COLUMN_HEADERS},
+	{"topic", KAFKA_COLUMN_TOPIC},
+	{"error", KAFKA_COLUMN_ERROR},
+};
+
+const char *
+kafka_column_role_name(KafkaColumnRole role)
+{
+	int			i;
+
+	if (role == KAFKA_COLUMN_PAYLOAD)
+		return "payload";
+	if (role == KAFKA_COLUMN_HEADER)
+		return "header:<name>";
+	for (i = 0; i < lengthof(role_names); i++)
+		if (role_names[i].role == role)
+			return role_names[i].name;
+	return "dropped";
+}
+
+static void
+column_type_error(KafkaTable *table, Form_pg_attribute att, const char *kind,
+				  const char *allowed)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" of foreign table \"%s\" cannot hold kafka '%s': its type is %s",
+					NameStr(att->attname), table->relname, kind,
+					format_type_be(att->atttypid)),
+			 errhint("Declare it as %s.", allowed)));
+}
+
+static bool
+is_integer_type(Oid typid)
+{
+	return typid == INT2OID || typid == INT4OID || typid == INT8OID;
+}
+
+/* Check that a metadata column's type can hold what we put in it. */
+static void
+check_role_type(KafkaTable *table, int attnum, const char *kind)
+{
+	Form_pg_attribute att = TupleDescAttr(table->desc, attnum);
+	Oid			typid = att->atttypid;
+
+	switch (table->roles[attnum])
+	{
+		case KAFKA_COLUMN_PARTITION:
+			if (typid != INT4OID && typid != INT8OID)
+				column_type_error(table, att, kind, "integer or bigint");
+			break;
+		case KAFKA_COLUMN_OFFSET:
+			if (typid != INT8OID && typid != NUMERICOID)
+				column_type_error(table, att, kind, "bigint");
+			break;
+		case KAFKA_COLUMN_TIMESTAMP:
+			if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID && typid != INT8OID)
+				column_type_error(table, att, kind,
+								  "timestamptz, timestamp (UTC) or bigint (milliseconds since 1970)");
+			break;
+		case KAFKA_COLUMN_TIMESTAMP_TYPE:
+			if (!is_integer_type(typid) && typid != TEXTOID)
+				column_type_error(table, att, kind,
+								  "integer (0 CreateTime, 1 LogAppendTime) or text");
+			break;
+		case KAFKA_COLUMN_HEADERS:
+			{
+				Oid			elem = get_element_type(typid);
+
+				if (!OidIsValid(elem) || elem != table->header_type)
+					column_type_error(table, att, kind, "kafka.header[]");
+				break;
+			}
+		case KAFKA_COLUMN_TOPIC:
+		case KAFKA_COLUMN_ERROR:
+			if (typid != TEXTOID)
+				column_type_error(table, att, kind, "text");
+			break;
+		default:
+			break;
+	}
+}
+
+/* A one-column decoder for the key, the raw value or one header. */
+static KafkaDecoder *
+single_column_decoder(KafkaTable *table, int attnum, KafkaFormat format,
+					  const char *kind, MemoryContext mcxt)
+{
+	Form_pg_attribute att = TupleDescAttr(table->desc, attnum);
+	bool	   *mask = palloc0(sizeof(bool) * Max(table->desc->natts, 1));
+	KafkaDecoder *decoder;
+
+	if (format == KAFKA_FORMAT_RAW && att->atttypid != BYTEAOID)
+		column_type_error(table, att, kind, "bytea (format raw)");
+	if (format == KAFKA_FORMAT_JSON)
+	{
+		/* a JSON key is kept as a document; its fields are not columns */
+		if (att->atttypid != JSONOID && att->atttypid != JSONBOID)
+			column_type_error(table, att, kind, "json or jsonb (key_format json)");
+		format = KAFKA_FORMAT_TEXT;
+	}
+	if (format == KAFKA_FORMAT_AVRO)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("key_format \"avro\" is not supported for foreign table \"%s\"",
+						table->relname)));
+	mask[attnum] = true;
+	decoder = kafka_decoder_create(format, table->desc, mask, mcxt);
+	pfree(mask);
+	return decoder;
+}
+
+static KafkaOnError
+on_error_from_name(const char *name)
+{
+	if (name == NULL || strcmp(name, "fail") == 0)
+		return KAFKA_ON_ERROR_FAIL;
+	if (strcmp(name, "null") == 0)
+		return KAFKA_ON_ERROR_NULL;
+	return KAFKA_ON_ERROR_SKIP;
+}
+
+const char *
+kafka_on_error_name(KafkaOnError on_error)
+{
+	switch (on_error)
+	{
+		case KAFKA_ON_ERROR_FAIL:
+			return "fail";
+		case KAFKA_ON_ERROR_NULL:
+			return "null";
+		case KAFKA_ON_ERROR_SKIP:
+			return "skip";
+	}
+	return "fail";
+}
+
+/* (Re)build the value decoder for the payload columns in needed[]. */
+static void
+build_value_decoder(KafkaTable *table)
+{
+	bool	   *mask = palloc0(sizeof(bool) * Max(table->desc->natts, 1));
+	int			i;
+
+	for (i = 0; i < table->desc->natts; i++)
+		mask[i] = table->roles[i] == KAFKA_COLUMN_PAYLOAD && table->needed[i];
+	table->value_decoder = kafka_decoder_create(table->format, table->desc, mask,
+												table->mcxt);
+	if (table->allow_throw)
+		kafka_decoder_allow_throw(table->value_decoder);
+	pfree(mask);
+}
+
+KafkaTable *
+kafka_table_open(Oid relid, MemoryContext mcxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+	KafkaTable *table = palloc0(sizeof(KafkaTable));
+	ForeignTable *ft = GetForeignTable(relid);
+	Relation	rel;
+	char	   *value;
+	int			natts;
+	int			npayload = 0;
+	int			i;
+
+	table->relid = relid;
+	table->mcxt = mcxt;
+	table->relname = get_rel_name(relid);
+	table->server = GetForeignServer(ft->serverid);
+
+	table->topic = kafka_option_value(ft->options, "topic");
+	if (table->topic == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no topic option", table->relname),
+				 errhint("ALTER FOREIGN TABLE %s OPTIONS (ADD topic '...').",
+						 quote_identifier(table->relname))));
+	value = kafka_option_value(ft->options, "format");
+	table->format = value ? kafka_format_from_name(value) : KAFKA_FORMAT_JSON;
+	table->key_format_name = kafka_option_value(ft->options, "key_format");
+	table->on_error = on_error_from_name(kafka_option_value(ft->options, "on_error"));
+	table->starting_offsets = kafka_option_value(ft->options, "starting_offsets");
+	table->ending_offsets = kafka_option_value(ft->options, "ending_offsets");
+	table->header_type = get_element_type(kafka_header_array_type());
+	table->header_desc = lookup_rowtype_tupdesc_copy(table->header_type, -1);
+
+	rel = table_open(relid, AccessShareLock);
+	table->desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	natts = table->desc->natts;
+
+	table->roles = palloc0(sizeof(KafkaColumnRole) * Max(natts, 1));
+	table->header_names = palloc0(sizeof(char *) * Max(natts, 1));
+	table->column_decoders = palloc0(sizeof(KafkaDecoder *) * Max(natts, 1));
+	table->needed = palloc(sizeof(bool) * Max(natts, 1));
+	table->error_attnum = -1;
+
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(table->desc, i);
+		List	   *options;
+		char	   *kind;
+		int			r;
+
+		table->needed[i] = true;
+		if (att->attisdropped)
+		{
+			table->roles[i] = KAFKA_COLUMN_DROPPED;
+			continue;
+		}
+		options = GetForeignColumnOptions(relid, i + 1);
+		kind = kafka_option_value(options, "kafka");
+		if (kind == NULL)
+		{
+			table->roles[i] = KAFKA_COLUMN_PAYLOAD;
+			npayload++;
+			continue;
+		}
+		if (strncmp(kind, "header:", 7) == 0 && kind[7] != '\0')
+		{
+			table->roles[i] = KAFKA_COLUMN_HEADER;
+			table->header_names[i] = pstrdup(kind + 7);
+			table->column_decoders[i] =
+				single_column_decoder(table, i,
+									  att->atttypid == BYTEAOID ? KAFKA_FORMAT_RAW : KAFKA_FORMAT_TEXT,
+									  kind, mcxt);
+			continue;
+		}
+		table->roles[i] = KAFKA_COLUMN_DROPPED;
+		for (r = 0; r < lengthof(role_names); r++)
+			if (strcmp(kind, role_names[r].name) == 0)
+				table->roles[i] = role_names[r].role;
+		if (table->roles[i] == KAFKA_COLUMN_DROPPED)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for column option \"kafka\" of column \"%s\": \"%s\"",
+							NameStr(att->attname), kind)));
+		check_role_type(table, i, kind);
+		switch (table->roles[i])
+		{
+			case KAFKA_COLUMN_KEY:
+				{
+					KafkaFormat key_format;
+
+					if (table->key_format_name)
+						key_format = kafka_format_from_name(table->key_format_name);
+					else
+						key_format = att->atttypid == BYTEAOID ? KAFKA_FORMAT_RAW : KAFKA_FORMAT_TEXT;
+					table->key_format = key_format;
+					table->column_decoders[i] = single_column_decoder(table, i, key_format,
+																	  kind, mcxt);
+					if (table->key_decoder == NULL)
+						table->key_decoder = table->column_decoders[i];
+					break;
+				}
+			case KAFKA_COLUMN_VALUE:
+				table->column_decoders[i] =
+					single_column_decoder(table, i,
+										  att->atttypid == BYTEAOID ? KAFKA_FORMAT_RAW : KAFKA_FORMAT_TEXT,
+										  kind, mcxt);
+				break;
+			case KAFKA_COLUMN_ERROR:
+				if (table->error_attnum < 0)
+					table->error_attnum = i;
+				break;
+			default:
+				break;
+		}
+	}
+	if (table->key_decoder == NULL)
+		table->key_format = table->key_format_name ?
+			kafka_format_from_name(table->key_format_name) : KAFKA_FORMAT_TEXT;
+
+	if ((table->format == KAFKA_FORMAT_TEXT || table->format == KAFKA_FORMAT_RAW) &&
+		npayload > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("foreign table \"%s\" has format \"%s\", which fills exactly one payload column, but it has %d",
+						table->relname, kafka_format_name(table->format), npayload),
+				 errhint("Give the other columns a kafka option (e.g. OPTIONS (kafka 'key')), or use format \"json\".")));
+	build_value_decoder(table);
+	MemoryContextSwitchTo(old);
+	return table;
+}
+
+void
+kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used, int offset)
+{
+	MemoryContext old = MemoryContextSwitchTo(table->mcxt);
+	bool		whole_row = bms_is_member(0 - offset, attrs_used);
+	int			i;
+
+	for (i = 0; i < table->desc->natts; i++)
+		table->needed[i] = whole_row || bms_is_member(i + 1 - offset, attrs_used);
+	build_value_decoder(table);
+	MemoryContextSwitchTo(old);
+}
+
+void
+kafka_table_allow_throw(KafkaTable *table)
+{
+	table->allow_throw = true;
+	kafka_decoder_allow_throw(table->value_decoder);
+}
+
+Oid
+kafka_header_array_type(void)
+{
+	Oid			nsp = get_namespace_oid("kafka", false);
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("_header"),
+										ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type kafka.header[] does not exist");
+	return typid;
+}
+
+/* The value of the last header named name, or NULL (absent or null). */
+static bool
+find_header(rd_kafka_message_t *msg, const char *name, const void **value,
+			size_t *size)
+{
+	rd_kafka_headers_t *headers;
+
+	if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	if (rd_kafka_header_get_last(headers, name, value, size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	return *value != NULL;
+}
+
+static void
+set_error(KafkaTable *table, KafkaDecoder *decoder, char **error,
+		  const char *what, char *message)
+{
+	if (*error != NULL)
+		return;
+	*error = what ? psprintf("%s: %s", what, message) : message;
+	table->error_code = kafka_decoder_error_code(decoder);
+}
+
+bool
+kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
+				   KafkaPartitionRange *range,
+				   Datum *values, bool *nulls, char **error)
+{
+	TupleDesc	desc = table->desc;
+	bool		ok = true;
+	char	   *message = NULL;
+	int			i;
+
+	*error = NULL;
+
+	/* the payload first: its failure is the error most worth reporting */
+	if (!kafka_decoder_decode(table->value_decoder, msg->payload, msg->len,
+							  values, nulls, &message))
+	{
+		ok = false;
+		set_error(table, table->value_decoder, error, NULL, message);
+	}
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att;
+		KafkaColumnRole role = table->roles[i];
+
+		if (role == KAFKA_COLUMN_PAYLOAD)
+		{
+			if (!table->needed[i])
+				nulls[i] = true;
+			continue;
+		}
+		nulls[i] = true;
+		values[i] = (Datum) 0;
+		if (!table->needed[i] || role == KAFKA_COLUMN_DROPPED)
+			continue;
+		att = TupleDescAttr(desc, i);
+		switch (role)
+		{
+			case KAFKA_COLUMN_KEY:
+				if (!kafka_decoder_decode(table->column_decoders[i], msg->key,
+										  msg->key_len, values, nulls, &message))
+				{
+					ok = false;
+					set_error(table, table->column_decoders[i], error, "key", message);
+				}
+				break;
+			case KAFKA_COLUMN_VALUE:
+				if (!kafka_decoder_decode(table->column_decoders[i], msg->payload,
+										  msg->len, values, nulls, &message))
+				{
+					ok = false;
+					set_error(table, table->column_decoders[i], error, "value", message);
+				}
+				break;
+			case KAFKA_COLUMN_HEADER:
+				{
+					const void *hvalue;
+					size_t		hsize;
+
+					if (!find_header(msg, table->header_names[i], &hvalue, &hsize))
+						break;
+					if (!kafka_decoder_decode(table->column_decoders[i], hvalue,
+											  hsize, values, nulls, &message))
+					{
+						ok = false;
+						set_error(table, table->column_decoders[i], error, psprintf("header \"%s\"", table->header_names[i]),
+								  message);
+					}
+					break;
+				}
+			case KAFKA_COLUMN_PARTITION:
+				values[i] = att->atttypid == INT8OID ? Int64GetDatum(msg->partition) :
+					Int32GetDatum(msg->partition);
+				nulls[i] = false;
+				break;
+			case KAFKA_COLUMN_OFFSET:
+				values[i] = att->atttypid == NUMERICOID ?
+					NumericGetDatum(int64_to_numeric(msg->offset)) :
+					Int64GetDatum(msg->offset);
+				nulls[i] = false;
+				break;
+			case KAFKA_COLUMN_TIMESTAMP:
+			case KAFKA_COLUMN_TIMESTAMP_TYPE:
+				{
+					rd_kafka_timestamp_type_t tstype;
+					int64		ts = rd_kafka_message_timestamp(msg, &tstype);
+
+					if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0)
+						break;
+					nulls[i] = false;
+					if (role == KAFKA_COLUMN_TIMESTAMP)
+					{
+						if (att->atttypid == INT8OID)
+							values[i] = Int64GetDatum(ts);
+						else
+							values[i] = TimestampTzGetDatum(ts * 1000 - UNIX_TO_POSTGRES_USECS);
+					}
+					else
+					{
+						/* Spark's numbering: 0 CreateTime, 1 LogAppendTime */
+						int			type = tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? 0 : 1;
+
+						if (att->atttypid == TEXTOID)
+							values[i] = CStringGetTextDatum(type == 0 ? "CreateTime" : "LogAppendTime");
+						else if (att->atttypid == INT2OID)
+							values[i] = Int16GetDatum(type);
+						else if (att->atttypid == INT8OID)
+							values[i] = Int64GetDatum(type);
+						else
+							values[i] = Int32GetDatum(type);
+					}
+					break;
+				}
+			case KAFKA_COLUMN_HEADERS:
+				values[i] = kafka_headers_datum(msg, table->header_type, table->header_desc);
+				nulls[i] = false;
+				break;
+			case KAFKA_COLUMN_TOPIC:
+				if (range != NULL)
+					values[i] = range->topic_datum;
+				else
+					values[i] = CStringGetTextDatum(rd_kafka_topic_name(msg->rkt));
+				nulls[i] = false;
+				break;
+			case KAFKA_COLUMN_ERROR:
+				/* filled below, once every column had its chance */
+				break;
+			default:
+				break;
+		}
+	}
+
+	if (!ok && table->error_attnum >= 0 && table->needed[table->error_attnum])
+	{
+		for (i = 0; i < desc->natts; i++)
+		{
+			if (table->roles[i] == KAFKA_COLUMN_ERROR && table->needed[i])
+			{
+				values[i] = CStringGetTextDatum(*error);
+				nulls[i] = false;
+			}
+		}
+	}
+	return ok;
+}
+
+/*
+ * The error a failed decode raises under on_error 'fail', naming where the
+ * record is.
+ */
+void
+kafka_table_report_error(KafkaTable *table, rd_kafka_message_t *msg,
+						 const char *error)
+{
+	ereport(ERROR,
+			(errcode(table->error_code != 0 ? table->error_code :
+					 ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("%s", error),
+			 errcontext("kafka record %s[%d] at offset " INT64_FORMAT " of foreign table \"%s\"",
+						rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset,
+						table->relname),
+			 errhint("Set the foreign table's on_error option to null or skip to read past malformed records.")));
+}
