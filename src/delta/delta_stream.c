@@ -21,10 +21,8 @@
  *	   nothing, and a re-run starts again from the table's own record; a
  *	   re-run after it finds batch_id already recorded and adds nothing.
  *
- * The catalog belongs to the streaming-table feature; we only read it, by
- * name, and join the two catalog tables on the key stream_offsets.stream
- * references (its foreign key, else the primary key of streaming_tables).
- * It is read as its owner (as RI triggers read the referenced table), so
+ * The catalog belongs to the streaming-table feature (40_stream.sql); we
+ * only read it, as its owner (as RI triggers read a referenced table), so
  * that exporting an ordinary table never depends on the caller's rights on
  * the catalog; and only for a target the caller may SELECT from, so the
  * catalog tells nothing about tables the caller cannot read anyway.  The
@@ -56,7 +54,6 @@ typedef struct StreamSource
 	Oid			relid;
 	Oid			catalog_owner;	/* owner of kafka.streaming_tables */
 	char	   *target;			/* quoted, schema-qualified name */
-	char	   *key_column;		/* of kafka.streaming_tables, quoted */
 	bool		has_topic;		/* the target has a _topic column */
 } StreamSource;
 
@@ -100,45 +97,6 @@ catalog_query(Oid owner, const char *sql, int nargs, Oid *types, Datum *values,
 	SetUserIdAndSecContext(saved_user, saved_context);
 	if (result < 0)
 		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(result));
-}
-
-static void
-spi_check(int result, const char *what)
-{
-	if (result < 0)
-		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(result));
-}
-
-/* The column of kafka.streaming_tables that stream_offsets.stream refers to. */
-static char *
-stream_key_column(Oid streams, Oid offsets)
-{
-	Oid			types[2] = {OIDOID, OIDOID};
-	Datum		values[2] = {ObjectIdGetDatum(streams), ObjectIdGetDatum(offsets)};
-	char	   *column;
-
-	spi_check(SPI_execute_with_args(
-									"SELECT a.attname::text"
-									"  FROM pg_catalog.pg_constraint c"
-									"  JOIN pg_catalog.pg_attribute sa ON sa.attrelid = c.conrelid AND sa.attname = 'stream'"
-									"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = c.confkey[1]"
-									" WHERE c.contype = 'f' AND c.conrelid = $2 AND c.confrelid = $1"
-									"   AND c.conkey = ARRAY[sa.attnum]"
-									" UNION ALL "
-									"SELECT a.attname::text"
-									"  FROM pg_catalog.pg_index i"
-									"  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
-									" WHERE i.indrelid = $1 AND i.indisprimary AND i.indnatts = 1"
-									" LIMIT 1",
-									2, types, values, NULL, true, 1),
-			  "reading the streaming-table catalog");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot tell which column of kafka.streaming_tables kafka.stream_offsets.stream refers to"),
-				 errdetail("Neither a foreign key on kafka.stream_offsets.stream nor a one-column primary key of kafka.streaming_tables was found.")));
-	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	return column;
 }
 
 /* Appends the key of a JSON object member. */
@@ -204,20 +162,18 @@ stream_rows_after(void *arg, int64 exported, const char *exported_offsets,
 		values[1] = CStringGetTextDatum(exported_offsets);
 	else
 		nulls[1] = 'n';
-	catalog_query(stream->catalog_owner, psprintf(
-											 "WITH exported AS ("
-											 "  SELECT t.key AS topic, p.key::int AS partition, p.value::text::bigint AS next_offset"
-											 "    FROM pg_catalog.jsonb_each(coalesce($2::jsonb, '{}')) t,"
-											 "         pg_catalog.jsonb_each(t.value) p),"
-											 " current AS ("
-											 "  SELECT o.topic::text AS topic, o.partition::int AS partition, o.next_offset::bigint AS next_offset"
-											 "    FROM kafka.streaming_tables s JOIN kafka.stream_offsets o ON o.stream = s.%s"
-											 "   WHERE s.target = $1)"
-											 " SELECT coalesce(c.topic, e.topic), coalesce(c.partition, e.partition),"
-											 "        c.next_offset, e.next_offset"
-											 "   FROM current c FULL JOIN exported e ON e.topic = c.topic AND e.partition = c.partition"
-											 "  ORDER BY 1, 2",
-											 stream->key_column),
+	catalog_query(stream->catalog_owner,
+				  "WITH exported AS ("
+				  "  SELECT t.key AS topic, p.key::int AS partition, p.value::text::bigint AS next_offset"
+				  "    FROM pg_catalog.jsonb_each(coalesce($2::jsonb, '{}')) t,"
+				  "         pg_catalog.jsonb_each(t.value) p),"
+				  " current AS ("
+				  "  SELECT o.topic::text AS topic, o.partition::int AS partition, o.next_offset::bigint AS next_offset"
+				  "    FROM kafka.stream_offsets o WHERE o.stream = $1)"
+				  " SELECT coalesce(c.topic, e.topic), coalesce(c.partition, e.partition),"
+				  "        c.next_offset, e.next_offset"
+				  "   FROM current c FULL JOIN exported e ON e.topic = c.topic AND e.partition = c.partition"
+				  "  ORDER BY 1, 2",
 				  2, types, values, nulls, 0, "reading kafka.stream_offsets");
 
 	MemoryContextSwitchTo(caller);
@@ -313,11 +269,10 @@ delta_stream_source(Oid relid, DeltaIncrementalSource *source)
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	StreamSource *stream;
-	char	   *key_column;
 
 	Oid			owner;
 
-	if (!OidIsValid(streams))
+	if (!OidIsValid(streams) || !OidIsValid(offsets))
 		return false;			/* no streaming tables in this database */
 	/* the export of a table the caller cannot read fails on its own */
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -333,19 +288,12 @@ delta_stream_source(Oid relid, DeltaIncrementalSource *source)
 		SPI_finish();
 		return false;
 	}
-	if (!OidIsValid(offsets))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the streaming-table catalog has no kafka.stream_offsets table")));
-	key_column = stream_key_column(streams, offsets);
-
 	MemoryContextSwitchTo(caller);
 	stream = palloc0(sizeof(StreamSource));
 	stream->relid = relid;
 	stream->catalog_owner = owner;
 	stream->target = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid));
-	stream->key_column = pstrdup(quote_identifier(key_column));
 	SPI_finish();
 
 	if (get_attnum(relid, "_partition") == InvalidAttrNumber ||

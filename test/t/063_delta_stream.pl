@@ -3,10 +3,10 @@
 # last commit (commitInfo.kafkaOffsets, with txn version = the stream's
 # batch_id) and the stream's current kafka.stream_offsets.
 #
-# The streaming catalog (kafka.streaming_tables, kafka.stream_offsets) is
-# created here as the cross-feature contract describes it, and batches are
+# Streams are registered in the streaming-table catalog
+# (kafka.streaming_tables, kafka.stream_offsets) by hand, and batches are
 # "ingested" the way a stream commits them: rows, offsets and batch_id in one
-# transaction.  The snapshot is checked with DuckDB and hyparquet after each
+# transaction.  No worker runs: this tests the export side of the contract.  The snapshot is checked with DuckDB and hyparquet after each
 # step; a killed export is re-run and lands once.
 
 use strict;
@@ -68,33 +68,28 @@ sub commit_position
 }
 
 $node->safe_psql('postgres', q{
-	-- the catalog of contract 4, as the streaming-table feature creates it
-	CREATE TABLE kafka.streaming_tables (
-	  id serial PRIMARY KEY,
-	  name text NOT NULL UNIQUE,
-	  target regclass UNIQUE NOT NULL,
-	  batch_id bigint NOT NULL DEFAULT 0);
-	CREATE TABLE kafka.stream_offsets (
-	  stream int NOT NULL REFERENCES kafka.streaming_tables (id),
-	  topic text NOT NULL,
-	  partition int NOT NULL,
-	  next_offset bigint NOT NULL,
-	  PRIMARY KEY (stream, topic, partition));
+	-- the foreign table a stream reads (never read here: no worker runs)
+	CREATE SERVER kafka_server FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '127.0.0.1:9');
+	CREATE FOREIGN TABLE events_source (value bytea) SERVER kafka_server
+	  OPTIONS (topic 'events');
 
 	CREATE TABLE events (_partition int, _offset bigint, payload text, amount numeric(12,2),
 	                     ts timestamptz);
-	INSERT INTO kafka.streaming_tables (name, target) VALUES ('events', 'events');
-	INSERT INTO kafka.stream_offsets SELECT 1, 'events', p, 0 FROM generate_series(0, 2) p;
+	INSERT INTO kafka.streaming_tables (target, source, owner)
+	VALUES ('events', 'events_source', current_user::regrole);
+	INSERT INTO kafka.stream_offsets (stream, topic, partition, next_offset)
+	SELECT 'events', 'events', p, 0 FROM generate_series(0, 2) p;
 
 	-- one batch, committed the way a stream commits it: the rows, the next
 	-- offsets and batch_id in one transaction
-	CREATE FUNCTION ingest(stream_name text, per_partition int) RETURNS void LANGUAGE plpgsql AS $$
+	CREATE FUNCTION ingest(stream_name regclass, per_partition int) RETURNS void LANGUAGE plpgsql AS $$
 	DECLARE
 	  s record;
 	  o record;
 	BEGIN
-	  SELECT * INTO s FROM kafka.streaming_tables WHERE name = stream_name FOR UPDATE;
-	  FOR o IN SELECT * FROM kafka.stream_offsets WHERE stream = s.id ORDER BY topic, partition LOOP
+	  SELECT * INTO s FROM kafka.streaming_tables WHERE target = stream_name FOR UPDATE;
+	  FOR o IN SELECT * FROM kafka.stream_offsets WHERE stream = s.target ORDER BY topic, partition LOOP
 	    IF s.target = 'events'::regclass THEN
 	      INSERT INTO events
 	      SELECT o.partition, g, format('p%s o%s é', o.partition, g), g * 0.5 - 100,
@@ -106,9 +101,9 @@ $node->safe_psql('postgres', q{
 	        USING o.topic, o.partition, o.next_offset, per_partition;
 	    END IF;
 	    UPDATE kafka.stream_offsets SET next_offset = next_offset + per_partition
-	     WHERE stream = s.id AND topic = o.topic AND partition = o.partition;
+	     WHERE stream = s.target AND topic = o.topic AND partition = o.partition;
 	  END LOOP;
-	  UPDATE kafka.streaming_tables SET batch_id = batch_id + 1 WHERE id = s.id;
+	  UPDATE kafka.streaming_tables SET batch_id = batch_id + 1 WHERE target = s.target;
 	END $$;
 });
 
@@ -219,18 +214,18 @@ $summary = verify_table($path, 'events', 'after overwrite and batch 7');
 is($summary->{txns}{$app}, 7, 'txn records batch 7');
 
 # A stream created anew (batch_id behind the Delta table) is refused.
-$node->safe_psql('postgres', "UPDATE kafka.streaming_tables SET batch_id = 2 WHERE name = 'events'");
+$node->safe_psql('postgres', "UPDATE kafka.streaming_tables SET batch_id = 2 WHERE target = 'events'::regclass");
 like(export("'events', '$path'"), qr/is at batch 2, behind batch 7 recorded in the Delta table.*HINT:  Export it with mode => 'overwrite'/s,
 	'a stream behind the Delta table is refused');
-$node->safe_psql('postgres', "UPDATE kafka.streaming_tables SET batch_id = 7 WHERE name = 'events'");
+$node->safe_psql('postgres', "UPDATE kafka.streaming_tables SET batch_id = 7 WHERE target = 'events'::regclass");
 
 # Several topics: rows are told apart by _topic.
 $node->safe_psql('postgres', q{
 	CREATE TABLE multi (_topic text, _partition int, _offset bigint, payload text);
-	INSERT INTO kafka.streaming_tables (name, target) VALUES ('multi', 'multi');
-	INSERT INTO kafka.stream_offsets
-	SELECT s.id, t, p, 0 FROM kafka.streaming_tables s, unnest(ARRAY['a', 'b']) t, generate_series(0, 1) p
-	WHERE s.name = 'multi';
+	INSERT INTO kafka.streaming_tables (target, source, owner)
+	VALUES ('multi', 'events_source', current_user::regrole);
+	INSERT INTO kafka.stream_offsets (stream, topic, partition, next_offset)
+	SELECT 'multi', t, p, 0 FROM unnest(ARRAY['a', 'b']) t, generate_series(0, 1) p;
 	SELECT ingest('multi', 10);
 });
 is(export("'multi', '$lake/multi'"), '0|1|40', 'two topics: first append');
@@ -258,12 +253,13 @@ like(export("'multi', '$lake/multi'", 'exporter'), qr/permission denied for tabl
 # _offset nothing can.
 $node->safe_psql('postgres', q{
 	CREATE TABLE multi_untagged (_partition int, _offset bigint);
-	INSERT INTO kafka.streaming_tables (name, target) VALUES ('multi_untagged', 'multi_untagged');
-	INSERT INTO kafka.stream_offsets
-	SELECT s.id, t, 0, 5 FROM kafka.streaming_tables s, unnest(ARRAY['a', 'b']) t
-	WHERE s.name = 'multi_untagged';
+	INSERT INTO kafka.streaming_tables (target, source, owner)
+	VALUES ('multi_untagged', 'events_source', current_user::regrole);
+	INSERT INTO kafka.stream_offsets (stream, topic, partition, next_offset)
+	SELECT 'multi_untagged', t, 0, 5 FROM unnest(ARRAY['a', 'b']) t;
 	CREATE TABLE bare (payload text);
-	INSERT INTO kafka.streaming_tables (name, target) VALUES ('bare', 'bare');
+	INSERT INTO kafka.streaming_tables (target, source, owner)
+	VALUES ('bare', 'events_source', current_user::regrole);
 });
 like(export("'multi_untagged', '$lake/untagged'"),
 	qr/it reads 2 topics and has no _topic column.*HINT:  Add the _topic metadata column/s,
