@@ -36,6 +36,8 @@
 
 #include "lib/stringinfo.h"
 #include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 
 #include "delta/delta_fs.h"
@@ -617,22 +619,10 @@ delta_dir_close(DeltaTableDir *dir)
 void
 delta_random_uuid(char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8		bytes[16];
-	int			pos = 0;
+	/* the server's gen_random_uuid(): version 4 from pg_strong_random() */
+	Datum		uuid = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
+	char	   *text = DatumGetCString(DirectFunctionCall1(uuid_out, uuid));
 
-	if (!pg_strong_random(bytes, sizeof(bytes)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random UUID")));
-	bytes[6] = (bytes[6] & 0x0F) | 0x40;	/* version 4 */
-	bytes[8] = (bytes[8] & 0x3F) | 0x80;	/* RFC 4122 variant */
-	for (int i = 0; i < 16; i++)
-	{
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[pos++] = '-';
-		out[pos++] = hex[bytes[i] >> 4];
-		out[pos++] = hex[bytes[i] & 0x0F];
-	}
-	out[pos] = '\0';
+	strlcpy(out, text, DELTA_UUID_LENGTH + 1);
+	pfree(text);
 }
