@@ -4,7 +4,9 @@
 -- table at path: Parquet data files plus a _delta_log entry, published
 -- atomically.  Needs superuser or pg_write_server_files (checked inside, like
 -- COPY TO a file).  Returns the table version now, and the files, rows and
--- bytes written (all zero when nothing was exported).
+-- bytes written (all zero when nothing was exported).  When source names the
+-- target of a streaming table, an append exports only the rows not exported
+-- yet (the Delta txn version is the stream's batch_id).
 CREATE FUNCTION kafka.delta_export(
     source text,
     path text,
@@ -27,4 +29,4 @@ CREATE FUNCTION kafka.delta_export(
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION kafka.delta_export(text, text, text, text, bigint, text, bigint, boolean, text, integer, bigint, integer)
-    IS 'export a table or query to a Delta Lake table (Parquet files and an atomic _delta_log commit)';
+    IS 'export a table or query to a Delta Lake table (Parquet files and an atomic _delta_log commit); a streaming table appends only its rows not exported yet';
