@@ -357,11 +357,40 @@ registry_error_code(RegistryResponse *response)
 	return code;
 }
 
+/*
+ * Transport failures that waiting cannot cure: a certificate we do not
+ * trust, a bad CA file, a URL libcurl will not use.  Everything else
+ * (refused, reset, timed out, DNS) may be an outage and is retried.
+ */
+static bool
+is_permanent_transport_error(CURLcode code)
+{
+	switch (code)
+	{
+		case CURLE_FAILED_INIT:
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_TOO_MANY_REDIRECTS:
+			return true;
+		default:
+			return false;
+	}
+}
+
 static bool
 is_retryable(RegistryResponse *response)
 {
 	if (response->curl_code != CURLE_OK)
-		return !response->too_large;
+		return !response->too_large &&
+			!is_permanent_transport_error(response->curl_code);
 	return response->status >= 500 || response->status == 429 ||
 		response->status == 408;
 }
@@ -438,6 +467,25 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		backoff_ms = Min(backoff_ms * 2, (long) REGISTRY_MAX_BACKOFF_MS);
+	}
+
+	if (response->curl_code != CURLE_OK)
+	{
+		char	   *detail = pstrdup(response->curl_error);
+		bool		tls = response->curl_code != CURLE_FAILED_INIT &&
+			response->curl_code != CURLE_UNSUPPORTED_PROTOCOL &&
+			response->curl_code != CURLE_URL_MALFORMAT &&
+			response->curl_code != CURLE_TOO_MANY_REDIRECTS;
+
+		free(response->data);
+		response->data = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not connect to schema registry \"%s\" of server \"%s\"",
+						avro_registry_url_for_message(registry->url),
+						registry->server_name),
+				 errdetail("%s", detail),
+				 tls ? errhint("The registry's TLS certificate must be signed by a CA in schema_registry_ca_location (or the system's CA store) and name its host.") : 0));
 	}
 
 	if (response->status == 401 || response->status == 403)

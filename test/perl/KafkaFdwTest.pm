@@ -131,7 +131,8 @@ sub start_broker
 =item start_schema_registry(%opts)
 
 Starts the fixture Schema Registry (test/fixtures/schema_registry.py) on
-127.0.0.1: C<user> and C<password> make it require HTTP basic auth.
+127.0.0.1: C<user> and C<password> make it require HTTP basic auth, C<tls_cert>
+and C<tls_key> (PEM files) make it speak HTTPS.
 Returns a KafkaFdwTest::SchemaRegistry with C<url>, C<user>, C<password>,
 C<state_dir>, C<down> / C<up> (503 to every request while down),
 C<requests> (the lines of its request log), C<stop> and C<restart> (the
@@ -147,6 +148,8 @@ sub start_schema_registry
 		state_dir => $dir,
 		user => $opts{user},
 		password => $opts{password},
+		tls_cert => $opts{tls_cert},
+		tls_key => $opts{tls_key},
 	}, 'KafkaFdwTest::SchemaRegistry';
 	$self->start(0);
 	push @registries, $self;
@@ -358,6 +361,8 @@ sub start
 	my @cmd = ($python, $registry_py, '--state-dir', $dir, '--port', $port);
 	push @cmd, '--user', $self->{user}, '--password', $self->{password} // ''
 	  if defined $self->{user};
+	push @cmd, '--tls-cert', $self->{tls_cert}, '--tls-key', $self->{tls_key}
+	  if defined $self->{tls_cert};
 	unlink "$dir/url";
 	my $log = "$dir/registry.log";
 	my $pid = fork();
