@@ -201,7 +201,14 @@ kafka_message_buffer_append(KafkaMessageBuffer *buffer,
 		buffer->nmarks++;
 	}
 
-	if (buffer->memory.len > 0 && buffer->memory.len + length > buffer->memory_limit)
+	/*
+	 * Once the log has spilled, the rest goes to the file in pieces of
+	 * WRITE_CHUNK_SIZE: written while still in the CPU's caches.
+	 */
+	if (buffer->memory.len > 0 &&
+		buffer->memory.len + length > (buffer->file >= 0 ?
+									   Min(buffer->memory_limit, WRITE_CHUNK_SIZE) :
+									   buffer->memory_limit))
 		spill(buffer);
 
 	memset(&header, 0, sizeof(header));
