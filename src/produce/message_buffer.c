@@ -6,9 +6,10 @@
  * Messages are appended as self-contained records to one logical log: the
  * first part (possibly empty) in a temporary file, the rest in memory.  When
  * the memory part would grow past the limit it is written to the end of the
- * file in one write, so memory stays bounded whatever the transaction
- * produces.  The file is read back in chunks of READ_CHUNK_SIZE bytes (more
- * for a larger record), records straight from the chunk.
+ * file, so memory stays bounded whatever the transaction produces; after
+ * that first spill, the memory part goes to the file every WRITE_CHUNK_SIZE
+ * bytes.  The file is read back in chunks of READ_CHUNK_SIZE bytes (more for
+ * a larger record), and records are handed out straight from the chunk.
  *
  * A savepoint costs nothing until a message is produced inside it: then a
  * mark (subtransaction id, log position, message count) is pushed.
@@ -384,7 +385,8 @@ fill_chunk(KafkaMessageBuffer *buffer, uint64 need)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the temporary file of produced kafka messages is truncated")));
-	enlargeStringInfo(&buffer->chunk, (int) want);
+	if (want > buffer->chunk.len)
+		enlargeStringInfo(&buffer->chunk, (int) (want - buffer->chunk.len));
 	while (buffer->chunk.len < want)
 	{
 		int			got = FileRead(buffer->file, buffer->chunk.data + buffer->chunk.len,

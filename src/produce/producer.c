@@ -810,9 +810,11 @@ producer_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (xact_buffer != NULL && kafka_message_buffer_count(xact_buffer) > 0)
+			if (xact_buffer != NULL)
 			{
-				deliver_held_messages();
+				if (kafka_message_buffer_count(xact_buffer) > 0)
+					deliver_held_messages();
+				/* also when a rollback to a savepoint emptied a spilled log */
 				kafka_message_buffer_close(xact_buffer);
 			}
 			break;

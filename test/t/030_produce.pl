@@ -256,6 +256,19 @@ is(scalar(@spill), 20100, 'every message of the spilled transaction was delivere
 is(scalar(grep { /^a(\d+) x{200}\1$/ || /^c(\d+) z{200}\1$/ } @spill), 20100, 'byte for byte');
 like(slurp_file($node->logfile), qr/temporary file: path .*pgsql_tmp/, 'the messages spilled to a temporary file');
 
+# A transaction whose spilled messages were all rolled back commits cleanly.
+($elapsed, $ok, $out, $err) = timed_psql(q{
+	SET kafka_fdw.produce_buffer_size = '64kB';
+	BEGIN;
+	SAVEPOINT s;
+	SELECT count(kafka.produce('k', 'spill', 'u' || i, repeat('u', 200))) FROM generate_series(1, 2000) i;
+	ROLLBACK TO s;
+	COMMIT;
+});
+ok($ok, 'COMMIT after rolling back every spilled message');
+unlike($err, qr/WARNING/, 'without a warning (no temporary file left open)');
+is(scalar(split /\n/, consume('spill', "%k\n")), 20100, 'and nothing more was delivered');
+
 # Spilled records larger than what is read back at a time, between small
 # ones, with headers and timestamps.
 create_topic($broker, 'spill_large', 1);
