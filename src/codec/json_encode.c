@@ -76,6 +76,7 @@ struct KafkaJsonWriter
 	TupleDesc	desc;
 	KafkaJsonWriter **fields;	/* NULL for dropped columns */
 	char	  **keys;			/* "name": ready to append */
+	int		   *key_lengths;
 	Datum	   *values;
 	bool	   *nulls;
 };
@@ -83,7 +84,8 @@ struct KafkaJsonWriter
 typedef struct JsonEncoderState
 {
 	KafkaJsonWriter **writers;
-	char	  **keys;
+	char	  **prefixes;		/* '{' or ',' and "name": ready to append */
+	int		   *prefix_lengths;
 } JsonEncoderState;
 
 static void write_value(StringInfo out, KafkaJsonWriter *writer, Datum value);
@@ -138,14 +140,18 @@ append_json_string(StringInfo out, const char *text, int len)
 	appendStringInfoCharMacro(out, '"');
 }
 
+/* "name": after separator (if not '\0'); its length in *length */
 static char *
-json_key(const char *name)
+json_key(char separator, const char *name, int *length)
 {
 	StringInfoData key;
 
 	initStringInfo(&key);
+	if (separator != '\0')
+		appendStringInfoChar(&key, separator);
 	append_json_string(&key, name, strlen(name));
 	appendStringInfoChar(&key, ':');
+	*length = key.len;
 	return key.data;
 }
 
@@ -250,6 +256,7 @@ prepare_composite(KafkaJsonWriter *writer, TupleDesc desc, MemoryContext mcxt)
 	writer->desc = desc;
 	writer->fields = palloc0(sizeof(KafkaJsonWriter *) * natts);
 	writer->keys = palloc0(sizeof(char *) * natts);
+	writer->key_lengths = palloc0(sizeof(int) * natts);
 	writer->values = palloc(sizeof(Datum) * natts);
 	writer->nulls = palloc(sizeof(bool) * natts);
 	for (int i = 0; i < desc->natts; i++)
@@ -260,7 +267,8 @@ prepare_composite(KafkaJsonWriter *writer, TupleDesc desc, MemoryContext mcxt)
 			continue;
 		writer->fields[i] = kafka_json_writer_create(attr->atttypid,
 													 attr->atttypmod, mcxt);
-		writer->keys[i] = json_key(NameStr(attr->attname));
+		writer->keys[i] = json_key('\0', NameStr(attr->attname),
+								   &writer->key_lengths[i]);
 	}
 }
 
@@ -269,11 +277,12 @@ static void
 append_number_text(StringInfo out, const char *text)
 {
 	const char *digits = (*text == '-') ? text + 1 : text;
+	int			length = strlen(text);
 
 	if (*digits >= '0' && *digits <= '9')
-		appendStringInfoString(out, text);
+		appendBinaryStringInfo(out, text, length);
 	else
-		append_json_string(out, text, strlen(text));
+		append_json_string(out, text, length);
 }
 
 static void
@@ -420,7 +429,7 @@ write_fields(StringInfo out, KafkaJsonWriter *writer, Datum *values,
 		if (!first)
 			appendStringInfoCharMacro(out, ',');
 		first = false;
-		appendStringInfoString(out, writer->keys[i]);
+		appendBinaryStringInfo(out, writer->keys[i], writer->key_lengths[i]);
 		if (nulls[i])
 			appendStringInfoString(out, "null");
 		else
@@ -580,16 +589,16 @@ json_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 	JsonEncoderState *json_encoder = encoder->format_state;
 	int			start = out->len;
 
-	appendStringInfoCharMacro(out, '{');
+	if (encoder->npayload == 0)
+		appendStringInfoCharMacro(out, '{');
 	for (int i = 0; i < encoder->npayload; i++)
 	{
 		int			attnum = encoder->payload_attnums[i];
 
-		if (i > 0)
-			appendStringInfoCharMacro(out, ',');
-		appendStringInfoString(out, json_encoder->keys[i]);
+		appendBinaryStringInfo(out, json_encoder->prefixes[i],
+							   json_encoder->prefix_lengths[i]);
 		if (nulls[attnum])
-			appendStringInfoString(out, "null");
+			appendBinaryStringInfo(out, "null", 4);
 		else
 			write_value(out, json_encoder->writers[i], values[attnum]);
 	}
@@ -605,7 +614,8 @@ kafka_json_encoder_init(KafkaEncoder *encoder, TupleDesc desc)
 	int			count = Max(encoder->npayload, 1);
 
 	json_encoder->writers = palloc0(sizeof(KafkaJsonWriter *) * count);
-	json_encoder->keys = palloc0(sizeof(char *) * count);
+	json_encoder->prefixes = palloc0(sizeof(char *) * count);
+	json_encoder->prefix_lengths = palloc0(sizeof(int) * count);
 	for (int i = 0; i < encoder->npayload; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(desc, encoder->payload_attnums[i]);
@@ -613,7 +623,8 @@ kafka_json_encoder_init(KafkaEncoder *encoder, TupleDesc desc)
 		json_encoder->writers[i] = kafka_json_writer_create(attr->atttypid,
 															attr->atttypmod,
 															encoder->mcxt);
-		json_encoder->keys[i] = json_key(NameStr(attr->attname));
+		json_encoder->prefixes[i] = json_key(i == 0 ? '{' : ',', NameStr(attr->attname),
+											 &json_encoder->prefix_lengths[i]);
 	}
 	encoder->format_state = json_encoder;
 	encoder->encode = json_encode;

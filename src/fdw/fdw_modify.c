@@ -36,9 +36,18 @@
 /* Rows per ExecForeignBatchInsert call (the executor copies each one). */
 #define KAFKA_INSERT_BATCH_SIZE 100
 
+/*
+ * The row context is reset after this many rows, or as soon as it holds
+ * more than ROW_CONTEXT_LIMIT bytes: a reset per row costs more than the
+ * little most rows leave there.
+ */
+#define ROW_CONTEXT_ROWS	64
+#define ROW_CONTEXT_LIMIT	(1024 * 1024)
+
 typedef struct KafkaModifyState
 {
-	MemoryContext row_cxt;		/* reset for every row */
+	MemoryContext row_cxt;		/* reset every few rows */
+	int			rows_in_cxt;
 	KafkaTable *table;
 	Oid			userid;
 	int			message_timeout_ms; /* table option, or 0 */
@@ -303,7 +312,12 @@ insert_row(KafkaModifyState *state, TupleTableSlot *slot)
 
 	kafka_produce_message(state->target, &message);
 	MemoryContextSwitchTo(oldcontext);
-	MemoryContextReset(state->row_cxt);
+	if (++state->rows_in_cxt >= ROW_CONTEXT_ROWS ||
+		MemoryContextMemAllocated(state->row_cxt, false) > ROW_CONTEXT_LIMIT)
+	{
+		MemoryContextReset(state->row_cxt);
+		state->rows_in_cxt = 0;
+	}
 }
 
 /* The user whose server access and user mapping an INSERT uses. */

@@ -4,9 +4,12 @@
  *	  The messages a transaction produced, held until pre-commit.
  *
  * Messages are appended as self-contained records to one logical log: the
- * first part (possibly empty) in a temporary BufFile, the rest in memory.
- * When the memory part would grow past the limit it is written to the end of
- * the file, so memory stays bounded whatever the transaction produces.
+ * first part (possibly empty) in a temporary file, the rest in memory.  When
+ * the memory part would grow past the limit it is written to the end of the
+ * file, so memory stays bounded whatever the transaction produces; after
+ * that first spill, the memory part goes to the file every WRITE_CHUNK_SIZE
+ * bytes.  The file is read back in chunks of READ_CHUNK_SIZE bytes (more for
+ * a larger record), and records are handed out straight from the chunk.
  *
  * A savepoint costs nothing until a message is produced inside it: then a
  * mark (subtransaction id, log position, message count) is pushed.
@@ -21,8 +24,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/tablespace.h"
 #include "lib/stringinfo.h"
-#include "storage/buffile.h"
+#include "storage/fd.h"
+#include "utils/wait_event.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -44,6 +49,10 @@ typedef struct RecordHeader
 /* Each header: two int32 lengths (value -1: NULL), then the bytes. */
 #define HEADER_LENGTHS_SIZE (2 * sizeof(int32))
 
+/* How much of the file is read, and at most written, at a time. */
+#define READ_CHUNK_SIZE (1024 * 1024)
+#define WRITE_CHUNK_SIZE (1024 * 1024)
+
 typedef struct SavepointMark
 {
 	SubTransactionId subid;
@@ -56,15 +65,16 @@ struct KafkaMessageBuffer
 	MemoryContext mcxt;
 	int			memory_limit;
 	StringInfoData memory;		/* the log after file_length */
-	BufFile    *file;			/* NULL until the first spill */
+	File		file;			/* -1 until the first spill */
 	uint64		file_length;	/* logical end of the file part */
 	int64		count;
 	SavepointMark *marks;
 	int			nmarks;
 	int			maxmarks;
 	/* reading back */
-	uint64		read_position;
-	StringInfoData record;		/* a record read from the file */
+	uint64		read_position;	/* of the next record */
+	StringInfoData chunk;		/* file bytes from chunk_start */
+	uint64		chunk_start;	/* file position of chunk.data[0] */
 	KafkaHeaderData *headers;
 	int			maxheaders;
 };
@@ -77,6 +87,7 @@ kafka_message_buffer_create(MemoryContext mcxt, int memory_limit_bytes)
 
 	buffer->mcxt = mcxt;
 	buffer->memory_limit = memory_limit_bytes;
+	buffer->file = -1;
 	initStringInfo(&buffer->memory);
 	MemoryContextSwitchTo(oldcontext);
 	return buffer;
@@ -97,24 +108,17 @@ kafka_message_buffer_bytes(KafkaMessageBuffer *buffer)
 bool
 kafka_message_buffer_spilled(KafkaMessageBuffer *buffer)
 {
-	return buffer->file != NULL;
-}
-
-static void
-seek_file(KafkaMessageBuffer *buffer, uint64 position)
-{
-	/* BufFileSeek carries an offset past a segment over to the next ones */
-	if (BufFileSeek(buffer->file, 0, (off_t) position, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not seek in the temporary file of produced kafka messages")));
+	return buffer->file >= 0;
 }
 
 /* Move the memory part to the end of the file. */
 static void
 spill(KafkaMessageBuffer *buffer)
 {
-	if (buffer->file == NULL)
+	const char *data = buffer->memory.data;
+	int			left = buffer->memory.len;
+
+	if (buffer->file < 0)
 	{
 		MemoryContext oldcontext = MemoryContextSwitchTo(buffer->mcxt);
 		ResourceOwner oldowner = CurrentResourceOwner;
@@ -125,12 +129,26 @@ spill(KafkaMessageBuffer *buffer)
 		 * while it holds messages of its parents too.
 		 */
 		CurrentResourceOwner = TopTransactionResourceOwner;
-		buffer->file = BufFileCreateTemp(false);
+		PrepareTempTablespaces();
+		buffer->file = OpenTemporaryFile(false);
 		CurrentResourceOwner = oldowner;
 		MemoryContextSwitchTo(oldcontext);
 	}
-	BufFileWrite(buffer->file, buffer->memory.data, buffer->memory.len);
-	buffer->file_length += buffer->memory.len;
+	while (left > 0)
+	{
+		int			written = FileWrite(buffer->file, (char *) data,
+										Min(left, WRITE_CHUNK_SIZE),
+										(off_t) buffer->file_length,
+										WAIT_EVENT_BUFFILE_WRITE);
+
+		if (written <= 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write the temporary file of produced kafka messages: %m")));
+		data += written;
+		left -= written;
+		buffer->file_length += written;
+	}
 	resetStringInfo(&buffer->memory);
 	/* an oversized message made the buffer grow: give that memory back */
 	if (buffer->memory.maxlen > 2 * buffer->memory_limit)
@@ -184,7 +202,14 @@ kafka_message_buffer_append(KafkaMessageBuffer *buffer,
 		buffer->nmarks++;
 	}
 
-	if (buffer->memory.len > 0 && buffer->memory.len + length > buffer->memory_limit)
+	/*
+	 * Once the log has spilled, the rest goes to the file in pieces of
+	 * WRITE_CHUNK_SIZE: written while still in the CPU's caches.
+	 */
+	if (buffer->memory.len > 0 &&
+		buffer->memory.len + length > (buffer->file >= 0 ?
+									   Min(buffer->memory_limit, WRITE_CHUNK_SIZE) :
+									   buffer->memory_limit))
 		spill(buffer);
 
 	memset(&header, 0, sizeof(header));
@@ -239,9 +264,9 @@ truncate_log(KafkaMessageBuffer *buffer, uint64 position, int64 count)
 		buffer->memory.len = (int) (position - buffer->file_length);
 	else
 	{
+		/* later spills overwrite the rest */
 		buffer->file_length = position;
 		resetStringInfo(&buffer->memory);
-		seek_file(buffer, position);
 	}
 	buffer->count = count;
 }
@@ -266,8 +291,9 @@ void
 kafka_message_buffer_rewind(KafkaMessageBuffer *buffer)
 {
 	buffer->read_position = 0;
-	if (buffer->file)
-		seek_file(buffer, 0);
+	buffer->chunk_start = 0;
+	if (buffer->chunk.data)
+		resetStringInfo(&buffer->chunk);
 }
 
 /* Decode the record at data (length bytes, checked by the caller). */
@@ -314,13 +340,72 @@ parse_record(KafkaMessageBuffer *buffer, const char *data, KafkaMessageData *mes
 	}
 }
 
-static void
-read_file_exactly(KafkaMessageBuffer *buffer, void *into, size_t size)
+/* Is the whole record at read_position in the chunk? */
+static bool
+record_in_chunk(KafkaMessageBuffer *buffer)
 {
-	if (BufFileRead(buffer->file, into, size) != size)
+	uint64		offset = buffer->read_position - buffer->chunk_start;
+	uint64		available = buffer->chunk.len - Min(offset, (uint64) buffer->chunk.len);
+	RecordHeader header;
+
+	if (available < sizeof(RecordHeader))
+		return false;
+	memcpy(&header, buffer->chunk.data + offset, sizeof(header));
+	return available >= header.length;
+}
+
+/*
+ * Read the file from read_position on into the chunk: at least need bytes,
+ * and as many more as fit in a chunk (up to the end of the file part).
+ */
+static void
+fill_chunk(KafkaMessageBuffer *buffer, uint64 need)
+{
+	uint64		offset = buffer->read_position - buffer->chunk_start;
+	int			kept = 0;
+	uint64		want;
+
+	if (buffer->chunk.data == NULL)
+	{
+		MemoryContext oldcontext = MemoryContextSwitchTo(buffer->mcxt);
+
+		initStringInfo(&buffer->chunk);
+		MemoryContextSwitchTo(oldcontext);
+	}
+	/* keep the unread tail */
+	if (offset < buffer->chunk.len)
+	{
+		kept = buffer->chunk.len - (int) offset;
+		memmove(buffer->chunk.data, buffer->chunk.data + offset, kept);
+	}
+	buffer->chunk.len = kept;
+	buffer->chunk_start = buffer->read_position;
+	want = Min(Max(need, READ_CHUNK_SIZE), buffer->file_length - buffer->read_position);
+	if (want < need)
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read the temporary file of produced kafka messages")));
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the temporary file of produced kafka messages is truncated")));
+	if (want > buffer->chunk.len)
+		enlargeStringInfo(&buffer->chunk, (int) (want - buffer->chunk.len));
+	while (buffer->chunk.len < want)
+	{
+		int			got = FileRead(buffer->file, buffer->chunk.data + buffer->chunk.len,
+								   (int) want - buffer->chunk.len,
+								   (off_t) (buffer->chunk_start + buffer->chunk.len),
+								   WAIT_EVENT_BUFFILE_READ);
+
+		if (got <= 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the temporary file of produced kafka messages: %m")));
+		buffer->chunk.len += got;
+	}
+}
+
+bool
+kafka_message_buffer_next_refills(KafkaMessageBuffer *buffer)
+{
+	return buffer->read_position < buffer->file_length && !record_in_chunk(buffer);
 }
 
 bool
@@ -329,23 +414,21 @@ kafka_message_buffer_next(KafkaMessageBuffer *buffer, KafkaMessageData *message)
 	if (buffer->read_position < buffer->file_length)
 	{
 		RecordHeader header;
+		const char *data;
 
-		read_file_exactly(buffer, &header, sizeof(header));
-		if (buffer->record.data == NULL)
+		if (!record_in_chunk(buffer))
 		{
-			MemoryContext oldcontext = MemoryContextSwitchTo(buffer->mcxt);
-
-			initStringInfo(&buffer->record);
-			MemoryContextSwitchTo(oldcontext);
+			fill_chunk(buffer, sizeof(RecordHeader));
+			memcpy(&header, buffer->chunk.data, sizeof(header));
+			if (header.length > buffer->chunk.len)
+				fill_chunk(buffer, header.length);
 		}
-		resetStringInfo(&buffer->record);
-		enlargeStringInfo(&buffer->record, header.length);
-		memcpy(buffer->record.data, &header, sizeof(header));
-		read_file_exactly(buffer, buffer->record.data + sizeof(header),
-						  header.length - sizeof(header));
-		buffer->record.len = header.length;
+		data = buffer->chunk.data + (buffer->read_position - buffer->chunk_start);
+		memcpy(&header, data, sizeof(header));
+		if (header.length < sizeof(RecordHeader))
+			elog(ERROR, "invalid record in the temporary file of produced kafka messages");
 		buffer->read_position += header.length;
-		parse_record(buffer, buffer->record.data, message);
+		parse_record(buffer, data, message);
 		return true;
 	}
 	else
@@ -365,9 +448,9 @@ kafka_message_buffer_next(KafkaMessageBuffer *buffer, KafkaMessageData *message)
 void
 kafka_message_buffer_close(KafkaMessageBuffer *buffer)
 {
-	if (buffer->file)
-		BufFileClose(buffer->file);
-	buffer->file = NULL;
+	if (buffer->file >= 0)
+		FileClose(buffer->file);
+	buffer->file = -1;
 	buffer->file_length = 0;
 	resetStringInfo(&buffer->memory);
 	buffer->count = 0;

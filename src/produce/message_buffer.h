@@ -52,12 +52,16 @@ extern void kafka_message_buffer_abort_sub(KafkaMessageBuffer *buffer,
 										   SubTransactionId subid);
 
 /*
- * Read the messages back in order.  The message's pointers stay valid until
- * the next call.  Returns false at the end.
+ * Read the messages back in order; returns false at the end.  The pointers
+ * of the messages returned stay valid until a call to
+ * kafka_message_buffer_next that kafka_message_buffer_next_refills
+ * announces (it reads more of the temporary file over them), or until the
+ * buffer is appended to or closed.
  */
 extern void kafka_message_buffer_rewind(KafkaMessageBuffer *buffer);
 extern bool kafka_message_buffer_next(KafkaMessageBuffer *buffer,
 									  KafkaMessageData *message);
+extern bool kafka_message_buffer_next_refills(KafkaMessageBuffer *buffer);
 
 /* Release the temporary file (at commit; abort releases it by itself). */
 extern void kafka_message_buffer_close(KafkaMessageBuffer *buffer);

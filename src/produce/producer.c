@@ -567,9 +567,9 @@ report_produce_error(KafkaProduceTarget *target, int32 partition,
 /*
  * Messages without headers or a timestamp of their own are handed over in
  * batches (rd_kafka_produce_batch): one topic lock and one clock reading per
- * batch instead of per message.  A batch holds copies of keys and values,
- * so messages read back from the spill file (whose buffer is reused) can
- * wait in it.
+ * batch instead of per message.  A batch points into the message buffer
+ * (librdkafka copies at the hand-over), so it is flushed before the buffer
+ * reads more of its file over the messages it points to.
  */
 #define PRODUCE_BATCH_SIZE	1024
 
@@ -578,9 +578,6 @@ typedef struct ProduceBatch
 	KafkaProduceTarget *target;
 	int			count;
 	rd_kafka_message_t messages[PRODUCE_BATCH_SIZE];
-	int64		key_offsets[PRODUCE_BATCH_SIZE];	/* -1: no key */
-	int64		value_offsets[PRODUCE_BATCH_SIZE];	/* -1: no value */
-	StringInfoData data;
 } ProduceBatch;
 
 static void
@@ -592,13 +589,6 @@ flush_batch(ProduceBatch *batch, TimestampTz *last_progress, int64 *last_reports
 
 	if (batch->count == 0)
 		return;
-	for (i = 0; i < batch->count; i++)
-	{
-		rd_kafka_message_t *m = &batch->messages[i];
-
-		m->key = batch->key_offsets[i] < 0 ? NULL : batch->data.data + batch->key_offsets[i];
-		m->payload = batch->value_offsets[i] < 0 ? NULL : batch->data.data + batch->value_offsets[i];
-	}
 	while (start < batch->count)
 	{
 		int			good;
@@ -621,7 +611,6 @@ flush_batch(ProduceBatch *batch, TimestampTz *last_progress, int64 *last_reports
 		wait_for_queue_space(target, last_progress, last_reports);
 	}
 	batch->count = 0;
-	resetStringInfo(&batch->data);
 }
 
 static void
@@ -642,19 +631,15 @@ add_to_batch(ProduceBatch *batch, KafkaProduceTarget *target,
 	memset(m, 0, sizeof(rd_kafka_message_t));
 	m->partition = message->partition >= 0 ? message->partition : RD_KAFKA_PARTITION_UA;
 	m->_private = target;
-	batch->key_offsets[i] = -1;
-	batch->value_offsets[i] = -1;
 	if (message->key)
 	{
-		batch->key_offsets[i] = batch->data.len;
+		m->key = (void *) message->key;
 		m->key_len = message->key_len;
-		appendBinaryStringInfo(&batch->data, message->key, message->key_len);
 	}
 	if (message->value)
 	{
-		batch->value_offsets[i] = batch->data.len;
+		m->payload = (void *) message->value;
 		m->len = message->value_len;
-		appendBinaryStringInfo(&batch->data, message->value, message->value_len);
 	}
 }
 
@@ -727,11 +712,17 @@ deliver_held_messages(void)
 	int64		n = 0;
 	int			i;
 
-	initStringInfo(&batch->data);
 	kafka_message_buffer_rewind(xact_buffer);
-	while (kafka_message_buffer_next(xact_buffer, &message))
+	for (;;)
 	{
-		KafkaProduceTarget *target = xact_targets[message.target];
+		KafkaProduceTarget *target;
+
+		/* the batch points into the buffer: hand it over before a refill */
+		if (kafka_message_buffer_next_refills(xact_buffer))
+			flush_batch(batch, &last_progress, &last_reports);
+		if (!kafka_message_buffer_next(xact_buffer, &message))
+			break;
+		target = xact_targets[message.target];
 
 		if (message.nheaders == 0 && message.timestamp_ms == 0)
 			add_to_batch(batch, target, &message, &last_progress, &last_reports);
@@ -748,7 +739,6 @@ deliver_held_messages(void)
 		}
 	}
 	flush_batch(batch, &last_progress, &last_reports);
-	pfree(batch->data.data);
 	pfree(batch);
 	handed_over = GetCurrentTimestamp();
 
@@ -820,9 +810,11 @@ producer_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (xact_buffer != NULL && kafka_message_buffer_count(xact_buffer) > 0)
+			if (xact_buffer != NULL)
 			{
-				deliver_held_messages();
+				if (kafka_message_buffer_count(xact_buffer) > 0)
+					deliver_held_messages();
+				/* also when a rollback to a savepoint emptied a spilled log */
 				kafka_message_buffer_close(xact_buffer);
 			}
 			break;

@@ -256,6 +256,38 @@ is(scalar(@spill), 20100, 'every message of the spilled transaction was delivere
 is(scalar(grep { /^a(\d+) x{200}\1$/ || /^c(\d+) z{200}\1$/ } @spill), 20100, 'byte for byte');
 like(slurp_file($node->logfile), qr/temporary file: path .*pgsql_tmp/, 'the messages spilled to a temporary file');
 
+# A transaction whose spilled messages were all rolled back commits cleanly.
+($elapsed, $ok, $out, $err) = timed_psql(q{
+	SET kafka_fdw.produce_buffer_size = '64kB';
+	BEGIN;
+	SAVEPOINT s;
+	SELECT count(kafka.produce('k', 'spill', 'u' || i, repeat('u', 200))) FROM generate_series(1, 2000) i;
+	ROLLBACK TO s;
+	COMMIT;
+});
+ok($ok, 'COMMIT after rolling back every spilled message');
+unlike($err, qr/WARNING/, 'without a warning (no temporary file left open)');
+is(scalar(split /\n/, consume('spill', "%k\n")), 20100, 'and nothing more was delivered');
+
+# Spilled records larger than what is read back at a time, between small
+# ones, with headers and timestamps.
+create_topic($broker, 'spill_large', 1);
+$node->safe_psql('postgres', qq{
+	CREATE SERVER large FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '$bs', "kafka.message.max.bytes" '8000000');
+	SET kafka_fdw.produce_buffer_size = '64kB';
+	BEGIN;
+	SELECT count(kafka.produce('large', 'spill_large', 's' || i,
+	                           CASE WHEN i % 3 = 0 THEN repeat(chr(97 + i), 1500000 + i) ELSE repeat('x', 300 + i) END,
+	                           CASE WHEN i % 2 = 0 THEN ARRAY[ROW('h', convert_to('v' || i, 'UTF8'))::kafka.header] END,
+	                           "timestamp" => CASE WHEN i = 4 THEN timestamptz '2024-01-01 00:00:00+00' END))
+	  FROM generate_series(1, 8) i;
+	COMMIT;
+});
+is(consume('spill_large', "%k %S %h\n"),
+	join("\n", map { "s$_ " . ($_ % 3 == 0 ? 1500000 + $_ : 300 + $_) . ' ' . ($_ % 2 == 0 ? "h=v$_" : '') } 1 .. 8),
+	'large spilled records are delivered whole, in order, with their headers');
+
 ###########################################################################
 # Memory: a 250 MB transaction with the default 16 MB buffer; RssAnon stays
 # bounded by the buffer and librdkafka's queue, not the transaction.
