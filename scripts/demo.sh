@@ -145,27 +145,29 @@ console.table((await con.runAndReadAll(query)).getRowObjectsJson());
 }
 
 banner "Delta Lake export: the events as a Delta table"
-sql "CREATE TYPE demo_event AS (event_id bigint, user_id int, type text,
-                                amount numeric(10,2), ts timestamptz)"
+# the streaming table's rows (the bad record is a dead letter, not a row)
 sql "CREATE TABLE events_lake AS
-       SELECT partition AS _partition, \"offset\" AS _offset,
-              (kafka.from_json(value, NULL::demo_event)).*
-         FROM kafka.read_kafka(server => 'demo', subscribe => 'events')"
+       SELECT _partition, _offset, event_id, user_id, type,
+              amount::numeric(10,2) AS amount, ts
+         FROM events"
 mkdir -p "$tmp/lake"
 sql "SELECT * FROM kafka.delta_export('events_lake', '$tmp/lake/events')"
 echo "the Delta table on disk:"
 (cd "$tmp/lake/events" && find . -type f | sort | sed 's/^/  /')
 
 banner "Append a batch idempotently: a re-run with the same txn_version adds nothing"
-kt_produce --topic events --count 200 --start 5000 --json --timestamp-base 1700005000000
+kt_produce --topic events --count 200 --start 6000 --json --timestamp-base 1700006000000
+for _ in $(seq 1 100); do
+	[ "$(psql -X -qAt -c 'SELECT count(*) FROM events WHERE event_id >= 6000')" = 200 ] && break
+	sleep 0.1
+done
 sql "INSERT INTO events_lake
-       SELECT partition, \"offset\", e.*
-         FROM kafka.read_kafka(server => 'demo', subscribe => 'events'),
-              kafka.from_json(value, NULL::demo_event) e
-        WHERE e.event_id >= 5000"
-sql "SELECT * FROM kafka.delta_export('SELECT * FROM events_lake WHERE event_id >= 5000',
+       SELECT _partition, _offset, event_id, user_id, type, amount, ts
+         FROM events
+        WHERE event_id >= 6000"
+sql "SELECT * FROM kafka.delta_export('SELECT * FROM events_lake WHERE event_id >= 6000',
                                      '$tmp/lake/events', app_id => 'demo', txn_version => 1)"
-sql "SELECT * FROM kafka.delta_export('SELECT * FROM events_lake WHERE event_id >= 5000',
+sql "SELECT * FROM kafka.delta_export('SELECT * FROM events_lake WHERE event_id >= 6000',
                                      '$tmp/lake/events', app_id => 'demo', txn_version => 1)"
 
 banner "Read the Delta table back with DuckDB (an independent reader)"
@@ -183,9 +185,20 @@ stream_target=$(psql -XAtq -c "SELECT s.target FROM kafka.streaming_tables s
 if [ -n "$stream_target" ]; then
 	banner "The streaming table $stream_target to Delta: appends export only new rows"
 	sql "SELECT * FROM kafka.delta_export('$stream_target', '$tmp/lake/stream')"
+	echo "300 more events arrive; the stream loads them, the next append exports only them:"
+	rows=$(psql -X -qAt -c "SELECT count(*) FROM $stream_target")
+	kt_produce --topic events --count 300 --start 6200 --json --timestamp-base 1700006200000
+	for _ in $(seq 1 100); do
+		[ "$(psql -X -qAt -c "SELECT count(*) FROM $stream_target")" = $((rows + 300)) ] && break
+		sleep 0.1
+	done
+	sql "SELECT * FROM kafka.delta_export('$stream_target', '$tmp/lake/stream')"
+	echo "nothing new: no version is added"
 	sql "SELECT * FROM kafka.delta_export('$stream_target', '$tmp/lake/stream')"
 	delta_snapshot "$tmp/lake/stream" \
 		"SELECT count(*) AS rows, count(DISTINCT (_partition, _offset)) AS distinct_records FROM snapshot"
+	echo "the same in PostgreSQL:"
+	sql "SELECT count(*) AS rows, count(DISTINCT (_partition, _offset)) AS distinct_records FROM $stream_target"
 fi
 
 banner "Done: stopping PostgreSQL and the Kafka cluster"
