@@ -123,6 +123,15 @@ extern int32 avro_registry_register(AvroRegistry *registry,
 									const char *schema_json);
 extern char *avro_registry_url_for_message(const char *url);
 
+/*
+ * Called in the backend before each wait for a registry that is
+ * unavailable, with what the ERROR would say if the retries ran out now:
+ * a streaming worker shows it in kafka.stream_progress while it waits.
+ * NULL (the default) does nothing.
+ */
+typedef void (*AvroRegistryRetryHook) (const char *message);
+extern AvroRegistryRetryHook avro_registry_retry_hook;
+
 /* avro_json.c: an Avro value as JSON text (UTF-8) */
 typedef struct AvroCursor
 {

@@ -95,6 +95,8 @@ static List *registry_caches = NIL;
 static List *subject_entries = NIL;
 static bool curl_initialized = false;
 
+AvroRegistryRetryHook avro_registry_retry_hook = NULL;
+
 /* One HTTP exchange. */
 typedef struct RegistryResponse
 {
@@ -462,6 +464,10 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 				(errmsg("schema registry \"%s\" unavailable, retrying in %ld ms: %s",
 						avro_registry_url_for_message(registry->url),
 						Min(backoff_ms, left), detail)));
+		if (avro_registry_retry_hook != NULL)
+			avro_registry_retry_hook(psprintf("schema registry \"%s\" of server \"%s\" is unavailable, retrying: %s",
+											  avro_registry_url_for_message(registry->url),
+											  registry->server_name, detail));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(backoff_ms, left), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

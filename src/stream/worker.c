@@ -43,6 +43,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "avro/avro.h"
 #include "stream/stream.h"
 #include "stream/stream_shmem.h"
 
@@ -395,6 +396,16 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 	LWLockRelease(stream_shared->lock);
 }
 
+/*
+ * While a batch waits for an unavailable schema registry: say so in
+ * kafka.stream_progress (cleared when a batch commits).
+ */
+static void
+report_registry_retry(const char *message)
+{
+	stream_worker_report("waiting for schema registry", -1, message);
+}
+
 /* However the worker ends (FATAL on SIGTERM too), its slot forgets it. */
 static void
 worker_shmem_exit(int code, Datum arg)
@@ -595,6 +606,7 @@ kafka_stream_worker_main(Datum arg)
 	stream_shared->slots[my_slot].last_error[0] = '\0';
 	LWLockRelease(stream_shared->lock);
 	before_shmem_exit(worker_shmem_exit, 0);
+	avro_registry_retry_hook = report_registry_retry;
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	cxt = AllocSetContextCreate(TopMemoryContext, "kafka stream worker", ALLOCSET_DEFAULT_SIZES);
