@@ -568,6 +568,7 @@ avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
 	MemoryContext oldcontext;
 	AvroNode   *root = NULL;
 	char	   *error = NULL;
+	char	   *misconfigured = NULL;
 
 	entry = hash_search(by_id, &id, HASH_FIND, NULL);
 	if (entry != NULL)
@@ -585,14 +586,19 @@ avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
 	oldcontext = MemoryContextSwitchTo(get_registry_context());
 	PG_TRY();
 	{
-		if (status == 404)
+		/*
+		 * Only Confluent's "schema not found" (40403) says the message names
+		 * an unknown id, a fault of that message.  Any other answer (a bare
+		 * 404, other statuses, a 200 that is not a schema) means the URL or
+		 * the registry is wrong: every message would fail the same way, so
+		 * it is an ERROR for the statement, never a reason to dead-letter.
+		 */
+		if (status == 404 && registry_error_code(&response) == 40403)
 			error = psprintf("schema id %d is not in the schema registry", id);
-		else if (status != 200)
-			error = psprintf("schema registry answered HTTP status %ld for schema id %d%s",
-							 status, id, registry_error_message(&response));
-		else if (schema_text == NULL)
-			error = psprintf("schema registry answer for schema id %d has no \"schema\"",
-							 id);
+		else if (status != 200 || schema_text == NULL)
+			misconfigured = psprintf("HTTP status %ld%s%s", status,
+									 status == 200 ? ", no \"schema\" in the answer" : "",
+									 registry_error_message(&response));
 		else if (schema_type != NULL && strcmp(schema_type, "AVRO") != 0)
 			error = psprintf("schema id %d is a %.20s schema, not Avro",
 							 id, schema_type);
@@ -613,6 +619,19 @@ avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
 	}
 	PG_END_TRY();
 
+	if (misconfigured != NULL)
+	{
+		char	   *detail = pstrdup(misconfigured);
+
+		pfree(misconfigured);	/* made in the long-lived registry context */
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("schema registry \"%s\" of server \"%s\" gave no schema for id %d",
+						avro_registry_url_for_message(registry->url),
+						registry->server_name, id),
+				 errdetail("%s", detail),
+				 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
+	}
 	if (root == NULL)
 	{
 		/* not cached: a transient answer must not stick */

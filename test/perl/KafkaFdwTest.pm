@@ -415,7 +415,7 @@ sub requests
 }
 
 # Starts it again on the same port (after stop).  Schemas registered before
-# are gone: the fixture keeps them in memory.
+# are served again: the fixture keeps them in its state directory.
 sub restart
 {
 	my ($self) = @_;

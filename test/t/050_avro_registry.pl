@@ -155,6 +155,30 @@ like($$herr, qr/canceling statement due to user request/, 'and reported as a can
 $registry->up;
 
 ###########################################################################
+# A registry URL that points somewhere else (a bare 404, not Confluent's
+# "schema not found"): an ERROR for the statement, never a bad message that
+# on_error would turn into NULLs, skip or dead-letter.
+$node->safe_psql('postgres', qq{
+	CREATE SERVER k_wrong FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '$bs', schema_registry_url '$url/not-a-registry');
+	SET log_statement = 'none';
+	CREATE USER MAPPING FOR CURRENT_USER SERVER k_wrong
+	  OPTIONS (schema_registry_user 'sr-user', schema_registry_password 'sr-secret-pw');
+	RESET log_statement;
+	CREATE FOREIGN TABLE avro_wrong (id int, name text)
+	  SERVER k_wrong OPTIONS (topic 'avro_rt', format 'avro', on_error 'null');
+});
+($ret, $out, $err) = $node->psql('postgres', q{
+	SELECT kafka.from_avro(value, server => 'k_wrong')
+	  FROM kafka.read_kafka(server => 'k', subscribe => 'avro_rt') LIMIT 1});
+like($err, qr/schema registry ".*" of server "k_wrong" gave no schema for id \d+/,
+	'a wrong registry URL is an error naming the registry and server');
+like($err, qr/HINT:  Check schema_registry_url/, 'with a hint at the URL');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT count(*) FROM avro_wrong});
+isnt($ret, 0, 'on_error null does not hide a wrong registry URL');
+like($err, qr/gave no schema for id/, 'the scan fails with the same error');
+
+###########################################################################
 # Hostile payloads: thousands of mutated and truncated messages through the
 # jsonb and the typed decoder, with a nested schema; every one is either
 # decoded or a clean ERROR, and the server stays up.
