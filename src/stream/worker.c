@@ -393,6 +393,9 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 		slot->rows_per_second = rows_per_second;
 	if (error)
 		strlcpy(slot->last_error, error, sizeof(slot->last_error));
+	/* an empty error is reported after a committed batch: the streak of failures is over */
+	if (error && error[0] == '\0')
+		slot->restarts = 0;
 	LWLockRelease(stream_shared->lock);
 }
 
