@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 
 #include "avro/avro_values.h"
+#include "codec/codec.h"
 
 /* How one PostgreSQL value is written as one Avro type. */
 typedef struct AvroWriter
@@ -438,20 +439,6 @@ write_bytes(StringInfo out, const char *data, int len)
 	appendBinaryStringInfo(out, data, len);
 }
 
-static int64
-integer_value(Oid typid, Datum value)
-{
-	switch (typid)
-	{
-		case INT2OID:
-			return DatumGetInt16(value);
-		case INT4OID:
-			return DatumGetInt32(value);
-		default:
-			return DatumGetInt64(value);
-	}
-}
-
 /* Unscaled two's complement big-endian bytes of a numeric at scale. */
 static void
 write_decimal(StringInfo out, const AvroNode *node, Oid typid, Datum value,
@@ -468,7 +455,7 @@ write_decimal(StringInfo out, const AvroNode *node, Oid typid, Datum value,
 	if (typid == NUMERICOID)
 		number = DatumGetNumeric(value);
 	else
-		number = int64_to_numeric(integer_value(typid, value));
+		number = int64_to_numeric(kafka_integer_datum(value, typid));
 	if (numeric_is_nan(number) || numeric_is_inf(number))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -647,7 +634,7 @@ write_value(StringInfo out, AvroWriter *writer, Datum value, bool isnull,
 					}
 				default:
 					{
-						int64		v = integer_value(typid, value);
+						int64		v = kafka_integer_datum(value, typid);
 
 						if (node->type == AVRO_INT && (v < PG_INT32_MIN || v > PG_INT32_MAX))
 							ereport(ERROR,
@@ -676,7 +663,7 @@ write_value(StringInfo out, AvroWriter *writer, Datum value, bool isnull,
 															   value));
 						break;
 					default:
-						d = (double) integer_value(typid, value);
+						d = (double) kafka_integer_datum(value, typid);
 						break;
 				}
 				if (node->type == AVRO_FLOAT)

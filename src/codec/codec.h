@@ -61,6 +61,7 @@
 #define KAFKA_CODEC_H
 
 #include "access/tupdesc.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 
@@ -117,6 +118,21 @@ extern bool kafka_type_has_fast_path(Oid typid, int32 typmod);
  */
 extern Oid	kafka_rowtype_argument(FunctionCallInfo fcinfo, int argno,
 								   const char *funcname, int32 *typmod);
+
+/* The value of an int2, int4 or int8 Datum of type typid, as int64. */
+static inline int64
+kafka_integer_datum(Datum value, Oid typid)
+{
+	switch (typid)
+	{
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		default:
+			return DatumGetInt64(value);
+	}
+}
 
 /*
  * What a format may need beyond the tuple descriptor (format avro): the

@@ -185,8 +185,9 @@ table_dir_cleanup(void *arg)
 	}
 }
 
-static void
-write_fully(int fd, const char *data, size_t length, const char *what)
+/* write() until done; a short write without errno means the disk is full */
+void
+delta_write_fully(int fd, const char *data, size_t length, const char *what)
 {
 	while (length > 0)
 	{
@@ -546,7 +547,7 @@ delta_dir_commit(DeltaTableDir *dir, int64 version, const char *content,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", what)));
 	remember_created(dir, true, temporary);
-	write_fully(fd, content, length, what);
+	delta_write_fully(fd, content, length, what);
 	if (pg_fsync(fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),

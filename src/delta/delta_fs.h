@@ -71,4 +71,8 @@ extern void delta_dir_close(DeltaTableDir *dir);
 /* A random (version 4) UUID in its 36-character text form. */
 extern void delta_random_uuid(char *out);
 
+/* Writes all of data to fd or raises an ERROR naming what. */
+extern void delta_write_fully(int fd, const char *data, size_t length,
+							  const char *what);
+
 #endif							/* KAFKA_DELTA_FS_H */

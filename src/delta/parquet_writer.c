@@ -37,6 +37,7 @@
 #include "port/pg_bswap.h"
 #include "utils/memutils.h"
 
+#include "delta/delta_fs.h"
 #include "delta/parquet_writer.h"
 #include "delta/thrift_compact.h"
 
@@ -254,28 +255,8 @@ parquet_decimal_byte_length(int precision)
 static void
 write_all(ParquetWriter *writer, const char *data, size_t len)
 {
-	while (len > 0)
-	{
-		ssize_t		written;
-
-		errno = 0;
-		written = write(writer->fd, data, len);
-		if (written < 0 && errno == EINTR)
-			continue;
-		if (written <= 0)
-		{
-			/* a short write without errno means the disk is full */
-			if (errno == 0)
-				errno = ENOSPC;
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not write file \"%s\": %m",
-							writer->display_name)));
-		}
-		data += written;
-		len -= written;
-		writer->file_offset += written;
-	}
+	delta_write_fully(writer->fd, data, len, writer->display_name);
+	writer->file_offset += len;
 }
 
 /* ----------------------------------------------------------------

@@ -38,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "codec/codec.h"
 #include "fdw/pushdown.h"
 
 /* Beyond this many boxes, a union becomes its bounding box. */
@@ -395,20 +396,6 @@ eval_operand(EvalContext *cxt, Expr *operand, Datum *value, bool *isnull)
 	return false;
 }
 
-static int64
-int_value(Datum value, Oid typid)
-{
-	switch (typid)
-	{
-		case INT2OID:
-			return DatumGetInt16(value);
-		case INT4OID:
-			return DatumGetInt32(value);
-		default:
-			return DatumGetInt64(value);
-	}
-}
-
 /* The boxes of "column <strategy> value" for one value. */
 static List *
 leaf_value_boxes(SeekLeaf *leaf, Datum datum, Oid typid)
@@ -451,7 +438,7 @@ leaf_value_boxes(SeekLeaf *leaf, Datum datum, Oid typid)
 		return list_make1(box);
 	}
 
-	v = int_value(datum, typid);
+	v = kafka_integer_datum(datum, typid);
 	{
 		int64		lo = 0;
 		int64		hi = PG_INT64_MAX;
