@@ -123,6 +123,16 @@ kt_drop_root() {
 	exit "$status"
 }
 
+# kt_now — seconds since the epoch, with nanoseconds (for benchmarks).
+kt_now() {
+	date +%s.%N
+}
+
+# kt_median — the median of the numbers on stdin, one per line.
+kt_median() {
+	sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+
 # kt_free_port — prints a TCP port on 127.0.0.1 that nothing listens on now.
 kt_free_port() {
 	"$KT_PYTHON" -c 'import socket

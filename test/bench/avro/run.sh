@@ -58,22 +58,20 @@ for t in bench_avro bench_json; do
 	[ "$count" = "$messages" ] || kt_die "$t holds $count records, not $messages"
 done
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 avro_sql="SET timezone = 'UTC'; SELECT sum(amount), max(ts), count(type), sum(event_id) FROM events_avro"
 json_sql="SET timezone = 'UTC'; SELECT sum(amount), max(ts), count(type), sum(event_id) FROM events_json"
 
 avro_times=() json_times=()
 for i in $(seq 1 "$runs"); do
-	t0=$(now)
+	t0=$(kt_now)
 	avro_answer=$(psql -X -qAt -c "$avro_sql")
-	t1=$(now)
+	t1=$(kt_now)
 	avro_times+=("$(echo "$t1 - $t0" | bc -l)")
 
-	t0=$(now)
+	t0=$(kt_now)
 	json_answer=$(psql -X -qAt -c "$json_sql")
-	t1=$(now)
+	t1=$(kt_now)
 	json_times+=("$(echo "$t1 - $t0" | bc -l)")
 	[ "$avro_answer" = "$json_answer" ] ||
 		kt_die "answers differ: avro $avro_answer, json $json_answer"
@@ -81,8 +79,8 @@ for i in $(seq 1 "$runs"); do
 		"$i" "${avro_times[-1]}" "${json_times[-1]}" "$avro_answer"
 done
 
-avro=$(printf '%s\n' "${avro_times[@]}" | median)
-json=$(printf '%s\n' "${json_times[@]}" | median)
+avro=$(printf '%s\n' "${avro_times[@]}" | kt_median)
+json=$(printf '%s\n' "${json_times[@]}" | kt_median)
 printf '\nmedian of %d runs, %d records over %d partitions, same foreign-table scan:\n' \
 	"$runs" "$messages" "$partitions"
 printf '  format avro (Confluent, registry)   %.3f s  %10.0f rows/s\n' "$avro" "$(echo "$messages / $avro" | bc -l)"

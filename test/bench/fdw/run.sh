@@ -51,30 +51,28 @@ read -r count lowmax <<<"$(psql -X -qAt -F ' ' -c \
 [ "$lowmax" = 0 ] || kt_die "a partition lost records to retention (low watermark $lowmax): use more partitions"
 [ "$count" = "$messages" ] || kt_die "the topic holds $count records, not $messages"
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 fdw_sql="SELECT sum(amount) FROM orders_topic"
 base_sql="SELECT sum((json_populate_record(NULL::t, convert_from(value, 'UTF8')::json)).amount) FROM kafka.read_kafka(server => 'k', subscribe => 'bench')"
 
 fdw_times=() base_times=()
 for i in $(seq 1 "$runs"); do
-	t0=$(now)
+	t0=$(kt_now)
 	fdw_sum=$(psql -X -qAt -c "$fdw_sql")
-	t1=$(now)
+	t1=$(kt_now)
 	fdw_times+=("$(echo "$t1 - $t0" | bc -l)")
 
-	t0=$(now)
+	t0=$(kt_now)
 	base_sum=$(psql -X -qAt -c "$base_sql")
-	t1=$(now)
+	t1=$(kt_now)
 	base_times+=("$(echo "$t1 - $t0" | bc -l)")
 	[ "$fdw_sum" = "$base_sum" ] || kt_die "sums differ: foreign table $fdw_sum, read_kafka $base_sum"
 	printf 'run %d: foreign table %.3f s, read_kafka + json_populate_record %.3f s (sum %s)\n' \
 		"$i" "${fdw_times[-1]}" "${base_times[-1]}" "$fdw_sum"
 done
 
-fdw=$(printf '%s\n' "${fdw_times[@]}" | median)
-base=$(printf '%s\n' "${base_times[@]}" | median)
+fdw=$(printf '%s\n' "${fdw_times[@]}" | kt_median)
+base=$(printf '%s\n' "${base_times[@]}" | kt_median)
 printf '\nmedian of %d runs, %d JSON records over %d partitions:\n' "$runs" "$messages" "$partitions"
 printf '  foreign table                          %.3f s  %10.0f rows/s\n' "$fdw" "$(echo "$messages / $fdw" | bc -l)"
 printf '  read_kafka + json_populate_record      %.3f s  %10.0f rows/s\n' "$base" "$(echo "$messages / $base" | bc -l)"

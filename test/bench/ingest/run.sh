@@ -61,8 +61,6 @@ read -r lowmax <<<"$(psql -X -qAt -c \
 	"SELECT max(lo) FROM (SELECT min(\"offset\") lo FROM kafka.read_kafka(server => 'k', subscribe => 'bench') GROUP BY \"partition\") s")"
 [ "$lowmax" = 0 ] || kt_die "a partition lost records to retention (low watermark $lowmax): use more partitions"
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 rss_anon() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 copy_file="$tmp/events.copy"
@@ -71,7 +69,7 @@ for i in $(seq 1 "$runs"); do
 	psql -X -q -c "TRUNCATE events" -c "SELECT kafka.reset_offsets('events', 'earliest')" >/dev/null
 	psql -X -q -c CHECKPOINT
 	# refresh, sampling the backend's anonymous memory while it works
-	t0=$(now)
+	t0=$(kt_now)
 	PGAPPNAME=bench_refresh psql -X -qAt -c "CALL kafka.refresh_streaming_table('events')" \
 		>"$tmp/refresh.out" 2>&1 &
 	psql_pid=$!
@@ -85,7 +83,7 @@ for i in $(seq 1 "$runs"); do
 		sleep 0.05
 	done
 	wait "$psql_pid" || { cat "$tmp/refresh.out"; kt_die "refresh failed"; }
-	t1=$(now)
+	t1=$(kt_now)
 	out=$(psql -X -qAt -c "SELECT count(*), count(DISTINCT (_partition, _offset)) FROM events")
 	[ "$out" = "$messages|$messages" ] || kt_die "refresh loaded $out"
 	refresh_times+=("$(echo "$t1 - $t0" | bc -l)")
@@ -93,15 +91,15 @@ for i in $(seq 1 "$runs"); do
 
 	[ -f "$copy_file" ] || psql -X -q -c "COPY events TO '$copy_file'"
 	psql -X -q -c "TRUNCATE events_copy" -c CHECKPOINT
-	t0=$(now)
+	t0=$(kt_now)
 	psql -X -q -c "COPY events_copy FROM '$copy_file'"
-	t1=$(now)
+	t1=$(kt_now)
 	copy_times+=("$(echo "$t1 - $t0" | bc -l)")
 
 	psql -X -q -c "TRUNCATE raw" -c CHECKPOINT
-	t0=$(now)
+	t0=$(kt_now)
 	kcat -C -b "$bs" -t bench -e -q -o beginning -f '%s\n' | psql -X -q -c "COPY raw (doc) FROM STDIN"
-	t1=$(now)
+	t1=$(kt_now)
 	n=$(psql -X -qAt -c "SELECT count(*) FROM raw")
 	[ "$n" = "$messages" ] || kt_die "kcat pipeline loaded $n rows"
 	kcat_times+=("$(echo "$t1 - $t0" | bc -l)")
@@ -146,9 +144,9 @@ read -r lat_median lat_p95 <<<"$(psql -X -qAt -F ' ' -c "
 	FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 - sent_ms AS ms
 	      FROM latency) s")"
 
-rf=$(printf '%s\n' "${refresh_times[@]}" | median)
-cp=$(printf '%s\n' "${copy_times[@]}" | median)
-kc=$(printf '%s\n' "${kcat_times[@]}" | median)
+rf=$(printf '%s\n' "${refresh_times[@]}" | kt_median)
+cp=$(printf '%s\n' "${copy_times[@]}" | kt_median)
+kc=$(printf '%s\n' "${kcat_times[@]}" | kt_median)
 rss=$(printf '%s\n' "${rss_growth[@]}" | sort -g | tail -1)
 printf '\nmedian of %d runs, %d JSON events (5 fields) over %d partitions:\n' "$runs" "$messages" "$partitions"
 printf '  refresh_streaming_table  %.3f s  %10.0f rows/s\n' "$rf" "$(echo "$messages / $rf" | bc -l)"

@@ -54,8 +54,6 @@ count_topic() {
 	kcat -C -b "$bs" -t "$1" -e -q -o beginning -f '\n' | wc -l
 }
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 fdw_times=() kcat_times=() stmt_times=() commit_times=()
 for i in $(seq 1 "$runs"); do
@@ -66,7 +64,7 @@ for i in $(seq 1 "$runs"); do
 	    _key text OPTIONS (kafka 'key'))
 	  SERVER k OPTIONS (topic 'fdw_$i', format 'json')"
 
-	t0=$(now)
+	t0=$(kt_now)
 	timings=$(psql -X -q -v ON_ERROR_STOP=1 <<SQL
 \\timing on
 BEGIN;
@@ -74,16 +72,16 @@ INSERT INTO orders_$i $rows_sql;
 COMMIT;
 SQL
 )
-	t1=$(now)
+	t1=$(kt_now)
 	fdw_times+=("$(echo "$t1 - $t0" | bc -l)")
 	# psql's own timings: the INSERT statement, then the COMMIT that delivers
 	insert_ms=$(grep -o 'Time: [0-9.]*' <<<"$timings" | sed -n 2p | cut -d' ' -f2)
 	commit_ms=$(grep -o 'Time: [0-9.]*' <<<"$timings" | sed -n 3p | cut -d' ' -f2)
 	stmt_times+=("$insert_ms") commit_times+=("$commit_ms")
 
-	t0=$(now)
+	t0=$(kt_now)
 	kcat -P -b "$bs" -t "kcat_$i" -K $'\t' -z lz4 -X enable.idempotence=true <"$tmp/orders.tsv"
-	t1=$(now)
+	t1=$(kt_now)
 	kcat_times+=("$(echo "$t1 - $t0" | bc -l)")
 
 	n=$(count_topic "fdw_$i")
@@ -94,13 +92,13 @@ SQL
 		"$i" "${fdw_times[-1]}" "$insert_ms" "$commit_ms" "${kcat_times[-1]}" "$messages"
 done
 
-fdw=$(printf '%s\n' "${fdw_times[@]}" | median)
-kc=$(printf '%s\n' "${kcat_times[@]}" | median)
+fdw=$(printf '%s\n' "${fdw_times[@]}" | kt_median)
+kc=$(printf '%s\n' "${kcat_times[@]}" | kt_median)
 printf '\nmedian of %d runs, %d messages over %d partitions (lz4, idempotent):\n' "$runs" "$messages" "$partitions"
 printf '  INSERT ... SELECT (with COMMIT)  %.3f s  %10.0f rows/s\n' "$fdw" "$(echo "$messages / $fdw" | bc -l)"
 printf '    of which the statement         %.3f s  (rows generated and encoded, held)\n' \
-	"$(printf '%s\n' "${stmt_times[@]}" | median | awk '{print $1 / 1000}')"
+	"$(printf '%s\n' "${stmt_times[@]}" | kt_median | awk '{print $1 / 1000}')"
 printf '    of which the COMMIT            %.3f s  (delivered and acknowledged)\n' \
-	"$(printf '%s\n' "${commit_times[@]}" | median | awk '{print $1 / 1000}')"
+	"$(printf '%s\n' "${commit_times[@]}" | kt_median | awk '{print $1 / 1000}')"
 printf '  kcat -P                          %.3f s  %10.0f rows/s\n' "$kc" "$(echo "$messages / $kc" | bc -l)"
 printf '  ratio INSERT / kcat: %.2fx\n' "$(echo "$kc / $fdw" | bc -l)"

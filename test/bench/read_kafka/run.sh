@@ -39,27 +39,25 @@ read -r count lowmax <<<"$(psql -X -qAt -F ' ' -c \
 	"SELECT count(*), max(lo) FROM (SELECT min(\"offset\") lo FROM kafka.read_kafka(server => 'k', subscribe => 'bench') GROUP BY \"partition\") s")"
 [ "$lowmax" = 0 ] || kt_die "a partition lost records to retention (low watermark $lowmax): use more partitions"
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 fdw_times=() kcat_times=()
 for i in $(seq 1 "$runs"); do
-	t0=$(now)
+	t0=$(kt_now)
 	out=$(psql -X -qAt -c "SELECT count(*), sum(length(value)) FROM kafka.read_kafka(server => 'k', subscribe => 'bench')")
-	t1=$(now)
+	t1=$(kt_now)
 	[ "$out" = "$messages|$((messages * 80))" ] || kt_die "read_kafka returned $out"
 	fdw_times+=("$(echo "$t1 - $t0" | bc -l)")
 
-	t0=$(now)
+	t0=$(kt_now)
 	n=$(kcat -C -b "$bs" -t bench -e -q -o beginning -f '%o\n' | wc -l)
-	t1=$(now)
+	t1=$(kt_now)
 	[ "$n" = "$messages" ] || kt_die "kcat returned $n records"
 	kcat_times+=("$(echo "$t1 - $t0" | bc -l)")
 	printf 'run %d: read_kafka %.3f s, kcat %.3f s\n' "$i" "${fdw_times[-1]}" "${kcat_times[-1]}"
 done
 
-fdw=$(printf '%s\n' "${fdw_times[@]}" | median)
-kc=$(printf '%s\n' "${kcat_times[@]}" | median)
+fdw=$(printf '%s\n' "${fdw_times[@]}" | kt_median)
+kc=$(printf '%s\n' "${kcat_times[@]}" | kt_median)
 printf '\nmedian of %d runs, %d records over %d partitions:\n' "$runs" "$messages" "$partitions"
 printf '  read_kafka  %.3f s  %10.0f rows/s\n' "$fdw" "$(echo "$messages / $fdw" | bc -l)"
 printf '  kcat -C -e  %.3f s  %10.0f rows/s\n' "$kc" "$(echo "$messages / $kc" | bc -l)"
