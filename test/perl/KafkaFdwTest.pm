@@ -46,13 +46,14 @@ use IPC::Run;
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Test::More;
-use Time::HiRes qw(usleep);
+use Time::HiRes qw(time usleep);
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(start_broker start_schema_registry new_node produce
-  create_topic topic_checksum run_cmd $srcdir);
+  create_topic topic_checksum run_cmd timed_psql start_psql proc_status
+  rss_anon_growth $srcdir);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -317,6 +318,87 @@ sub run_cmd
 		$ok = 0;
 	}
 	return ($ok ? 1 : 0, $out, $err);
+}
+
+=pod
+
+=item timed_psql($node, $sql)
+
+Runs SQL in its own psql (ON_ERROR_STOP); returns (elapsed seconds,
+success, stdout, stderr).
+
+=item start_psql($node, $sql)
+
+Starts SQL in its own psql in the background; returns the IPC::Run handle
+and references to its stdout and stderr.
+
+=cut
+
+sub psql_command
+{
+	my ($node, $sql) = @_;
+	return [ 'psql', '-X', '-qAt', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres'), '-c', $sql ];
+}
+
+sub timed_psql
+{
+	my ($node, $sql) = @_;
+	my ($out, $err) = ('', '');
+	my $start = time;
+	my $ok = IPC::Run::run(psql_command($node, $sql), '>', \$out, '2>', \$err);
+	return (time - $start, $ok, $out, $err);
+}
+
+sub start_psql
+{
+	my ($node, $sql) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(psql_command($node, $sql), '>', \$out, '2>', \$err);
+	return ($h, \$out, \$err);
+}
+
+=pod
+
+=item proc_status($pid, $field)
+
+A numeric field of /proc/PID/status (RssAnon in kB, Threads ...), or undef.
+
+=item rss_anon_growth($node, $session, $backend, $sql, $poll_us)
+
+Runs SQL in the BackgroundPsql $session (whose backend pid is $backend) and
+samples the backend's RssAnon every $poll_us microseconds until it is idle
+again.  Returns (growth over the value before, in MiB; number of samples).
+
+=cut
+
+sub proc_status
+{
+	my ($pid, $field) = @_;
+	open my $fh, '<', "/proc/$pid/status" or return undef;
+	while (<$fh>) { return $1 if /^$field:\s+(\d+)/; }
+	return undef;
+}
+
+sub rss_anon_growth
+{
+	my ($node, $session, $backend, $sql, $poll_us) = @_;
+	my $base = proc_status($backend, 'RssAnon');
+	$session->query_until(qr/started/, "\\echo started\n$sql\n\\echo finished\n");
+	my $peak = $base;
+	my $polls = 0;
+	while (1)
+	{
+		my $rss = proc_status($backend, 'RssAnon');
+		$peak = $rss if defined $rss && $rss > $peak;
+		$polls++;
+		my $state = $node->safe_psql('postgres',
+			"SELECT state FROM pg_stat_activity WHERE pid = $backend");
+		last if $state eq 'idle';
+		usleep($poll_us);
+	}
+	$session->query('SELECT 1');
+	return (($peak - $base) / 1024, $polls);
 }
 
 sub basename_noext

@@ -23,27 +23,6 @@ $node->safe_psql('postgres', qq{
 	  OPTIONS (bootstrap_servers '$bs', connect_timeout '30');
 });
 
-# Run SQL in its own psql; returns (elapsed seconds, exit ok, stdout, stderr).
-sub timed_psql
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $start = time;
-	my $ok = IPC::Run::run([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-		'-c', $sql ], '>', \$out, '2>', \$err);
-	return (time - $start, $ok, $out, $err);
-}
-
-# Start SQL in the background; returns the IPC::Run handle and output refs.
-sub start_psql
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-		'-c', $sql ], '>', \$out, '2>', \$err);
-	return ($h, \$out, \$err);
-}
-
 # pid of the backend running a query matching $pattern (waits for it).
 sub backend_running
 {
@@ -55,14 +34,6 @@ sub backend_running
 		return $pid if $pid;
 		usleep(50_000);
 	}
-	return undef;
-}
-
-sub proc_status
-{
-	my ($pid, $field) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return undef;
-	while (<$fh>) { return $1 if /^$field:\s+(\d+)/; }
 	return undef;
 }
 
@@ -97,7 +68,7 @@ create_topic($broker, 'midread', 4);
 produce(broker => $broker, topic => 'midread', count => 40000, partitions => 4, value_size => 200);
 
 for my $id (1 .. 3) { $broker->ctl("broker_down $id"); }
-my ($h, $hout, $herr) = start_psql(
+my ($h, $hout, $herr) = start_psql($node,
 	"SELECT count(*) FROM kafka.read_kafka(server => 'slow', subscribe => 'midread')");
 my $pid = backend_running('%read_kafka%midread%');
 ok($pid, 'read is waiting for the (down) brokers');
@@ -112,7 +83,7 @@ for my $id (1 .. 3) { $broker->ctl("broker_up $id"); }
 
 # Mid-read: small fetch queues and a slow consumer so the reader runs dry
 # once the brokers go away, then waits for records it was promised.
-($h, $hout, $herr) = start_psql(q{SELECT count(pg_sleep(0.0002)) FROM kafka.read_kafka(server => 'slow', subscribe => 'midread', options => '{"queued.min.messages": 1000, "queued.max.messages.kbytes": 256, "fetch.message.max.bytes": 20000}')});
+($h, $hout, $herr) = start_psql($node, q{SELECT count(pg_sleep(0.0002)) FROM kafka.read_kafka(server => 'slow', subscribe => 'midread', options => '{"queued.min.messages": 1000, "queued.max.messages.kbytes": 256, "fetch.message.max.bytes": 20000}')});
 $pid = backend_running('%pg_sleep%midread%');
 ok($pid, 'slow read is running');
 usleep(700_000);
@@ -130,7 +101,7 @@ for my $id (1 .. 3) { $broker->ctl("broker_up $id"); }
 # statement_timeout works the same way.
 for my $id (1 .. 3) { $broker->ctl("broker_down $id"); }
 my $ok;
-($elapsed, $ok, $out, $err) = timed_psql(
+($elapsed, $ok, $out, $err) = timed_psql($node,
 	"SET statement_timeout = '1s'; SELECT count(*) FROM kafka.read_kafka(server => 'slow', subscribe => 'midread')");
 ok(!$ok, 'statement_timeout stops a read against down brokers');
 like($err, qr/canceling statement due to statement timeout/, 'statement timeout message');
@@ -146,7 +117,7 @@ is($node->safe_psql('postgres',
 # Unreachable brokers: an error after connect_timeout naming the servers.
 $node->safe_psql('postgres', q{CREATE SERVER nowhere FOREIGN DATA WRAPPER kafka_fdw
 	OPTIONS (bootstrap_servers '127.0.0.1:1,127.0.0.1:2', connect_timeout '2')});
-($elapsed, $ok, $out, $err) = timed_psql(
+($elapsed, $ok, $out, $err) = timed_psql($node,
 	"SELECT count(*) FROM kafka.read_kafka(server => 'nowhere', subscribe => 't')");
 ok(!$ok, 'unreachable brokers fail');
 like($err, qr/could not reach kafka brokers "127\.0\.0\.1:1,127\.0\.0\.1:2"/, 'error names the servers');
@@ -162,7 +133,7 @@ $node->safe_psql('postgres', qq{
 	  security_protocol 'sasl_plaintext', sasl_mechanism 'SCRAM-SHA-256', "kafka.debug" 'all');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER sasl OPTIONS (sasl_username 'u', sasl_password 'Zebra-Pw-8472');
 });
-($elapsed, $ok, $out, $err) = timed_psql(
+($elapsed, $ok, $out, $err) = timed_psql($node,
 	"SET client_min_messages = debug1; SELECT count(*) FROM kafka.read_kafka(server => 'sasl', subscribe => 'midread')");
 ok(!$ok, 'SASL against a broker without SASL fails');
 like($err, qr/kafka authentication with mechanism SCRAM-SHA-256 failed/, 'error names the mechanism');
@@ -206,24 +177,9 @@ my $lows = $node->safe_psql('postgres',
 	"SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'large') WHERE \"offset\" = 0");
 is($lows, 16, 'every partition of the large topic still starts at offset 0');
 
-my $base = proc_status($backend, 'RssAnon');
-$session->query_until(qr/started/, q{\echo started
-SELECT count(*), sum(length(value)) FROM kafka.read_kafka(server => 'k', subscribe => 'large');
-\echo finished
-});
-my $peak = $base;
-my $polls = 0;
-while (1)
-{
-	my $rss = proc_status($backend, 'RssAnon');
-	$peak = $rss if defined $rss && $rss > $peak;
-	$polls++;
-	my $state = $node->safe_psql('postgres', "SELECT state FROM pg_stat_activity WHERE pid = $backend");
-	last if $state eq 'idle';
-	usleep(10_000);
-}
-my $result = $session->query('SELECT 1');
-my $growth_mib = ($peak - $base) / 1024;
+my ($growth_mib, $polls) = rss_anon_growth($node, $session, $backend,
+	q{SELECT count(*), sum(length(value)) FROM kafka.read_kafka(server => 'k', subscribe => 'large');},
+	10_000);
 cmp_ok($growth_mib, '<', 128, sprintf('RssAnon grew by %.0f MiB (peak of %d samples) reading the large topic', $growth_mib, $polls));
 cmp_ok($polls, '>', 5, 'sampled during the read');
 $session->quit;

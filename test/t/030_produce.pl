@@ -52,24 +52,6 @@ sub kcat_count
 	return (scalar(@keys), scalar(keys %distinct));
 }
 
-sub timed_psql
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $start = time;
-	my $ok = IPC::Run::run([ 'psql', '-X', '-qAt', '-v', 'ON_ERROR_STOP=1',
-		'-d', $node->connstr('postgres'), '-c', $sql ], '>', \$out, '2>', \$err);
-	return (time - $start, $ok, $out, $err);
-}
-
-sub proc_status
-{
-	my ($pid, $field) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return undef;
-	while (<$fh>) { return $1 if /^$field:\s+(\d+)/; }
-	return undef;
-}
-
 ###########################################################################
 # Commit delivers exactly the messages, with keys, headers, partitions and
 # timestamps.
@@ -122,7 +104,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO quick VALUES ('warm');
 });
 $broker->ctl('broker_down all');
-my ($elapsed0, $ok0, $out0, $err0) = timed_psql(q{INSERT INTO quick VALUES ('lost')});
+my ($elapsed0, $ok0, $out0, $err0) = timed_psql($node, q{INSERT INTO quick VALUES ('lost')});
 ok(!$ok0, 'INSERT fails at COMMIT with the brokers down');
 like($err0, qr/could not deliver messages to kafka topic "orders_table"/, 'naming the topic');
 cmp_ok($elapsed0, '<', 8, sprintf('after the table\'s message_timeout of 2 s (%.2f s)', $elapsed0));
@@ -182,7 +164,7 @@ create_topic($broker, 'down', 3);
 $node->safe_psql('postgres', q{SELECT kafka.produce('k', 'down', 'before', 'x')});
 $broker->ctl('broker_down all');
 my ($elapsed, $ok);
-($elapsed, $ok, $out, $err) = timed_psql(
+($elapsed, $ok, $out, $err) = timed_psql($node,
 	q{SELECT count(kafka.produce('k', 'down', 'lost-' || i, 'x')) FROM generate_series(1, 500) i});
 ok(!$ok, 'COMMIT fails with the brokers down');
 like($err, qr/could not deliver messages to kafka topic "down": Local: Message timed out/,
@@ -229,7 +211,7 @@ is(consume('down', "%k\n"), "after\nbefore\nwarm", 'nothing of the cancelled tra
 ###########################################################################
 # A missing topic fails the commit.
 $broker->ctl('topic_error nosuchtopic UNKNOWN_TOPIC_OR_PART');
-($elapsed, $ok, $out, $err) = timed_psql(q{SELECT kafka.produce('k', 'nosuchtopic', 'k', 'v')});
+($elapsed, $ok, $out, $err) = timed_psql($node, q{SELECT kafka.produce('k', 'nosuchtopic', 'k', 'v')});
 ok(!$ok, 'COMMIT to a missing topic fails');
 like($err, qr/could not deliver messages to kafka topic "nosuchtopic": Broker: Unknown topic or partition/,
 	'the error says the topic is unknown');
@@ -257,7 +239,7 @@ is(scalar(grep { /^a(\d+) x{200}\1$/ || /^c(\d+) z{200}\1$/ } @spill), 20100, 'b
 like(slurp_file($node->logfile), qr/temporary file: path .*pgsql_tmp/, 'the messages spilled to a temporary file');
 
 # A transaction whose spilled messages were all rolled back commits cleanly.
-($elapsed, $ok, $out, $err) = timed_psql(q{
+($elapsed, $ok, $out, $err) = timed_psql($node, q{
 	SET kafka_fdw.produce_buffer_size = '64kB';
 	BEGIN;
 	SAVEPOINT s;
@@ -296,25 +278,10 @@ my $session = $node->background_psql('postgres', on_error_stop => 0);
 my $backend = $session->query_safe('SELECT pg_backend_pid()');
 $backend =~ s/\s+//g;
 $session->query_safe(q{SELECT kafka.produce('lz4', 'big', 'warm', 'up')});
-my $base = proc_status($backend, 'RssAnon');
-$session->query_until(qr/started/, q{\echo started
-SELECT count(kafka.produce('lz4', 'big', i::text, repeat(md5(i::text), 30))) FROM generate_series(1, 250000) i;
-\echo finished
-});
-my $peak = $base;
-my $polls = 0;
-while (1)
-{
-	my $rss = proc_status($backend, 'RssAnon');
-	$peak = $rss if defined $rss && $rss > $peak;
-	$polls++;
-	my $state = $node->safe_psql('postgres', "SELECT state FROM pg_stat_activity WHERE pid = $backend");
-	last if $state eq 'idle';
-	usleep(20_000);
-}
-$session->query('SELECT 1');
+my ($growth_mib, $polls) = rss_anon_growth($node, $session, $backend,
+	q{SELECT count(kafka.produce('lz4', 'big', i::text, repeat(md5(i::text), 30))) FROM generate_series(1, 250000) i;},
+	20_000);
 $session->quit;
-my $growth_mib = ($peak - $base) / 1024;
 cmp_ok($growth_mib, '<', 160, sprintf('RssAnon grew by %.0f MiB (peak of %d samples) producing 250 MB', $growth_mib, $polls));
 cmp_ok($polls, '>', 5, 'sampled during the transaction');
 my ($count, $distinct) = kcat_count('big');

@@ -92,19 +92,9 @@ is($node->safe_psql('postgres', q{
 my $decode_all = q{SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'avro_rt')
 	WHERE (kafka.from_avro(value, NULL::src, server => 'k')).id IS NOT NULL};
 
-# Starts SQL in its own psql; returns the handle and output refs.
-sub start_psql
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-		'-c', $sql ], '>', \$out, '2>', \$err);
-	return ($h, \$out, \$err);
-}
-
 $registry->down;
 my $start = time;
-my ($h, $hout, $herr) = start_psql($decode_all);
+my ($h, $hout, $herr) = start_psql($node, $decode_all);
 sleep 2;
 $registry->up;
 $h->finish;
@@ -116,7 +106,7 @@ ok((grep { m{^GET /schemas/ids/\d+ 200$} } @requests), 'and 200 afterwards');
 
 # Not listening at all (connection refused), then back on the same port.
 $registry->stop;
-($h, $hout, $herr) = start_psql($decode_all);
+($h, $hout, $herr) = start_psql($node, $decode_all);
 sleep 2;
 $registry->restart;
 $h->finish;
@@ -136,7 +126,7 @@ cmp_ok($elapsed, '<', 4, 'given up before statement_timeout');
 unlike($stderr, qr/sr-secret-pw/, 'no password in the error');
 
 # Cancel while waiting for the registry.
-($h, $hout, $herr) = start_psql($decode_all);
+($h, $hout, $herr) = start_psql($node, $decode_all);
 my $pid;
 for (1 .. 200)
 {
