@@ -93,34 +93,13 @@ sub start_broker
 		map { ('--topic', $_) } @{ $opts{topics} // [] });
 
 	croak "test broker $broker_bin is not built" unless -x $broker_bin;
-	my $pid = fork();
-	croak "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open(STDIN, '<', '/dev/null');
-		open(STDOUT, '>', $log) or POSIX::_exit(127);
-		open(STDERR, '>&', \*STDOUT);
-		exec(@cmd) or POSIX::_exit(127);
-	}
-
 	my $self = bless {
-		pid => $pid,
 		state_dir => $dir,
 		log => $log,
 		brokers => $opts{brokers} // 3,
 	}, 'KafkaFdwTest::Broker';
 	push @brokers, $self;
-
-	my $deadline = time() + 30;
-	until (-s "$dir/bootstrap")
-	{
-		if (waitpid($pid, WNOHANG) == $pid || time() > $deadline)
-		{
-			delete $self->{pid};
-			croak "test broker did not start:\n" . slurp_or_empty($log);
-		}
-		usleep(50_000);
-	}
+	my $pid = spawn_daemon($self, 'test broker', \@cmd, '>', $log, "$dir/bootstrap");
 	$self->{bootstrap} = PostgreSQL::Test::Utils::slurp_file("$dir/bootstrap");
 	chomp $self->{bootstrap};
 	note "test broker $number (pid $pid) at $self->{bootstrap}";
@@ -409,6 +388,53 @@ sub basename_noext
 	return $name;
 }
 
+# Starts a fixture process (the test broker, the schema registry) with its
+# output in $log (opened with $mode, '>' or '>>'), records its pid in
+# $self->{pid} and waits until it has written $ready_file; croaks with the
+# log when it dies or takes more than 30 s.
+sub spawn_daemon
+{
+	my ($self, $what, $cmd, $mode, $log, $ready_file) = @_;
+	my $pid = fork();
+	croak "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, $mode, $log) or POSIX::_exit(127);
+		open(STDERR, '>&', \*STDOUT);
+		exec(@$cmd) or POSIX::_exit(127);
+	}
+	$self->{pid} = $pid;
+	my $deadline = time() + 30;
+	until (-s $ready_file)
+	{
+		if (waitpid($pid, WNOHANG) == $pid || time() > $deadline)
+		{
+			delete $self->{pid};
+			croak "$what did not start:\n" . slurp_or_empty($log);
+		}
+		usleep(50_000);
+	}
+	return $pid;
+}
+
+# Stops a process started by spawn_daemon: TERM, then KILL after 5 s.
+sub stop_daemon
+{
+	my ($self) = @_;
+	my $pid = delete $self->{pid};
+	return unless $pid;
+	kill 'TERM', $pid;
+	for (1 .. 100)
+	{
+		return if waitpid($pid, WNOHANG) == $pid;
+		usleep(50_000);
+	}
+	kill 'KILL', $pid;
+	waitpid($pid, 0);
+	return;
+}
+
 sub slurp_or_empty
 {
 	my ($path) = @_;
@@ -447,27 +473,8 @@ sub start
 	  if defined $self->{tls_cert};
 	unlink "$dir/url";
 	my $log = "$dir/registry.log";
-	my $pid = fork();
-	croak "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open(STDIN, '<', '/dev/null');
-		open(STDOUT, '>>', $log) or POSIX::_exit(127);
-		open(STDERR, '>&', \*STDOUT);
-		exec(@cmd) or POSIX::_exit(127);
-	}
-	$self->{pid} = $pid;
-	my $deadline = time() + 30;
-	until (-s "$dir/url")
-	{
-		if (waitpid($pid, WNOHANG) == $pid || time() > $deadline)
-		{
-			delete $self->{pid};
-			croak "schema registry did not start:\n"
-			  . KafkaFdwTest::slurp_or_empty($log);
-		}
-		usleep(50_000);
-	}
+	my $pid = KafkaFdwTest::spawn_daemon($self, 'schema registry', \@cmd, '>>', $log,
+		"$dir/url");
 	$self->{url} = PostgreSQL::Test::Utils::slurp_file("$dir/url");
 	chomp $self->{url};
 	Test::More::note("schema registry (pid $pid) at $self->{url}");
@@ -509,17 +516,7 @@ sub restart
 sub stop
 {
 	my ($self) = @_;
-	my $pid = delete $self->{pid};
-	return unless $pid;
-	kill 'TERM', $pid;
-	for (1 .. 100)
-	{
-		return if waitpid($pid, WNOHANG) == $pid;
-		usleep(50_000);
-	}
-	kill 'KILL', $pid;
-	waitpid($pid, 0);
-	return;
+	return KafkaFdwTest::stop_daemon($self);
 }
 
 package KafkaFdwTest::Broker;
@@ -574,17 +571,7 @@ sub create_topic
 sub stop
 {
 	my ($self) = @_;
-	my $pid = delete $self->{pid};
-	return unless $pid;
-	kill 'TERM', $pid;
-	for (1 .. 100)
-	{
-		return if waitpid($pid, WNOHANG) == $pid;
-		usleep(50_000);
-	}
-	kill 'KILL', $pid;
-	waitpid($pid, 0);
-	return;
+	return KafkaFdwTest::stop_daemon($self);
 }
 
 =pod
