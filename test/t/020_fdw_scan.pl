@@ -93,9 +93,7 @@ like($err, qr/offsets 100 to \d+ of aged\[0\] are no longer available/, 'naming 
 ###########################################################################
 # Cancel a foreign scan while the brokers are down, then read again.
 for my $id (1 .. 3) { $broker->ctl("broker_down $id"); }
-my ($sout, $serr) = ('', '');
-my $h = IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-	'-c', 'SELECT count(*) FROM events_slow' ], '>', \$sout, '2>', \$serr);
+my ($h, $sout, $serr) = start_psql($node, 'SELECT count(*) FROM events_slow');
 my $pid;
 for (1 .. 200)
 {
@@ -108,7 +106,7 @@ ok($pid, 'the scan waits for the (down) brokers');
 usleep(300_000);
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
 $h->finish;
-like($serr, qr/canceling statement due to user request/, 'cancelled, not failed');
+like($$serr, qr/canceling statement due to user request/, 'cancelled, not failed');
 for my $id (1 .. 3) { $broker->ctl("broker_up $id"); }
 is($node->safe_psql('postgres', 'SELECT count(*), sum(event_id) FROM events_slow'),
 	'200000|19999900000', 'the scan after the brokers came back is complete');

@@ -183,10 +183,8 @@ is(consume('down', "%k\n"), "after\nbefore", 'nothing of the failed transaction 
 # Cancel while COMMIT waits for down brokers (message_timeout 60 s).
 $node->safe_psql('postgres', q{SELECT kafka.produce('patient', 'down', 'warm', 'x')});
 $broker->ctl('broker_down all');
-my ($hout, $herr) = ('', '');
-my $h = IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-	'-c', q{SELECT count(kafka.produce('patient', 'down', 'cancelled-' || i, 'x')) FROM generate_series(1, 200000) i} ],
-	'>', \$hout, '2>', \$herr);
+my ($h, $hout, $herr) = start_psql($node,
+	q{SELECT count(kafka.produce('patient', 'down', 'cancelled-' || i, 'x')) FROM generate_series(1, 200000) i});
 my $pid;
 for (1 .. 200)
 {
@@ -203,7 +201,7 @@ $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
 $h->finish;
 $elapsed = time - $t0;
 cmp_ok($elapsed, '<', 1.0, sprintf('cancel during COMMIT returned in %.2f s', $elapsed));
-like($herr, qr/canceling statement due to user request/, 'cancelled');
+like($$herr, qr/canceling statement due to user request/, 'cancelled');
 $broker->ctl('broker_up all');
 sleep(3);
 is(consume('down', "%k\n"), "after\nbefore\nwarm", 'nothing of the cancelled transaction was delivered');

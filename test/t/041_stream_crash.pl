@@ -154,9 +154,7 @@ produce(broker => $broker, topic => 'race', count => 20000, json => 1, partition
 my @runs;
 for (1 .. 3)
 {
-	my ($out, $err) = ('', '');
-	push @runs, [ IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-		'-c', q{CALL kafka.refresh_streaming_table('race')} ], '>', \$out, '2>', \$err), \$out, \$err ];
+	push @runs, [ start_psql($node, q{CALL kafka.refresh_streaming_table('race')}) ];
 }
 # and one inside a transaction block (transaction-level lock)
 my $in_block = $node->psql('postgres', q{BEGIN; CALL kafka.refresh_streaming_table('race'); COMMIT;});

@@ -244,14 +244,12 @@ is($node->safe_psql('postgres', q{
 	'0 0 0 active', 'no rows, no offsets, no dead letters, the stream still active');
 
 # a refresh that starts while the registry is down waits for it
-my ($rout, $rerr) = ('', '');
-my $h = IPC::Run::start([ 'psql', '-X', '-qAt', '-d', $node->connstr('postgres'),
-	'-c', q{CALL kafka.refresh_streaming_table('ev_refresh')} ], '>', \$rout, '2>', \$rerr);
+my ($h, $rout, $rerr) = start_psql($node, q{CALL kafka.refresh_streaming_table('ev_refresh')});
 sleep 2;
 $registry->up;
 $h->finish;
-like($rout, qr/120 rows from 120 records in 3 batches, 0 dead letters, 0 skipped, lag 0/,
-	'a refresh waiting for the registry loads everything once it is back') or diag($rerr);
+like($$rout, qr/120 rows from 120 records in 3 batches, 0 dead letters, 0 skipped, lag 0/,
+	'a refresh waiting for the registry loads everything once it is back') or diag($$rerr);
 is(checksum('ev_refresh'), expected_checksum(0, 119), 'with the values produced');
 is($node->safe_psql('postgres', q{SELECT count(DISTINCT (_partition, _offset)) FROM ev_refresh}),
 	'120', 'each once');
