@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include <pthread.h>
+
 #include <librdkafka/rdkafka.h>
 
 #include "options.h"
@@ -114,5 +116,11 @@ extern void kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err,
 
 /* Replace secrets in a string (palloc'd copy). */
 extern char *kafka_client_scrub(KafkaClient *client, const char *text);
+
+/*
+ * Start a thread that never receives the backend's signals (detached when
+ * joinable is NULL).  It must not call PostgreSQL: no palloc, no ereport.
+ */
+extern int	kafka_start_thread(void *(*fn) (void *), void *arg, pthread_t *joinable);
 
 #endif							/* KAFKA_CLIENT_H */

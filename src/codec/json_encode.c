@@ -34,6 +34,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
 #include "utils/json.h"
@@ -285,6 +286,110 @@ append_number_text(StringInfo out, const char *text)
 		append_json_string(out, text, length);
 }
 
+/* value as width digits, zero-padded (value < 10^width) */
+static inline char *
+put_digits(char *p, int value, int width)
+{
+	int			i;
+
+	for (i = width - 1; i >= 0; i--)
+	{
+		p[i] = '0' + value % 10;
+		value /= 10;
+	}
+	return p + width;
+}
+
+/*
+ * The ISO 8601 text JsonEncodeDateTime gives (XSD style, timestamptz in UTC)
+ * for dates and timestamps of years 1 to 9999, the common case, without
+ * going through struct pg_tm; false for anything else.
+ */
+static bool
+append_fast_datetime(StringInfo out, Oid typid, Datum value)
+{
+	int64		days;
+	int64		usecs = 0;
+	int			year,
+				month,
+				day;
+	char	   *p;
+
+	if (typid == DATEOID)
+	{
+		DateADT		date = DatumGetDateADT(value);
+
+		if (DATE_NOT_FINITE(date))
+			return false;
+		days = date;
+	}
+	else if (typid == TIMESTAMPOID || typid == TIMESTAMPTZOID)
+	{
+		Timestamp	timestamp = DatumGetTimestamp(value);
+
+		if (TIMESTAMP_NOT_FINITE(timestamp))
+			return false;
+		days = timestamp / USECS_PER_DAY;
+		usecs = timestamp % USECS_PER_DAY;
+		if (usecs < 0)
+		{
+			usecs += USECS_PER_DAY;
+			days--;
+		}
+	}
+	else
+		return false;
+	/* years 1 to 9999: four digits, no BC */
+	if (days < -730119 || days > 2921939)
+		return false;
+	j2date((int) (days + POSTGRES_EPOCH_JDATE), &year, &month, &day);
+	if (year < 1 || year > 9999)
+		return false;
+
+	enlargeStringInfo(out, 40);
+	p = out->data + out->len;
+	*p++ = '"';
+	p = put_digits(p, year, 4);
+	*p++ = '-';
+	p = put_digits(p, month, 2);
+	*p++ = '-';
+	p = put_digits(p, day, 2);
+	if (typid != DATEOID)
+	{
+		int			seconds = (int) (usecs / USECS_PER_SEC);
+		int			fraction = (int) (usecs % USECS_PER_SEC);
+
+		*p++ = 'T';
+		p = put_digits(p, seconds / 3600, 2);
+		*p++ = ':';
+		p = put_digits(p, seconds / 60 % 60, 2);
+		*p++ = ':';
+		p = put_digits(p, seconds % 60, 2);
+		if (fraction != 0)
+		{
+			int			digits = 6;
+
+			/* no trailing zeros */
+			while (fraction % 10 == 0)
+			{
+				fraction /= 10;
+				digits--;
+			}
+			*p++ = '.';
+			p = put_digits(p, fraction, digits);
+		}
+		if (typid == TIMESTAMPTZOID)
+		{
+			memcpy(p, "+00:00", 6);
+			p += 6;
+		}
+	}
+	*p++ = '"';
+	out->len = p - out->data;
+	out->data[out->len] = '\0';
+	return true;
+}
+
 static void
 write_jsonb(StringInfo out, Jsonb *jsonb)
 {
@@ -522,6 +627,8 @@ write_value(StringInfo out, KafkaJsonWriter *writer, Datum value)
 			{
 				int			utc = 0;
 
+				if (append_fast_datetime(out, writer->typid, value))
+					break;
 				appendStringInfoCharMacro(out, '"');
 				appendStringInfoString(out,
 									   JsonEncodeDateTime(buffer, value,

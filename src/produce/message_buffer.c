@@ -8,8 +8,16 @@
  * the memory part would grow past the limit it is written to the end of the
  * file, so memory stays bounded whatever the transaction produces; after
  * that first spill, the memory part goes to the file every WRITE_CHUNK_SIZE
- * bytes.  The file is read back in chunks of READ_CHUNK_SIZE bytes (more for
- * a larger record), and records are handed out straight from the chunk.
+ * bytes.  The writes are made by a thread of the buffer's own (the spill
+ * writer), so the backend goes on encoding rows meanwhile: the backend hands
+ * it a full memory part and takes a written one back to fill, with at most
+ * SPILL_JOBS parts queued.  The writer only writes, through a descriptor of
+ * its own (a PostgreSQL File may be closed and reopened by the backend at
+ * any time); errors are reported by the backend when it next hands over or
+ * waits.  Everything else waits for the queued writes first: savepoint
+ * truncation, reading back, closing.  The file is read back in chunks of
+ * READ_CHUNK_SIZE bytes (more for a larger record), and records are handed
+ * out straight from the chunk.
  *
  * A savepoint costs nothing until a message is produced inside it: then a
  * mark (subtransaction id, log position, message count) is pushed.
@@ -23,14 +31,21 @@
  */
 #include "postgres.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
 #include "access/xact.h"
 #include "commands/tablespace.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/wait_event.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/guc.h"
 
+#include "client.h"
 #include "produce/message_buffer.h"
 
 /* Fixed part of a record; the key, value and headers follow. */
@@ -53,6 +68,34 @@ typedef struct RecordHeader
 #define READ_CHUNK_SIZE (1024 * 1024)
 #define WRITE_CHUNK_SIZE (1024 * 1024)
 
+/* Memory parts handed to the spill writer and not yet written, at most. */
+#define SPILL_JOBS 3
+
+typedef struct SpillJob
+{
+	char	   *data;			/* palloc'd by the backend */
+	int			maxlen;
+	int			len;			/* bytes to write */
+	uint64		offset;			/* where in the file */
+} SpillJob;
+
+/*
+ * Shared by the backend and the writer thread, under lock: jobs number
+ * submitted - done wait in slots [done % SPILL_JOBS ...], oldest first.
+ */
+typedef struct SpillWriter
+{
+	pthread_t	thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	int			fd;				/* the writer's own descriptor of the file */
+	SpillJob	jobs[SPILL_JOBS];
+	uint64		submitted;
+	uint64		done;
+	bool		stop;
+	int			error;			/* errno of the first failed write */
+} SpillWriter;
+
 typedef struct SavepointMark
 {
 	SubTransactionId subid;
@@ -66,6 +109,7 @@ struct KafkaMessageBuffer
 	int			memory_limit;
 	StringInfoData memory;		/* the log after file_length */
 	File		file;			/* -1 until the first spill */
+	SpillWriter *writer;		/* started with the file */
 	uint64		file_length;	/* logical end of the file part */
 	int64		count;
 	SavepointMark *marks;
@@ -111,54 +155,232 @@ kafka_message_buffer_spilled(KafkaMessageBuffer *buffer)
 	return buffer->file >= 0;
 }
 
-/* Move the memory part to the end of the file. */
+/* The writer thread: write each queued part, in order, until told to stop. */
+static void *
+spill_writer_main(void *arg)
+{
+	SpillWriter *writer = arg;
+
+	pthread_mutex_lock(&writer->lock);
+	for (;;)
+	{
+		SpillJob	job;
+		const char *data;
+		size_t		left;
+		off_t		offset;
+		int			error = 0;
+
+		while (writer->done == writer->submitted && !writer->stop)
+			pthread_cond_wait(&writer->changed, &writer->lock);
+		if (writer->stop)
+			break;
+		job = writer->jobs[writer->done % SPILL_JOBS];
+		pthread_mutex_unlock(&writer->lock);
+
+		data = job.data;
+		left = job.len;
+		offset = (off_t) job.offset;
+		while (left > 0)
+		{
+			ssize_t		written = pwrite(writer->fd, data, left, offset);
+
+			if (written < 0 && errno == EINTR)
+				continue;
+			if (written <= 0)
+			{
+				error = written < 0 ? errno : ENOSPC;
+				break;
+			}
+			data += written;
+			left -= written;
+			offset += written;
+		}
+
+		pthread_mutex_lock(&writer->lock);
+		if (error != 0 && writer->error == 0)
+			writer->error = error;
+		writer->done++;
+		pthread_cond_broadcast(&writer->changed);
+	}
+	pthread_mutex_unlock(&writer->lock);
+	return NULL;
+}
+
+/* Report the writer's failure, if any (lock held or not: error only grows). */
+static void
+check_writer(SpillWriter *writer)
+{
+	int			error = __atomic_load_n(&writer->error, __ATOMIC_ACQUIRE);
+
+	if (error != 0)
+	{
+		errno = error;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write the temporary file of produced kafka messages: %m")));
+	}
+}
+
+/*
+ * Wait until at most max_pending parts are still queued, then report a failed
+ * write if asked to (a failure stays recorded: commit reports it whatever
+ * happens in between).  Cancellable where interrupts are allowed.
+ */
+static void
+wait_for_writer(SpillWriter *writer, uint64 max_pending, bool report)
+{
+	pthread_mutex_lock(&writer->lock);
+	while (writer->submitted - writer->done > max_pending)
+	{
+		struct timespec until;
+
+		pthread_mutex_unlock(&writer->lock);
+		CHECK_FOR_INTERRUPTS();
+		pthread_mutex_lock(&writer->lock);
+		if (writer->submitted - writer->done <= max_pending)
+			break;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000)
+		{
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		pthread_cond_timedwait(&writer->changed, &writer->lock, &until);
+	}
+	pthread_mutex_unlock(&writer->lock);
+	if (report)
+		check_writer(writer);
+}
+
+/* Wait for every queued part to be written. */
+static void
+drain_writer(KafkaMessageBuffer *buffer, bool report)
+{
+	if (buffer->writer)
+		wait_for_writer(buffer->writer, 0, report);
+}
+
+/* Open the file and start its writer. */
+static void
+start_spill(KafkaMessageBuffer *buffer)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(buffer->mcxt);
+	ResourceOwner oldowner = CurrentResourceOwner;
+	SpillWriter *writer;
+	int			fd;
+
+	/*
+	 * The file belongs to the whole transaction: a subtransaction's resource
+	 * owner would close it when that subtransaction aborts, while it holds
+	 * messages of its parents too.
+	 */
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PrepareTempTablespaces();
+	buffer->file = OpenTemporaryFile(false);
+	CurrentResourceOwner = oldowner;
+
+	writer = palloc0(sizeof(SpillWriter));
+	writer->fd = -1;
+	if (!AcquireExternalFD())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not open the temporary file of produced kafka messages: too many open files")));
+	fd = dup(FileGetRawDesc(buffer->file));
+	if (fd < 0)
+	{
+		ReleaseExternalFD();
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open the temporary file of produced kafka messages: %m")));
+	}
+	writer->fd = fd;
+	pthread_mutex_init(&writer->lock, NULL);
+	pthread_cond_init(&writer->changed, NULL);
+	if (kafka_start_thread(spill_writer_main, writer, &writer->thread) != 0)
+	{
+		close(fd);
+		ReleaseExternalFD();
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start the writer of the temporary file of produced kafka messages")));
+	}
+	buffer->writer = writer;
+	MemoryContextSwitchTo(oldcontext);
+}
+
+/* Stop the writer (its current write finishes) and close its descriptor. */
+static void
+stop_writer(KafkaMessageBuffer *buffer)
+{
+	SpillWriter *writer = buffer->writer;
+
+	if (writer == NULL)
+		return;
+	buffer->writer = NULL;
+	pthread_mutex_lock(&writer->lock);
+	writer->stop = true;
+	pthread_cond_broadcast(&writer->changed);
+	pthread_mutex_unlock(&writer->lock);
+	pthread_join(writer->thread, NULL);
+	pthread_mutex_destroy(&writer->lock);
+	pthread_cond_destroy(&writer->changed);
+	close(writer->fd);
+	ReleaseExternalFD();
+}
+
+/* Hand the memory part to the writer, to go at the end of the file. */
 static void
 spill(KafkaMessageBuffer *buffer)
 {
-	const char *data = buffer->memory.data;
-	int			left = buffer->memory.len;
+	SpillWriter *writer;
+	SpillJob   *job;
+	char	   *data;
+	int			maxlen;
 
 	if (buffer->file < 0)
-	{
-		MemoryContext oldcontext = MemoryContextSwitchTo(buffer->mcxt);
-		ResourceOwner oldowner = CurrentResourceOwner;
+		start_spill(buffer);
+	writer = buffer->writer;
 
-		/*
-		 * The file belongs to the whole transaction: a subtransaction's
-		 * resource owner would close it when that subtransaction aborts,
-		 * while it holds messages of its parents too.
-		 */
-		CurrentResourceOwner = TopTransactionResourceOwner;
-		PrepareTempTablespaces();
-		buffer->file = OpenTemporaryFile(false);
-		CurrentResourceOwner = oldowner;
-		MemoryContextSwitchTo(oldcontext);
-	}
-	while (left > 0)
-	{
-		int			written = FileWrite(buffer->file, (char *) data,
-										Min(left, WRITE_CHUNK_SIZE),
-										(off_t) buffer->file_length,
-										WAIT_EVENT_BUFFILE_WRITE);
+	/* the writer doesn't go through fd.c, which enforces this */
+	if (temp_file_limit >= 0 &&
+		(buffer->file_length + buffer->memory.len) / 1024 > (uint64) temp_file_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("temporary file size exceeds temp_file_limit (%dkB)", temp_file_limit)));
 
-		if (written <= 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not write the temporary file of produced kafka messages: %m")));
-		data += written;
-		left -= written;
-		buffer->file_length += written;
+	/* a free slot: the one written longest ago */
+	wait_for_writer(writer, SPILL_JOBS - 1, true);
+	job = &writer->jobs[writer->submitted % SPILL_JOBS];
+
+	/* swap buffers: the memory part goes, the slot's written one comes back */
+	data = job->data;
+	maxlen = job->maxlen;
+	job->data = buffer->memory.data;
+	job->maxlen = buffer->memory.maxlen;
+	job->len = buffer->memory.len;
+	job->offset = buffer->file_length;
+	buffer->file_length += buffer->memory.len;
+
+	/* an oversized message made a part grow: give that memory back */
+	if (data != NULL && maxlen > 2 * Min(buffer->memory_limit, WRITE_CHUNK_SIZE))
+	{
+		pfree(data);
+		data = NULL;
 	}
+	if (data == NULL)
+	{
+		maxlen = Min(buffer->memory_limit, WRITE_CHUNK_SIZE) + 1;
+		data = MemoryContextAlloc(buffer->mcxt, maxlen);
+	}
+	buffer->memory.data = data;
+	buffer->memory.maxlen = maxlen;
 	resetStringInfo(&buffer->memory);
-	/* an oversized message made the buffer grow: give that memory back */
-	if (buffer->memory.maxlen > 2 * buffer->memory_limit)
-	{
-		MemoryContext oldcontext = MemoryContextSwitchTo(buffer->mcxt);
 
-		pfree(buffer->memory.data);
-		initStringInfo(&buffer->memory);
-		MemoryContextSwitchTo(oldcontext);
-	}
+	pthread_mutex_lock(&writer->lock);
+	writer->submitted++;
+	pthread_cond_broadcast(&writer->changed);
+	pthread_mutex_unlock(&writer->lock);
 }
 
 void
@@ -260,6 +482,9 @@ kafka_message_buffer_append(KafkaMessageBuffer *buffer,
 static void
 truncate_log(KafkaMessageBuffer *buffer, uint64 position, int64 count)
 {
+	/* a queued write must not land after the truncation (at subtransaction
+	 * abort: no error here, the next write or the commit reports it) */
+	drain_writer(buffer, false);
 	if (position >= buffer->file_length)
 		buffer->memory.len = (int) (position - buffer->file_length);
 	else
@@ -290,6 +515,7 @@ kafka_message_buffer_abort_sub(KafkaMessageBuffer *buffer, SubTransactionId subi
 void
 kafka_message_buffer_rewind(KafkaMessageBuffer *buffer)
 {
+	drain_writer(buffer, true);
 	buffer->read_position = 0;
 	buffer->chunk_start = 0;
 	if (buffer->chunk.data)
@@ -448,6 +674,7 @@ kafka_message_buffer_next(KafkaMessageBuffer *buffer, KafkaMessageData *message)
 void
 kafka_message_buffer_close(KafkaMessageBuffer *buffer)
 {
+	stop_writer(buffer);
 	if (buffer->file >= 0)
 		FileClose(buffer->file);
 	buffer->file = -1;
@@ -455,4 +682,11 @@ kafka_message_buffer_close(KafkaMessageBuffer *buffer)
 	resetStringInfo(&buffer->memory);
 	buffer->count = 0;
 	buffer->nmarks = 0;
+}
+
+void
+kafka_message_buffer_discard(KafkaMessageBuffer *buffer)
+{
+	/* the file itself goes with the transaction's resource owner */
+	stop_writer(buffer);
 }

@@ -66,4 +66,7 @@ extern bool kafka_message_buffer_next_refills(KafkaMessageBuffer *buffer);
 /* Release the temporary file (at commit; abort releases it by itself). */
 extern void kafka_message_buffer_close(KafkaMessageBuffer *buffer);
 
+/* At abort: stop the writer thread, without reporting errors. */
+extern void kafka_message_buffer_discard(KafkaMessageBuffer *buffer);
+
 #endif							/* KAFKA_MESSAGE_BUFFER_H */

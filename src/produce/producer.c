@@ -795,6 +795,9 @@ reset_transaction(bool discard_undelivered)
 	foreach(lc, doomed)
 		producer_destroy(lfirst(lc));
 	list_free(doomed);
+	/* its writer thread stops before the memory it writes from goes */
+	if (xact_buffer != NULL)
+		kafka_message_buffer_discard(xact_buffer);
 	/* xact_cxt goes with TopTransactionContext; the file with its owner */
 	xact_cxt = NULL;
 	xact_buffer = NULL;

@@ -249,6 +249,19 @@ ok($ok, 'COMMIT after rolling back every spilled message');
 unlike($err, qr/WARNING/, 'without a warning (no temporary file left open)');
 is(scalar(split /\n/, consume('spill', "%k\n")), 20100, 'and nothing more was delivered');
 
+# The spill file is written by a thread of its own; temp_file_limit still
+# holds, and the transaction delivers nothing.
+($elapsed, $ok, $out, $err) = timed_psql($node, q{
+	SET kafka_fdw.produce_buffer_size = '64kB';
+	SET temp_file_limit = '1MB';
+	BEGIN;
+	SELECT count(kafka.produce('k', 'spill', 't' || i, repeat('t', 200))) FROM generate_series(1, 20000) i;
+	COMMIT;
+});
+ok(!$ok, 'a spill past temp_file_limit fails');
+like($err, qr/temporary file size exceeds temp_file_limit \(1024kB\)/, 'naming the limit');
+is(scalar(split /\n/, consume('spill', "%k\n")), 20100, 'and nothing of it was delivered');
+
 # Spilled records larger than what is read back at a time, between small
 # ones, with headers and timestamps.
 create_topic($broker, 'spill_large', 1);
