@@ -201,6 +201,21 @@ FROM (SELECT generate_series(timestamptz '0001-01-01 00:00:00+00', timestamptz '
                           '1999-12-31 23:59:59.99+00', '2000-01-01 00:00:00+00',
                           '1969-12-31 23:59:59.000001+00', '2024-02-29 12:00:00.5+00']::timestamptz[])) s;
 
+-- numeric digits are read from the datum: the same text as numeric_out, for
+-- values stored in a table (short headers) and computed ones.
+CREATE TABLE numerics AS
+SELECT (i * 7919 % 1000003)::numeric * 10::numeric ^ (i % 41 - 20) * (1 - 2 * (i % 2)) AS n
+FROM generate_series(1, 5000) i
+UNION ALL
+SELECT unnest(ARRAY['NaN', 'Infinity', '-Infinity', '0', '0.000', '-12.50', '9999.9999',
+                    '10000', '0.0001', '1e-1000', '1e1000',
+                    '123456789012345678901234567890.123456789']::numeric[]);
+SELECT count(*) AS values,
+       count(*) FILTER (WHERE kafka.to_json(ROW(n)) = to_json(ROW(n))::text) AS stored_same,
+       count(*) FILTER (WHERE kafka.to_json(ROW(n + 0)) = to_json(ROW(n + 0))::text) AS computed_same
+FROM numerics;
+SELECT kafka.to_json(ROW(n)) FROM unnest(ARRAY['NaN', '-Infinity', '-12.50', '0.0001']::numeric[]) n;
+
 SET client_min_messages = warning;
 DROP SCHEMA codec_test CASCADE;
 DROP EXTENSION kafka_fdw CASCADE;

@@ -48,8 +48,9 @@ typedef enum JsonWriterKind
 	WRITE_INT4,
 	WRITE_INT8,
 	WRITE_FLOAT8,
-	WRITE_NUMBER_TEXT,			/* float4, numeric: output text, a number
-								 * unless NaN or infinite */
+	WRITE_NUMBER_TEXT,			/* float4: output text, a number unless NaN
+								 * or infinite */
+	WRITE_NUMERIC,				/* digits read from the datum; else as float4 */
 	WRITE_BOOL,
 	WRITE_STRING,				/* text, varchar, bpchar */
 	WRITE_JSON,
@@ -188,8 +189,10 @@ kafka_json_writer_create(Oid typid, int32 typmod, MemoryContext mcxt)
 			writer->kind = WRITE_FLOAT8;
 			break;
 		case FLOAT4OID:
-		case NUMERICOID:
 			writer->kind = WRITE_NUMBER_TEXT;
+			break;
+		case NUMERICOID:
+			writer->kind = WRITE_NUMERIC;
 			break;
 		case BOOLOID:
 			writer->kind = WRITE_BOOL;
@@ -284,6 +287,133 @@ append_number_text(StringInfo out, const char *text)
 		appendBinaryStringInfo(out, text, length);
 	else
 		append_json_string(out, text, length);
+}
+
+/*
+ * numeric_out's text for a finite numeric, read straight from PostgreSQL's
+ * on-disk numeric format (fixed since 9.1, as pg_upgrade requires): a uint16
+ * header (short form: sign, display scale, weight in one; long form: sign
+ * and display scale, then an int16 weight), then base-10000 digits, the
+ * first of weight + 1 of them before the decimal point.  false for NaN and
+ * the infinities, left to numeric_out.
+ */
+#define NUMERIC_BASE_DIGITS	4
+#define NUMERIC_FORM_MASK	0xC000
+#define NUMERIC_FORM_NEG	0x4000
+#define NUMERIC_FORM_SHORT	0x8000
+#define NUMERIC_FORM_SPECIAL 0xC000
+#define NUMERIC_SHORT_NEG	0x2000
+#define NUMERIC_SHORT_DSCALE_MASK 0x1F80
+#define NUMERIC_SHORT_DSCALE_SHIFT 7
+#define NUMERIC_SHORT_WEIGHT_NEG 0x0040
+#define NUMERIC_SHORT_WEIGHT_MASK 0x003F
+#define NUMERIC_LONG_DSCALE_MASK 0x3FFF
+
+static inline int
+numeric_digit(const char *digits, int i)
+{
+	int16		digit;
+
+	memcpy(&digit, digits + i * sizeof(int16), sizeof(int16));
+	return digit;
+}
+
+static bool
+append_fast_numeric(StringInfo out, Datum value)
+{
+	struct varlena *num = PG_DETOAST_DATUM_PACKED(value);
+	const char *data = VARDATA_ANY(num);
+	int			size = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	int16		weight;
+	int			dscale;
+	bool		negative;
+	const char *digits;
+	int			ndigits;
+	int			d;
+	char	   *p;
+
+	if (size < (int) sizeof(uint16))
+		return false;
+	memcpy(&header, data, sizeof(uint16));
+	if ((header & NUMERIC_FORM_MASK) == NUMERIC_FORM_SPECIAL)
+		return false;
+	if ((header & NUMERIC_FORM_MASK) == NUMERIC_FORM_SHORT)
+	{
+		negative = (header & NUMERIC_SHORT_NEG) != 0;
+		dscale = (header & NUMERIC_SHORT_DSCALE_MASK) >> NUMERIC_SHORT_DSCALE_SHIFT;
+		weight = (header & NUMERIC_SHORT_WEIGHT_MASK);
+		if (header & NUMERIC_SHORT_WEIGHT_NEG)
+			weight |= ~NUMERIC_SHORT_WEIGHT_MASK;
+		data += sizeof(uint16);
+		size -= sizeof(uint16);
+	}
+	else
+	{
+		if (size < (int) (sizeof(uint16) + sizeof(int16)))
+			return false;
+		negative = (header & NUMERIC_FORM_MASK) == NUMERIC_FORM_NEG;
+		dscale = header & NUMERIC_LONG_DSCALE_MASK;
+		memcpy(&weight, data + sizeof(uint16), sizeof(int16));
+		data += sizeof(uint16) + sizeof(int16);
+		size -= sizeof(uint16) + sizeof(int16);
+	}
+	if (size % sizeof(int16) != 0)
+		return false;
+	digits = data;				/* unaligned in a packed (1-byte header) datum */
+	ndigits = size / sizeof(int16);
+
+	enlargeStringInfo(out, (Max(weight, 0) + 1) * NUMERIC_BASE_DIGITS + dscale + NUMERIC_BASE_DIGITS + 2);
+	p = out->data + out->len;
+	if (negative)
+		*p++ = '-';
+	if (weight < 0)
+	{
+		d = weight + 1;
+		*p++ = '0';
+	}
+	else
+	{
+		for (d = 0; d <= weight; d++)
+		{
+			int			digit = d < ndigits ? numeric_digit(digits, d) : 0;
+
+			if (digit < 0 || digit > 9999)
+				return false;
+			/* no leading zeros in the first group */
+			if (d > 0 || digit >= 1000)
+				*p++ = '0' + digit / 1000;
+			if (d > 0 || digit >= 100)
+				*p++ = '0' + digit / 100 % 10;
+			if (d > 0 || digit >= 10)
+				*p++ = '0' + digit / 10 % 10;
+			*p++ = '0' + digit % 10;
+		}
+	}
+	if (dscale > 0)
+	{
+		char	   *end;
+		int			i;
+
+		*p++ = '.';
+		end = p + dscale;
+		for (i = 0; i < dscale; d++, i += NUMERIC_BASE_DIGITS)
+		{
+			int			digit = (d >= 0 && d < ndigits) ? numeric_digit(digits, d) : 0;
+
+			if (digit < 0 || digit > 9999)
+				return false;
+			p[0] = '0' + digit / 1000;
+			p[1] = '0' + digit / 100 % 10;
+			p[2] = '0' + digit / 10 % 10;
+			p[3] = '0' + digit % 10;
+			p += NUMERIC_BASE_DIGITS;
+		}
+		p = end;
+	}
+	out->len = p - out->data;
+	out->data[out->len] = '\0';
+	return true;
 }
 
 /* value as width digits, zero-padded (value < 10^width) */
@@ -600,6 +730,11 @@ write_value(StringInfo out, KafkaJsonWriter *writer, Datum value)
 		case WRITE_NUMBER_TEXT:
 			append_number_text(out, OutputFunctionCall(&writer->output_function,
 													   value));
+			break;
+		case WRITE_NUMERIC:
+			if (!append_fast_numeric(out, value))
+				append_number_text(out, OutputFunctionCall(&writer->output_function,
+														   value));
 			break;
 		case WRITE_BOOL:
 			appendStringInfoString(out, DatumGetBool(value) ? "true" : "false");
