@@ -102,3 +102,9 @@ printf '    of which the COMMIT            %.3f s  (delivered and acknowledged)\
 	"$(printf '%s\n' "${commit_times[@]}" | kt_median | awk '{print $1 / 1000}')"
 printf '  kcat -P                          %.3f s  %10.0f rows/s\n' "$kc" "$(echo "$messages / $kc" | bc -l)"
 printf '  ratio INSERT / kcat: %.2fx\n' "$(echo "$kc / $fdw" | bc -l)"
+# the same ratio run by run: kcat's own speed moves the most between runs
+ratios=()
+for i in "${!fdw_times[@]}"; do
+	ratios+=("$(printf '%.2f' "$(echo "${kcat_times[i]} / ${fdw_times[i]}" | bc -l)")")
+done
+printf '  run by run: %s (lowest %s)\n' "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | sort -n | head -1)"
