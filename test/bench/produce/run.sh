@@ -14,8 +14,9 @@
 #            key<TAB>value lines, written once beforehand by kafka.to_json
 #
 # alternating, RUNS times each (default 5), checks that every topic received
-# exactly N messages, and prints medians, rows/s and the ratio.  Not part of
-# the test suite.
+# exactly N messages, and prints medians, rows/s and the ratio.  For scale it
+# also times the same rows generated alone and inserted into an unlogged
+# PostgreSQL table.  Not part of the test suite.
 #
 #   bash test/bench/produce/run.sh
 
@@ -54,6 +55,24 @@ count_topic() {
 	kcat -C -b "$bs" -t "$1" -e -q -o beginning -f '\n' | wc -l
 }
 
+
+# For scale, not in the ratio: the same rows generated and thrown away, and
+# inserted into an unlogged PostgreSQL table (psql's \timing, median).
+psql -X -q -v ON_ERROR_STOP=1 -c \
+	"CREATE UNLOGGED TABLE orders_local (order_id bigint, customer text, amount numeric, ts timestamptz, _key text)"
+gen_times=() local_times=()
+for i in $(seq 1 "$runs"); do
+	timings=$(psql -X -q -v ON_ERROR_STOP=1 <<SQL
+\\timing on
+SELECT count(*) FROM ($rows_sql OFFSET 0) s(a, b, c, d, e)
+ WHERE a IS NOT NULL AND b IS NOT NULL AND c IS NOT NULL AND d IS NOT NULL AND e IS NOT NULL;
+INSERT INTO orders_local $rows_sql;
+SQL
+)
+	gen_times+=("$(grep -o 'Time: [0-9.]*' <<<"$timings" | sed -n 1p | cut -d' ' -f2)")
+	local_times+=("$(grep -o 'Time: [0-9.]*' <<<"$timings" | sed -n 2p | cut -d' ' -f2)")
+	psql -X -q -c "TRUNCATE orders_local"
+done
 
 fdw_times=() kcat_times=() stmt_times=() commit_times=()
 for i in $(seq 1 "$runs"); do
@@ -101,6 +120,9 @@ printf '    of which the statement         %.3f s  (rows generated and encoded, 
 printf '    of which the COMMIT            %.3f s  (delivered and acknowledged)\n' \
 	"$(printf '%s\n' "${commit_times[@]}" | kt_median | awk '{print $1 / 1000}')"
 printf '  kcat -P                          %.3f s  %10.0f rows/s\n' "$kc" "$(echo "$messages / $kc" | bc -l)"
+printf '  for scale: generating the rows   %.3f s;  INSERT into an unlogged table %.3f s\n' \
+	"$(printf '%s\n' "${gen_times[@]}" | kt_median | awk '{print $1 / 1000}')" \
+	"$(printf '%s\n' "${local_times[@]}" | kt_median | awk '{print $1 / 1000}')"
 printf '  ratio INSERT / kcat: %.2fx\n' "$(echo "$kc / $fdw" | bc -l)"
 # the same ratio run by run: kcat's own speed moves the most between runs
 ratios=()
