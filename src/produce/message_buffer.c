@@ -40,10 +40,10 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/guc.h"
 #include "utils/wait_event.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
-#include "utils/guc.h"
 
 #include "client.h"
 #include "produce/message_buffer.h"
@@ -206,21 +206,6 @@ spill_writer_main(void *arg)
 	return NULL;
 }
 
-/* Report the writer's failure, if any (lock held or not: error only grows). */
-static void
-check_writer(SpillWriter *writer)
-{
-	int			error = __atomic_load_n(&writer->error, __ATOMIC_ACQUIRE);
-
-	if (error != 0)
-	{
-		errno = error;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write the temporary file of produced kafka messages: %m")));
-	}
-}
-
 /*
  * Wait until at most max_pending parts are still queued, then report a failed
  * write if asked to (a failure stays recorded: commit reports it whatever
@@ -229,6 +214,8 @@ check_writer(SpillWriter *writer)
 static void
 wait_for_writer(SpillWriter *writer, uint64 max_pending, bool report)
 {
+	int			error;
+
 	pthread_mutex_lock(&writer->lock);
 	while (writer->submitted - writer->done > max_pending)
 	{
@@ -248,9 +235,15 @@ wait_for_writer(SpillWriter *writer, uint64 max_pending, bool report)
 		}
 		pthread_cond_timedwait(&writer->changed, &writer->lock, &until);
 	}
+	error = writer->error;
 	pthread_mutex_unlock(&writer->lock);
-	if (report)
-		check_writer(writer);
+	if (report && error != 0)
+	{
+		errno = error;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write the temporary file of produced kafka messages: %m")));
+	}
 }
 
 /* Wait for every queued part to be written. */
