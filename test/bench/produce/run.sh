@@ -13,10 +13,10 @@
 #   kcat:    kcat -P -K '\t' -z lz4 -X enable.idempotence=true < the same
 #            key<TAB>value lines, written once beforehand by kafka.to_json
 #
-# alternating, RUNS times each (default 5), checks that every topic received
-# exactly N messages, and prints medians, rows/s and the ratio.  For scale it
-# also times the same rows generated alone and inserted into an unlogged
-# PostgreSQL table.  Not part of the test suite.
+# RUNS times each (default 5), which one goes first alternating, checks that
+# every topic received exactly N messages, and prints medians, rows/s and the
+# ratio.  For scale it also times the same rows generated alone and inserted
+# into an unlogged PostgreSQL table.  Not part of the test suite.
 #
 #   bash test/bench/produce/run.sh
 
@@ -75,19 +75,14 @@ SQL
 done
 
 fdw_times=() kcat_times=() stmt_times=() commit_times=()
-for i in $(seq 1 "$runs"); do
-	kt_create_topic "fdw_$i" "$partitions"
-	kt_create_topic "kcat_$i" "$partitions"
-	psql -X -q -v ON_ERROR_STOP=1 -c "CREATE FOREIGN TABLE orders_$i (
-	    order_id bigint, customer text, amount numeric, ts timestamptz,
-	    _key text OPTIONS (kafka 'key'))
-	  SERVER k OPTIONS (topic 'fdw_$i', format 'json')"
 
+run_insert() {
+	local t0 t1 timings
 	t0=$(kt_now)
 	timings=$(psql -X -q -v ON_ERROR_STOP=1 <<SQL
 \\timing on
 BEGIN;
-INSERT INTO orders_$i $rows_sql;
+INSERT INTO orders_$1 $rows_sql;
 COMMIT;
 SQL
 )
@@ -97,11 +92,32 @@ SQL
 	insert_ms=$(grep -o 'Time: [0-9.]*' <<<"$timings" | sed -n 2p | cut -d' ' -f2)
 	commit_ms=$(grep -o 'Time: [0-9.]*' <<<"$timings" | sed -n 3p | cut -d' ' -f2)
 	stmt_times+=("$insert_ms") commit_times+=("$commit_ms")
+}
 
+run_kcat() {
+	local t0 t1
 	t0=$(kt_now)
-	kcat -P -b "$bs" -t "kcat_$i" -K $'\t' -z lz4 -X enable.idempotence=true <"$tmp/orders.tsv"
+	kcat -P -b "$bs" -t "kcat_$1" -K $'\t' -z lz4 -X enable.idempotence=true <"$tmp/orders.tsv"
 	t1=$(kt_now)
 	kcat_times+=("$(echo "$t1 - $t0" | bc -l)")
+}
+
+for i in $(seq 1 "$runs"); do
+	kt_create_topic "fdw_$i" "$partitions"
+	kt_create_topic "kcat_$i" "$partitions"
+	psql -X -q -v ON_ERROR_STOP=1 -c "CREATE FOREIGN TABLE orders_$i (
+	    order_id bigint, customer text, amount numeric, ts timestamptz,
+	    _key text OPTIONS (kafka 'key'))
+	  SERVER k OPTIONS (topic 'fdw_$i', format 'json')"
+
+	# who goes first alternates from run to run
+	if [ $((i % 2)) = 1 ]; then
+		run_insert "$i"
+		run_kcat "$i"
+	else
+		run_kcat "$i"
+		run_insert "$i"
+	fi
 
 	n=$(count_topic "fdw_$i")
 	[ "$n" = "$messages" ] || kt_die "INSERT delivered $n messages, not $messages"
