@@ -337,7 +337,7 @@ spill(KafkaMessageBuffer *buffer)
 
 	/* the writer doesn't go through fd.c, which enforces this */
 	if (temp_file_limit >= 0 &&
-		(buffer->file_length + buffer->memory.len) / 1024 > (uint64) temp_file_limit)
+		buffer->file_length + buffer->memory.len > (uint64) temp_file_limit * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("temporary file size exceeds temp_file_limit (%dkB)", temp_file_limit)));
