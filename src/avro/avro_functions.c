@@ -140,10 +140,7 @@ typedef struct FromAvroRowCache
 	int32		typmod;
 	char	   *server;
 	char	   *schema;
-	TupleDesc	desc;
-	KafkaDecoder *decoder;
-	Datum	   *values;
-	bool	   *nulls;
+	KafkaRowDecoder *row;
 } FromAvroRowCache;
 
 Datum
@@ -155,7 +152,7 @@ kafka_from_avro_row(PG_FUNCTION_ARGS)
 	char	   *server = text_arg_or_null(fcinfo, 2);
 	char	   *schema = text_arg_or_null(fcinfo, 3);
 	bytea	   *value;
-	char	   *error;
+
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	check_source_arguments(server, schema);
@@ -171,29 +168,17 @@ kafka_from_avro_row(PG_FUNCTION_ARGS)
 		cache->typmod = typmod;
 		cache->server = server ? pstrdup(server) : NULL;
 		cache->schema = schema ? pstrdup(schema) : NULL;
-		cache->desc = lookup_rowtype_tupdesc_copy(typid, typmod);
 		options.server_name = cache->server;
 		options.avro_schema = cache->schema;
-		cache->decoder = kafka_decoder_create_with(KAFKA_FORMAT_AVRO, cache->desc,
-												   NULL, fcinfo->flinfo->fn_mcxt,
-												   &options);
-		kafka_decoder_allow_throw(cache->decoder);
-		cache->values = palloc0(sizeof(Datum) * Max(cache->desc->natts, 1));
-		cache->nulls = palloc(sizeof(bool) * Max(cache->desc->natts, 1));
-		memset(cache->nulls, true, sizeof(bool) * Max(cache->desc->natts, 1));
+		cache->row = kafka_row_decoder_create(KAFKA_FORMAT_AVRO, typid, typmod,
+											  fcinfo->flinfo->fn_mcxt, &options);
 		MemoryContextSwitchTo(oldcontext);
 		fcinfo->flinfo->fn_extra = cache;
 	}
 
 	value = PG_GETARG_BYTEA_PP(0);
-	if (!kafka_decoder_decode(cache->decoder, VARDATA_ANY(value),
-							  VARSIZE_ANY_EXHDR(value), cache->values,
-							  cache->nulls, &error))
-		ereport(ERROR,
-				(errcode(kafka_decoder_error_code(cache->decoder)),
-				 errmsg("%s", error)));
-	return HeapTupleGetDatum(heap_form_tuple(cache->desc, cache->values,
-											 cache->nulls));
+	return kafka_row_decoder_decode(cache->row, VARDATA_ANY(value),
+									VARSIZE_ANY_EXHDR(value));
 }
 
 /* ---- to_avro(record, server, subject) -> bytea -------------------------- */

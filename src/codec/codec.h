@@ -181,4 +181,23 @@ extern KafkaEncoder *kafka_encoder_create_with(KafkaFormat format,
 extern bool kafka_encoder_encode(KafkaEncoder *encoder, Datum *values,
 								 bool *nulls, StringInfo out);
 
+/*
+ * For kafka_rowtype_argument's callers: a decoder from a payload to one row
+ * of the type (every field a payload column, dropped ones NULL), throwing on
+ * any failure.
+ */
+typedef struct KafkaRowDecoder
+{
+	TupleDesc	desc;
+	KafkaDecoder *decoder;
+	Datum	   *values;
+	bool	   *nulls;
+} KafkaRowDecoder;
+
+extern KafkaRowDecoder *kafka_row_decoder_create(KafkaFormat format, Oid typid,
+												 int32 typmod, MemoryContext mcxt,
+												 const KafkaCodecOptions *options);
+extern Datum kafka_row_decoder_decode(KafkaRowDecoder *row, const char *data,
+									  size_t len);
+
 #endif							/* KAFKA_CODEC_H */

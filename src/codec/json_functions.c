@@ -43,10 +43,7 @@ typedef struct FromJsonCache
 {
 	Oid			typid;
 	int32		typmod;
-	TupleDesc	desc;
-	KafkaDecoder *decoder;
-	Datum	   *values;
-	bool	   *nulls;
+	KafkaRowDecoder *row;
 } FromJsonCache;
 
 typedef struct ToJsonCache
@@ -87,49 +84,57 @@ kafka_rowtype_argument(FunctionCallInfo fcinfo, int argno, const char *funcname,
 	return typid;
 }
 
-static FromJsonCache *
-from_json_cache(FunctionCallInfo fcinfo)
+KafkaRowDecoder *
+kafka_row_decoder_create(KafkaFormat format, Oid typid, int32 typmod,
+						 MemoryContext mcxt, const KafkaCodecOptions *options)
 {
-	FromJsonCache *cache = fcinfo->flinfo->fn_extra;
-	int32		typmod;
-	Oid			typid = kafka_rowtype_argument(fcinfo, 1, "kafka.from_json", &typmod);
-	MemoryContext oldcontext;
+	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
+	KafkaRowDecoder *row = palloc0(sizeof(KafkaRowDecoder));
+	int			natts;
 
-	if (cache != NULL && cache->typid == typid && cache->typmod == typmod)
-		return cache;
-
-	oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	cache = palloc0(sizeof(FromJsonCache));
-	cache->typid = typid;
-	cache->typmod = typmod;
-	cache->desc = lookup_rowtype_tupdesc_copy(typid, typmod);
-	cache->decoder = kafka_decoder_create(KAFKA_FORMAT_JSON, cache->desc, NULL,
-										  fcinfo->flinfo->fn_mcxt);
+	row->desc = lookup_rowtype_tupdesc_copy(typid, typmod);
+	natts = Max(row->desc->natts, 1);
+	row->decoder = kafka_decoder_create_with(format, row->desc, NULL, mcxt, options);
 	/* any failure becomes an ERROR anyway: no subtransactions needed */
-	kafka_decoder_allow_throw(cache->decoder);
-	cache->values = palloc0(sizeof(Datum) * Max(cache->desc->natts, 1));
-	cache->nulls = palloc(sizeof(bool) * Max(cache->desc->natts, 1));
+	kafka_decoder_allow_throw(row->decoder);
+	row->values = palloc0(sizeof(Datum) * natts);
+	row->nulls = palloc(sizeof(bool) * natts);
 	/* dropped columns stay NULL */
-	memset(cache->nulls, true, sizeof(bool) * Max(cache->desc->natts, 1));
+	memset(row->nulls, true, sizeof(bool) * natts);
 	MemoryContextSwitchTo(oldcontext);
+	return row;
+}
 
-	fcinfo->flinfo->fn_extra = cache;
-	return cache;
+Datum
+kafka_row_decoder_decode(KafkaRowDecoder *row, const char *data, size_t len)
+{
+	char	   *error;
+
+	if (!kafka_decoder_decode(row->decoder, data, len, row->values, row->nulls,
+							  &error))
+		ereport(ERROR,
+				(errcode(kafka_decoder_error_code(row->decoder)),
+				 errmsg("%s", error)));
+	return HeapTupleGetDatum(heap_form_tuple(row->desc, row->values, row->nulls));
 }
 
 static Datum
 from_json(FunctionCallInfo fcinfo, const char *data, size_t len)
 {
-	FromJsonCache *cache = from_json_cache(fcinfo);
-	char	   *error;
+	FromJsonCache *cache = fcinfo->flinfo->fn_extra;
+	int32		typmod;
+	Oid			typid = kafka_rowtype_argument(fcinfo, 1, "kafka.from_json", &typmod);
 
-	if (!kafka_decoder_decode(cache->decoder, data, len, cache->values,
-							  cache->nulls, &error))
-		ereport(ERROR,
-				(errcode(kafka_decoder_error_code(cache->decoder)),
-				 errmsg("%s", error)));
-	return HeapTupleGetDatum(heap_form_tuple(cache->desc, cache->values,
-											 cache->nulls));
+	if (cache == NULL || cache->typid != typid || cache->typmod != typmod)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FromJsonCache));
+		cache->typid = typid;
+		cache->typmod = typmod;
+		cache->row = kafka_row_decoder_create(KAFKA_FORMAT_JSON, typid, typmod,
+											  fcinfo->flinfo->fn_mcxt, NULL);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	return kafka_row_decoder_decode(cache->row, data, len);
 }
 
 Datum
