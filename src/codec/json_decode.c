@@ -282,52 +282,48 @@ equals_folded(const char *folded, const char *key, int length)
 	return true;
 }
 
-static int
-find_column(JsonObjectMap *map, const char *key, int length, int *match)
+/* The slot of the column named key (folded: ignoring ASCII case), or NULL. */
+static inline NameSlot *
+probe(JsonObjectMap *map, NameSlot *slots, uint32 hash, const char *key,
+	  int length, bool folded)
 {
-	uint32		hash = hash_name(key, length);
 	uint32		i;
 
 	for (i = hash & map->slot_mask;; i = (i + 1) & map->slot_mask)
 	{
-		NameSlot   *slot = &map->exact_slots[i];
+		NameSlot   *slot = &slots[i];
 
 		if (slot->column == SLOT_EMPTY)
-			break;
+			return NULL;
 		if (slot->hash == hash)
 		{
 			JsonColumn *column = &map->columns[slot->column];
 
 			if (column->key_length == length &&
-				memcmp(column->key, key, length) == 0)
-			{
-				*match = MATCH_EXACT;
-				return slot->column;
-			}
+				(folded ? equals_folded(column->folded_key, key, length) :
+				 memcmp(column->key, key, length) == 0))
+				return slot;
 		}
 	}
+}
 
-	hash = hash_folded_name(key, length);
-	for (i = hash & map->slot_mask;; i = (i + 1) & map->slot_mask)
+static int
+find_column(JsonObjectMap *map, const char *key, int length, int *match)
+{
+	NameSlot   *slot;
+
+	slot = probe(map, map->exact_slots, hash_name(key, length), key, length, false);
+	if (slot != NULL)
 	{
-		NameSlot   *slot = &map->folded_slots[i];
-
-		if (slot->column == SLOT_EMPTY)
-			break;
-		if (slot->hash == hash)
-		{
-			JsonColumn *column = &map->columns[slot->column];
-
-			if (column->key_length == length &&
-				equals_folded(column->folded_key, key, length))
-			{
-				/* several columns differ from this key only in case: none wins */
-				if (slot->ambiguous)
-					break;
-				*match = MATCH_FOLDED;
-				return slot->column;
-			}
-		}
+		*match = MATCH_EXACT;
+		return slot->column;
+	}
+	slot = probe(map, map->folded_slots, hash_folded_name(key, length), key, length, true);
+	/* several columns differ from this key only in case: none wins */
+	if (slot != NULL && !slot->ambiguous)
+	{
+		*match = MATCH_FOLDED;
+		return slot->column;
 	}
 	*match = MATCH_NONE;
 	return -1;
