@@ -459,6 +459,34 @@ current_def(Oid target)
 	return def;
 }
 
+/*
+ * Start a transaction with a snapshot and load the stream's definition into
+ * cxt.  When the stream should not run here any more, end the transaction
+ * (aborted if asked: a fetched batch is then not applied) and exit.
+ */
+static StreamDef *
+begin_with_def(Oid target, MemoryContext cxt, bool abort_if_gone)
+{
+	MemoryContext old;
+	StreamDef  *def;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	old = MemoryContextSwitchTo(cxt);
+	def = current_def(target);
+	MemoryContextSwitchTo(old);
+	if (def == NULL)
+	{
+		PopActiveSnapshot();
+		if (abort_if_gone)
+			AbortCurrentTransaction();
+		else
+			CommitTransactionCommand();
+		worker_exit(true);
+	}
+	return def;
+}
+
 static void
 run_stream(Oid target, MemoryContext parent)
 {
@@ -469,7 +497,6 @@ run_stream(Oid target, MemoryContext parent)
 	TimestampTz last_partition_check = GetCurrentTimestamp();
 	TimestampTz window_start = GetCurrentTimestamp();
 	int64		window_rows = 0;
-	MemoryContext old;
 
 	for (;;)
 	{
@@ -480,17 +507,7 @@ run_stream(Oid target, MemoryContext parent)
 		if (!PostmasterIsAlive())
 			proc_exit(1);
 		MemoryContextReset(cxt);
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		old = MemoryContextSwitchTo(cxt);
-		def = current_def(target);
-		MemoryContextSwitchTo(old);
-		if (def == NULL)
-		{
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			worker_exit(true);
-		}
+		def = begin_with_def(target, cxt, false);
 		if (ingest == NULL)
 		{
 			stream_worker_report("connecting", -1, NULL);
@@ -512,18 +529,8 @@ run_stream(Oid target, MemoryContext parent)
 			pgstat_report_activity(STATE_RUNNING, psprintf("kafka_fdw stream %s: batch " INT64_FORMAT,
 														   def->target_name, def->batch_id + 1));
 			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
 			/* the stream may have been paused or dropped while we fetched */
-			old = MemoryContextSwitchTo(cxt);
-			def = current_def(target);
-			MemoryContextSwitchTo(old);
-			if (def == NULL)
-			{
-				PopActiveSnapshot();
-				AbortCurrentTransaction();
-				worker_exit(true);
-			}
+			def = begin_with_def(target, cxt, true);
 			stream_ingest_apply(ingest, &result);
 			PopActiveSnapshot();
 			CommitTransactionCommand();
@@ -558,15 +565,9 @@ run_stream(Oid target, MemoryContext parent)
 				ResetLatch(MyLatch);
 				CHECK_FOR_INTERRUPTS();
 				MemoryContextReset(cxt);
-				StartTransactionCommand();
-				PushActiveSnapshot(GetTransactionSnapshot());
-				old = MemoryContextSwitchTo(cxt);
-				def = current_def(target);
-				MemoryContextSwitchTo(old);
+				def = begin_with_def(target, cxt, false);
 				PopActiveSnapshot();
 				CommitTransactionCommand();
-				if (def == NULL)
-					worker_exit(true);
 			}
 		}
 		else if (TimestampDifferenceExceeds(last_partition_check, GetCurrentTimestamp(),
