@@ -133,6 +133,18 @@ kt_median() {
 	sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
 }
 
+# kt_check_topic SERVER TOPIC [MESSAGES] — for benchmarks, through
+# kafka.read_kafka on SERVER: fail unless every partition of TOPIC still
+# starts at offset 0 (the test broker's retention dropped nothing) and, given
+# MESSAGES, the topic holds exactly that many records.
+kt_check_topic() {
+	local count lowmax
+	read -r count lowmax <<<"$(psql -X -qAt -F ' ' -c \
+		"SELECT sum(n), max(lo) FROM (SELECT count(*) n, min(\"offset\") lo FROM kafka.read_kafka(server => '$1', subscribe => '$2') GROUP BY \"partition\") s")"
+	[ "$lowmax" = 0 ] || kt_die "$2 lost records to retention (low watermark $lowmax): use more partitions"
+	[ -z "${3:-}" ] || [ "$count" = "$3" ] || kt_die "$2 holds $count records, not $3"
+}
+
 # kt_free_port — prints a TCP port on 127.0.0.1 that nothing listens on now.
 kt_free_port() {
 	"$KT_PYTHON" -c 'import socket

@@ -46,10 +46,7 @@ CREATE FOREIGN TABLE orders_topic (event_id bigint, user_id int, type text,
   SERVER k OPTIONS (topic 'bench', format 'json');
 CREATE TYPE t AS (event_id bigint, user_id int, type text, amount numeric, ts timestamptz);
 SQL
-read -r count lowmax <<<"$(psql -X -qAt -F ' ' -c \
-	"SELECT sum(n), max(lo) FROM (SELECT count(*) n, min(\"offset\") lo FROM kafka.read_kafka(server => 'k', subscribe => 'bench') GROUP BY \"partition\") s")"
-[ "$lowmax" = 0 ] || kt_die "a partition lost records to retention (low watermark $lowmax): use more partitions"
-[ "$count" = "$messages" ] || kt_die "the topic holds $count records, not $messages"
+kt_check_topic k bench "$messages"
 
 
 fdw_sql="SELECT sum(amount) FROM orders_topic"
