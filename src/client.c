@@ -77,6 +77,7 @@ typedef struct KafkaJob
 	int			timeout_ms;
 	int			state;			/* __atomic */
 	rd_kafka_resp_err_t err;
+	rd_kafka_topic_t *topic;	/* metadata of this topic only, or NULL */
 	const struct rd_kafka_metadata *metadata;
 	rd_kafka_topic_partition_list_t *partitions;
 } KafkaJob;
@@ -173,8 +174,8 @@ job_thread(void *arg)
 	switch (job->kind)
 	{
 		case JOB_METADATA:
-			job->err = rd_kafka_metadata(job->core->rk, 1, NULL, &job->metadata,
-										 job->timeout_ms);
+			job->err = rd_kafka_metadata(job->core->rk, job->topic == NULL, job->topic,
+										 &job->metadata, job->timeout_ms);
 			break;
 		case JOB_OFFSETS_FOR_TIMES:
 			job->err = rd_kafka_offsets_for_times(job->core->rk, job->partitions,
@@ -658,6 +659,32 @@ kafka_client_metadata(KafkaClient *client)
 	job->metadata = NULL;
 	job_free(job);
 	return md;
+}
+
+/*
+ * The number of partitions of a topic of the client (kafka_client_topic), or
+ * -1 if the brokers could not tell within timeout_ms or have no such topic.
+ * Only a cancel raises an error.
+ */
+int
+kafka_client_partition_count(KafkaClient *client, rd_kafka_topic_t *topic,
+							 int timeout_ms)
+{
+	KafkaJob   *job = calloc(1, sizeof(KafkaJob));
+	int			count = -1;
+
+	if (job == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	job->kind = JOB_METADATA;
+	job->topic = topic;
+	job->timeout_ms = timeout_ms;
+	run_job(client, job);
+	if (job->err == RD_KAFKA_RESP_ERR_NO_ERROR && job->metadata->topic_cnt == 1 &&
+		job->metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		job->metadata->topics[0].partition_cnt > 0)
+		count = job->metadata->topics[0].partition_cnt;
+	job_free(job);
+	return count;
 }
 
 /*

@@ -100,9 +100,12 @@ extern void kafka_client_purge(KafkaClient *client);
  * cancellable slices.  Metadata for all topics: free with
  * rd_kafka_metadata_destroy.  The partitions' offset fields go in as
  * timestamps (-2 earliest, -1 latest, or ms) and come out as offsets.
- * Errors name the brokers and the connect timeout.
+ * Errors name the brokers and the connect timeout; a topic's partition count
+ * is -1 instead when it cannot be learned within timeout_ms.
  */
 extern const struct rd_kafka_metadata *kafka_client_metadata(KafkaClient *client);
+extern int	kafka_client_partition_count(KafkaClient *client, rd_kafka_topic_t *topic,
+										 int timeout_ms);
 extern void kafka_client_offsets_for_times(KafkaClient *client,
 										   rd_kafka_topic_partition_list_t *partitions);
 

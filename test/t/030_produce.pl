@@ -5,7 +5,8 @@
 # COMMIT within message_timeout; cancel works while COMMIT waits, and the
 # cancelled transaction's messages are never sent later; a transaction larger
 # than kafka_fdw.produce_buffer_size spills to a temporary file, delivers
-# everything, and the backend's memory stays bounded.
+# everything, and the backend's memory stays bounded; large transactions
+# place keyed messages exactly as librdkafka's partitioner does.
 
 use strict;
 use warnings;
@@ -280,6 +281,78 @@ $node->safe_psql('postgres', qq{
 is(consume('spill_large', "%k %S %h\n"),
 	join("\n", map { "s$_ " . ($_ % 3 == 0 ? 1500000 + $_ : 300 + $_) . ' ' . ($_ % 2 == 0 ? "h=v$_" : '') } 1 .. 8),
 	'large spilled records are delivered whole, in order, with their headers');
+
+###########################################################################
+# Large transactions hand their keyed messages to librdkafka grouped by
+# partition, placed as librdkafka's partitioner places them: every message
+# lands where the same message lands from small transactions (which
+# librdkafka places itself), and each partition keeps the order of the rows.
+# With the default partitioner and with murmur2 (the Java client's), explicit
+# partitions in between and a run of messages without a key.
+$node->safe_psql('postgres', qq{
+	CREATE SERVER murmur FOREIGN DATA WRAPPER kafka_fdw
+	  OPTIONS (bootstrap_servers '$bs', "kafka.partitioner" 'murmur2_random');
+});
+sub produce_placed
+{
+	my ($server, $topic, $from, $to) = @_;
+	my ($ok, $out, $err) = $node->psql('postgres', qq{
+		SET client_min_messages = debug1;
+		SELECT count(kafka.produce('$server', '$topic',
+		    CASE WHEN i NOT BETWEEN 6001 AND 6050 THEN 'key-' || i END, 'v' || i,
+		    "partition" => CASE WHEN i % 10 = 3 THEN 5 END))
+		FROM generate_series($from, $to) i;
+	});
+	die "producing to $topic failed: $err" unless $ok == 0;
+	return $err =~ /delivered (\d+) kafka messages \((\d+) grouped by partition\)/ ? ($1, $2) : ();
+}
+# partition => the values in the order kcat reads them
+sub per_partition
+{
+	my ($topic) = @_;
+	my ($ok, $out, $err) = run_cmd([ 'kcat', '-C', '-b', $bs, '-t', $topic, '-e', '-q',
+		'-o', 'beginning', '-f', "%p %s\n" ], 120);
+	die "kcat failed: $err" unless $ok;
+	my %values;
+	for (split /\n/, $out)
+	{
+		my ($p, $v) = split / /;
+		push @{ $values{$p} }, substr($v, 1);
+	}
+	return \%values;
+}
+for my $server ('k', 'murmur')
+{
+	create_topic($broker, "placed_${server}_one", 6);
+	create_topic($broker, "placed_${server}_small", 6);
+	my ($delivered, $grouped) = produce_placed($server, "placed_${server}_one", 1, 12000);
+	is($delivered, 12000, "$server: one transaction of 12000 messages");
+	# the batches holding the messages without a key are not grouped
+	cmp_ok($grouped, '>=', 12000 - 2 * 1024, "$server: $grouped of them handed over grouped by partition");
+	for my $chunk (0 .. 5)
+	{
+		my ($small, $small_grouped) = produce_placed($server, "placed_${server}_small",
+			$chunk * 2000 + 1, $chunk * 2000 + 2000);
+		die "small transactions are not grouped" unless $small_grouped == 0;
+	}
+	my $keyed = sub { join("\n", grep { !/^\d+  / } split /\n/, consume($_[0], "%p %k %s\n")) };
+	my $one = $keyed->("placed_${server}_one");
+	is(scalar(split /\n/, $one), 11950, "$server: every keyed message delivered");
+	is($one, $keyed->("placed_${server}_small"),
+		"$server: each keyed message in the partition librdkafka chooses for it");
+	is(scalar(grep { /^(\d+) key-(\d+) / && $2 % 10 == 3 && $1 != 5 } split /\n/, $one), 0,
+		"$server: explicit partitions kept");
+	my $values = per_partition("placed_${server}_one");
+	my ($total, $ordered) = (0, 1);
+	for my $p (keys %$values)
+	{
+		my @v = @{ $values->{$p} };
+		$total += @v;
+		$ordered &&= !grep { $v[$_] <= $v[$_ - 1] } 1 .. $#v;
+	}
+	is($total, 12000, "$server: with the 50 messages without a key");
+	ok($ordered, "$server: each partition in the order of the rows");
+}
 
 ###########################################################################
 # Memory: a 250 MB transaction with the default 16 MB buffer; RssAnon stays
