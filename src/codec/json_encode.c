@@ -92,6 +92,26 @@ typedef struct JsonEncoderState
 
 static void write_value(StringInfo out, KafkaJsonWriter *writer, Datum value);
 
+/*
+ * enlargeStringInfo's test, inline: the writers append a few bytes at a
+ * time, and the calls cost more than the copies.
+ */
+static inline void
+reserve(StringInfo out, int needed)
+{
+	if (unlikely(needed >= out->maxlen - out->len))
+		enlargeStringInfo(out, needed);
+}
+
+static inline void
+append_bytes(StringInfo out, const char *data, int len)
+{
+	reserve(out, len);
+	memcpy(out->data + out->len, data, len);
+	out->len += len;
+	out->data[out->len] = '\0';
+}
+
 /* A JSON string from server-encoded text; escapes as escape_json does. */
 static void
 append_json_string(StringInfo out, const char *text, int len)
@@ -107,7 +127,7 @@ append_json_string(StringInfo out, const char *text, int len)
 		while (p < end && (unsigned char) *p >= 0x20 && *p != '"' && *p != '\\')
 			p++;
 		if (p > run)
-			appendBinaryStringInfo(out, run, (int) (p - run));
+			append_bytes(out, run, (int) (p - run));
 		if (p >= end)
 			break;
 		switch (*p)
@@ -284,7 +304,7 @@ append_number_text(StringInfo out, const char *text)
 	int			length = strlen(text);
 
 	if (*digits >= '0' && *digits <= '9')
-		appendBinaryStringInfo(out, text, length);
+		append_bytes(out, text, length);
 	else
 		append_json_string(out, text, length);
 }
@@ -363,7 +383,7 @@ append_fast_numeric(StringInfo out, Datum value)
 	digits = data;				/* unaligned in a packed (1-byte header) datum */
 	ndigits = size / sizeof(int16);
 
-	enlargeStringInfo(out, (Max(weight, 0) + 1) * NUMERIC_BASE_DIGITS + dscale + NUMERIC_BASE_DIGITS + 2);
+	reserve(out, (Max(weight, 0) + 1) * NUMERIC_BASE_DIGITS + dscale + NUMERIC_BASE_DIGITS + 2);
 	p = out->data + out->len;
 	if (negative)
 		*p++ = '-';
@@ -476,7 +496,7 @@ append_fast_datetime(StringInfo out, Oid typid, Datum value)
 	if (year < 1 || year > 9999)
 		return false;
 
-	enlargeStringInfo(out, 40);
+	reserve(out, 40);
 	p = out->data + out->len;
 	*p++ = '"';
 	p = put_digits(p, year, 4);
@@ -664,7 +684,7 @@ write_fields(StringInfo out, KafkaJsonWriter *writer, Datum *values,
 		if (!first)
 			appendStringInfoCharMacro(out, ',');
 		first = false;
-		appendBinaryStringInfo(out, writer->keys[i], writer->key_lengths[i]);
+		append_bytes(out, writer->keys[i], writer->key_lengths[i]);
 		if (nulls[i])
 			appendStringInfoString(out, "null");
 		else
@@ -713,15 +733,15 @@ write_value(StringInfo out, KafkaJsonWriter *writer, Datum value)
 	switch (writer->kind)
 	{
 		case WRITE_INT2:
-			enlargeStringInfo(out, 8);
+			reserve(out, 8);
 			out->len += pg_itoa(DatumGetInt16(value), out->data + out->len);
 			break;
 		case WRITE_INT4:
-			enlargeStringInfo(out, 12);
+			reserve(out, 12);
 			out->len += pg_ltoa(DatumGetInt32(value), out->data + out->len);
 			break;
 		case WRITE_INT8:
-			enlargeStringInfo(out, 21);
+			reserve(out, 21);
 			out->len += pg_lltoa(DatumGetInt64(value), out->data + out->len);
 			break;
 		case WRITE_FLOAT8:
@@ -751,7 +771,7 @@ write_value(StringInfo out, KafkaJsonWriter *writer, Datum value)
 			{
 				text	   *json = DatumGetTextPP(value);
 
-				appendBinaryStringInfo(out, VARDATA_ANY(json),
+				append_bytes(out, VARDATA_ANY(json),
 									   VARSIZE_ANY_EXHDR(json));
 			}
 			break;
@@ -837,10 +857,10 @@ json_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 	{
 		int			attnum = encoder->payload_attnums[i];
 
-		appendBinaryStringInfo(out, json_encoder->prefixes[i],
+		append_bytes(out, json_encoder->prefixes[i],
 							   json_encoder->prefix_lengths[i]);
 		if (nulls[attnum])
-			appendBinaryStringInfo(out, "null", 4);
+			append_bytes(out, "null", 4);
 		else
 			write_value(out, json_encoder->writers[i], values[attnum]);
 	}
