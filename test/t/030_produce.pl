@@ -166,7 +166,7 @@ $node->safe_psql('postgres', q{SELECT kafka.produce('k', 'down', 'before', 'x')}
 $broker->ctl('broker_down all');
 my ($elapsed, $ok);
 ($elapsed, $ok, $out, $err) = timed_psql($node,
-	q{SELECT count(kafka.produce('k', 'down', 'lost-' || i, 'x')) FROM generate_series(1, 500) i});
+	q{SELECT count(kafka.produce('k', 'down', 'lost-' || i, 'x')) FROM generate_series(1, 5000) i});
 ok(!$ok, 'COMMIT fails with the brokers down');
 like($err, qr/could not deliver messages to kafka topic "down": Local: Message timed out/,
 	'the error names the topic');
@@ -214,6 +214,13 @@ $broker->ctl('topic_error nosuchtopic UNKNOWN_TOPIC_OR_PART');
 ok(!$ok, 'COMMIT to a missing topic fails');
 like($err, qr/could not deliver messages to kafka topic "nosuchtopic": Broker: Unknown topic or partition/,
 	'the error says the topic is unknown');
+cmp_ok($elapsed, '<', 10, sprintf('within the message timeout (%.2f s)', $elapsed));
+# as does a transaction large enough to look up the topic's partitions
+($elapsed, $ok, $out, $err) = timed_psql($node,
+	q{SELECT count(kafka.produce('k', 'nosuchtopic', 'k' || i, 'v')) FROM generate_series(1, 5000) i});
+ok(!$ok, 'COMMIT of 5000 messages to a missing topic fails');
+like($err, qr/could not deliver messages to kafka topic "nosuchtopic": Broker: Unknown topic or partition/,
+	'the same way');
 cmp_ok($elapsed, '<', 10, sprintf('within the message timeout (%.2f s)', $elapsed));
 $broker->ctl('topic_error nosuchtopic 0');
 
