@@ -2,8 +2,9 @@
 # meanwhile everything an operator may do, in a fixed order: configuration
 # reloads, ADD/DROP/RENAME/retype of target and source columns, pause,
 # resume, reset_offsets, REVOKE and GRANT for a non-superuser owner, workers
-# and the launcher terminated, an immediate restart, brokers down and up,
-# DROP DATABASE of a database with running streams and its re-creation.
+# and the launcher terminated, an immediate restart during a refresh,
+# brokers down and up, DROP DATABASE of a database with running streams and
+# its re-creation.
 #
 # At the end: the postmaster never restarted on its own (no "terminated by
 # signal", no "reinitializing" in the log), every target reads back
@@ -246,6 +247,9 @@ sub wait_failed
 
 srand(90);
 
+# [ what, action ] runs the action while the chunks are produced; [ what,
+# action, check ] runs the action first, so that the chunks arrive after
+# it, and the check once they are in the topics
 my @steps = (
 	[ 'configuration reload' => sub {
 		sql('postgres', q{ALTER SYSTEM SET work_mem = '8MB'});
@@ -268,7 +272,7 @@ my @steps = (
 	[ 'source retype, with and without a transform' => sub {
 		sql('postgres', q{ALTER FOREIGN TABLE src_x ALTER COLUMN user_id TYPE bigint;
 			ALTER FOREIGN TABLE src_b ALTER COLUMN user_id TYPE bigint});
-	} ],
+	}, sub { } ],
 	[ 'pause, reset to the committed offsets, resume' => sub {
 		sql('postgres', q{SELECT kafka.pause_streaming_table('t_tick')});
 		ok(no_worker('postgres', 't_tick'), 'paused stream\'s worker stops');
@@ -280,6 +284,7 @@ my @steps = (
 	} ],
 	[ 'REVOKE INSERT on the target from its owner' => sub {
 		sql('postgres', q{REVOKE INSERT ON t_owned FROM chaos_owner});
+	}, sub {
 		my $error = wait_failed('postgres', 't_owned', 30);
 		like($error // 'still running', qr/permission denied for table t_owned/,
 			'REVOKE INSERT stops the owner\'s stream and says why');
@@ -304,8 +309,11 @@ my @steps = (
 		sql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE backend_type = 'kafka_fdw stream launcher'});
 	} ],
-	[ 'restart -m immediate' => sub {
+	[ 'restart -m immediate during a refresh' => sub {
+		my ($refresh) = start_psql($node, q{CALL kafka.refresh_streaming_table('t_now')});
+		usleep(100_000);
 		$node->stop('immediate');
+		eval { $refresh->finish };    # it fails: the server went away
 		$node->start;
 	} ],
 	[ 'source RENAME' => sub {
@@ -322,6 +330,7 @@ my @steps = (
 	} ],
 	[ 'REVOKE USAGE on the server from the owner' => sub {
 		sql('postgres', q{REVOKE USAGE ON FOREIGN SERVER k FROM chaos_owner});
+	}, sub {
 		my $error = wait_failed('postgres', 't_owned', 30);
 		like($error // 'still running', qr/permission denied/,
 			'REVOKE USAGE ON FOREIGN SERVER stops the owner\'s stream and says why');
@@ -374,12 +383,15 @@ my @steps = (
 my $crash_pattern = qr/terminated by signal|all server processes terminated; reinitializing|was terminated by exception|PANIC:/;
 foreach my $i (0 .. $#steps)
 {
-	my ($what, $action) = @{ $steps[$i] };
+	my ($what, $action, $check) = @{ $steps[$i] };
 	my $log_pos = -s $node->logfile;
-	my @running = start_chunks();
+	my @running;
 	note sprintf('%5.1f s: step %d: %s', time - $t0, $i + 1, $what);
+	@running = start_chunks() unless $check;
 	eval { $action->(); 1 } or fail("step " . ($i + 1) . " ($what): $@");
+	@running = start_chunks() if $check;
 	finish_chunks(@running);
+	eval { $check->(); 1 } or fail("step " . ($i + 1) . " ($what): $@") if $check;
 	record_stopped();
 	# name the step during which something crashed
 	open(my $fh, '<', $node->logfile) or die $node->logfile . ": $!";
