@@ -49,10 +49,11 @@ sub try_sql
 	{
 		($ret, $out, $err) = $node->psql($db, $sql);
 		return (1, $out, $err) if $ret == 0;
-		last if $err !~ $retryable || $err =~ /database "[^"]*" does not exist/;
+		return (0, $out, $err)
+		  if $err !~ $retryable || $err =~ /database "[^"]*" does not exist/;
 		usleep(200_000);
 	}
-	return (0, $out, $err);
+	BAIL_OUT("the server did not come back within a minute: $err");
 }
 
 sub sql
@@ -459,23 +460,24 @@ sub wait_exactly_once
 	my ($db, $target, $expected, $seconds) = @_;
 	my $deadline = time + $seconds;
 	my ($ok, $got, $err);
-	while (time < $deadline)
+	while (1)
 	{
 		($ok, $got, $err) = try_sql($db,
 			"SELECT count(*), count(DISTINCT (_partition, _offset)) FROM $target");
 		last unless $ok;
 		my ($rows) = split /\|/, $got;
-		last if $rows >= $expected;
+		last if $rows >= $expected || time >= $deadline;
 		usleep(250_000);
 	}
 	return is($ok ? $got : $err, "$expected|$expected",
 		"$target holds each of the $expected records exactly once");
 }
 
+my $catch_up = time + 180;
 foreach my $target (@targets)
 {
 	my ($db, $topic) = @{ $streams{$target} };
-	wait_exactly_once($db, $target, $produced{$topic}, 180);
+	wait_exactly_once($db, $target, $produced{$topic}, $catch_up - time);
 }
 foreach my $target (@targets)
 {
