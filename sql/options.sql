@@ -32,6 +32,21 @@ ALTER SERVER good OPTIONS (ADD "kafka.partitioner" 'murmur2');
 SELECT * FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"fetch.wait.max.ms": -5}');
 SELECT * FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"check.crcs": "sometimes"}');
 SELECT count(*) FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"fetch.wait.max.ms": 10}');
+-- a secret's value is never quoted, whatever librdkafka says of it (this
+-- build may lack OIDC altogether)
+CREATE FUNCTION pg_temp.leaks(q text, secret text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  detail text;
+  hint text;
+BEGIN
+  EXECUTE q;
+  RETURN false;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+  RETURN position(secret IN SQLERRM || coalesce(detail, '') || coalesce(hint, '')) > 0;
+END $$;
+SELECT pg_temp.leaks($$CREATE USER MAPPING FOR CURRENT_USER SERVER good
+  OPTIONS ("kafka.sasl.oauthbearer.client.secret" 'Sup3r-Secret')$$, 'Sup3r') AS leaks;
 -- the errors carry their SQLSTATE
 \set VERBOSITY sqlstate
 CREATE SERVER bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs', "kafka.socket.timeout.ms" '-5');

@@ -264,6 +264,13 @@ check_librdkafka_value(const char *name, const char *value, bool secret,
 	char		errstr[512];
 	rd_kafka_conf_res_t res;
 
+	/*
+	 * Consumer-only and producer-only properties are both accepted by a
+	 * generic configuration; topic-level ones (acks, compression.*) go to its
+	 * default topic configuration and succeed with errstr still holding the
+	 * global lookup's "No such configuration property": only the result
+	 * counts.
+	 */
 	errstr[0] = '\0';
 	res = rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr));
 	rd_kafka_conf_destroy(conf);
