@@ -15,7 +15,8 @@ use KafkaFdwTest;
 
 my $broker = start_broker(brokers => 1);
 my $bs = $broker->bootstrap;
-my $node = new_node('hardening', broker => $broker);
+# more streams run at once here than the default pool of 4
+my $node = new_node('hardening', broker => $broker, conf => 'kafka_fdw.max_stream_workers = 8');
 
 $broker->create_topic('sp', 2);
 $broker->create_topic('typed', 1);
