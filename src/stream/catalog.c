@@ -851,7 +851,7 @@ kafka_stream_workers_visible(PG_FUNCTION_ARGS)
 	Tuplestorestate *visible;
 	TupleTableSlot *slot;
 	MemoryContext old;
-	List	   *owners_of = NIL;	/* visible stream targets */
+	List	   *visible_streams = NIL;
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(GetUserId())};
 	uint64		i;
@@ -869,7 +869,7 @@ kafka_stream_workers_visible(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 
-		owners_of = lappend_oid(owners_of,
+		visible_streams = lappend_oid(visible_streams,
 								DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 															   SPI_tuptable->tupdesc, 1, &isnull)));
 	}
@@ -886,7 +886,7 @@ kafka_stream_workers_visible(PG_FUNCTION_ARGS)
 		bool		isnull;
 		Datum		stream = slot_getattr(slot, 1, &isnull);
 
-		if (!isnull && list_member_oid(owners_of, DatumGetObjectId(stream)))
+		if (!isnull && list_member_oid(visible_streams, DatumGetObjectId(stream)))
 			tuplestore_puttupleslot(visible, slot);
 	}
 	ExecDropSingleTupleTableSlot(slot);

@@ -31,6 +31,7 @@ $node->safe_psql('postgres', qq{
 		_partition int OPTIONS (kafka 'partition'), _offset bigint OPTIONS (kafka 'offset'))
 	  SERVER k OPTIONS (topic 'sp', format 'json');
 	CREATE FOREIGN TABLE typed_topic (id bigint, code text, price numeric, qty int, label text,
+		at timestamp, grade text, mask bit varying,
 		_partition int OPTIONS (kafka 'partition'), _offset bigint OPTIONS (kafka 'offset'))
 	  SERVER k OPTIONS (topic 'typed', format 'json');
 	CREATE FOREIGN TABLE trig_topic (event_id bigint,
@@ -75,15 +76,19 @@ is($node->safe_psql('postgres', q{SELECT search_path FROM kafka.streaming_tables
 	'lookup, public', 'search_path pinned in the catalog');
 
 # --- column limits: varchar(3), numeric(3,1), a domain over int with a
-# CHECK, a domain over varchar (binary coercible from text) with a CHECK
+# CHECK, a domain over varchar (binary coercible from text) with a CHECK,
+# timestamp(0), char(2), bit(3)
+my $rest = '"at":"2024-01-01 10:00:00.6","grade":"AB","mask":"101"';
 my $typed = join("\n",
-	'{"id":1,"code":"abc","price":12.3,"qty":5,"label":"fine"}',
-	'{"id":2,"code":"purchase","price":1.0,"qty":5,"label":"fine"}',
-	'{"id":3,"code":"xyz","price":79.19,"qty":5,"label":"fine"}',
-	'{"id":4,"code":"q","price":123.4,"qty":5,"label":"fine"}',
-	'{"id":5,"code":"ok","price":1,"qty":-1,"label":"fine"}',
-	'{"id":6,"code":"end","price":2,"qty":7,"label":"fine"}',
-	'{"id":7,"code":"a","price":1,"qty":1,"label":"nope"}');
+	qq({"id":1,"code":"abc","price":12.3,"qty":5,"label":"fine",$rest}),
+	qq({"id":2,"code":"purchase","price":1.0,"qty":5,"label":"fine",$rest}),
+	qq({"id":3,"code":"xyz","price":79.19,"qty":5,"label":"fine",$rest}),
+	qq({"id":4,"code":"q","price":123.4,"qty":5,"label":"fine",$rest}),
+	qq({"id":5,"code":"ok","price":1,"qty":-1,"label":"fine",$rest}),
+	qq({"id":6,"code":"end","price":2,"qty":7,"label":"fine",$rest}),
+	qq({"id":7,"code":"a","price":1,"qty":1,"label":"nope",$rest}),
+	'{"id":8,"code":"a","price":1,"qty":1,"label":"fine","at":"2024-01-01 10:00:00","grade":"ABC","mask":"101"}',
+	'{"id":9,"code":"a","price":1,"qty":1,"label":"fine","at":"2024-01-01 10:00:00","grade":"AB","mask":"1010"}');
 open(my $fh, '|-', 'kcat', '-q', '-P', '-b', $bs, '-t', 'typed', '-p', '0') or die "kcat: $!";
 print $fh "$typed\n";
 close($fh) or die "kcat failed";
@@ -92,7 +97,8 @@ my ($ret, $out, $err) = $node->psql('postgres', q{
 	CREATE DOMAIN positive_qty AS int CHECK (VALUE > 0);
 	CREATE DOMAIN short_label AS varchar(5) CHECK (VALUE <> 'nope');
 	CREATE TABLE typed_fail (id bigint, code varchar(3), price numeric(3,1), qty positive_qty,
-	                         label short_label, _partition int, _offset bigint);
+	                         label short_label, at timestamp(0), grade char(2), mask bit(3),
+	                         _partition int, _offset bigint);
 	CREATE TABLE typed_dl (LIKE typed_fail);
 	SELECT kafka.create_streaming_table('typed_fail', source => 'typed_topic', on_error => 'fail');
 	SELECT kafka.create_streaming_table('typed_dl', source => 'typed_topic', on_error => 'dead_letter');});
@@ -106,16 +112,20 @@ like($node->safe_psql('postgres', q{SELECT DISTINCT last_error FROM kafka.stream
 	qr/value too long for type character varying\(3\).*kafka record typed\[0\] at offset 1 into column "code"/,
 	'the error names the record and the column');
 
-ok(wait_for(consumed('typed_dl'), '7', 'typed_dl'), 'on_error dead_letter: every record consumed');
-is($node->safe_psql('postgres', q{SELECT string_agg(format('%s %s %s %s %s', id, code, price, qty, label), ',' ORDER BY id) FROM typed_dl}),
-	'1 abc 12.3 5 fine,3 xyz 79.2 5 fine,6 end 2.0 7 fine', 'good rows stored, rounded to the column\'s scale');
+ok(wait_for(consumed('typed_dl'), '9', 'typed_dl'), 'on_error dead_letter: every record consumed');
+is($node->safe_psql('postgres', q{SELECT string_agg(format('%s %s %s %s %s %s %s %s', id, code, price, qty, label, at, grade, mask), ',' ORDER BY id) FROM typed_dl}),
+	'1 abc 12.3 5 fine 2024-01-01 10:00:01 AB 101,3 xyz 79.2 5 fine 2024-01-01 10:00:01 AB 101,6 end 2.0 7 fine 2024-01-01 10:00:01 AB 101',
+	'good rows stored, rounded to the columns\' scale and precision');
 is($node->safe_psql('postgres', q{SELECT string_agg("offset"::text, ',' ORDER BY "offset") FROM kafka.dead_letters WHERE stream = 'typed_dl'::regclass}),
-	'1,3,4,6', 'the records that do not fit are dead-lettered');
+	'1,3,4,6,7,8', 'the records that do not fit are dead-lettered');
 my $errors = $node->safe_psql('postgres', q{SELECT string_agg(error, E'\n' ORDER BY "offset") FROM kafka.dead_letters WHERE stream = 'typed_dl'::regclass});
 like($errors, qr/value too long for type character varying\(3\)/, 'varchar(3) error');
 like($errors, qr/numeric field overflow/, 'numeric(3,1) error');
 like($errors, qr/value for domain positive_qty violates check constraint/, 'domain over int error');
 like($errors, qr/value for domain short_label violates check constraint/, 'domain over varchar error');
+like($errors, qr/value too long for type character\(2\)/, 'char(2) error');
+like($errors, qr/bit string length 4 does not match type bit\(3\)/, 'bit(3) error');
+like($errors, qr/kafka record typed\[0\] at offset 1 into column "code"/, 'dead letters name the column');
 is($node->safe_psql('postgres', q{SELECT state FROM kafka.streaming_tables WHERE target = 'typed_dl'::regclass}),
 	'active', 'the dead_letter stream runs on');
 
