@@ -2,15 +2,19 @@
 #
 # The extension script is assembled from sql/install/*.sql (in name order) so
 # each feature keeps its SQL next to the others without one giant file.
+# Released versions' install scripts are kept frozen in sql/ next to the
+# upgrade scripts (ALTER EXTENSION kafka_fdw UPDATE): users keep data in the
+# extension's catalogs, so every catalog change ships an upgrade script.
 # `make installcheck` starts its own throwaway PostgreSQL and loopback Kafka
 # test broker (test/harness/run_tests.sh); it never touches a running server.
 
 EXTENSION    = kafka_fdw
-EXTVERSION   = 0.1
+EXTVERSION   = 0.2
 MODULE_big   = kafka_fdw
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS         = $(SRCS:.c=.o)
 DATA_built   = kafka_fdw--$(EXTVERSION).sql
+DATA         = sql/kafka_fdw--0.1.sql sql/kafka_fdw--0.1--0.2.sql
 EXTRA_CLEAN  = test/broker/kafka_test_broker test/unit/unit_tests
 
 PG_CONFIG   ?= pg_config

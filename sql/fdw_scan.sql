@@ -90,6 +90,14 @@ CREATE FOREIGN TABLE orders_window (order_id bigint, p int OPTIONS (kafka 'parti
     starting_offsets '{"fdw_orders":{"0":10,"1":-1,"2":-2}}',
     ending_offsets '{"fdw_orders":{"0":12,"2":1}}');
 SELECT p, o, order_id FROM orders_window ORDER BY p, o;
+-- a starting offset past the end (fx_basic has 10 records a partition)
+-- reads nothing there and the scan says so, once: not when planning, not
+-- again on a rescan
+CREATE FOREIGN TABLE basic_beyond (v bytea, p int OPTIONS (kafka 'partition'))
+  SERVER k OPTIONS (topic 'fx_basic', format 'raw', starting_offsets '{"fx_basic":{"1":50}}');
+EXPLAIN (COSTS OFF) SELECT p, count(*) FROM basic_beyond GROUP BY 1;
+SELECT p, count(*) FROM basic_beyond GROUP BY 1 ORDER BY 1;
+SELECT x, (SELECT count(*) FROM basic_beyond b WHERE b.p = v.x) FROM (VALUES (0), (1), (2)) v(x) ORDER BY 1;
 
 -- definitions that cannot work are refused when used, naming the column
 CREATE FOREIGN TABLE bad1 (a int) SERVER k;

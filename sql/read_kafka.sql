@@ -69,6 +69,16 @@ SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => ' fx_basic , f
 -- an ending offset past the end is capped: the read stays bounded
 SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
                                       endingOffsets => '{"fx_basic":{"0":1000}}');
+-- a starting offset past the end reads nothing, and says so once per read,
+-- naming each such partition with its high watermark (the end itself, 10,
+-- is no more than "latest")
+SELECT "partition", count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                      startingOffsets => '{"fx_basic":{"0":1000000,"1":10,"2":11}}')
+GROUP BY 1 ORDER BY 1;
+SELECT count(*) FROM kafka.read_kafka(server => 'k', assign => '{"fx_basic":[1]}',
+                                      startingOffsets => '{"fx_basic":{"1":25}}');
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingOffsets => '{"fx_basic":{"0":10,"1":9}}');
 
 -- Timestamps resolve through offsets-for-times.  The loopback test broker
 -- answers "no such offset" to every timestamp lookup; by Spark's rule that

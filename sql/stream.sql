@@ -34,6 +34,18 @@ SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
   transform => 'DELETE FROM plain');
 SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
   transform => 'SELECT 1; SELECT 2');
+-- a transform writes nothing: not in WITH, not by SELECT INTO, locks nowhere
+SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
+  transform => 'WITH d AS (DELETE FROM plain RETURNING x) SELECT b.* FROM batch b');
+SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
+  transform => 'WITH i AS (INSERT INTO plain SELECT qty FROM batch RETURNING x) SELECT b.* FROM batch b, i');
+SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
+  transform => 'SELECT * INTO copied FROM batch');
+SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
+  transform => 'SELECT b.* FROM batch b WHERE qty IN (SELECT x FROM plain FOR UPDATE)');
+SELECT kafka.create_streaming_table('s1', source => 'orders_topic',
+  transform => 'WITH p AS (SELECT x FROM plain FOR SHARE) SELECT b.* FROM batch b, p');
+SELECT count(*) AS no_streams_created FROM kafka.streaming_tables;
 CREATE UNLOGGED TABLE unlogged_orders (order_id bigint);
 SELECT kafka.create_streaming_table('unlogged_orders', source => 'orders_topic');
 CREATE TABLE wrong_types (order_id text);
@@ -77,6 +89,64 @@ SELECT kafka.reset_offsets('orders', '{"other_topic":{"0":0}}');
 SELECT (SELECT count(*) FROM orders WHERE _partition = 0) AS p0_rows,
        (SELECT next_offset FROM kafka.stream_offsets WHERE "partition" = 0) AS p0_offset;
 
+-- beyond the end: refused, with the watermarks to choose from
+DO $$
+DECLARE
+    message text;
+    detail text;
+    high bigint := (SELECT high_watermark FROM kafka.stream_offsets WHERE "partition" = 0);
+BEGIN
+    PERFORM kafka.reset_offsets('orders', format('{"fdw_orders":{"0":%s}}', high + 1));
+    RAISE NOTICE 'accepted';
+EXCEPTION WHEN invalid_parameter_value THEN
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'refused: %; detail: %',
+        replace(replace(message, (high + 1)::text, 'HIGH + 1'), high::text, 'HIGH'),
+        replace(detail, high::text, 'HIGH');
+END
+$$;
+-- up to the high watermark is fine (the next record written gets it)
+SELECT kafka.reset_offsets('orders', format('{"fdw_orders":{"0":%s}}',
+    (SELECT high_watermark FROM kafka.stream_offsets WHERE "partition" = 0)));
+SELECT next_offset = high_watermark AS at_the_end FROM kafka.stream_offsets WHERE "partition" = 0;
+
+-- the creator's search_path is pinned with TimeZone and DateStyle
+SELECT search_path = current_setting('search_path') AS search_path_pinned
+  FROM kafka.streaming_tables;
+
+-- progress and errors (which may quote records) only for the owner, its
+-- members, superusers and pg_read_all_stats
+UPDATE kafka.streaming_tables SET state = 'failed',
+    last_error = 'invalid input syntax for type bigint: "SSN 123-45-6789"';
+CREATE ROLE stream_onlooker;
+CREATE ROLE stream_monitor IN ROLE pg_read_all_stats;
+GRANT USAGE ON SCHEMA kafka TO stream_onlooker, stream_monitor;
+SET ROLE stream_onlooker;
+SELECT target, state FROM kafka.streaming_tables;
+SELECT last_error FROM kafka.streaming_tables;
+SELECT count(*) AS progress_rows FROM kafka.stream_progress;
+SELECT count(*) AS worker_rows FROM kafka.stream_workers();
+SET ROLE stream_monitor;
+SELECT DISTINCT state, last_error FROM kafka.stream_progress;
+SELECT last_error FROM kafka.streaming_tables;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA kafka FROM stream_onlooker, stream_monitor;
+SELECT kafka.resume_streaming_table('orders');
+
+-- DROP SERVER ... CASCADE: the stream fails and cannot be resumed
+CREATE SERVER k2 FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs');
+CREATE USER MAPPING FOR CURRENT_USER SERVER k2;
+CREATE FOREIGN TABLE orders_topic2 (order_id bigint, _partition int OPTIONS (kafka 'partition'),
+    _offset bigint OPTIONS (kafka 'offset'))
+  SERVER k2 OPTIONS (topic 'fdw_orders', format 'json');
+SELECT kafka.create_streaming_table('orders2', source => 'orders_topic2', trigger => 'available_now');
+SET client_min_messages = warning;
+DROP SERVER k2 CASCADE;
+RESET client_min_messages;
+SELECT state, last_error FROM kafka.streaming_tables WHERE target = 'orders2'::regclass;
+SELECT kafka.resume_streaming_table('orders2');
+SELECT kafka.drop_streaming_table('orders2', drop_table => true);
+
 SELECT kafka.drop_streaming_table('orders', drop_table => true);
 SELECT count(*) FROM kafka.streaming_tables;
 SELECT count(*) FROM kafka.stream_offsets;
@@ -84,3 +154,4 @@ SELECT count(*) FROM kafka.stream_offsets;
 SET client_min_messages = warning;
 DROP EXTENSION kafka_fdw CASCADE;
 DROP TABLE plain, unlogged_orders, wrong_types, unrelated, parted;
+DROP ROLE stream_onlooker, stream_monitor;

@@ -29,6 +29,9 @@
 #include "utils/formatting.h"
 #include "utils/syscache.h"
 
+#include <librdkafka/rdkafka.h>
+
+#include "avro/avro.h"
 #include "common/offset_spec.h"
 #include "options.h"
 
@@ -64,6 +67,7 @@ static void check_format(const char *name, const char *value);
 static void check_on_error(const char *name, const char *value);
 static void check_offsets(const char *name, const char *value);
 static void check_column_kind(const char *name, const char *value);
+static void check_avro_schema(const char *name, const char *value);
 
 static const KafkaOptionDef option_defs[] = {
 	/* servers */
@@ -88,7 +92,7 @@ static const KafkaOptionDef option_defs[] = {
 	{"on_error", NULL, TBL, false, check_on_error},
 	{"starting_offsets", NULL, TBL, false, check_offsets},
 	{"ending_offsets", NULL, TBL, false, check_offsets},
-	{"avro_schema", NULL, TBL, false, check_nonempty},
+	{"avro_schema", NULL, TBL, false, check_avro_schema},
 	/* columns */
 	{"kafka", NULL, COL, false, check_column_kind},
 };
@@ -360,8 +364,25 @@ check_column_kind(const char *name, const char *value)
 }
 
 /*
- * Check one "kafka.<property>" passthrough against the policy; ereport with
- * the property's name (never its value) when it is not allowed.
+ * The writer schema of plain Avro values: parsed now with the parser the
+ * decoder and encoder use, so a table never accepts a schema they refuse.
+ */
+static void
+check_avro_schema(const char *name, const char *value)
+{
+	char	   *error;
+
+	check_nonempty(name, value);
+	if (avro_schema_parse(value, strlen(value), &error) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": %s", name, error)));
+}
+
+/*
+ * Check one "kafka.<property>" passthrough against the policy and against
+ * librdkafka's own rules for its value; ereport with the property's name
+ * (never a secret's value) when it is not allowed.
  */
 static void
 check_property(const char *display_name, const char *property,
@@ -421,6 +442,26 @@ check_property(const char *display_name, const char *property,
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("invalid value for librdkafka property \"%s\": a whole number is required", display_name)));
+			break;
+		case KAFKA_PROPERTY_INVALID:
+			/* librdkafka's words may quote the value: none for a secret */
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for librdkafka property \"%s\"", display_name),
+					 c.detail[0] != '\0' ? errdetail("%s.", c.detail) :
+					 errdetail("The value is not shown because the property is a secret.")));
+			break;
+		case KAFKA_PROPERTY_UNSUPPORTED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("librdkafka property \"%s\" is not supported by the installed librdkafka", display_name),
+					 errdetail("librdkafka %s says: %s.", rd_kafka_version_str(), c.detail)));
+			break;
+		case KAFKA_PROPERTY_CONFLICT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for librdkafka property \"%s\": \"%s\"", display_name, value),
+					 errdetail("It contradicts what kafka_fdw sets itself: %s.", c.why)));
 			break;
 	}
 }
@@ -597,6 +638,39 @@ new_spec(void)
 	return spec;
 }
 
+/* Is "kafka.<property>" set (non-empty) in a catalog's option list? */
+static bool
+has_passthrough(List *options, const char *property)
+{
+	char	   *name = psprintf("kafka.%s", property);
+	char	   *value = kafka_option_value(options, name);
+
+	pfree(name);
+	return value != NULL && value[0] != '\0';
+}
+
+/* For password_required: does the connection present the mapping's own credential? */
+static bool
+mapping_credential_used(KafkaConnectionSpec *spec, List *um_options)
+{
+	KafkaCredentialFacts facts = {0};
+	const char *certificate_pem = kafka_spec_get_property(spec, "ssl.certificate.pem");
+	const char *certificate_location = kafka_spec_get_property(spec, "ssl.certificate.location");
+
+	facts.security_protocol = spec->security_protocol;
+	facts.sasl_mechanism = spec->sasl_mechanism;
+	facts.sasl_username = spec->sasl_username;
+	facts.sasl_password = spec->sasl_password;
+	facts.oauthbearer_method = kafka_spec_get_property(spec, "sasl.oauthbearer.method");
+	facts.oauthbearer_client_secret = kafka_option_value(um_options, "kafka.sasl.oauthbearer.client.secret");
+	facts.mapping_has_key = has_passthrough(um_options, "ssl.key.pem") ||
+		has_passthrough(um_options, "ssl.key.location");
+	facts.mapping_has_keystore = has_passthrough(um_options, "ssl.keystore.location");
+	facts.has_certificate = (certificate_pem != NULL && certificate_pem[0] != '\0') ||
+		(certificate_location != NULL && certificate_location[0] != '\0');
+	return kafka_connection_uses_credential(&facts);
+}
+
 KafkaConnectionSpec *
 kafka_connection_for_server(ForeignServer *server, Oid userid)
 {
@@ -676,10 +750,20 @@ kafka_connection_for_server(ForeignServer *server, Oid userid)
 	add_secret(spec, spec->sasl_password);
 	add_secret(spec, spec->schema_registry_password);
 
+	if (spec->sasl_password != NULL &&
+		(spec->security_protocol == NULL || strncmp(spec->security_protocol, "sasl_", 5) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("the user mapping gives SASL credentials but server \"%s\" has security_protocol %s",
+						server->servername, spec->security_protocol ? spec->security_protocol : "plaintext"),
+				 errhint("Set security_protocol to sasl_ssl (or sasl_plaintext) on the server.")));
+
 	/*
 	 * As postgres_fdw does: a non-superuser may not use the database server's
 	 * own network position to reach a broker that asks for no credentials,
-	 * unless a superuser said so on the mapping.
+	 * unless a superuser said so on the mapping.  Only a credential the
+	 * connection really presents counts: a key under a plaintext protocol,
+	 * or a password for a mechanism that ignores it, proves nothing.
 	 */
 	if (!superuser_arg(userid))
 	{
@@ -688,25 +772,17 @@ kafka_connection_for_server(ForeignServer *server, Oid userid)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("user mapping not found for user \"%s\" on server \"%s\"",
 							GetUserNameFromId(userid, false), server->servername)));
-		if (password_required && spec->sasl_password == NULL &&
-			kafka_spec_get_property(spec, "ssl.key.pem") == NULL &&
-			kafka_spec_get_property(spec, "ssl.key.location") == NULL &&
-			kafka_spec_get_property(spec, "sasl.oauthbearer.client.secret") == NULL)
+		if (password_required && !mapping_credential_used(spec, um_options))
 			ereport(ERROR,
 					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 					 errmsg("password is required"),
-					 errdetail("Non-superusers must give credentials (sasl_password or a client key) in the user mapping for server \"%s\".",
+					 errdetail("Non-superusers must give credentials that the connection uses in the user mapping for server \"%s\": "
+							   "sasl_username and sasl_password with sasl_mechanism PLAIN or SCRAM over security_protocol sasl_plaintext or sasl_ssl, "
+							   "an OAUTHBEARER client secret with sasl.oauthbearer.method oidc, "
+							   "or a TLS client key with its certificate over security_protocol ssl or sasl_ssl.",
 							   server->servername),
 					 errhint("A superuser may set password_required 'false' on the user mapping for a broker that needs no credentials.")));
 	}
-
-	if (spec->sasl_password != NULL &&
-		(spec->security_protocol == NULL || strncmp(spec->security_protocol, "sasl_", 5) != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("the user mapping gives SASL credentials but server \"%s\" has security_protocol %s",
-						server->servername, spec->security_protocol ? spec->security_protocol : "plaintext"),
-				 errhint("Set security_protocol to sasl_ssl (or sasl_plaintext) on the server.")));
 	return spec;
 }
 

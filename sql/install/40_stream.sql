@@ -28,7 +28,11 @@ CREATE TABLE kafka.streaming_tables (
     last_batch_records bigint,            -- records consumed by the last batch
     rows_per_second double precision,     -- of the last batch
     last_error text,                      -- why the stream failed (state 'failed')
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- the creator's search_path, pinned for the transform and defaults like
+    -- timezone and datestyle; NULL (streams created before 0.2): the
+    -- database's default
+    search_path text
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -82,8 +86,10 @@ COMMENT ON TABLE kafka.dead_letters IS
 COMMENT ON TABLE kafka.stream_lost_offsets IS
     'offset ranges skipped because they aged out of Kafka (fail_on_data_loss => false)';
 
--- Dropping a streaming table forgets its stream; dropping a source stops
--- the streams that read it (they show why in kafka.stream_progress).
+-- Dropping a streaming table forgets its stream; dropping a source (also
+-- by DROP SERVER or DROP FOREIGN DATA WRAPPER ... CASCADE) stops the streams
+-- that read it, as does dropping the user mapping a non-superuser owner's
+-- stream connects with (they show why in kafka.stream_progress).
 CREATE FUNCTION kafka.streaming_objects_dropped()
     RETURNS event_trigger
     LANGUAGE plpgsql
@@ -102,15 +108,33 @@ BEGIN
        AND s.target OPERATOR(pg_catalog.=) o.objid;
     UPDATE kafka.streaming_tables s
        SET state = 'failed',
-           last_error = pg_catalog.format('source foreign table %s was dropped', o.object_identity)
+           last_error = pg_catalog.format('source foreign table %s was dropped (%s)',
+                                          o.object_identity, TG_TAG)
       FROM pg_catalog.pg_event_trigger_dropped_objects() o
      WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0
        AND s.source OPERATOR(pg_catalog.=) o.objid;
+    -- the mapping is gone from the catalog by now: which owners have none left
+    UPDATE kafka.streaming_tables s
+       SET state = 'failed',
+           last_error = pg_catalog.format('user mapping for %s was dropped', o.object_identity)
+      FROM pg_catalog.pg_event_trigger_dropped_objects() o,
+           pg_catalog.pg_foreign_table ft, pg_catalog.pg_foreign_server srv
+     WHERE o.object_type OPERATOR(pg_catalog.=) 'user mapping'
+       AND ft.ftrelid OPERATOR(pg_catalog.=) s.source
+       AND srv.oid OPERATOR(pg_catalog.=) ft.ftserver
+       AND srv.srvname OPERATOR(pg_catalog.=) o.address_args[1]
+       AND s.state OPERATOR(pg_catalog.<>) 'failed'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_authid a
+                        WHERE a.oid OPERATOR(pg_catalog.=) s.owner AND a.rolsuper)
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_user_mapping m
+                        WHERE m.umserver OPERATOR(pg_catalog.=) srv.oid
+                          AND m.umuser OPERATOR(pg_catalog.=) ANY (ARRAY[s.owner::pg_catalog.oid, 0::pg_catalog.oid]));
 END
 $$;
 
 CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
-    WHEN TAG IN ('DROP TABLE', 'DROP FOREIGN TABLE', 'DROP SCHEMA', 'DROP OWNED')
+    WHEN TAG IN ('DROP TABLE', 'DROP FOREIGN TABLE', 'DROP SCHEMA', 'DROP OWNED',
+                 'DROP SERVER', 'DROP FOREIGN DATA WRAPPER', 'DROP USER MAPPING')
     EXECUTE FUNCTION kafka.streaming_objects_dropped();
 
 -- target: the streaming table, created from the source's columns when it
@@ -168,16 +192,21 @@ CREATE PROCEDURE kafka.refresh_streaming_table(target regclass,
     AS 'MODULE_PATHNAME', 'kafka_refresh_streaming_table'
     LANGUAGE C;
 
+-- The launcher's view of this database's streams: only those the caller may
+-- see progress of (see kafka.stream_progress).
 CREATE FUNCTION kafka.stream_workers(
         OUT stream regclass, OUT pid int, OUT state text,
         OUT rows_per_second double precision, OUT last_error text,
         OUT restarts int)
     RETURNS SETOF record
-    AS 'MODULE_PATHNAME', 'kafka_stream_workers'
+    AS 'MODULE_PATHNAME', 'kafka_stream_workers_visible'
     LANGUAGE C VOLATILE;
 
 -- Per stream and partition: what runs, what was committed, how far behind.
-CREATE VIEW kafka.stream_progress AS
+-- Errors quote record contents, so progress is shown only to the stream's
+-- owner and its members, superusers and pg_read_all_stats (security_barrier:
+-- no function of the caller's sees the other rows).
+CREATE VIEW kafka.stream_progress WITH (security_barrier) AS
 SELECT s.target AS stream,
        o.topic,
        o."partition",
@@ -198,12 +227,21 @@ SELECT s.target AS stream,
        w.pid AS worker_pid
   FROM kafka.streaming_tables s
   JOIN kafka.stream_offsets o ON o.stream = s.target
-  LEFT JOIN kafka.stream_workers() w ON w.stream = s.target;
+  LEFT JOIN kafka.stream_workers() w ON w.stream = s.target
+ WHERE pg_catalog.pg_has_role(s.owner::pg_catalog.oid, 'USAGE')
+    OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 
--- Everyone may see the streams (like pg_class); a stream's dead letters hold
--- its payloads, so only roles with the privileges of its owner see them.
-GRANT SELECT ON kafka.streaming_tables, kafka.stream_offsets, kafka.stream_lost_offsets,
+-- Everyone may see the streams (like pg_class) but not why they failed (an
+-- error may quote a record); a stream's dead letters hold its payloads, so
+-- only roles with the privileges of its owner see them.
+GRANT SELECT ON kafka.stream_offsets, kafka.stream_lost_offsets,
     kafka.stream_progress TO PUBLIC;
+GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_trigger,
+              on_error, fail_on_data_loss, transform, timezone, datestyle, state, batch_id,
+              last_batch_at, last_batch_rows, last_batch_records, rows_per_second,
+              created_at, search_path)
+    ON kafka.streaming_tables TO PUBLIC;
+GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;
 ALTER TABLE kafka.dead_letters ENABLE ROW LEVEL SECURITY;
 CREATE POLICY dead_letters_of_own_streams ON kafka.dead_letters FOR SELECT

@@ -15,9 +15,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <librdkafka/rdkafka.h>
 
 #define SRV		KAFKA_CTX_SERVER
 #define UM		KAFKA_CTX_USER_MAPPING
@@ -86,7 +89,7 @@ static const PropertyRule property_rules[] = {
 	{"ssl.endpoint.identification.algorithm", RULE_ALLOWED, SRV, 0, "none", "it turns off TLS host name verification"},
 	{"enable.sasl.oauthbearer.unsecure.jwt", RULE_ALLOWED, SRV, 0, "true", "it accepts unsigned tokens"},
 
-	/* Secrets: user mappings only, never shown. */
+	/* Secrets: user mappings only, masked in dumps, never in a message. */
 	{"sasl.username", RULE_ALLOWED, UM, 0, NULL, NULL},
 	{"sasl.password", RULE_SECRET, UM, 0, NULL, NULL},
 	{"ssl.key.password", RULE_SECRET, UM, 0, NULL, NULL},
@@ -235,12 +238,97 @@ parse_count(const char *value, int64_t *out)
 	return true;
 }
 
+/* librdkafka's message without its trailing newline or period */
+static void
+copy_detail(char *detail, size_t size, const char *text)
+{
+	size_t		len;
+
+	snprintf(detail, size, "%s", text);
+	len = strlen(detail);
+	while (len > 0 && (isspace((unsigned char) detail[len - 1]) || detail[len - 1] == '.'))
+		detail[--len] = '\0';
+}
+
+/*
+ * Try the value on a throwaway configuration, as the connection will.
+ * librdkafka's message may quote the value: for a secret it is dropped,
+ * unless a harmless stand-in value fails the same way (the property itself
+ * is missing from this build), when the stand-in's message is safe to show.
+ */
+static void
+check_librdkafka_value(const char *name, const char *value, bool secret,
+					   KafkaPropertyCheck *result)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char		errstr[512];
+	rd_kafka_conf_res_t res;
+
+	/*
+	 * Consumer-only and producer-only properties are both accepted by a
+	 * generic configuration; topic-level ones (acks, compression.*) go to its
+	 * default topic configuration and succeed with errstr still holding the
+	 * global lookup's "No such configuration property": only the result
+	 * counts.
+	 */
+	errstr[0] = '\0';
+	res = rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr));
+	rd_kafka_conf_destroy(conf);
+	if (res == RD_KAFKA_CONF_OK)
+		return;
+	result->verdict = res == RD_KAFKA_CONF_UNKNOWN ?
+		KAFKA_PROPERTY_UNSUPPORTED : KAFKA_PROPERTY_INVALID;
+	result->detail[0] = '\0';
+	if (!secret)
+	{
+		copy_detail(result->detail, sizeof(result->detail), errstr);
+		return;
+	}
+	conf = rd_kafka_conf_new();
+	errstr[0] = '\0';
+	res = rd_kafka_conf_set(conf, name, "x", errstr, sizeof(errstr));
+	rd_kafka_conf_destroy(conf);
+	if (res != RD_KAFKA_CONF_OK)
+	{
+		result->verdict = KAFKA_PROPERTY_UNSUPPORTED;
+		copy_detail(result->detail, sizeof(result->detail), errstr);
+	}
+}
+
+/*
+ * Values librdkafka accepts on their own but not together with what the
+ * extension forces: its producer is always idempotent, which librdkafka
+ * refuses to start with acks other than all or more than 5 requests in
+ * flight.  Returns why, or NULL.
+ */
+static const char *
+forced_setting_conflict(const char *name, const char *value)
+{
+	if (strcmp(name, "acks") == 0 || strcmp(name, "request.required.acks") == 0)
+	{
+		if (strcasecmp(value, "all") != 0 && strcmp(value, "-1") != 0)
+			return "the producer is always idempotent, which needs acks=all (or -1)";
+	}
+	else if (strcmp(name, "max.in.flight") == 0 ||
+			 strcmp(name, "max.in.flight.requests.per.connection") == 0)
+	{
+		int64_t		n;
+
+		if (parse_count(value, &n) && n > 5)
+			return "the producer is always idempotent, which allows at most 5 requests in flight";
+	}
+	return NULL;
+}
+
 KafkaPropertyCheck
 kafka_property_check(const char *name, const char *value,
 					 unsigned context, bool privileged)
 {
-	KafkaPropertyCheck result = {KAFKA_PROPERTY_OK, NULL, 0, 0, false};
+	KafkaPropertyCheck result;
 	const PropertyRule *rule;
+
+	memset(&result, 0, sizeof(result));
+	result.verdict = KAFKA_PROPERTY_OK;
 
 	/* test.mock.* turns the client into an in-process fake cluster */
 	if (strncmp(name, "test.mock.", 10) == 0)
@@ -315,7 +403,68 @@ kafka_property_check(const char *name, const char *value,
 			return result;
 		}
 	}
+
+	/* only now: the policy decided that librdkafka may see the value */
+	if (value != NULL)
+		check_librdkafka_value(name, value, rule->kind == RULE_SECRET, &result);
+	if (result.verdict == KAFKA_PROPERTY_OK && value != NULL)
+	{
+		const char *conflict = forced_setting_conflict(name, value);
+
+		if (conflict != NULL)
+		{
+			result.verdict = KAFKA_PROPERTY_CONFLICT;
+			result.why = conflict;
+		}
+	}
 	return result;
+}
+
+static bool
+is_one_of(const char *value, const char *const *names, int count)
+{
+	int			i;
+
+	if (value == NULL)
+		return false;
+	for (i = 0; i < count; i++)
+		if (strcasecmp(value, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+nonempty(const char *value)
+{
+	return value != NULL && value[0] != '\0';
+}
+
+bool
+kafka_connection_uses_credential(const KafkaCredentialFacts *facts)
+{
+	static const char *const sasl_protocols[] = {"sasl_plaintext", "sasl_ssl"};
+	static const char *const tls_protocols[] = {"ssl", "sasl_ssl"};
+	static const char *const password_mechanisms[] = {
+		"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"
+	};
+	bool		sasl = is_one_of(facts->security_protocol, sasl_protocols, 2);
+	bool		tls = is_one_of(facts->security_protocol, tls_protocols, 2);
+
+	/* without a mechanism librdkafka uses GSSAPI: the server's Kerberos */
+	if (sasl && is_one_of(facts->sasl_mechanism, password_mechanisms, 3) &&
+		nonempty(facts->sasl_username) && nonempty(facts->sasl_password))
+		return true;
+	if (sasl && facts->sasl_mechanism != NULL &&
+		strcasecmp(facts->sasl_mechanism, "OAUTHBEARER") == 0 &&
+		facts->oauthbearer_method != NULL &&
+		strcasecmp(facts->oauthbearer_method, "oidc") == 0 &&
+		nonempty(facts->oauthbearer_client_secret))
+		return true;
+	/* a key sends nothing without the certificate that goes with it */
+	if (tls && ((facts->mapping_has_key && facts->has_certificate) ||
+				facts->mapping_has_keystore))
+		return true;
+	return false;
 }
 
 /*

@@ -33,7 +33,11 @@ typedef enum KafkaPropertyVerdict
 	KAFKA_PROPERTY_WRONG_PLACE, /* not allowed in this context */
 	KAFKA_PROPERTY_SECRET_PLACE,	/* a secret outside a user mapping */
 	KAFKA_PROPERTY_TOO_LARGE,	/* above the bound for non-superusers */
-	KAFKA_PROPERTY_BAD_VALUE	/* not a valid value for the property */
+	KAFKA_PROPERTY_BAD_VALUE,	/* not a valid value for the property */
+	KAFKA_PROPERTY_INVALID,		/* librdkafka refuses the value (detail) */
+	KAFKA_PROPERTY_UNSUPPORTED, /* this librdkafka build lacks it (detail) */
+	KAFKA_PROPERTY_CONFLICT		/* the value contradicts what the extension
+								 * forces (why) */
 } KafkaPropertyVerdict;
 
 typedef struct KafkaPropertyCheck
@@ -43,18 +47,50 @@ typedef struct KafkaPropertyCheck
 	int64_t		bound;			/* for TOO_LARGE */
 	unsigned	allowed_contexts;	/* for WRONG_PLACE */
 	bool		value_rule;		/* SUPERUSER only because of this value */
+	/* librdkafka's own words for INVALID/UNSUPPORTED; empty for secrets */
+	char		detail[256];
 } KafkaPropertyCheck;
 
 /*
  * Check one librdkafka property (name without the "kafka." prefix) with its
  * value, written in context (one KAFKA_CTX_* bit) by a user who is or is not
- * privileged (superuser).  Never looks at the value of a secret beyond
- * emptiness.
+ * privileged (superuser).  A property the policy lets through has its value
+ * tried on a throwaway librdkafka configuration, so a value librdkafka would
+ * refuse at connection time is refused now; the detail of a secret's refusal
+ * never quotes the value.
  */
 extern KafkaPropertyCheck kafka_property_check(const char *name,
 											   const char *value,
 											   unsigned context,
 											   bool privileged);
+
+/*
+ * What password_required needs to know about a connection: the credentials
+ * it would actually use.  Strings are NULL when not set; protocol and
+ * mechanism as the server gives them (any case; NULL: plaintext, and
+ * librdkafka's default mechanism GSSAPI).
+ */
+typedef struct KafkaCredentialFacts
+{
+	const char *security_protocol;
+	const char *sasl_mechanism;
+	const char *sasl_username;	/* user mapping (or its JAAS line) */
+	const char *sasl_password;	/* user mapping (or its JAAS line) */
+	const char *oauthbearer_method; /* sasl.oauthbearer.method */
+	const char *oauthbearer_client_secret;	/* user mapping */
+	bool		mapping_has_key;	/* ssl.key.pem/.location in the mapping */
+	bool		mapping_has_keystore;	/* ssl.keystore.location in the mapping */
+	bool		has_certificate;	/* ssl.certificate.pem/.location anywhere */
+} KafkaCredentialFacts;
+
+/*
+ * Does the connection authenticate with a credential of the user mapping's
+ * own?  A SASL username and password (PLAIN or SCRAM over sasl_*), an OIDC
+ * client secret (OAUTHBEARER over sasl_*), or a TLS client key with its
+ * certificate (over ssl or sasl_ssl).  Credentials the connection would not
+ * use do not count.
+ */
+extern bool kafka_connection_uses_credential(const KafkaCredentialFacts *facts);
 
 /* Is this property a secret (masked everywhere, user mappings only)? */
 extern bool kafka_property_is_secret(const char *name);

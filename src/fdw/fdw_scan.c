@@ -68,6 +68,7 @@ typedef struct KafkaScanState
 	KafkaPushdown *pushdown;	/* NULL without pushed-down clauses */
 	Oid			userid;
 	bool		started;
+	bool		beyond_end_noticed; /* said once per scan, not per rescan */
 	List	   *boxes;
 	List	   *ranges;
 	KafkaClient *client;
@@ -387,6 +388,11 @@ start_read(ForeignScanState *node, KafkaScanState *state)
 	spec = kafka_connection_for_server(state->table->server, state->userid);
 	probe = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
 	state->ranges = table_ranges(state->table, probe, true);
+	if (!state->beyond_end_noticed)
+	{
+		kafka_ranges_notice_beyond_end(state->ranges, "starting_offsets");
+		state->beyond_end_noticed = true;
+	}
 	if (state->pushdown)
 		kafka_pushdown_apply(probe, state->ranges, state->boxes);
 	kafka_client_close(probe);

@@ -175,6 +175,7 @@ read_kafka_begin(Datum *args, bool *argnulls, TupleDesc result_desc,
 	}
 	kafka_resolve_ranges(probe, state->ranges, fail_on_data_loss);
 	kafka_client_close(probe);
+	kafka_ranges_notice_beyond_end(state->ranges, "startingOffsets");
 
 	/* the reading client's queues are sized for this many partitions */
 	kafka_spec_bound_fetch_memory(state->spec, list_length(state->ranges));

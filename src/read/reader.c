@@ -499,6 +499,8 @@ kafka_resolve_ranges(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 			r->start_offset = kafka_resolve_start_offset(requested, low[i], high[i], &loss);
 			if (loss)
 				report_data_loss(r, requested, low[i], fail_on_data_loss);
+			r->start_beyond_end = requested > high[i];
+			r->requested_start = requested;
 		}
 		if (r->end_timestamp < 0)
 			r->end_offset = kafka_resolve_end_offset(r->end_offset, low[i], high[i]);
@@ -541,6 +543,40 @@ kafka_resolve_ranges(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 		r->next_offset = r->start_offset;
 		r->done = r->start_offset >= r->end_offset;
 	}
+}
+
+/* How many partitions the NOTICE names before "and N more". */
+#define BEYOND_END_LISTED 5
+
+void
+kafka_ranges_notice_beyond_end(List *ranges, const char *option_name)
+{
+	StringInfoData list;
+	ListCell   *lc;
+	int			count = 0;
+
+	initStringInfo(&list);
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		if (!r->start_beyond_end)
+			continue;
+		if (++count <= BEYOND_END_LISTED)
+			appendStringInfo(&list, "%s%s[%d] (offset " INT64_FORMAT ", high watermark " INT64_FORMAT ")",
+							 count == 1 ? "" : ", ", r->topic, r->partition,
+							 r->requested_start, r->high_watermark);
+	}
+	if (count == 0)
+		return;
+	if (count > BEYOND_END_LISTED)
+		appendStringInfo(&list, " and %d more", count - BEYOND_END_LISTED);
+	ereport(NOTICE,
+			(errmsg_plural("%s starts beyond the end of %d partition, which returns no records: %s",
+						   "%s starts beyond the end of %d partitions, which return no records: %s",
+						   count, option_name, count, list.data),
+			 errhint("The high watermark is the offset the next record written to the partition will get.")));
+	pfree(list.data);
 }
 
 /*

@@ -44,6 +44,9 @@ typedef struct KafkaPartitionRange
 	/* filled by kafka_resolve_ranges */
 	int64		low_watermark;
 	int64		high_watermark;
+	/* an explicit start offset past the high watermark: nothing to read */
+	bool		start_beyond_end;
+	int64		requested_start;	/* that offset, when start_beyond_end */
 	/* reader state */
 	int64		next_offset;	/* position: next offset to return */
 	/* records skipped because they aged out (fail_on_data_loss off) */
@@ -83,6 +86,14 @@ extern List *kafka_source_partitions(KafkaClient *client, KafkaSourceKind kind,
  */
 extern void kafka_resolve_ranges(KafkaClient *client, List *ranges,
 								 bool fail_on_data_loss);
+
+/*
+ * One NOTICE for the ranges whose explicit start offset lay beyond the high
+ * watermark (they read nothing, which is otherwise silent), naming topic,
+ * partition, offset and watermark of the first few; option_name is the
+ * option that gave the offsets.  Nothing when there are none.
+ */
+extern void kafka_ranges_notice_beyond_end(List *ranges, const char *option_name);
 
 /* Set a consumer's queue sizes so memory is bounded for this many partitions. */
 extern void kafka_spec_bound_fetch_memory(KafkaConnectionSpec *spec, int partitions);

@@ -11,19 +11,27 @@
  * statements only.  Data work (decoding, transform, insert) always runs as
  * the stream's owner.
  *
+ * The library may be newer than the extension's catalog (until ALTER
+ * EXTENSION kafka_fdw UPDATE runs): columns added by later versions are
+ * read and written only when the catalog has them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "executor/executor.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -39,7 +47,9 @@
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
 #include "client.h"
@@ -51,6 +61,10 @@ PG_FUNCTION_INFO_V1(kafka_pause_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_resume_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_drop_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_reset_offsets);
+PG_FUNCTION_INFO_V1(kafka_stream_workers_visible);
+
+/* launcher.c: every slot of this database, unfiltered */
+extern Datum kafka_stream_workers(PG_FUNCTION_ARGS);
 
 static const char *const on_error_names[] = {"fail", "dead_letter", "skip", "null"};
 
@@ -91,6 +105,19 @@ stream_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return SPI_processed;
 }
 
+/*
+ * Has kafka.streaming_tables the search_path column (0.2)?  A 0.1 catalog
+ * under this library until ALTER EXTENSION kafka_fdw UPDATE has not.
+ */
+static bool
+catalog_has_search_path(void)
+{
+	Oid			nsp = get_namespace_oid("kafka", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("streaming_tables", nsp) : InvalidOid;
+
+	return OidIsValid(relid) && get_attnum(relid, "search_path") != InvalidAttrNumber;
+}
+
 StreamDef *
 stream_def_load(Oid target, bool missing_ok)
 {
@@ -100,11 +127,12 @@ stream_def_load(Oid target, bool missing_ok)
 	MemoryContext caller = CurrentMemoryContext;
 
 	SPI_connect();
-	if (stream_catalog_exec("SELECT source::oid, owner::oid, trigger, "
-							"(extract(epoch FROM trigger_interval) * 1000)::bigint, "
-							"max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
-							"timezone, datestyle, state, batch_id "
-							"FROM kafka.streaming_tables WHERE target = $1",
+	if (stream_catalog_exec(psprintf("SELECT source::oid, owner::oid, trigger, "
+									 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
+									 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
+									 "timezone, datestyle, state, batch_id, %s "
+									 "FROM kafka.streaming_tables WHERE target = $1",
+									 catalog_has_search_path() ? "search_path" : "NULL::text"),
 							1, types, values, NULL, true) == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -135,6 +163,7 @@ stream_def_load(Oid target, bool missing_ok)
 		def->datestyle = SPI_getvalue(tup, desc, 10);
 		def->state = SPI_getvalue(tup, desc, 11);
 		def->batch_id = strtoll(SPI_getvalue(tup, desc, 12), NULL, 10);
+		def->search_path = SPI_getvalue(tup, desc, 13);
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :
@@ -161,6 +190,7 @@ stream_def_copy(StreamDef *def)
 	copy->transform = def->transform ? pstrdup(def->transform) : NULL;
 	copy->timezone = pstrdup(def->timezone);
 	copy->datestyle = pstrdup(def->datestyle);
+	copy->search_path = def->search_path ? pstrdup(def->search_path) : NULL;
 	copy->state = pstrdup(def->state);
 	return copy;
 }
@@ -274,8 +304,39 @@ parse_on_error(const char *text, KafkaTable *source)
 }
 
 /*
+ * What a query, or any query inside it (WITH, subqueries, sublinks), would
+ * change: "data" (INSERT, UPDATE, DELETE, MERGE, SELECT INTO), "locks" (FOR
+ * UPDATE/SHARE) or NULL.  Data-modifying WITH is only allowed at the top
+ * level, but the walk does not depend on that.
+ */
+static bool
+query_writes_walker(Node *node, const char **writes)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+
+		if (query->commandType != CMD_SELECT || query->utilityStmt != NULL ||
+			query->hasModifyingCTE)
+		{
+			*writes = "data";
+			return true;
+		}
+		if (query->rowMarks != NIL)
+		{
+			*writes = "locks";
+			return true;
+		}
+		return query_tree_walker(query, query_writes_walker, writes, 0);
+	}
+	return expression_tree_walker(node, query_writes_walker, writes);
+}
+
+/*
  * Check a transform: one SELECT over the relation "batch" (the source's
- * columns), stateless.  Returns its result columns.
+ * columns), stateless, writing nothing.  Returns its result columns.
  */
 static TupleDesc
 check_transform(const char *sql, Oid source)
@@ -285,6 +346,7 @@ check_transform(const char *sql, Oid source)
 	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
 	Query	   *query;
 	const char *refused = NULL;
+	const char *writes = NULL;
 	List	   *tlist;
 	ListCell   *lc;
 	TupleDesc	desc;
@@ -301,6 +363,12 @@ check_transform(const char *sql, Oid source)
 	register_ENR(env, enr);
 	query = parse_analyze_fixedparams(linitial(raw), sql, NULL, 0, env);
 
+	if (query_writes_walker((Node *) query, &writes) && strcmp(writes, "data") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("transform of a streaming table must not modify data"),
+				 errdetail("The transform contains INSERT, UPDATE, DELETE, MERGE or SELECT INTO; it runs once per batch and again record by record when a record fails, so its writes would repeat."),
+				 errhint("Write to other tables from a trigger on the streaming table.")));
 	if (query->hasAggs || query->groupClause || query->groupingSets || query->havingQual)
 		refused = "aggregates";
 	else if (query->distinctClause)
@@ -318,7 +386,7 @@ check_transform(const char *sql, Oid source)
 		if (!op->all)
 			refused = "UNION, INTERSECT and EXCEPT without ALL";
 	}
-	else if (query->rowMarks)
+	else if (writes != NULL)
 		refused = "FOR UPDATE/SHARE";
 	if (refused)
 		ereport(ERROR,
@@ -399,6 +467,49 @@ check_columns_overlap(Relation rel, TupleDesc input, const char *input_name)
 }
 
 /*
+ * A starting offset beyond a partition's high watermark would wait for
+ * records that may never come and skip the ones that do: refuse it, with
+ * every partition's watermarks to choose from.
+ */
+static void
+check_offsets_within_topic(List *ranges)
+{
+	KafkaPartitionRange *beyond = NULL;
+	StringInfoData detail;
+	ListCell   *lc;
+
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		if (r->start_offset > r->high_watermark)
+		{
+			beyond = r;
+			break;
+		}
+	}
+	if (beyond == NULL)
+		return;
+	initStringInfo(&detail);
+	foreach(lc, ranges)
+	{
+		KafkaPartitionRange *r = lfirst(lc);
+
+		appendStringInfo(&detail, "%s%s[%d]: low " INT64_FORMAT ", high " INT64_FORMAT,
+						 detail.len > 0 ? "; " : "Watermarks ", r->topic, r->partition,
+						 r->low_watermark, r->high_watermark);
+	}
+	appendStringInfoChar(&detail, '.');
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("starting offset " INT64_FORMAT " of %s[%d] is beyond the partition's high watermark " INT64_FORMAT,
+					beyond->start_offset, beyond->topic, beyond->partition,
+					beyond->high_watermark),
+			 errdetail_internal("%s", detail.data),
+			 errhint("The next record written to a partition gets its high watermark as offset: give an offset up to it, or 'latest'.")));
+}
+
+/*
  * Partitions of a source's topic with starting offsets resolved now
  * (earliest / latest / Spark JSON).  Connects as userid.
  */
@@ -441,6 +552,7 @@ resolve_starting_offsets(KafkaTable *source, Oid userid, const char *spec_text,
 	kafka_offset_spec_free(&parsed);
 	kafka_resolve_ranges(client, result, fail_on_data_loss);
 	kafka_client_close(client);
+	check_offsets_within_topic(result);
 	return result;
 }
 
@@ -559,10 +671,11 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);
 
 	{
-		Oid			types[11] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
-		TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[11];
-		char		nulls[11];
+		Oid			types[12] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
+		TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[12];
+		char		nulls[12];
+		bool		pin_search_path = catalog_has_search_path();
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = ObjectIdGetDatum(target);
@@ -579,12 +692,16 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		nulls[8] = transform ? ' ' : 'n';
 		values[9] = CStringGetTextDatum(GetConfigOption("TimeZone", false, false));
 		values[10] = CStringGetTextDatum(GetConfigOption("DateStyle", false, false));
+		/* the transform and defaults resolve names as they did here */
+		values[11] = CStringGetTextDatum(GetConfigOption("search_path", false, false));
 		SPI_connect();
-		stream_catalog_exec("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
-							"trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
-							"transform, timezone, datestyle) "
-							"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-							11, types, values, nulls, false);
+		stream_catalog_exec(psprintf("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
+									 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
+									 "transform, timezone, datestyle%s) "
+									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s)",
+									 pin_search_path ? ", search_path" : "",
+									 pin_search_path ? ", $12" : ""),
+							pin_search_path ? 12 : 11, types, values, nulls, false);
 		SPI_finish();
 	}
 	upsert_offsets(target, ranges);
@@ -629,10 +746,41 @@ kafka_pause_streaming_table(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Resuming a stream whose source, server or user mapping is gone would only
+ * fail again in its worker: say so now.
+ */
+static void
+check_source_usable(StreamDef *def)
+{
+	KafkaTable *table;
+	ForeignTable *ft;
+
+	if (get_rel_relkind(def->source) != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source foreign table of streaming table %s no longer exists",
+						def->target_name),
+				 errdetail("It was dropped, or its foreign server was dropped with CASCADE."),
+				 errhint("Drop the stream with kafka.drop_streaming_table() and create it again over an existing kafka_fdw foreign table.")));
+	ft = GetForeignTable(def->source);
+	if (strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
+			   "kafka_fdw") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" of streaming table %s is not a kafka_fdw foreign table",
+						get_rel_name(def->source), def->target_name)));
+	/* the owner's user mapping (no network: only the options are read) */
+	table = kafka_table_open(def->source, CurrentMemoryContext);
+	(void) kafka_connection_for_server(table->server, def->owner);
+}
+
 Datum
 kafka_resume_streaming_table(PG_FUNCTION_ARGS)
 {
-	owned_stream(PG_GETARG_OID(0));
+	StreamDef  *def = owned_stream(PG_GETARG_OID(0));
+
+	check_source_usable(def);
 	set_state(PG_GETARG_OID(0), "active");
 	PG_RETURN_VOID();
 }
@@ -687,4 +835,62 @@ kafka_reset_offsets(PG_FUNCTION_ARGS)
 				 errmsg("starting_offsets names no partition of topic \"%s\"", table->topic)));
 	upsert_offsets(target, ranges);
 	PG_RETURN_VOID();
+}
+
+/*
+ * kafka.stream_workers(): the launcher's slots of this database's streams
+ * that the caller may see progress of.  Worker errors quote records, so as
+ * for pg_stat_activity's query text: the stream's owner and its members,
+ * superusers and pg_read_all_stats.
+ */
+Datum
+kafka_stream_workers_visible(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *all;
+	Tuplestorestate *visible;
+	TupleTableSlot *slot;
+	MemoryContext old;
+	List	   *visible_streams = NIL;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(GetUserId())};
+	uint64		i;
+
+	kafka_stream_workers(fcinfo);
+	if (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) || rsinfo->setResult == NULL)
+		return (Datum) 0;
+
+	SPI_connect();
+	stream_catalog_exec("SELECT target::oid FROM kafka.streaming_tables "
+						"WHERE pg_has_role($1, owner::oid, 'USAGE')",
+						1, types, values, NULL, true);
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		visible_streams = lappend_oid(visible_streams,
+								DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+
+	all = rsinfo->setResult;
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	visible = tuplestore_begin_heap(true, false, work_mem);
+	slot = MakeSingleTupleTableSlot(rsinfo->setDesc, &TTSOpsMinimalTuple);
+	MemoryContextSwitchTo(old);
+	while (tuplestore_gettupleslot(all, true, false, slot))
+	{
+		bool		isnull;
+		Datum		stream = slot_getattr(slot, 1, &isnull);
+
+		if (!isnull && list_member_oid(visible_streams, DatumGetObjectId(stream)))
+			tuplestore_puttupleslot(visible, slot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(all);
+	rsinfo->setResult = visible;
+	return (Datum) 0;
 }

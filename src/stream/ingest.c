@@ -334,6 +334,10 @@ stream_become_owner(StreamDef *def, StreamUserContext *ctx)
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("DateStyle", def->datestyle, PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* the transform and the target's defaults see the creator's schemas */
+	if (def->search_path)
+		(void) set_config_option("search_path", def->search_path, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 }
 
 void
@@ -354,6 +358,49 @@ stream_error_is_permanent(ErrorData *edata)
 		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
 		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
 		edata->sqlerrcode == ERRCODE_DATATYPE_MISMATCH;
+}
+
+/* Where the sink's rejected rows go (on_error 'dead_letter' or 'skip'). */
+typedef struct SinkRejects
+{
+	StreamIngest *ingest;
+	List	  **dead;
+	StreamBatchResult *result;
+} SinkRejects;
+
+/*
+ * A row whose values do not fit the target (too long, out of range, a
+ * domain's check) is its record's error: dead-lettered or skipped like a
+ * record that does not decode.  Rows without a record fail the batch.
+ */
+static void
+sink_reject(void *arg, const char *topic, int32 partition, int64 offset, ErrorData *edata)
+{
+	SinkRejects *rejects = arg;
+	StreamIngest *ingest = rejects->ingest;
+	int			i;
+
+	for (i = 0; topic != NULL && i < ingest->nheld; i++)
+	{
+		HeldMessage *h = &ingest->held[i];
+
+		if (h->msg->offset != offset || h->range->partition != partition ||
+			strcmp(h->range->topic, topic) != 0)
+			continue;
+		if (ingest->def->on_error == STREAM_ON_ERROR_DEAD_LETTER)
+		{
+			DeadLetter *d = palloc(sizeof(DeadLetter));
+
+			d->index = i;
+			d->error = edata->context ?
+				psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
+			*rejects->dead = lappend(*rejects->dead, d);
+		}
+		else
+			rejects->result->skipped++;
+		return;
+	}
+	ReThrowError(edata);
 }
 
 /* The error for a bad record under on_error 'fail', with its coordinates. */
@@ -567,8 +614,19 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		row_index = palloc(sizeof(int) * Max(ingest->nheld, 1));
 	}
 	else
+	{
 		sink = stream_sink_begin(rel, source_desc,
 								 psprintf("foreign table \"%s\"", source->relname));
+		if (def->on_error == STREAM_ON_ERROR_DEAD_LETTER || def->on_error == STREAM_ON_ERROR_SKIP)
+		{
+			SinkRejects *rejects = palloc(sizeof(SinkRejects));
+
+			rejects->ingest = ingest;
+			rejects->dead = &dead;
+			rejects->result = result;
+			stream_sink_on_reject(sink, sink_reject, rejects);
+		}
+	}
 
 	for (i = 0; i < ingest->nranges; i++)
 		ingest->records[i] = 0;

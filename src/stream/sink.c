@@ -8,10 +8,20 @@
  *
  * Input rows come in the shape of the source foreign table (or of the
  * transform's result); columns map to the target by name, and target
- * columns without an input column get their defaults.  With BEFORE ROW
- * triggers rows are inserted one at a time (as COPY does: such a trigger
- * may look at the rows inserted before it).  Errors name the Kafka record
- * whose row failed.
+ * columns without an input column get their defaults.  A value goes into
+ * its column through the column's assignment coercion, as in INSERT: length
+ * and precision (varchar(n), numeric(p,s), bit(n), timestamp(p)) and
+ * domains with their constraints; a value already of the column's type and
+ * typmod is copied as is.  With BEFORE ROW triggers rows are inserted one
+ * at a time (as COPY does: such a trigger may look at the rows inserted
+ * before it).  Errors name the Kafka record whose row failed.
+ *
+ * A row is prepared (coerced, defaults, generated columns, constraints)
+ * before anything is written.  When the caller asks for it
+ * (stream_sink_on_reject), a row whose values fail there (SQLSTATE class 22
+ * or 23) is handed back with its error instead of failing the batch: a
+ * buffer of rows is prepared in one subtransaction, and only when that fails
+ * again row by row, so good batches pay one subtransaction per buffer.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +43,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "stream/stream.h"
 
@@ -54,17 +65,31 @@ struct StreamSink
 	BulkInsertState bistate;
 	CommandId	cid;
 	int			natts;			/* of the target */
+	TupleDesc	input_desc;
 	int		   *input_index;	/* per target attribute: input column or -1 */
+	bool	   *input_used;		/* per input column: does a target take it? */
+	ExprState **coercions;		/* per target attribute with input, or NULL:
+								 * the value is copied as is */
 	ExprState **defaults;		/* per target attribute without input */
+	bool		any_coercion;
 	bool		has_generated;
 	bool		row_triggers_before;
-	TupleTableSlot **slots;
+	bool		fallible;		/* can a row's values fail preparation? */
+	TupleTableSlot *input_slot; /* a buffered input row, for the coercions */
+	Datum	   *input_values;	/* capacity x input columns */
+	bool	   *input_nulls;
+	TupleTableSlot **slots;		/* target rows */
+	TupleTableSlot **kept;		/* the ones to insert */
+	bool	   *rejected;
 	SinkCoordinates *coordinates;
 	int			capacity;
 	int			buffered;
 	MemoryContext rowcxt;		/* buffered rows' values; reset per flush */
 	int64		rows;
 	SinkCoordinates *current;	/* for the error context */
+	int			current_column; /* target attribute being coerced, or -1 */
+	StreamSinkRejectCallback reject;
+	void	   *reject_arg;
 	ErrorContextCallback errcallback;
 };
 
@@ -74,14 +99,37 @@ sink_error_context(void *arg)
 	StreamSink *sink = arg;
 
 	if (sink->current && sink->current->topic)
-		errcontext("kafka record %s[%d] at offset " INT64_FORMAT " into streaming table \"%s\"",
-				   sink->current->topic, sink->current->partition,
-				   sink->current->offset, RelationGetRelationName(sink->rel));
+	{
+		if (sink->current_column >= 0)
+			errcontext("kafka record %s[%d] at offset " INT64_FORMAT " into column \"%s\" of streaming table \"%s\"",
+					   sink->current->topic, sink->current->partition,
+					   sink->current->offset,
+					   NameStr(TupleDescAttr(RelationGetDescr(sink->rel), sink->current_column)->attname),
+					   RelationGetRelationName(sink->rel));
+		else
+			errcontext("kafka record %s[%d] at offset " INT64_FORMAT " into streaming table \"%s\"",
+					   sink->current->topic, sink->current->partition,
+					   sink->current->offset, RelationGetRelationName(sink->rel));
+	}
+	else if (sink->current && sink->current_column >= 0)
+		errcontext("column \"%s\" of streaming table \"%s\"",
+				   NameStr(TupleDescAttr(RelationGetDescr(sink->rel), sink->current_column)->attname),
+				   RelationGetRelationName(sink->rel));
+}
+
+/* Errors of a row's values, not of the batch: data exceptions, constraints. */
+static bool
+is_value_error(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
 }
 
 /*
- * Per target attribute, the input column of the same name, or -1.  Types
- * must match (or be binary coercible).
+ * Per target attribute, the input column of the same name, or -1.  The
+ * input type must be the column's type or its base type (for a domain), or
+ * binary coercible to it; typmods and domain constraints are applied to
+ * each value (stream_sink_begin).
  */
 int *
 stream_sink_map_columns(Relation rel, TupleDesc input, const char *input_name)
@@ -101,11 +149,12 @@ stream_sink_map_columns(Relation rel, TupleDesc input, const char *input_name)
 		for (j = 0; j < input->natts; j++)
 		{
 			Form_pg_attribute in = TupleDescAttr(input, j);
+			Oid			base = getBaseType(att->atttypid);
 
 			if (in->attisdropped || strcmp(NameStr(in->attname), NameStr(att->attname)) != 0)
 				continue;
-			if (in->atttypid != att->atttypid &&
-				!IsBinaryCoercible(in->atttypid, att->atttypid))
+			if (in->atttypid != att->atttypid && in->atttypid != base &&
+				!IsBinaryCoercible(in->atttypid, base))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("column \"%s\" of %s has type %s but column \"%s\" of streaming table \"%s\" has type %s",
@@ -120,17 +169,48 @@ stream_sink_map_columns(Relation rel, TupleDesc input, const char *input_name)
 	return map;
 }
 
+/*
+ * The assignment coercion of an input column into a target column, as
+ * INSERT builds it, over the input row in the scan slot; NULL when the
+ * value can be copied as is (same type and typmod, no domain).
+ */
+static ExprState *
+build_coercion(Form_pg_attribute in, int input_attno, Form_pg_attribute att)
+{
+	Var		   *var = makeVar(1, input_attno, in->atttypid, in->atttypmod,
+							  in->attcollation, 0);
+	Node	   *expr;
+	Node	   *inner;
+
+	expr = coerce_to_target_type(NULL, (Node *) var, in->atttypid,
+								 att->atttypid, att->atttypmod,
+								 COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+	if (expr == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of type %s cannot be assigned to a column of type %s",
+						NameStr(att->attname), format_type_be(in->atttypid),
+						format_type_with_typemod(att->atttypid, att->atttypmod))));
+	for (inner = expr; IsA(inner, RelabelType); inner = (Node *) ((RelabelType *) inner)->arg)
+		;
+	if (inner == (Node *) var)
+		return NULL;
+	return ExecInitExpr(expression_planner((Expr *) expr), NULL);
+}
+
 StreamSink *
 stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 {
 	StreamSink *sink = palloc0(sizeof(StreamSink));
 	TupleDesc	desc = RelationGetDescr(rel);
 	RangeTblEntry *rte;
+	MemoryContext old;
 	int			i;
 
 	stream_check_target(rel);
 	sink->rel = rel;
 	sink->natts = desc->natts;
+	sink->current_column = -1;
 	sink->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
@@ -138,10 +218,14 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	ExecInitRangeTable(sink->estate, list_make1(rte));
+
+	/*
+	 * As COPY FROM: the executor opens and closes the result relation, so
+	 * AFTER ROW triggers find it among the opened ones and open no second
+	 * reference of their own.
+	 */
 	sink->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(sink->rri, rel, 1, NULL, 0);
-	sink->estate->es_result_relations = palloc0(sizeof(ResultRelInfo *));
-	sink->estate->es_result_relations[0] = sink->rri;
+	ExecInitResultRelation(sink->estate, sink->rri, 1);
 	sink->estate->es_output_cid = GetCurrentCommandId(true);
 	sink->cid = sink->estate->es_output_cid;
 	CheckValidResultRel(sink->rri, CMD_INSERT);
@@ -153,28 +237,51 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	sink->row_triggers_before = rel->trigdesc && rel->trigdesc->trig_insert_before_row;
 	sink->has_generated = desc->constr && desc->constr->has_generated_stored;
 
+	sink->input_desc = CreateTupleDescCopy(input);
 	sink->input_index = stream_sink_map_columns(rel, input, input_name);
+	sink->input_used = palloc0(sizeof(bool) * Max(input->natts, 1));
+	sink->coercions = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
 	sink->defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
+	old = MemoryContextSwitchTo(sink->estate->es_query_cxt);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		int			in = sink->input_index[i];
 
-		if (sink->input_index[i] < 0 && !att->attisdropped && !att->attgenerated)
+		if (in >= 0)
+		{
+			sink->input_used[in] = true;
+			sink->coercions[i] = build_coercion(TupleDescAttr(input, in), in + 1, att);
+			sink->any_coercion |= sink->coercions[i] != NULL;
+		}
+		else if (!att->attisdropped && !att->attgenerated)
 		{
 			Node	   *expr = build_column_default(rel, i + 1);
 
 			if (expr)
-				sink->defaults[i] = ExecPrepareExpr((Expr *) expression_planner((Expr *) expr),
-													sink->estate);
+				sink->defaults[i] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
 		}
 	}
+	MemoryContextSwitchTo(old);
+
+	/* with BEFORE ROW triggers, constraints are checked after them, unguarded */
+	sink->fallible = sink->any_coercion ||
+		(!sink->row_triggers_before &&
+		 (sink->has_generated ||
+		  (desc->constr && (desc->constr->has_not_null || desc->constr->num_check > 0))));
 
 	sink->capacity = sink->row_triggers_before ? 1 : SINK_BUFFER_ROWS;
 	sink->slots = palloc0(sizeof(TupleTableSlot *) * sink->capacity);
+	sink->kept = palloc0(sizeof(TupleTableSlot *) * sink->capacity);
+	sink->rejected = palloc0(sizeof(bool) * sink->capacity);
 	sink->coordinates = palloc0(sizeof(SinkCoordinates) * sink->capacity);
+	sink->input_values = palloc0(sizeof(Datum) * sink->capacity * Max(input->natts, 1));
+	sink->input_nulls = palloc0(sizeof(bool) * sink->capacity * Max(input->natts, 1));
 	for (i = 0; i < sink->capacity; i++)
 		sink->slots[i] = ExecInitExtraTupleSlot(sink->estate, desc,
 												table_slot_callbacks(rel));
+	sink->input_slot = ExecInitExtraTupleSlot(sink->estate, sink->input_desc,
+											  &TTSOpsVirtual);
 	sink->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "stream sink rows",
 										 ALLOCSET_DEFAULT_SIZES);
 	sink->bistate = GetBulkInsertState();
@@ -189,6 +296,13 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	return sink;
 }
 
+void
+stream_sink_on_reject(StreamSink *sink, StreamSinkRejectCallback callback, void *arg)
+{
+	sink->reject = callback;
+	sink->reject_arg = arg;
+}
+
 /*
  * Buffer one input row.  Values are copied, so the caller may reset its
  * memory.  topic may be NULL when the row has no single record (transform
@@ -198,79 +312,225 @@ void
 stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
 				const char *topic, int32 partition, int64 offset)
 {
-	TupleTableSlot *slot = sink->slots[sink->buffered];
-	TupleDesc	desc = slot->tts_tupleDescriptor;
-	ExprContext *econtext = GetPerTupleExprContext(sink->estate);
-	MemoryContext old = MemoryContextSwitchTo(sink->rowcxt);
+	int			ninput = sink->input_desc->natts;
+	Datum	   *in_values = sink->input_values + (Size) sink->buffered * ninput;
+	bool	   *in_nulls = sink->input_nulls + (Size) sink->buffered * ninput;
 	SinkCoordinates *coordinates = &sink->coordinates[sink->buffered];
-	int			i;
+	MemoryContext old = MemoryContextSwitchTo(sink->rowcxt);
+	int			j;
 
 	coordinates->topic = topic;
 	coordinates->partition = partition;
 	coordinates->offset = offset;
-	sink->current = coordinates;
-
-	ExecClearTuple(slot);
-	for (i = 0; i < sink->natts; i++)
+	for (j = 0; j < ninput; j++)
 	{
-		int			in = sink->input_index[i];
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Form_pg_attribute in = TupleDescAttr(sink->input_desc, j);
 
-		if (in >= 0)
-		{
-			slot->tts_isnull[i] = nulls[in];
-			slot->tts_values[i] = nulls[in] ? (Datum) 0 :
-				datumCopy(values[in], att->attbyval, att->attlen);
-		}
-		else if (sink->defaults[i])
-		{
-			Datum		d = ExecEvalExpr(sink->defaults[i], econtext, &slot->tts_isnull[i]);
-
-			slot->tts_values[i] = slot->tts_isnull[i] ? (Datum) 0 :
-				datumCopy(d, att->attbyval, att->attlen);
-		}
-		else
-		{
-			slot->tts_isnull[i] = true;
-			slot->tts_values[i] = (Datum) 0;
-		}
+		in_nulls[j] = nulls[j] || !sink->input_used[j];
+		in_values[j] = in_nulls[j] ? (Datum) 0 :
+			datumCopy(values[j], in->attbyval, in->attlen);
 	}
-	ExecStoreVirtualTuple(slot);
-	ResetExprContext(econtext);
 	MemoryContextSwitchTo(old);
-
-	if (sink->row_triggers_before)
-	{
-		if (!ExecBRInsertTriggers(sink->estate, sink->rri, slot))
-		{
-			ExecClearTuple(slot);
-			return;				/* the trigger skipped the row */
-		}
-	}
-	if (sink->has_generated)
-		ExecComputeStoredGenerated(sink->rri, sink->estate, slot, CMD_INSERT);
-	if (sink->rel->rd_att->constr)
-		ExecConstraints(sink->rri, slot, sink->estate);
+	sink->rejected[sink->buffered] = false;
 	sink->buffered++;
 	if (sink->buffered == sink->capacity)
 		stream_sink_flush(sink);
 }
 
+/*
+ * Build buffered row i in the target's shape: coerced values, defaults and,
+ * without BEFORE ROW triggers, generated columns and constraints.
+ */
+static void
+prepare_row(StreamSink *sink, int i)
+{
+	TupleTableSlot *slot = sink->slots[i];
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	int			ninput = sink->input_desc->natts;
+	Datum	   *in_values = sink->input_values + (Size) i * ninput;
+	bool	   *in_nulls = sink->input_nulls + (Size) i * ninput;
+	ExprContext *econtext = GetPerTupleExprContext(sink->estate);
+	MemoryContext old;
+	int			a;
+
+	sink->current = &sink->coordinates[i];
+	ExecClearTuple(slot);
+	if (sink->any_coercion)
+	{
+		TupleTableSlot *input = sink->input_slot;
+
+		ExecClearTuple(input);
+		memcpy(input->tts_values, in_values, sizeof(Datum) * ninput);
+		memcpy(input->tts_isnull, in_nulls, sizeof(bool) * ninput);
+		ExecStoreVirtualTuple(input);
+	}
+	old = MemoryContextSwitchTo(sink->rowcxt);
+	for (a = 0; a < sink->natts; a++)
+	{
+		int			in = sink->input_index[a];
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (in >= 0 && sink->coercions[a] == NULL)
+		{
+			slot->tts_isnull[a] = in_nulls[in];
+			slot->tts_values[a] = in_values[in];
+			continue;
+		}
+		if (in >= 0 || sink->defaults[a])
+		{
+			ExprState  *state = in >= 0 ? sink->coercions[a] : sink->defaults[a];
+			Datum		d;
+
+			sink->current_column = a;
+			/* generated columns' evaluation points it elsewhere */
+			econtext->ecxt_scantuple = sink->input_slot;
+			d = ExecEvalExprSwitchContext(state, econtext, &slot->tts_isnull[a]);
+			slot->tts_values[a] = slot->tts_isnull[a] ? (Datum) 0 :
+				datumCopy(d, att->attbyval, att->attlen);
+			continue;
+		}
+		slot->tts_isnull[a] = true;
+		slot->tts_values[a] = (Datum) 0;
+	}
+	sink->current_column = -1;
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+	if (!sink->row_triggers_before)
+	{
+		if (sink->has_generated)
+			ExecComputeStoredGenerated(sink->rri, sink->estate, slot, CMD_INSERT);
+		if (sink->rel->rd_att->constr)
+			ExecConstraints(sink->rri, slot, sink->estate);
+	}
+	ResetExprContext(econtext);
+}
+
+/*
+ * Prepare rows [from, to) in a subtransaction; false with the error when
+ * one failed (everything the attempt did is rolled back).
+ */
+static bool
+try_prepare(StreamSink *sink, int from, int to, ErrorData **edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			i;
+
+		for (i = from; i < to; i++)
+			prepare_row(sink, i);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	sink->current_column = -1;
+	ResetPerTupleExprContext(sink->estate);
+	return ok;
+}
+
+static void
+prepare_buffered(StreamSink *sink)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *edata;
+	int			i;
+
+	if (!sink->fallible || sink->reject == NULL)
+	{
+		/* nothing to catch: a bad value fails the batch, naming its record */
+		PG_TRY();
+		{
+			for (i = 0; i < sink->buffered; i++)
+				prepare_row(sink, i);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (is_value_error(edata->sqlerrcode))
+				stream_record_error_raised = true;
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		return;
+	}
+
+	if (try_prepare(sink, 0, sink->buffered, &edata))
+		return;
+	if (!is_value_error(edata->sqlerrcode))
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	/* find the rows at fault, one subtransaction each */
+	for (i = 0; i < sink->buffered; i++)
+	{
+		if (try_prepare(sink, i, i + 1, &edata))
+			continue;
+		if (!is_value_error(edata->sqlerrcode))
+			ReThrowError(edata);
+		sink->rejected[i] = true;
+		ExecClearTuple(sink->slots[i]);
+		sink->current = NULL;
+		sink->reject(sink->reject_arg, sink->coordinates[i].topic,
+					 sink->coordinates[i].partition, sink->coordinates[i].offset, edata);
+		FreeErrorData(edata);
+	}
+}
+
 void
 stream_sink_flush(StreamSink *sink)
 {
+	int			nkept = 0;
 	int			i;
 
 	if (sink->buffered == 0)
 		return;
+	prepare_buffered(sink);
+	for (i = 0; i < sink->buffered; i++)
+	{
+		TupleTableSlot *slot = sink->slots[i];
+
+		if (sink->rejected[i])
+			continue;
+		if (sink->row_triggers_before)
+		{
+			sink->current = &sink->coordinates[i];
+			if (!ExecBRInsertTriggers(sink->estate, sink->rri, slot))
+			{
+				ExecClearTuple(slot);
+				continue;		/* the trigger skipped the row */
+			}
+			if (sink->has_generated)
+				ExecComputeStoredGenerated(sink->rri, sink->estate, slot, CMD_INSERT);
+			if (sink->rel->rd_att->constr)
+				ExecConstraints(sink->rri, slot, sink->estate);
+		}
+		sink->kept[nkept++] = slot;
+	}
 	sink->current = NULL;
-	table_multi_insert(sink->rel, sink->slots, sink->buffered, sink->cid, 0,
-					   sink->bistate);
+	if (nkept > 0)
+		table_multi_insert(sink->rel, sink->kept, nkept, sink->cid, 0, sink->bistate);
 	for (i = 0; i < sink->buffered; i++)
 	{
 		TupleTableSlot *slot = sink->slots[i];
 		List	   *recheck = NIL;
 
+		if (TTS_EMPTY(slot))
+			continue;
 		sink->current = &sink->coordinates[i];
 		if (sink->rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(sink->rri, slot, sink->estate,
@@ -285,7 +545,7 @@ stream_sink_flush(StreamSink *sink)
 		ResetPerTupleExprContext(sink->estate);
 	}
 	sink->current = NULL;
-	sink->rows += sink->buffered;
+	sink->rows += nkept;
 	sink->buffered = 0;
 	MemoryContextReset(sink->rowcxt);
 }
@@ -302,7 +562,9 @@ stream_sink_end(StreamSink *sink)
 	AfterTriggerEndQuery(sink->estate);
 	FreeBulkInsertState(sink->bistate);
 	table_finish_bulk_insert(sink->rel, 0);
-	ExecCloseIndices(sink->rri);
+	/* the indexes, and relations AFTER triggers opened, then ours */
+	ExecCloseResultRelations(sink->estate);
+	ExecCloseRangeTableRelations(sink->estate);
 	ExecResetTupleTable(sink->estate->es_tupleTable, false);
 	FreeExecutorState(sink->estate);
 	MemoryContextDelete(sink->rowcxt);

@@ -54,6 +54,7 @@ typedef struct StreamDef
 	char	   *transform;		/* or NULL */
 	char	   *timezone;
 	char	   *datestyle;
+	char	   *search_path;	/* the creator's; NULL: the database's default */
 	char	   *state;			/* active | paused | failed */
 	int64		batch_id;
 } StreamDef;
@@ -139,6 +140,24 @@ extern int *stream_sink_map_columns(Relation rel, TupleDesc input,
 									const char *input_name);
 extern void stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
 							const char *topic, int32 partition, int64 offset);
+
+/*
+ * A row whose values do not fit the target (SQLSTATE class 22: too long,
+ * out of range, invalid for the column's type; class 23: a domain's or the
+ * table's NOT NULL / CHECK constraint) is by default an error of the batch,
+ * raised with the record's coordinates in the context and
+ * stream_record_error_raised set.  With a reject callback the row is left
+ * out instead and the callback gets its coordinates (as given to
+ * stream_sink_put; topic NULL for rows without one) and the error, during
+ * stream_sink_put / flush / end; the callback may itself throw (e.g.
+ * ReThrowError) to fail the batch after all.  Errors of other classes
+ * always fail the batch.
+ */
+typedef void (*StreamSinkRejectCallback) (void *arg, const char *topic,
+										  int32 partition, int64 offset,
+										  ErrorData *edata);
+extern void stream_sink_on_reject(StreamSink *sink,
+								  StreamSinkRejectCallback callback, void *arg);
 extern void stream_sink_flush(StreamSink *sink);
 extern int64 stream_sink_end(StreamSink *sink);
 
@@ -158,7 +177,8 @@ extern void stream_worker_report(const char *state, double rows_per_second,
 extern bool stream_lock_acquire(Oid target, bool session, bool wait);
 extern void stream_lock_release(Oid target);
 
-/* ingest.c: run as the stream's owner with its TimeZone/DateStyle pinned */
+/* ingest.c: run as the stream's owner with its TimeZone, DateStyle and
+ * search_path pinned */
 typedef struct StreamUserContext
 {
 	Oid			saved_user;

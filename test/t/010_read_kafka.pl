@@ -188,5 +188,22 @@ is($node->safe_psql('postgres',
 	"SELECT count(*), sum(length(value)) FROM kafka.read_kafka(server => 'k', subscribe => 'large')"),
 	'400000|1000000000', 'the large topic is read completely');
 
+###########################################################################
+# Starting offsets beyond the end of many partitions: the read returns
+# nothing and says so in one NOTICE of bounded length, naming the first
+# partitions with their offsets and high watermarks.
+{
+	my $starts = join(',', map { qq{"$_":1000000000} } 0 .. 15);
+	my ($ret, $out, $err) = $node->psql('postgres',
+		qq{SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'large', startingOffsets => '{"large":{$starts}}')});
+	is($out, '0', 'a start beyond the end reads nothing');
+	my @notices = grep { /NOTICE:/ } split /\n/, $err;
+	is(scalar @notices, 1, 'one NOTICE for the read');
+	like($notices[0] // '',
+		qr/startingOffsets starts beyond the end of 16 partitions, which return no records: large\[0\] \(offset 1000000000, high watermark 25000\), large\[1\] .* and 11 more$/,
+		'the NOTICE names partition, offset and watermark, and counts the rest');
+	cmp_ok(length($notices[0] // ''), '<', 600, 'the NOTICE stays short');
+}
+
 $node->stop;
 done_testing();

@@ -83,6 +83,113 @@ test_properties(void)
 		  "secret classification");
 }
 
+/* librdkafka's own value rules and the ones the extension's settings impose */
+static void
+test_property_values(void)
+{
+	KafkaPropertyCheck c;
+
+	c = kafka_property_check("socket.timeout.ms", "-5", KAFKA_CTX_SERVER, 1);
+	check(c.verdict == KAFKA_PROPERTY_INVALID && strstr(c.detail, "10..300000") != NULL &&
+		  c.detail[strlen(c.detail) - 1] != '\n',
+		  "values: out-of-range number refused with librdkafka's range");
+	check(verdict("compression.type", "zip", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_INVALID,
+		  "values: unknown enum value refused");
+	check(verdict("check.crcs", "maybe", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_INVALID,
+		  "values: bad Boolean refused in per-call options");
+	check(verdict("compression.type", "zstd", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("socket.timeout.ms", "30000", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("linger.ms", "5", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK,
+		  "values: valid values accepted");
+	check(verdict("acks", "all", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("acks", "-1", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK,
+		  "values: acks=all accepted (a topic-level property on the global configuration)");
+	c = kafka_property_check("acks", "0", KAFKA_CTX_SERVER, 0);
+	check(c.verdict == KAFKA_PROPERTY_CONFLICT && c.why != NULL && strstr(c.why, "idempotent") != NULL,
+		  "values: acks=0 refused, the producer is idempotent");
+	check(verdict("request.required.acks", "1", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_CONFLICT,
+		  "values: request.required.acks=1 refused");
+	check(verdict("acks", "bogus", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_INVALID,
+		  "values: acks checked by librdkafka first");
+	check(verdict("max.in.flight", "6", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_CONFLICT &&
+		  verdict("max.in.flight.requests.per.connection", "5", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK,
+		  "values: at most 5 requests in flight");
+	c = kafka_property_check("plugin.library.paths", "zz", KAFKA_CTX_SERVER, 1);
+	check(c.verdict == KAFKA_PROPERTY_REFUSED && c.detail[0] == '\0',
+		  "values: refused properties never reach librdkafka (it would dlopen)");
+	c = kafka_property_check("ssl.key.password", "s3cret", KAFKA_CTX_USER_MAPPING, 0);
+	check(c.verdict == KAFKA_PROPERTY_OK, "values: a secret string is accepted");
+	c = kafka_property_check("sasl.oauthbearer.client.secret", "s3cret-value", KAFKA_CTX_USER_MAPPING, 0);
+	check((c.verdict == KAFKA_PROPERTY_OK && c.detail[0] == '\0') ||
+		  (c.verdict == KAFKA_PROPERTY_UNSUPPORTED && strstr(c.detail, "s3cret-value") == NULL),
+		  "values: a secret's refusal never quotes it");
+}
+
+static int
+uses_credential(const char *protocol, const char *mechanism, const char *user,
+				const char *password)
+{
+	KafkaCredentialFacts f = {0};
+
+	f.security_protocol = protocol;
+	f.sasl_mechanism = mechanism;
+	f.sasl_username = user;
+	f.sasl_password = password;
+	return kafka_connection_uses_credential(&f);
+}
+
+/* password_required: only credentials the connection presents count */
+static void
+test_credentials(void)
+{
+	KafkaCredentialFacts f = {0};
+
+	check(uses_credential("sasl_ssl", "PLAIN", "u", "p") &&
+		  uses_credential("SASL_PLAINTEXT", "scram-sha-512", "u", "p") &&
+		  uses_credential("sasl_plaintext", "SCRAM-SHA-256", "u", "p"),
+		  "credentials: PLAIN/SCRAM username and password over sasl_*");
+	check(!uses_credential(NULL, "PLAIN", "u", "p") && !uses_credential("ssl", "PLAIN", "u", "p"),
+		  "credentials: a password without a SASL protocol is not used");
+	check(!uses_credential("sasl_ssl", NULL, "u", "p") && !uses_credential("sasl_ssl", "GSSAPI", "u", "p"),
+		  "credentials: GSSAPI (librdkafka's default) ignores the password");
+	check(!uses_credential("sasl_ssl", "PLAIN", "u", "") && !uses_credential("sasl_ssl", "PLAIN", NULL, "p"),
+		  "credentials: empty password or no username does not count");
+
+	f.security_protocol = "plaintext";
+	f.mapping_has_key = 1;
+	f.has_certificate = 1;
+	check(!kafka_connection_uses_credential(&f), "credentials: a TLS key over plaintext is not used");
+	f.security_protocol = NULL;
+	check(!kafka_connection_uses_credential(&f), "credentials: a TLS key without a protocol is not used");
+	f.security_protocol = "sasl_plaintext";
+	check(!kafka_connection_uses_credential(&f), "credentials: a TLS key over sasl_plaintext is not used");
+	f.security_protocol = "ssl";
+	check(kafka_connection_uses_credential(&f), "credentials: key and certificate over ssl");
+	f.security_protocol = "SASL_SSL";
+	check(kafka_connection_uses_credential(&f), "credentials: key and certificate over sasl_ssl");
+	f.has_certificate = 0;
+	check(!kafka_connection_uses_credential(&f), "credentials: a key without its certificate is not used");
+	f.mapping_has_key = 0;
+	f.mapping_has_keystore = 1;
+	check(kafka_connection_uses_credential(&f), "credentials: a keystore holds key and certificate");
+	f.security_protocol = "plaintext";
+	check(!kafka_connection_uses_credential(&f), "credentials: a keystore over plaintext is not used");
+
+	memset(&f, 0, sizeof(f));
+	f.security_protocol = "sasl_ssl";
+	f.sasl_mechanism = "OAUTHBEARER";
+	f.oauthbearer_client_secret = "s";
+	check(!kafka_connection_uses_credential(&f),
+		  "credentials: an OAUTHBEARER client secret without the oidc method is not used");
+	f.oauthbearer_method = "OIDC";
+	check(kafka_connection_uses_credential(&f), "credentials: OAUTHBEARER oidc client secret");
+	f.security_protocol = "ssl";
+	check(!kafka_connection_uses_credential(&f), "credentials: OAUTHBEARER needs a SASL protocol");
+	f.security_protocol = "sasl_ssl";
+	f.sasl_mechanism = "PLAIN";
+	check(!kafka_connection_uses_credential(&f), "credentials: a client secret is not used by PLAIN");
+}
+
 static void
 test_jaas(void)
 {
@@ -166,6 +273,8 @@ int
 main(void)
 {
 	test_properties();
+	test_property_values();
+	test_credentials();
 	test_jaas();
 	test_offset_specs();
 	printf("1..%d\n", tests);
