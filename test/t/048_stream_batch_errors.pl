@@ -44,12 +44,14 @@ $node->safe_psql('postgres', qq{
 	INSERT INTO lookups.labels VALUES ('click', 'CLICK'), ('view', 'VIEW');
 	CREATE TABLE d_skip (event_id bigint, label text, ratio bigint, _partition int, _offset bigint);
 	CREATE TABLE d_dead (LIKE d_skip);
+	CREATE TABLE d_refresh (LIKE d_skip);
 });
-for my $stream (['d_skip', 'skip'], ['d_dead', 'dead_letter'])
+for my $stream (['d_skip', 'skip', 'continuous'], ['d_dead', 'dead_letter', 'continuous'],
+	['d_refresh', 'skip', 'available_now'])
 {
 	$node->safe_psql('postgres', qq{
 		SELECT kafka.create_streaming_table('$stream->[0]', source => 'd_topic',
-		  on_error => '$stream->[1]', max_offsets_per_trigger => 20,
+		  on_error => '$stream->[1]', trigger => '$stream->[2]', max_offsets_per_trigger => 20,
 		  transform => 'SELECT b.event_id, l.label, 100 / (b.event_id - 7) AS ratio, b._partition, b._offset
 		                FROM batch b LEFT JOIN lookups.labels l USING (type)');});
 }
@@ -60,6 +62,8 @@ ok(wait_for('SELECT count(*) FROM d_skip', '49', 'skip load'), 'skip: the bad re
 ok(wait_for('SELECT count(*) FROM d_dead', '49', 'dead load'), 'dead_letter: the bad record is set aside');
 ok(wait_for(q{SELECT count(*) FROM kafka.dead_letters WHERE stream = 'd_dead'::regclass AND "partition" = 1 AND "offset" = 3 AND error LIKE '%division by zero%'},
 	'1', 'dead letter'), 'with its error');
+like($node->safe_psql('postgres', q{CALL kafka.refresh_streaming_table('d_refresh')}),
+	qr/49 rows from 50 records in 3 batches, 0 dead letters, 1 skipped/, 'refresh: the bad record is skipped');
 
 # the joined table vanishes: an error of the statement, not of any record
 $node->safe_psql('postgres', 'DROP TABLE lookups.labels');
@@ -77,13 +81,25 @@ for my $stream (qw(d_skip d_dead))
 is($node->safe_psql('postgres', q{SELECT count(*) FROM kafka.dead_letters WHERE stream = 'd_dead'::regclass}),
 	'1', 'no record blamed for the missing table');
 
+# the same in a refresh: it raises the error and the stream is marked failed
+my ($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('d_refresh')});
+like($err, qr/relation "lookups.labels" does not exist/, 'refresh: the error of the batch is raised');
+is($node->safe_psql('postgres', q{
+	SELECT state || ' ' || (SELECT sum(next_offset) FROM kafka.stream_offsets WHERE stream = 'd_refresh'::regclass)
+	       || ' ' || (SELECT count(*) FROM d_refresh)
+	  FROM kafka.streaming_tables WHERE target = 'd_refresh'::regclass}),
+	'failed 50 49', 'refresh: the stream is failed, nothing skipped, written or advanced');
+
 # restored: resumed streams take the records they did not take
 $node->safe_psql('postgres', q{
 	CREATE TABLE lookups.labels (type text PRIMARY KEY, label text);
 	SELECT kafka.resume_streaming_table('d_skip');
-	SELECT kafka.resume_streaming_table('d_dead');});
+	SELECT kafka.resume_streaming_table('d_dead');
+	SELECT kafka.resume_streaming_table('d_refresh');});
 ok(wait_for('SELECT count(*) FROM d_skip', '99', 'skip resumed'), 'skip: resumed, every record is there');
 ok(wait_for('SELECT count(*) FROM d_dead', '99', 'dead resumed'), 'dead_letter: resumed, every record is there');
+like($node->safe_psql('postgres', q{CALL kafka.refresh_streaming_table('d_refresh')}),
+	qr/50 rows from 50 records/, 'refresh: resumed, every record is there');
 
 # --- all brokers down: kafka.stream_progress says so, and nothing is lost
 $node->safe_psql('postgres', q{
