@@ -487,6 +487,21 @@ begin_with_def(Oid target, MemoryContext cxt, bool abort_if_gone)
 	return def;
 }
 
+/*
+ * The source (its columns, options, server or user mapping) changed under
+ * an open ingest: close it; the next loop opens it again as the catalog now
+ * says, from the committed offsets.  Returns NULL, the ingest to keep.
+ */
+static StreamIngest *
+reopen_later(StreamDef *def, StreamIngest *ingest)
+{
+	ereport(LOG,
+			(errmsg("the source of streaming table %s changed: reading again from the committed offsets",
+					def->target_name)));
+	stream_ingest_close(ingest);
+	return NULL;
+}
+
 static void
 run_stream(Oid target, MemoryContext parent)
 {
@@ -518,13 +533,7 @@ run_stream(Oid target, MemoryContext parent)
 		 * that error stops the stream).
 		 */
 		if (ingest != NULL && !stream_ingest_is_current(ingest))
-		{
-			ereport(LOG,
-					(errmsg("the source of streaming table %s changed: reading again from the committed offsets",
-							def->target_name)));
-			stream_ingest_close(ingest);
-			ingest = NULL;
-		}
+			ingest = reopen_later(def, ingest);
 		if (ingest == NULL)
 		{
 			stream_worker_report("connecting", -1, NULL);
@@ -564,11 +573,7 @@ run_stream(Oid target, MemoryContext parent)
 				 */
 				PopActiveSnapshot();
 				AbortCurrentTransaction();
-				ereport(LOG,
-						(errmsg("the source of streaming table %s changed: reading again from the committed offsets",
-								def->target_name)));
-				stream_ingest_close(ingest);
-				ingest = NULL;
+				ingest = reopen_later(def, ingest);
 				continue;
 			}
 			PopActiveSnapshot();
