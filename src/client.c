@@ -338,6 +338,8 @@ handle_event(KafkaClient *client, rd_kafka_event_t *ev)
 				bool		fatal = rd_kafka_event_error_is_fatal(ev);
 
 				remember_error(client, rd_kafka_event_error_string(ev));
+				if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+					client->brokers_down = true;
 				ereport(DEBUG1, (errmsg_internal("librdkafka error: %s", client->last_error)));
 				if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
 					err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||

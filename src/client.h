@@ -42,6 +42,8 @@ typedef struct KafkaClient
 	rd_kafka_queue_t *main_queue;	/* logs and errors */
 	KafkaClientCore *core;		/* shared with helper threads */
 	char		last_error[512];	/* scrubbed; "" if none */
+	bool		brokers_down;	/* librdkafka said all brokers are down; the
+								 * caller clears it when it hears from them */
 	bool		closed;
 	KafkaDeliveryReportHandler delivery_report;	/* producers */
 	void	   *delivery_report_arg;

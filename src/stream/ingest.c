@@ -24,12 +24,18 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -38,6 +44,7 @@
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -50,6 +57,8 @@
 #define LINGER_MS 100
 /* An idle continuous stream wakes its fetchers this often (see reader.h). */
 #define STREAM_IDLE_WAKE_MS 1000
+/* How long the periodic partition count may wait for the brokers. */
+#define PARTITION_COUNT_TIMEOUT_MS 1000
 
 typedef struct HeldMessage
 {
@@ -82,6 +91,8 @@ struct StreamIngest
 	int			capacity;
 	int64		held_bytes;
 	int			partition_count;	/* of the topic when opened */
+	char	   *dependencies;	/* what it was opened with (see check_dependencies) */
+	rd_kafka_topic_t *topic_handle; /* for partition counts */
 	TimestampTz batch_start;
 	MemoryContext batchcxt;		/* per apply */
 };
@@ -101,6 +112,131 @@ static void
 ingest_context_callback(void *arg)
 {
 	free_held((StreamIngest *) arg);
+}
+
+/* Says, in an error's context, what the failed check was for (arg: text or NULL). */
+static void
+dependency_error_context(void *arg)
+{
+	const char **what = (const char **) arg;
+
+	if (*what)
+		errcontext("%s", *what);
+}
+
+/*
+ * What an ingest depends on, checked when it opens and before each batch,
+ * under the locks the batch then holds (the source first, then the target,
+ * always in this order): the source foreign table and its server exist, and
+ * the stream's owner still has USAGE on the server and a user mapping (the
+ * checks of kafka_connection_for_server), SELECT on the source and INSERT on
+ * the target.  Whatever vanished or was revoked raises an error of class 42,
+ * which stops the stream (stream_classify_error): retrying cannot bring it
+ * back, and the batch writes nothing and advances no offset.
+ *
+ * Returns a description of everything an open ingest caches from these
+ * objects -- the source's columns (names, types, typmods, dropped, column
+ * options), its table options (topic, format, key_format, avro_schema,
+ * on_error...), its server and the server's and user mapping's options --
+ * so that a batch can tell whether the ingest still matches the catalog.
+ */
+static char *
+check_dependencies(StreamDef *def, LOCKMODE target_lock)
+{
+	ErrorContextCallback errcallback;
+	const char *what = NULL;
+	StringInfoData buf;
+	HeapTuple	tup;
+	Oid			serverid;
+	ForeignTable *ft;
+	ForeignServer *server;
+	Relation	rel;
+	TupleDesc	desc;
+	AclResult	aclresult;
+	char	   *owner;
+	int			i;
+
+	owner = GetUserNameFromId(def->owner, true);
+	owner = owner ? pstrdup(quote_identifier(owner)) : psprintf("%u", def->owner);
+	errcallback.callback = dependency_error_context;
+	errcallback.arg = &what;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	/* taking the lock reads the invalidations: the syscache is current */
+	LockRelationOid(def->source, AccessShareLock);
+	tup = SearchSysCache1(FOREIGNTABLEREL, ObjectIdGetDatum(def->source));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the source foreign table of streaming table %s no longer exists",
+						def->target_name),
+				 errhint("Drop the streaming table, or re-create its source and then the stream.")));
+	serverid = ((Form_pg_foreign_table) GETSTRUCT(tup))->ftserver;
+	ReleaseSysCache(tup);
+	if (!SearchSysCacheExists1(FOREIGNSERVEROID, ObjectIdGetDatum(serverid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the foreign server of the source of streaming table %s no longer exists",
+						def->target_name)));
+	ft = GetForeignTable(def->source);
+	server = GetForeignServer(serverid);
+
+	what = psprintf("streaming table %s needs USAGE on foreign server %s and a user mapping there for its owner %s",
+					def->target_name, quote_identifier(server->servername), owner);
+	(void) kafka_connection_for_server(server, def->owner);
+	what = psprintf("streaming table %s needs SELECT on its source for its owner %s",
+					def->target_name, owner);
+	aclresult = pg_class_aclcheck(def->source, def->owner, ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_TABLE, get_rel_name(def->source));
+
+	what = NULL;
+	LockRelationOid(def->target, target_lock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(def->target)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target table of streaming table %s no longer exists",
+						def->target_name)));
+	what = psprintf("streaming table %s needs INSERT on it for its owner %s",
+					def->target_name, owner);
+	aclresult = pg_class_aclcheck(def->target, def->owner, ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(def->target));
+	error_context_stack = errcallback.previous;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "server %u %s\ntable %s\n", serverid,
+					 nodeToString(server->options), nodeToString(ft->options));
+	/* the mapping kafka_connection_for_server used: the owner's, else PUBLIC's */
+	tup = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(def->owner),
+						  ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tup))
+		tup = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							  ObjectIdGetDatum(serverid));
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tup,
+											  Anum_pg_user_mapping_umoptions, &isnull);
+
+		appendStringInfo(&buf, "user mapping %u %s\n",
+						 ((Form_pg_user_mapping) GETSTRUCT(tup))->oid,
+						 isnull ? "" : TextDatumGetCString(options));
+		ReleaseSysCache(tup);
+	}
+	rel = relation_open(def->source, NoLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		appendStringInfo(&buf, "column %s %u %d %d %s\n", NameStr(att->attname),
+						 att->atttypid, att->atttypmod, (int) att->attisdropped,
+						 nodeToString(GetForeignColumnOptions(def->source, i + 1)));
+	}
+	relation_close(rel, NoLock);
+	return buf.data;
 }
 
 StreamIngest *
@@ -123,6 +259,7 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	ingest->bounded = bounded;
 	ingest->callback.func = ingest_context_callback;
 	ingest->callback.arg = ingest;
+	ingest->dependencies = check_dependencies(def, AccessShareLock);
 	ingest->source = kafka_table_open(def->source, cxt);
 	ingest->capacity = def->max_offsets > 0 ?
 		(int) Min(def->max_offsets, 10000000) : STREAM_DEFAULT_BATCH_RECORDS;
@@ -143,6 +280,7 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 		kafka_spec_set_property(spec, "queued.min.messages", "50000");
 	kafka_spec_bound_fetch_memory(spec, 0);
 	ingest->client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
+	ingest->topic_handle = kafka_client_topic(ingest->client, ingest->source->topic);
 	ranges = kafka_source_partitions(ingest->client, KAFKA_SOURCE_SUBSCRIBE,
 									 ingest->source->topic, "topic");
 	ingest->partition_count = list_length(ranges);
@@ -238,27 +376,44 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	return ingest;
 }
 
-/* Has the topic more partitions than when we opened it? */
+/*
+ * Has the topic more partitions than when we opened it?  Unknown while the
+ * brokers cannot be reached: the ingest then keeps waiting for them (see
+ * stream_ingest_trouble) rather than failing.
+ */
 bool
 stream_ingest_partitions_changed(StreamIngest *ingest)
 {
-	const struct rd_kafka_metadata *md = kafka_client_metadata(ingest->client);
-	bool		changed = false;
-	int			i;
+	int			count = kafka_client_partition_count(ingest->client, ingest->topic_handle,
+													 PARTITION_COUNT_TIMEOUT_MS);
 
-	for (i = 0; i < md->topic_cnt; i++)
-		if (strcmp(md->topics[i].topic, ingest->source->topic) == 0 &&
-			md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-			md->topics[i].partition_cnt != ingest->partition_count)
-			changed = true;
-	rd_kafka_metadata_destroy(md);
-	return changed;
+	if (count < 0)
+		return false;
+	/* the brokers answered */
+	ingest->client->brokers_down = false;
+	return count != ingest->partition_count;
+}
+
+/*
+ * Why a continuous ingest receives nothing, for kafka.stream_progress: the
+ * brokers are all down (librdkafka said so) and we have not heard from them
+ * since.  NULL when there is nothing to say.
+ */
+char *
+stream_ingest_trouble(StreamIngest *ingest)
+{
+	if (!ingest->client->brokers_down)
+		return NULL;
+	return psprintf("all brokers down (bootstrap_servers \"%s\"): %s",
+					ingest->client->spec->bootstrap_servers,
+					ingest->client->last_error);
 }
 
 static void
 hold(StreamIngest *ingest, rd_kafka_message_t *msg, KafkaPartitionRange *range)
 {
 	kafka_reader_take(ingest->reader);
+	ingest->client->brokers_down = false;
 	ingest->held[ingest->nheld].msg = msg;
 	ingest->held[ingest->nheld].range = range;
 	ingest->nheld++;
@@ -349,15 +504,57 @@ stream_restore_user(StreamUserContext *ctx)
 
 bool		stream_record_error_raised = false;
 
-/* Errors that retrying cannot fix: the stream stops until resumed. */
+/*
+ * The one rule for errors met while a batch is applied.  Only an error
+ * proven to be a record's fault is the record's: a data exception (class
+ * 22) or a value breaking a constraint (class 23, e.g. a domain's CHECK),
+ * raised by the transform run over that record alone, or the decoder's
+ * verdict on its bytes.  on_error decides what becomes of such a record.
+ * Every other error is the batch's, and applying no part of it is the only
+ * safe answer: retried later from the same offsets when it may pass
+ * (serialization failures and deadlocks, out of memory and other
+ * resources, operator intervention and query cancel, lost connections,
+ * the brokers or the schema registry unreachable, lock timeouts, I/O
+ * errors), otherwise the stream stops (missing relations and functions,
+ * revoked privileges, syntax, program limits such as the stack depth,
+ * unsupported features, corrupt data).
+ */
+StreamErrorKind
+stream_classify_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
+			return STREAM_ERROR_RECORD;
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_CONNECTION_EXCEPTION:
+		case ERRCODE_FDW_ERROR:
+		case ERRCODE_SYSTEM_ERROR:
+			return STREAM_ERROR_RETRY;
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+			return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+				sqlerrcode == ERRCODE_OBJECT_IN_USE ?
+				STREAM_ERROR_RETRY : STREAM_ERROR_STOP;
+		case ERRCODE_INTERNAL_ERROR:
+			return sqlerrcode == ERRCODE_INTERNAL_ERROR ?
+				STREAM_ERROR_RETRY : STREAM_ERROR_STOP;
+		default:
+			return STREAM_ERROR_STOP;
+	}
+}
+
+/*
+ * An error that reached the top of a batch: does it stop the stream (a
+ * record's error under on_error 'fail', or a permanent error of the batch)?
+ */
 bool
 stream_error_is_permanent(ErrorData *edata)
 {
 	return stream_record_error_raised ||
-		edata->sqlerrcode == ERRCODE_DATA_CORRUPTED ||
-		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
-		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-		edata->sqlerrcode == ERRCODE_DATATYPE_MISMATCH;
+		stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RETRY;
 }
 
 /* Where the sink's rejected rows go (on_error 'dead_letter' or 'skip'). */
@@ -366,6 +563,7 @@ typedef struct SinkRejects
 	StreamIngest *ingest;
 	List	  **dead;
 	StreamBatchResult *result;
+	int			next;			/* where to look first: rows come in order */
 } SinkRejects;
 
 /*
@@ -378,15 +576,22 @@ sink_reject(void *arg, const char *topic, int32 partition, int64 offset, ErrorDa
 {
 	SinkRejects *rejects = arg;
 	StreamIngest *ingest = rejects->ingest;
-	int			i;
+	int			n;
 
-	for (i = 0; topic != NULL && i < ingest->nheld; i++)
+	/*
+	 * The sink hands rows over in the order they were put, which is the
+	 * order of held[]: start after the last reject, so a batch of rejects
+	 * costs one pass, not one per reject.
+	 */
+	for (n = 0; topic != NULL && n < ingest->nheld; n++)
 	{
+		int			i = (rejects->next + n) % ingest->nheld;
 		HeldMessage *h = &ingest->held[i];
 
 		if (h->msg->offset != offset || h->range->partition != partition ||
 			strcmp(h->range->topic, topic) != 0)
 			continue;
+		rejects->next = i + 1;
 		if (ingest->def->on_error == STREAM_ON_ERROR_DEAD_LETTER)
 		{
 			DeadLetter *d = palloc(sizeof(DeadLetter));
@@ -432,7 +637,15 @@ run_transform(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	int			rc;
 
 	enr->md.name = "batch";
-	enr->md.reliddesc = ingest->def->source;
+
+	/*
+	 * The rows were built with the source's layout as the ingest opened it:
+	 * "batch" must have that layout, not the one the catalog may have now
+	 * (a batch is applied only if the two agree, but the planner must never
+	 * read these rows with another tuple descriptor).
+	 */
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = ingest->source->desc;
 	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
 	enr->md.enrtuples = count;
 	enr->reldata = rows;
@@ -468,7 +681,7 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	List	   *volatile results = NIL;
 	TupleDesc	volatile desc = NULL;
 	volatile bool failed = false;
-	ErrorData  *edata = NULL;
+	ErrorData  *volatile edata = NULL;
 	ListCell   *lc;
 
 	BeginInternalSubTransaction(NULL);
@@ -493,6 +706,9 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
 
+	/* a failure of the statement, not of a record: the batch's error */
+	if (failed && stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RECORD)
+		ReThrowError(edata);
 	if (failed)
 	{
 		/* one record at a time, to give each error its coordinates */
@@ -530,6 +746,9 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 				RollbackAndReleaseCurrentSubTransaction();
 				MemoryContextSwitchTo(cxt);
 				CurrentResourceOwner = owner;
+				/* not this record's fault: the whole batch fails */
+				if (stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RECORD)
+					ReThrowError(edata);
 				switch (ingest->def->on_error)
 				{
 					case STREAM_ON_ERROR_FAIL:
@@ -572,7 +791,19 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	}
 }
 
-void
+/*
+ * In a transaction: does the open ingest still match the catalog?  Raises
+ * the error that stops the stream when something it depends on vanished or
+ * a privilege was revoked (see check_dependencies).
+ */
+bool
+stream_ingest_is_current(StreamIngest *ingest)
+{
+	return strcmp(check_dependencies(ingest->def, AccessShareLock),
+				  ingest->dependencies) == 0;
+}
+
+bool
 stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 {
 	StreamDef  *def = ingest->def;
@@ -590,7 +821,6 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	Datum	   *values = palloc(sizeof(Datum) * Max(source_desc->natts, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(source_desc->natts, 1));
 	List	   *dead = NIL;
-	AclResult	aclresult;
 	ListCell   *lc;
 	int			i;
 	double		seconds;
@@ -598,15 +828,23 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	memset(result, 0, sizeof(*result));
 	stream_record_error_raised = false;
 
-	/* the data part runs as the owner, privileges checked each batch */
+	/*
+	 * Privileges and dependencies are checked each batch, under the locks it
+	 * holds to its end.  The rows were fetched for the source as it was when
+	 * the ingest opened: if the source, its server or its user mapping
+	 * changed since, apply nothing; the caller reopens the ingest, which
+	 * reads the batch again from the committed offsets.
+	 */
+	if (strcmp(check_dependencies(def, RowExclusiveLock), ingest->dependencies) != 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(rowcxt);
+		return false;
+	}
+
+	/* the data part runs as the owner */
 	stream_become_owner(def, &user);
-	rel = table_open(def->target, RowExclusiveLock);
-	aclresult = pg_class_aclcheck(def->target, def->owner, ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
-	aclresult = pg_class_aclcheck(def->source, def->owner, ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FOREIGN_TABLE, source->relname);
+	rel = table_open(def->target, NoLock);
 
 	if (def->transform)
 	{
@@ -624,6 +862,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			rejects->ingest = ingest;
 			rejects->dead = &dead;
 			rejects->result = result;
+			rejects->next = 0;
 			stream_sink_on_reject(sink, sink_reject, rejects);
 		}
 	}
@@ -779,6 +1018,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	SPI_finish();
 	result->records = ingest->nheld;
 	MemoryContextSwitchTo(old);
+	return true;
 }
 
 void

@@ -82,6 +82,7 @@ typedef struct RefreshStep
 	MemoryContext cxt;
 	StreamIngest *ingest;
 	bool		applied;
+	bool		reopen;			/* the source changed: open the ingest again */
 	StreamBatchResult result;
 } RefreshStep;
 
@@ -95,12 +96,15 @@ static void
 batch_step(RefreshStep *step)
 {
 	step->applied = false;
+	step->reopen = false;
 	if (!stream_ingest_fetch(step->ingest, 0))
 		return;
 	PushActiveSnapshot(GetTransactionSnapshot());
-	stream_ingest_apply(step->ingest, &step->result);
+	if (stream_ingest_apply(step->ingest, &step->result))
+		step->applied = true;
+	else
+		step->reopen = true;	/* nothing was written */
 	PopActiveSnapshot();
-	step->applied = true;
 }
 
 /*
@@ -216,6 +220,19 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 		{
 			CHECK_FOR_INTERRUPTS();
 			run_step(batch_step, &step, atomic, target);
+			if (step.reopen)
+			{
+				/*
+				 * The source changed since the batch was read (ALTER FOREIGN
+				 * TABLE between two batches): read it again, as it is now,
+				 * from the committed offsets.
+				 */
+				stream_ingest_close(ingest);
+				ingest = step.ingest = NULL;
+				run_step(open_step, &step, atomic, target);
+				ingest = step.ingest;
+				continue;
+			}
 			if (!step.applied)
 				break;
 			if (!atomic)

@@ -114,20 +114,43 @@ extern bool stream_ingest_pending(StreamIngest *ingest);
  * Apply the fetched batch in the current transaction: rows, dead letters,
  * offsets (conditional update: a concurrent writer makes it fail), batch_id.
  * After the transaction commits call stream_ingest_committed; if it aborts,
- * close the ingest (its position is ahead of the catalog).
+ * close the ingest (its position is ahead of the catalog).  Returns false,
+ * having written nothing, when the source, its server or user mapping
+ * changed since the ingest opened: close it and open it again.  Raises the
+ * error that stops the stream when something it needs vanished or a
+ * privilege of the owner was revoked.
  */
-extern void stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result);
+extern bool stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result);
 extern void stream_ingest_committed(StreamIngest *ingest);
 
 /* Records left below the end offsets (bounded) / high watermarks. */
 extern int64 stream_ingest_lag(StreamIngest *ingest);
 extern bool stream_ingest_partitions_changed(StreamIngest *ingest);
+
+/* In a transaction: the checks of stream_ingest_apply without a batch. */
+extern bool stream_ingest_is_current(StreamIngest *ingest);
+
+/* Why a continuous ingest receives nothing (all brokers down), or NULL. */
+extern char *stream_ingest_trouble(StreamIngest *ingest);
 extern void stream_ingest_close(StreamIngest *ingest);
 
 /* Set when the last error was a record's (decode/transform, on_error fail). */
 extern bool stream_record_error_raised;
 
-/* Errors that retrying cannot fix: the stream is marked failed. */
+/* Whose fault an error met while applying a batch is (see ingest.c). */
+typedef enum StreamErrorKind
+{
+	STREAM_ERROR_RECORD,		/* the record's: on_error decides */
+	STREAM_ERROR_RETRY,			/* the batch's, transient: retried later */
+	STREAM_ERROR_STOP			/* the batch's, permanent: the stream fails */
+} StreamErrorKind;
+
+extern StreamErrorKind stream_classify_error(int sqlerrcode);
+
+/*
+ * Errors that retrying cannot fix (a record's under on_error 'fail', or a
+ * permanent error of the batch): the stream is marked failed.
+ */
 extern bool stream_error_is_permanent(ErrorData *edata);
 
 /* sink.c: bulk insert into the target, with its indexes, constraints,

@@ -487,6 +487,21 @@ begin_with_def(Oid target, MemoryContext cxt, bool abort_if_gone)
 	return def;
 }
 
+/*
+ * The source (its columns, options, server or user mapping) changed under
+ * an open ingest: close it; the next loop opens it again as the catalog now
+ * says, from the committed offsets.  Returns NULL, the ingest to keep.
+ */
+static StreamIngest *
+reopen_later(StreamDef *def, StreamIngest *ingest)
+{
+	ereport(LOG,
+			(errmsg("the source of streaming table %s changed: reading again from the committed offsets",
+					def->target_name)));
+	stream_ingest_close(ingest);
+	return NULL;
+}
+
 static void
 run_stream(Oid target, MemoryContext parent)
 {
@@ -497,17 +512,28 @@ run_stream(Oid target, MemoryContext parent)
 	TimestampTz last_partition_check = GetCurrentTimestamp();
 	TimestampTz window_start = GetCurrentTimestamp();
 	int64		window_rows = 0;
+	bool		trouble_shown = false;
 
 	for (;;)
 	{
 		TimestampTz tick_start = GetCurrentTimestamp();
 		bool		pending;
+		char	   *trouble;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!PostmasterIsAlive())
 			proc_exit(1);
 		MemoryContextReset(cxt);
 		def = begin_with_def(target, cxt, false);
+
+		/*
+		 * Even with nothing to fetch, notice at once what changed under the
+		 * open ingest (ALTER FOREIGN TABLE ... SET topic: read the new
+		 * topic) or vanished (DROP SERVER ... CASCADE, a revoked privilege:
+		 * that error stops the stream).
+		 */
+		if (ingest != NULL && !stream_ingest_is_current(ingest))
+			ingest = reopen_later(def, ingest);
 		if (ingest == NULL)
 		{
 			stream_worker_report("connecting", -1, NULL);
@@ -520,6 +546,14 @@ run_stream(Oid target, MemoryContext parent)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* fetch outside any transaction */
 		pending = stream_ingest_fetch(ingest, 1000);
+
+		/* nothing comes while all brokers are down: say so until they answer */
+		MemoryContextSwitchTo(cxt);
+		trouble = pending ? NULL : stream_ingest_trouble(ingest);
+		if (trouble || trouble_shown)
+			stream_worker_report(NULL, -1, trouble ? trouble : "");
+		trouble_shown = trouble != NULL;
+
 		if (pending)
 		{
 			StreamBatchResult result;
@@ -531,7 +565,17 @@ run_stream(Oid target, MemoryContext parent)
 			SetCurrentStatementStartTimestamp();
 			/* the stream may have been paused or dropped while we fetched */
 			def = begin_with_def(target, cxt, true);
-			stream_ingest_apply(ingest, &result);
+			if (!stream_ingest_apply(ingest, &result))
+			{
+				/*
+				 * The source changed while we fetched: the batch was read
+				 * for the old one.  Nothing was written; read it again.
+				 */
+				PopActiveSnapshot();
+				AbortCurrentTransaction();
+				ingest = reopen_later(def, ingest);
+				continue;
+			}
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			stream_ingest_committed(ingest);
