@@ -7,7 +7,8 @@
 # its re-creation.
 #
 # At the end: the postmaster never restarted on its own (no "terminated by
-# signal", no "reinitializing" in the log), every target reads back
+# signal", no "reinitializing" in the log) and no resource leaked (no leak
+# warning, with an AFTER ROW trigger on one target), every target reads back
 # completely with the values as produced, pg_dump | pg_restore of both
 # databases succeeds, every stream is active again and holds each produced
 # record exactly once (count = distinct (_partition, _offset) = produced),
@@ -116,6 +117,9 @@ sql('postgres', $common . q{
 
 	CREATE TABLE t_tick (event_id bigint, _partition int, _offset bigint);
 	CREATE UNIQUE INDEX ON t_tick (_partition, _offset);
+	CREATE FUNCTION tick_seen() RETURNS trigger LANGUAGE plpgsql AS
+	  $$BEGIN IF NEW.event_id < 0 THEN RAISE EXCEPTION 'negative'; END IF; RETURN NULL; END$$;
+	CREATE TRIGGER tick_seen AFTER INSERT ON t_tick FOR EACH ROW EXECUTE FUNCTION tick_seen();
 	SELECT kafka.create_streaming_table('t_tick', source => 'src_a', trigger => '1 second',
 	  max_offsets_per_trigger => 3000);
 
@@ -166,7 +170,7 @@ my @targets = sort keys %streams;
 # Production: each chaos step runs while a chunk per topic is produced.
 
 my %produced = (chaos_a => 0, chaos_b => 0);
-my %chunk = (chaos_a => 1500, chaos_b => 400);
+my %chunk = (chaos_a => 4000, chaos_b => 1000);
 
 sub start_chunks
 {
@@ -543,6 +547,9 @@ my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
 my @crashes = grep { $_ =~ $crash_pattern } split /\n/, $log;
 is(scalar(@crashes), 0, 'no process crashed, the postmaster never reinitialized')
   or diag(join("\n", @crashes[ 0 .. ($#crashes < 19 ? $#crashes : 19) ]));
+my @leaks = grep { /WARNING: .*(leak|not closed|still active|still referenced)/ } split /\n/, $log;
+is(scalar(@leaks), 0, 'no resource leak warnings')
+  or diag(join("\n", @leaks[ 0 .. ($#leaks < 9 ? $#leaks : 9) ]));
 note sprintf('%.1f s in all', time - $t0);
 
 done_testing();
