@@ -1,5 +1,5 @@
 # Fuzzing the decoders that read what the network sends: JSON payloads
-# (kafka.from_json, foreign table scans), Avro values against several
+# (kafka.from_json, foreign table scans in formats json and text), Avro values against several
 # writer schemas (kafka.from_avro, plain and in the Confluent wire format,
 # foreign table scans), Avro schema JSON, and Schema Registry answers
 # (garbage served by the fixture registry).
@@ -519,6 +519,29 @@ is($node->safe_psql('postgres', q{SELECT count(*), count(*) FILTER (WHERE err IS
 $node->safe_psql('postgres', q{ALTER FOREIGN TABLE avro_in OPTIONS (SET on_error 'skip')});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM avro_in a WHERE a::text <> ''}), $avro_good,
 	'avro scan, on_error skip: the good records');
+# format text into json and jsonb: the payload checked as one JSON value
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE text_jsonb (v jsonb, o bigint OPTIONS (kafka 'offset'),
+		err text OPTIONS (kafka 'error'))
+	  SERVER k OPTIONS (topic 'fuzz_json', format 'text', on_error 'null');
+	CREATE FOREIGN TABLE text_json (v json, o bigint OPTIONS (kafka 'offset'),
+		err text OPTIONS (kafka 'error'))
+	  SERVER k OPTIONS (topic 'fuzz_json', format 'text', on_error 'null');
+	CREATE TABLE text_scanned AS
+	  SELECT b.o, b.v AS b, b.err AS b_err, j.v AS j, j.err AS j_err
+	  FROM text_jsonb b FULL JOIN text_json j USING (o);});
+my ($text_rows, $text_good) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT count(*), count(*) FILTER (WHERE b_err IS NULL) FROM text_scanned});
+is($text_rows, $json_count, 'text scan into json and jsonb, on_error null: a row per record');
+ok($text_good >= $json_good && $text_good < $json_count,
+	"text scan: some payloads are JSON, some are not ($text_good of $text_rows)");
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM text_scanned
+	WHERE b_err IS NULL AND (j_err IS NOT NULL OR b::text IS DISTINCT FROM j::jsonb::text)}),
+	'0', 'text scan: what jsonb accepts json accepts, with the same value');
+# (json also keeps \u0000 and numbers beyond numeric's range, as PostgreSQL's
+# json does)
+
 ($ret, $out, $err) = $node->psql('postgres', q{
 	ALTER FOREIGN TABLE json_in OPTIONS (SET on_error 'fail');
 	SET client_min_messages = error;
