@@ -49,8 +49,6 @@
 
 #define PARTITION_CHECK_MS 10000
 
-static int	my_slot = -1;
-
 /* ---------------------------------------------------------------------
  * Stream worker
  * --------------------------------------------------------------------- */
@@ -60,9 +58,9 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 {
 	StreamSlot *slot;
 
-	if (my_slot < 0)
+	if (stream_my_slot < 0)
 		return;
-	slot = &stream_shared->slots[my_slot];
+	slot = &stream_shared->slots[stream_my_slot];
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
 	if (state)
 		strlcpy(slot->state, state, sizeof(slot->state));
@@ -90,24 +88,26 @@ report_registry_retry(const char *message)
 static void
 worker_shmem_exit(int code, Datum arg)
 {
-	if (my_slot < 0)
+	if (stream_my_slot < 0)
 		return;
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
-	if (stream_shared->slots[my_slot].pid == MyProcPid)
-		stream_shared->slots[my_slot].pid = 0;
+	if (stream_shared->slots[stream_my_slot].pid == MyProcPid)
+		stream_shared->slots[stream_my_slot].pid = 0;
 	LWLockRelease(stream_shared->lock);
 }
 
 static void
 worker_exit(bool clean)
 {
-	if (my_slot >= 0)
+	if (stream_my_slot >= 0)
 	{
+		StreamSlot *slot = &stream_shared->slots[stream_my_slot];
+
 		LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
-		stream_shared->slots[my_slot].clean_exit = clean;
-		if (clean)
-			strlcpy(stream_shared->slots[my_slot].state, "stopped",
-					sizeof(stream_shared->slots[my_slot].state));
+		slot->clean_exit = clean;
+		/* one that gave way to a waiting stream keeps the state it set */
+		if (clean && !slot->yielding)
+			strlcpy(slot->state, "stopped", sizeof(slot->state));
 		LWLockRelease(stream_shared->lock);
 	}
 	proc_exit(clean ? 0 : 1);
@@ -183,6 +183,9 @@ run_stream(Oid target, MemoryContext parent)
 		CHECK_FOR_INTERRUPTS();
 		if (!PostmasterIsAlive())
 			proc_exit(1);
+		stream_reload_config();
+		if (stream_worker_should_yield(0))
+			worker_exit(true);
 		MemoryContextReset(cxt);
 		def = begin_with_def(target, cxt, false);
 		if (ingest == NULL)
@@ -241,6 +244,9 @@ run_stream(Oid target, MemoryContext parent)
 								 ms, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
 				CHECK_FOR_INTERRUPTS();
+				stream_reload_config();
+				if (stream_worker_should_yield(next))
+					worker_exit(true);
 				MemoryContextReset(cxt);
 				def = begin_with_def(target, cxt, false);
 				PopActiveSnapshot();
@@ -269,22 +275,23 @@ kafka_stream_worker_main(Datum arg)
 	MemoryContext cxt;
 	char	   *name;
 
-	my_slot = DatumGetInt32(arg);
+	stream_my_slot = DatumGetInt32(arg);
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	memcpy(&target, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(Oid));
 
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
-	if (stream_shared->slots[my_slot].target != target ||
-		stream_shared->slots[my_slot].dboid != dboid)
+	if (stream_shared->slots[stream_my_slot].target != target ||
+		stream_shared->slots[stream_my_slot].dboid != dboid)
 	{
 		LWLockRelease(stream_shared->lock);
-		my_slot = -1;
+		stream_my_slot = -1;
 		proc_exit(0);
 	}
-	stream_shared->slots[my_slot].pid = MyProcPid;
-	stream_shared->slots[my_slot].last_error[0] = '\0';
+	stream_shared->slots[stream_my_slot].pid = MyProcPid;
+	stream_shared->slots[stream_my_slot].last_error[0] = '\0';
 	LWLockRelease(stream_shared->lock);
 	before_shmem_exit(worker_shmem_exit, 0);
 	avro_registry_retry_hook = report_registry_retry;
@@ -292,15 +299,18 @@ kafka_stream_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	cxt = AllocSetContextCreate(TopMemoryContext, "kafka stream worker", ALLOCSET_DEFAULT_SIZES);
 
-	/* who we are, in pg_stat_activity */
+	/*
+	 * Who we are, in pg_stat_activity.  The name is copied into cxt before
+	 * the commit frees the transaction's memory.
+	 */
 	StartTransactionCommand();
 	name = get_rel_name(target);
-	name = name ? MemoryContextStrdup(cxt, quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), name)) :
-		MemoryContextStrdup(cxt, "?");
+	name = MemoryContextStrdup(cxt, psprintf("kafka_fdw stream %s", name ?
+											 quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), name) :
+											 "?"));
 	CommitTransactionCommand();
-	SetConfigOption("application_name", psprintf("kafka_fdw stream %s", name),
-					PGC_USERSET, PGC_S_SESSION);
-	pgstat_report_appname(psprintf("kafka_fdw stream %s", name));
+	SetConfigOption("application_name", name, PGC_USERSET, PGC_S_SESSION);
+	pgstat_report_appname(name);
 
 	/* one writer per stream: wait while a refresh holds it */
 	for (;;)
@@ -322,6 +332,9 @@ kafka_stream_worker_main(Datum arg)
 						 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		stream_reload_config();
+		if (stream_worker_should_yield(0))
+			worker_exit(true);
 	}
 
 	PG_TRY();
