@@ -124,4 +124,20 @@ produce_round();
 ok(wait_for(complete_sql(), $streams, 'third round'), 'every stream ingests on 2 workers');
 ok($max_workers <= 2, "never more than 2 workers then (saw $max_workers)");
 
+# An interval stream between ticks gives its worker away at once while
+# others wait, and keeps its place for the next tick.
+$broker->create_topic('iv', 1);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE iv_topic (event_id bigint,
+		_partition int OPTIONS (kafka 'partition'), _offset bigint OPTIONS (kafka 'offset'))
+	  SERVER k OPTIONS (topic 'iv', format 'json');
+	CREATE TABLE iv (event_id bigint, _partition int, _offset bigint);
+	INSERT INTO iv_topic (event_id) SELECT g FROM generate_series(1, 5) g;
+	SELECT kafka.create_streaming_table('iv', source => 'iv_topic', trigger => '1 hour');
+});
+ok(wait_for('SELECT count(*), count(DISTINCT _offset) FROM iv', '5|5', 'interval stream'),
+	'the interval stream got its turn');
+ok(wait_for(q{SELECT state || ' ' || (worker_pid IS NULL) FROM kafka.stream_progress WHERE stream = 'iv'::regclass},
+	'idle true', 'interval idle'), 'idle until its next tick, without a worker');
+
 done_testing();
