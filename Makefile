@@ -41,10 +41,12 @@ kafka_fdw--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 test/broker/kafka_test_broker: test/broker/kafka_test_broker.c
 	$(CC) -O2 -Wall -Wextra -o $@ $< -lrdkafka -lpthread
 
-# Unit tests of the PostgreSQL-free parts (offset specs, config rules).
+# Unit tests of the PostgreSQL-free parts (offset specs, config rules) and
+# fuzzing of their parsers.  UNIT_CFLAGS adds flags, e.g.
+# UNIT_CFLAGS=-fsanitize=address,undefined for a sanitizer build.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
-test/unit/unit_tests: $(UNIT_SRCS) $(wildcard src/common/*.c) $(wildcard src/common/*.h)
-	$(CC) -O1 -g -Wall -Wextra -I$(srcdir)/src -o $@ $(UNIT_SRCS) $(wildcard src/common/*.c) -ljansson -lrdkafka
+test/unit/unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h) $(wildcard src/common/*.c) $(wildcard src/common/*.h)
+	$(CC) -O1 -g -Wall -Wextra $(UNIT_CFLAGS) -I$(srcdir)/src -o $@ $(UNIT_SRCS) $(wildcard src/common/*.c) -ljansson -lrdkafka
 
 .PHONY: installcheck testtools
 testtools: test/broker/kafka_test_broker test/unit/unit_tests

@@ -84,10 +84,11 @@ FROM kafka.from_json('{"tz":"2024-07-15T12:00:00"}', NULL::times) r;
 SET timezone = 'UTC';
 
 -- Missing fields and JSON null give NULL; unknown fields are skipped, however
--- nested; a repeated key's last value wins.
+-- nested up to the limit of 1000 levels for the whole payload (deeper is
+-- malformed: see hostile_records); a repeated key's last value wins.
 SELECT * FROM kafka.from_json('{"id": 7, "extra": {"deep": [[[{"x": "}"}]]], "more": [1, "]"]},
                                "customer": null, "id": 8}', NULL::orders);
-SELECT (kafka.from_json('{"x":' || repeat('[', 5000) || repeat(']', 5000) || ', "id": 1}', NULL::orders)).id;
+SELECT (kafka.from_json('{"x":' || repeat('[', 999) || repeat(']', 999) || ', "id": 1}', NULL::orders)).id;
 SELECT * FROM kafka.from_json('{}', NULL::orders);
 
 -- Keys match exactly, else case-insensitively (ASCII) when only one column

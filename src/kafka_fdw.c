@@ -41,12 +41,17 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
-	MarkGUCPrefixReserved("kafka_fdw");
 
 	kafka_scan_node_init();
 	kafka_fdw_scan_init();
 	kafka_produce_init();
 	kafka_stream_init();
+
+	/*
+	 * Last: reserving the prefix drops the settings of every kafka_fdw.*
+	 * variable not defined yet, those of postgresql.conf included.
+	 */
+	MarkGUCPrefixReserved("kafka_fdw");
 }
 
 Datum

@@ -27,10 +27,14 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "codec/codec.h"
 #include "lib/stringinfo.h"
 
-/* Deepest nesting of schemas and of values inside one payload. */
-#define AVRO_MAX_DEPTH 64
+/*
+ * Deepest nesting of schemas and of values inside one payload: the codec's
+ * one limit.  Unions count as a level.
+ */
+#define AVRO_MAX_DEPTH KAFKA_MAX_NESTING_DEPTH
 
 /* Confluent wire format: magic byte 0, 4-byte big-endian schema id. */
 #define AVRO_CONFLUENT_MAGIC 0
@@ -137,6 +141,7 @@ typedef struct AvroCursor
 {
 	const uint8 *p;
 	const uint8 *end;
+	bool		too_deep;		/* avro_skip_value failed on nesting */
 } AvroCursor;
 
 extern bool avro_read_long(AvroCursor *cursor, int64 *value);

@@ -445,6 +445,23 @@ malformed(KafkaConvertState *convert)
 }
 
 static bool
+nested_too_deeply(KafkaConvertState *convert)
+{
+	return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+							 "Avro value nested too deeply (more than %d levels)",
+							 AVRO_MAX_DEPTH);
+}
+
+/* After avro_skip_value failed: why. */
+static bool
+skip_failed(KafkaConvertState *convert, AvroCursor *cursor)
+{
+	if (cursor->too_deep)
+		return nested_too_deeply(convert);
+	return malformed(convert);
+}
+
+static bool
 out_of_range(KafkaConvertState *convert, int code, const char *what,
 			 KafkaValueInput *input)
 {
@@ -825,10 +842,9 @@ read_into(AvroDecodeState *state, KafkaConvertState *convert,
 	int64		index;
 	size_t		length;
 
-	if (depth > AVRO_MAX_DEPTH)
-		return kafka_decode_fail(convert, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-								 "Avro value nested more than %d levels deep",
-								 AVRO_MAX_DEPTH);
+	/* recursive schemas can describe values of any depth */
+	if (depth > AVRO_MAX_DEPTH || stack_is_too_deep())
+		return nested_too_deeply(convert);
 	*isnull = false;
 	switch (node->type)
 	{
@@ -942,7 +958,6 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 {
 	const AvroNode *node = plan->node;
 
-	check_stack_depth();
 	if (plan->single_column >= 0)
 	{
 		int			column = plan->single_column;
@@ -957,7 +972,8 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 		return true;
 	}
 	if (node->type != AVRO_RECORD)
-		return avro_skip_value(cursor, node, depth) ? true : malformed(convert);
+		return avro_skip_value(cursor, node, depth) ? true :
+			skip_failed(convert, cursor);
 
 	for (int i = 0; i < node->nchildren; i++)
 	{
@@ -966,9 +982,13 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 		if (column < 0)
 		{
 			if (!avro_skip_value(cursor, node->children[i], depth + 1))
+			{
+				if (cursor->too_deep)
+					return nested_too_deeply(convert);
 				return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
 										 "truncated or malformed Avro data in field \"%s\"",
 										 node->field_names[i]);
+			}
 			continue;
 		}
 		convert->context_field = node->field_names[i];
@@ -1161,6 +1181,7 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	}
 	cursor.p = (const uint8 *) data;
 	cursor.end = cursor.p + len;
+	cursor.too_deep = false;
 	if (!read_record(state, convert, &cursor, plan, &state->top, values, nulls, 0))
 	{
 		if (id >= 0)

@@ -118,6 +118,7 @@ kafka_from_avro_jsonb(PG_FUNCTION_ARGS)
 				 errmsg("%s", error)));
 	cursor.p = (const uint8 *) data;
 	cursor.end = cursor.p + len;
+	cursor.too_deep = false;
 	initStringInfo(&json);
 	if (!avro_value_to_json(&cursor, writer, &json, 0, &error))
 		ereport(ERROR,

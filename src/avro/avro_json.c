@@ -103,8 +103,12 @@ avro_skip_value(AvroCursor *cursor, const AvroNode *node, int depth)
 	int64		value;
 	size_t		length;
 
-	if (depth > AVRO_MAX_DEPTH)
+	/* recursive schemas can describe values of any depth */
+	if (depth > AVRO_MAX_DEPTH || stack_is_too_deep())
+	{
+		cursor->too_deep = true;
 		return false;
+	}
 	switch (node->type)
 	{
 		case AVRO_NULL:
@@ -137,7 +141,6 @@ avro_skip_value(AvroCursor *cursor, const AvroNode *node, int depth)
 			cursor->p += node->fixed_size;
 			return true;
 		case AVRO_RECORD:
-			check_stack_depth();
 			for (int i = 0; i < node->nchildren; i++)
 			{
 				if (!avro_skip_value(cursor, node->children[i], depth + 1))
@@ -151,7 +154,6 @@ avro_skip_value(AvroCursor *cursor, const AvroNode *node, int depth)
 			return avro_skip_value(cursor, node->children[value], depth + 1);
 		case AVRO_ARRAY:
 		case AVRO_MAP:
-			check_stack_depth();
 			for (;;)
 			{
 				int64		count;
@@ -539,12 +541,15 @@ avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 {
 	int64		value;
 
-	if (depth > AVRO_MAX_DEPTH)
-		return json_fail(error, "Avro value nested too deeply");
+	if (depth > AVRO_MAX_DEPTH || stack_is_too_deep())
+	{
+		*error = psprintf("Avro value nested too deeply (more than %d levels)",
+						  AVRO_MAX_DEPTH);
+		return false;
+	}
 	switch (node->type)
 	{
 		case AVRO_RECORD:
-			check_stack_depth();
 			appendStringInfoChar(out, '{');
 			for (int i = 0; i < node->nchildren; i++)
 			{
@@ -571,7 +576,6 @@ avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 			{
 				bool		first = true;
 
-				check_stack_depth();
 				appendStringInfoChar(out, node->type == AVRO_ARRAY ? '[' : '{');
 				for (;;)
 				{

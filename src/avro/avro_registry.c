@@ -429,6 +429,14 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 		perform_request(registry, url,
 						body, Min(left, (long) REGISTRY_REQUEST_TIMEOUT_MS),
 						response);
+
+		/*
+		 * A Content-Length beyond the limit stops libcurl before any byte is
+		 * written: as large as a body that overflowed, and no outage to
+		 * wait out.
+		 */
+		if (response->curl_code == CURLE_FILESIZE_EXCEEDED)
+			response->too_large = true;
 		if (response->too_large)
 		{
 			free(response->data);

@@ -401,10 +401,10 @@ parse_complex(SchemaParser *parser, json_t *json, const char *namespace,
 static AvroNode *
 parse_node(SchemaParser *parser, json_t *json, const char *namespace, int depth)
 {
-	if (depth > AVRO_MAX_DEPTH)
-		return parse_fail(parser, "schema is nested more than %d levels deep",
+	/* registry responses are hostile too: too deep is an error, not a throw */
+	if (depth > AVRO_MAX_DEPTH || stack_is_too_deep())
+		return parse_fail(parser, "schema is nested too deeply (more than %d levels)",
 						  AVRO_MAX_DEPTH);
-	check_stack_depth();
 
 	if (json_is_string(json))
 	{

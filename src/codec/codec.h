@@ -77,6 +77,14 @@ typedef enum KafkaFormat
 extern KafkaFormat kafka_format_from_name(const char *name);
 extern const char *kafka_format_name(KafkaFormat format);
 
+/*
+ * Deepest nesting (objects, arrays, records, maps, unions...) a payload or a
+ * schema may have, in every format.  Deeper payloads are that record's
+ * error ("nested too deeply"), never a stack depth ERROR of the statement:
+ * one hostile record must not stop a scan or a stream.
+ */
+#define KAFKA_MAX_NESTING_DEPTH 1000
+
 typedef struct KafkaDecoder KafkaDecoder;
 
 extern KafkaDecoder *kafka_decoder_create(KafkaFormat format, TupleDesc desc,

@@ -44,8 +44,11 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
-/* Past these, jsonb_in might fail: let it decide inside the slow path. */
-#define JSONB_SAFE_DEPTH 1000
+/*
+ * Past these, jsonb_in might fail: let it decide inside the slow path.
+ * (Nesting needs no such limit: payloads nested deeper than
+ * KAFKA_MAX_NESTING_DEPTH are refused before jsonb_in sees them.)
+ */
 #define JSONB_SAFE_NUMERIC_DIGITS 1000
 #define JSONB_SAFE_NUMERIC_EXPONENT 500
 #define JSONB_SAFE_BYTES (64 * 1024 * 1024)
@@ -106,6 +109,7 @@ typedef struct JsonCursor
 	KafkaConvertState *state;
 	JsonDecoderState *decoder;
 
+	int			depth;			/* objects and arrays open around the cursor */
 	bool		syntax_error;	/* error is about the payload, not a column */
 	bool		jsonb_unsafe;	/* the last value might make jsonb_in throw */
 } JsonCursor;
@@ -330,6 +334,26 @@ find_column(JsonObjectMap *map, const char *key, int length, int *match)
 }
 
 /* ---------- tokenizer ---------- */
+
+/*
+ * Nesting is bounded for the whole payload, whatever the columns: a value
+ * nested thousands deep would otherwise reach jsonb_in or later JSON
+ * functions and fail there on the stack depth limit, an error of the
+ * statement that takes the whole scan or stream down instead of this one
+ * record.  The stack check covers row types nested deeply by their
+ * definitions, which the decoder walks recursively.
+ */
+static bool
+nested_too_deeply(JsonCursor *cursor, int depth)
+{
+	if (depth <= KAFKA_MAX_NESTING_DEPTH && !stack_is_too_deep())
+		return false;
+	cursor->syntax_error = true;
+	kafka_decode_fail(cursor->state, ERRCODE_INVALID_TEXT_REPRESENTATION,
+					  "invalid JSON payload at byte offset %d: nested too deeply (more than %d levels)",
+					  (int) (cursor->p - cursor->start), KAFKA_MAX_NESTING_DEPTH);
+	return true;
+}
 
 static bool
 syntax_error(JsonCursor *cursor, const char *detail)
@@ -677,6 +701,8 @@ skip_value(JsonCursor *cursor)
 		switch (*cursor->p)
 		{
 			case '{':
+				if (nested_too_deeply(cursor, cursor->depth + depth + 1))
+					return false;
 				cursor->p++;
 				skip_whitespace(cursor);
 				if (cursor->p < cursor->end && *cursor->p == '}')
@@ -685,12 +711,12 @@ skip_value(JsonCursor *cursor)
 					break;
 				}
 				push_container(cursor, depth++, '}');
-				if (depth > JSONB_SAFE_DEPTH)
-					cursor->jsonb_unsafe = true;
 				if (!scan_key_and_colon(cursor, &string))
 					return false;
 				continue;		/* to the member's value */
 			case '[':
+				if (nested_too_deeply(cursor, cursor->depth + depth + 1))
+					return false;
 				cursor->p++;
 				skip_whitespace(cursor);
 				if (cursor->p < cursor->end && *cursor->p == ']')
@@ -699,8 +725,6 @@ skip_value(JsonCursor *cursor)
 					break;
 				}
 				push_container(cursor, depth++, ']');
-				if (depth > JSONB_SAFE_DEPTH)
-					cursor->jsonb_unsafe = true;
 				continue;		/* to the first element */
 			case '"':
 				if (!scan_string(cursor, &string))
@@ -804,9 +828,9 @@ json_value_from_span(JsonCursor *cursor, KafkaValueInput *input,
 	}
 
 	/*
-	 * The text is valid JSON, so jsonb_in can only fail on what the scan
-	 * flagged (\u0000, huge numbers, deep nesting); such values take the
-	 * slow path.
+	 * The text is valid JSON nested no deeper than the limit, so jsonb_in
+	 * can only fail on what the scan flagged (\u0000, huge numbers); such
+	 * values take the slow path.
 	 */
 	if (cursor->jsonb_unsafe || length > JSONB_SAFE_BYTES)
 		return kafka_value_call_input(state, input, start, length, value);
@@ -863,6 +887,9 @@ parse_array_level(JsonCursor *cursor, ArrayBuild *build, int level)
 		return kafka_decode_fail(cursor->state, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 								 "number of array dimensions exceeds the maximum allowed (%d)",
 								 MAXDIM);
+	if (nested_too_deeply(cursor, cursor->depth + 1))
+		return false;
+	cursor->depth++;
 	cursor->p++;
 	skip_whitespace(cursor);
 	if (cursor->p < cursor->end && *cursor->p == ']')
@@ -925,6 +952,7 @@ parse_array_level(JsonCursor *cursor, ArrayBuild *build, int level)
 		}
 	}
 
+	cursor->depth--;
 	if (!build->dim_known[level])
 	{
 		build->dim_known[level] = true;
@@ -973,8 +1001,6 @@ parse_composite(JsonCursor *cursor, KafkaValueInput *input, Datum *value)
 	JsonObjectMap *map = input->composite_state;
 	HeapTuple	tuple;
 
-	/* row types can nest deeply; each level recurses once */
-	check_stack_depth();
 	if (!parse_object_into(cursor, map, map->values, map->nulls))
 		return false;
 	tuple = heap_form_tuple(map->desc, map->values, map->nulls);
@@ -1088,6 +1114,10 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 {
 	KafkaConvertState *state = cursor->state;
 
+	/* row types can nest deeply; each level recurses once */
+	if (nested_too_deeply(cursor, cursor->depth + 1))
+		return false;
+	cursor->depth++;
 	cursor->p++;
 	memset(map->match, MATCH_NONE, map->ncolumns);
 	for (int i = 0; i < map->ncolumns; i++)
@@ -1100,6 +1130,7 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 	if (cursor->p < cursor->end && *cursor->p == '}')
 	{
 		cursor->p++;
+		cursor->depth--;
 		return true;
 	}
 
@@ -1156,6 +1187,7 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 		if (*cursor->p == '}')
 		{
 			cursor->p++;
+			cursor->depth--;
 			return true;
 		}
 		if (*cursor->p != ',')
@@ -1173,6 +1205,7 @@ init_cursor(JsonCursor *cursor, KafkaConvertState *state,
 	cursor->end = data + len;
 	cursor->state = state;
 	cursor->decoder = decoder;
+	cursor->depth = 0;
 	cursor->syntax_error = false;
 	cursor->jsonb_unsafe = false;
 }

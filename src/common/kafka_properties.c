@@ -579,8 +579,14 @@ kafka_parse_jaas_config(const char *text, KafkaJaasModule *module,
 		if (*p == '"' || *p == '\'')
 		{
 			char		quote = *p++;
-			char	   *out = malloc(strlen(p) + 1);
+			const char *end = p;
+			char	   *out;
 			size_t		n = 0;
+
+			/* sized to this value, not the rest of the text: linear overall */
+			while (*end && *end != quote)
+				end += (*end == '\\' && end[1] != '\0') ? 2 : 1;
+			out = malloc(end - p + 1);
 
 			if (out == NULL)
 			{

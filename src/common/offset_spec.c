@@ -52,10 +52,50 @@ add_entry(KafkaOffsetSpec *out, size_t *capacity, const char *topic,
 	return true;
 }
 
-static bool
-has_entry(const KafkaOffsetSpec *spec, const char *topic, int32_t partition)
+static int
+compare_partitions(const void *a, const void *b)
 {
-	return kafka_offset_spec_find(spec, topic, partition) != NULL;
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Are the partitions of one topic, entries [first, count), all different?
+ * Sorted rather than searched entry by entry, so that a long list (the
+ * text may come from anywhere) costs n log n, not n squared.
+ */
+static bool
+check_unique_partitions(const KafkaOffsetSpec *spec, size_t first,
+						const char *topic, char *errbuf, size_t errlen)
+{
+	size_t		n = spec->count - first;
+	int32_t    *sorted;
+	bool		unique = true;
+
+	if (n < 2)
+		return true;
+	sorted = malloc(n * sizeof(int32_t));
+	if (sorted == NULL)
+	{
+		snprintf(errbuf, errlen, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = spec->entries[first + i].partition;
+	qsort(sorted, n, sizeof(int32_t), compare_partitions);
+	for (size_t i = 1; i < n && unique; i++)
+	{
+		if (sorted[i] == sorted[i - 1])
+		{
+			snprintf(errbuf, errlen, "partition %d of topic \"%.200s\" is listed twice",
+					 (int) sorted[i], topic);
+			unique = false;
+		}
+	}
+	free(sorted);
+	return unique;
 }
 
 static json_t *
@@ -190,6 +230,7 @@ kafka_parse_assign_spec(const char *text, KafkaOffsetSpec *out,
 	{
 		size_t		i;
 		json_t	   *p;
+		size_t		first = out->count;
 
 		if (topic[0] == '\0')
 		{
@@ -210,17 +251,14 @@ kafka_parse_assign_spec(const char *text, KafkaOffsetSpec *out,
 				snprintf(errbuf, errlen, "invalid partition number in the array for topic \"%.200s\"", topic);
 				goto fail;
 			}
-			if (has_entry(out, topic, (int32_t) v))
-			{
-				snprintf(errbuf, errlen, "partition %lld of topic \"%.200s\" is listed twice", (long long) v, topic);
-				goto fail;
-			}
 			if (!add_entry(out, &capacity, topic, (int32_t) v, 0))
 			{
 				snprintf(errbuf, errlen, "out of memory");
 				goto fail;
 			}
 		}
+		if (!check_unique_partitions(out, first, topic, errbuf, errlen))
+			goto fail;
 	}
 	json_decref(root);
 	return true;

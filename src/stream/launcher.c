@@ -15,6 +15,12 @@
  * catalogs, so a crash or an immediate restart loses nothing.  It starts
  * only once recovery has finished: nothing runs on a standby.
  *
+ * Streams beyond the pool queue for a worker (state "waiting for a
+ * worker", logged once per stream), longest waiting first.  While some
+ * wait, a worker that has run kafka_fdw.stream_time_slice gives way after
+ * its next commit (an interval stream idle between ticks at once) and its
+ * stream queues again at the back: every stream gets its turn.
+ *
  * DROP EXTENSION kafka_fdw and DROP DATABASE go through a utility hook
  * that holds the database (no new workers until the dropping transaction
  * ends: committed, the probe finds nothing; rolled back, work resumes),
@@ -28,17 +34,22 @@
 #include <unistd.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -48,16 +59,26 @@
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "stream/stream.h"
 #include "stream/stream_shmem.h"
 
+#define PROBE_INTERVAL_MS 10000
+#define MAX_BACKOFF_S 60
+
 PG_FUNCTION_INFO_V1(kafka_stream_workers);
+PGDLLEXPORT void kafka_stream_probe_main(Datum arg);
 
 int			stream_max_workers = 4;
 int			stream_max_streams = 256;
+int			stream_time_slice = 10000;
+
+/* in a stream worker, its slot; -1 elsewhere */
+int			stream_my_slot = -1;
 
 StreamShared *stream_shared = NULL;
 
@@ -168,7 +189,7 @@ static void
 hold_database(Oid dboid)
 {
 	int			i;
-	int			waited;
+	TimestampTz deadline;
 
 	if (stream_shared == NULL || !OidIsValid(dboid))
 		return;
@@ -187,7 +208,8 @@ hold_database(Oid dboid)
 	LWLockRelease(stream_shared->lock);
 	held_database = dboid;
 
-	for (waited = 0; waited < 1000; waited++)
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+	while (GetCurrentTimestamp() < deadline)
 	{
 		bool		any = false;
 
@@ -211,8 +233,10 @@ hold_database(Oid dboid)
 		LWLockRelease(stream_shared->lock);
 		if (!any)
 			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		pg_usleep(10000L);
 	}
 }
 
@@ -276,6 +300,11 @@ kafka_stream_init(void)
 							"They come out of max_worker_processes, which parallel query shares.",
 							&stream_max_workers, 4, 0, 64,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kafka_fdw.stream_time_slice",
+							"How long a stream worker runs before it gives way to a stream waiting for a worker.",
+							"Only while streams wait: with a worker for every stream, workers run on.",
+							&stream_time_slice, 10000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("kafka_fdw.max_streams",
 							"Streaming tables the launcher can track, over all databases.",
 							NULL, &stream_max_streams, 256, 1, 10000,
@@ -344,4 +373,525 @@ kafka_stream_workers(PG_FUNCTION_ARGS)
 	}
 	LWLockRelease(stream_shared->lock);
 	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * Launcher
+ *
+ * Memory: the launcher allocates in its own context, launcher_cxt.  What a
+ * transaction allocates is gone at its commit, and CommitTransactionCommand
+ * leaves CurrentMemoryContext at TopMemoryContext; so whatever must outlive
+ * a transaction is built in launcher_cxt explicitly, and each round starts
+ * by switching back to it.
+ * --------------------------------------------------------------------- */
+
+/* Apply a configuration reload (SIGHUP), at a point where that is safe. */
+void
+stream_reload_config(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* The databases a probe may visit, as a list allocated in cxt. */
+static List *
+list_databases(MemoryContext cxt)
+{
+	List	   *result = NIL;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (db->datallowconn && !db->datistemplate && db->datconnlimit != -2)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			result = lappend_oid(result, db->oid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	return result;
+}
+
+static BackgroundWorkerHandle *
+start_worker(const char *function, const char *name, Datum arg, Oid dboid, Oid target)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kafka_fdw");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	worker.bgw_main_arg = arg;
+	memcpy(worker.bgw_extra, &dboid, sizeof(Oid));
+	memcpy(worker.bgw_extra + sizeof(Oid), &target, sizeof(Oid));
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return NULL;
+	return handle;
+}
+
+/* A stream that waits for a worker, to be logged once the lock is released */
+typedef struct WaitNote
+{
+	char		name[sizeof(((StreamSlot *) 0)->name)];
+	char		dbname[NAMEDATALEN];
+} WaitNote;
+
+/* The queue for workers: longest waiting first, then in slot order. */
+static int
+queue_order(const void *a, const void *b)
+{
+	int			ia = *(const int *) a;
+	int			ib = *(const int *) b;
+	TimestampTz wa = stream_shared->slots[ia].waiting_since;
+	TimestampTz wb = stream_shared->slots[ib].waiting_since;
+
+	if (wa != wb)
+		return wa < wb ? -1 : 1;
+	return ia - ib;
+}
+
+void
+kafka_stream_launcher_main(Datum arg)
+{
+	MemoryContext launcher_cxt;
+	BackgroundWorkerHandle **handles;
+	BackgroundWorkerHandle *probe = NULL;
+	List	   *databases = NIL;
+	int		   *queue;
+	TimestampTz last_round = 0;
+	bool		warned_no_slot = false;
+	int			i;
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("kafka_fdw stream launcher");
+
+	launcher_cxt = AllocSetContextCreate(TopMemoryContext, "kafka_fdw stream launcher",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(launcher_cxt);
+	handles = palloc0(sizeof(BackgroundWorkerHandle *) * stream_shared->nslots);
+	queue = palloc(sizeof(int) * stream_shared->nslots);
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	stream_shared->launcher_pid = MyProcPid;
+	stream_shared->probe_requested = true;
+	stream_shared->probe_pid = 0;
+	stream_shared->streams_waiting = 0;
+	stream_shared->workers_over = 0;
+	/*
+	 * After a launcher restart (not a cluster restart, which empties shared
+	 * memory) the workers of the previous launcher may still run: keep
+	 * their slots, and start no second worker while they live.
+	 */
+	for (i = 0; i < stream_shared->nslots; i++)
+	{
+		StreamSlot *slot = &stream_shared->slots[i];
+
+		if (slot->in_use && slot->pid > 0 && BackendPidGetProc(slot->pid) != NULL)
+			continue;
+		slot->in_use = false;
+		slot->pid = 0;
+	}
+	LWLockRelease(stream_shared->lock);
+
+	for (;;)
+	{
+		TimestampTz now;
+		int			running = 0;
+		int			yielding = 0;
+		int			nqueued = 0;
+		int			nwaiting = 0;
+		int			over;
+		bool		no_slot = false;
+		List	   *wait_notes = NIL;
+		ListCell   *lc;
+		pid_t		pid;
+
+		MemoryContextSwitchTo(launcher_cxt);
+		CHECK_FOR_INTERRUPTS();
+		stream_reload_config();
+		now = GetCurrentTimestamp();
+
+		/* reap */
+		if (probe && GetBackgroundWorkerPid(probe, &pid) == BGWH_STOPPED)
+		{
+			pfree(probe);
+			probe = NULL;
+			LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+			stream_shared->probe_pid = 0;
+			LWLockRelease(stream_shared->lock);
+		}
+		LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+		for (i = 0; i < stream_shared->nslots; i++)
+		{
+			StreamSlot *slot = &stream_shared->slots[i];
+
+			if (handles[i] == NULL)
+				continue;
+			if (GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+				continue;
+			pfree(handles[i]);
+			handles[i] = NULL;
+			slot->pid = 0;
+			/* a stream that gave way queues again, behind those waiting */
+			slot->waiting_since = 0;
+			slot->yielding = false;
+			if (slot->clean_exit)
+				slot->restarts = 0;
+			else
+			{
+				int			backoff = Min(1 << Min(slot->restarts, 6), MAX_BACKOFF_S);
+
+				slot->restarts++;
+				slot->next_start = TimestampTzPlusMilliseconds(now, backoff * 1000);
+				strlcpy(slot->state, "backoff", sizeof(slot->state));
+			}
+		}
+		LWLockRelease(stream_shared->lock);
+
+		/* probe the databases, one at a time */
+		if (probe == NULL)
+		{
+			bool		requested;
+
+			LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+			requested = stream_shared->probe_requested;
+			stream_shared->probe_requested = false;
+			LWLockRelease(stream_shared->lock);
+			if (requested || (databases == NIL &&
+							  TimestampDifferenceExceeds(last_round, now, PROBE_INTERVAL_MS)))
+			{
+				list_free(databases);
+				databases = list_databases(launcher_cxt);
+				last_round = now;
+			}
+			while (databases != NIL && probe == NULL)
+			{
+				Oid			dboid = linitial_oid(databases);
+				bool		held;
+
+				databases = list_delete_first(databases);
+				LWLockAcquire(stream_shared->lock, LW_SHARED);
+				held = stream_database_held(dboid);
+				LWLockRelease(stream_shared->lock);
+				if (held)
+					continue;
+				probe = start_worker("kafka_stream_probe_main", "kafka_fdw stream probe",
+									 ObjectIdGetDatum(dboid), dboid, InvalidOid);
+				if (probe == NULL)
+				{
+					databases = lcons_oid(dboid, databases);
+					break;
+				}
+				LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+				stream_shared->probe_dboid = dboid;
+				LWLockRelease(stream_shared->lock);
+			}
+		}
+
+		/*
+		 * Queue the streams that are due and have no worker, longest waiting
+		 * first, and give workers to the head of the queue while the pool
+		 * has room.  The rest wait; the workers give way to them in turn
+		 * (stream_worker_should_yield), so none starves.
+		 */
+		LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+		for (i = 0; i < stream_shared->nslots; i++)
+		{
+			StreamSlot *slot = &stream_shared->slots[i];
+
+			if (!slot->in_use)
+				continue;
+			if (handles[i] != NULL)
+			{
+				running++;
+				if (slot->yielding)
+					yielding++;
+				continue;
+			}
+			if (slot->pid > 0)
+			{
+				/* a previous launcher's worker: wait until it is gone */
+				if (BackendPidGetProc(slot->pid) != NULL)
+				{
+					running++;
+					continue;
+				}
+				slot->pid = 0;
+			}
+			if (!slot->wanted)
+			{
+				slot->in_use = false;
+				continue;
+			}
+			if (slot->next_start > now || stream_database_held(slot->dboid))
+				continue;
+			if (slot->waiting_since == 0)
+				slot->waiting_since = now;
+			queue[nqueued++] = i;
+		}
+		qsort(queue, nqueued, sizeof(int), queue_order);
+		for (i = 0; i < nqueued; i++)
+		{
+			StreamSlot *slot = &stream_shared->slots[queue[i]];
+
+			if (running < stream_max_workers && !no_slot)
+			{
+				handles[queue[i]] = start_worker("kafka_stream_worker_main", "kafka_fdw stream worker",
+												 Int32GetDatum(queue[i]), slot->dboid, slot->target);
+				if (handles[queue[i]] != NULL)
+				{
+					warned_no_slot = false;
+					slot->clean_exit = false;
+					slot->yielding = false;
+					slot->waiting_since = 0;
+					slot->started_at = now;
+					strlcpy(slot->state, "starting", sizeof(slot->state));
+					running++;
+					continue;
+				}
+				if (!warned_no_slot)
+					ereport(WARNING,
+							(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+							 errmsg("no background worker slot free for a streaming table worker"),
+							 errhint("Raise max_worker_processes (it counts kafka_fdw.max_stream_workers + 2 for the launcher and its probe).")));
+				warned_no_slot = true;
+				no_slot = true;
+				slot->next_start = TimestampTzPlusMilliseconds(now, 5000);
+			}
+			strlcpy(slot->state, "waiting for a worker", sizeof(slot->state));
+			nwaiting++;
+			if (!slot->wait_logged)
+			{
+				WaitNote   *note = palloc(sizeof(WaitNote));
+
+				slot->wait_logged = true;
+				strlcpy(note->name, slot->name, sizeof(note->name));
+				strlcpy(note->dbname, slot->dbname, sizeof(note->dbname));
+				wait_notes = lappend(wait_notes, note);
+			}
+		}
+
+		/*
+		 * How many workers should give way: those beyond the pool (it was
+		 * made smaller) at once, and one per waiting stream after its time
+		 * slice; the workers already on their way out count.
+		 */
+		over = Max(running - stream_max_workers, 0);
+		stream_shared->workers_over = Max(over - yielding, 0);
+		stream_shared->streams_waiting = no_slot ? 0 :
+			Max(nwaiting - Max(yielding - over, 0), 0);
+		LWLockRelease(stream_shared->lock);
+
+		/* logged once per stream, not while holding the lock */
+		foreach(lc, wait_notes)
+		{
+			WaitNote   *note = lfirst(lc);
+
+			ereport(LOG,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("streaming table %s of database \"%s\" waits for a worker",
+							note->name, note->dbname),
+					 errdetail("All %d workers of kafka_fdw.max_stream_workers are busy; streams beyond them take turns of kafka_fdw.stream_time_slice.",
+							   stream_max_workers)));
+		}
+		list_free_deep(wait_notes);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 probe ? 100 : 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * In a stream worker, at a point where nothing is fetched and uncommitted
+ * (after a commit, or idle): should it give its worker to a waiting stream?
+ * Workers beyond kafka_fdw.max_stream_workers (lowered by a reload) give
+ * way at once; while streams wait, a worker that has run for
+ * kafka_fdw.stream_time_slice gives way, and an interval stream idle until
+ * its next tick (idle_until, else 0) at once.  True is a promise: the caller
+ * exits cleanly at once, and its stream queues again behind those waiting
+ * (an idle one when its tick is due).
+ */
+bool
+stream_worker_should_yield(TimestampTz idle_until)
+{
+	StreamSlot *slot;
+	bool		yield = false;
+
+	if (stream_my_slot < 0)
+		return false;
+	slot = &stream_shared->slots[stream_my_slot];
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	if (slot->pid == MyProcPid && !slot->yielding)
+	{
+		if (stream_shared->workers_over > 0)
+		{
+			stream_shared->workers_over--;
+			yield = true;
+		}
+		else if (stream_shared->streams_waiting > 0 &&
+				 (idle_until != 0 ||
+				  TimestampDifferenceExceeds(slot->started_at, GetCurrentTimestamp(),
+											 stream_time_slice)))
+		{
+			stream_shared->streams_waiting--;
+			yield = true;
+		}
+	}
+	if (yield)
+	{
+		slot->yielding = true;
+		slot->next_start = idle_until;
+		strlcpy(slot->state, idle_until != 0 ? "idle" : "waiting for a worker",
+				sizeof(slot->state));
+	}
+	LWLockRelease(stream_shared->lock);
+	return yield;
+}
+
+/* ---------------------------------------------------------------------
+ * Probe: list a database's runnable streams into shared memory.
+ * --------------------------------------------------------------------- */
+
+/* In a transaction: does this database have the extension's catalogs? */
+bool
+stream_extension_present(void)
+{
+	return OidIsValid(get_extension_oid("kafka_fdw", true)) &&
+		OidIsValid(get_relname_relid("streaming_tables", get_namespace_oid("kafka", true)));
+}
+
+void
+kafka_stream_probe_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	MemoryContext cxt;
+	int			ntargets = 0;
+	Oid		   *targets = NULL;
+	char	  **names = NULL;
+	char	   *dbname = NULL;
+	int			i;
+	int			t;
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	stream_shared->probe_pid = MyProcPid;
+	LWLockRelease(stream_shared->lock);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	stream_reload_config();
+	/* names come out schema-qualified */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+
+	/* what the transaction finds is copied here: its own memory ends with it */
+	cxt = AllocSetContextCreate(TopMemoryContext, "kafka_fdw stream probe",
+								ALLOCSET_SMALL_SIZES);
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!RecoveryInProgress() && stream_extension_present())
+	{
+		char	   *name = get_database_name(dboid);
+
+		if (name)
+			dbname = MemoryContextStrdup(cxt, name);
+		SPI_connect();
+		if (SPI_execute("SELECT target::oid, target::regclass::text FROM kafka.streaming_tables "
+						"WHERE state = 'active' AND trigger <> 'available_now'",
+						true, 0) == SPI_OK_SELECT && SPI_processed > 0)
+		{
+			targets = MemoryContextAlloc(cxt, sizeof(Oid) * SPI_processed);
+			names = MemoryContextAlloc(cxt, sizeof(char *) * SPI_processed);
+			for (i = 0; i < (int) SPI_processed; i++)
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+				targets[ntargets] = DatumGetObjectId(d);
+				names[ntargets] = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 2));
+				ntargets++;
+			}
+		}
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < stream_shared->nslots; i++)
+	{
+		StreamSlot *slot = &stream_shared->slots[i];
+
+		if (!slot->in_use || slot->dboid != dboid)
+			continue;
+		slot->wanted = false;
+		for (t = 0; t < ntargets; t++)
+			if (targets[t] == slot->target)
+			{
+				slot->wanted = true;
+				/* renamed since? */
+				strlcpy(slot->name, names[t], sizeof(slot->name));
+			}
+	}
+	for (t = 0; t < ntargets; t++)
+	{
+		int			free_slot = -1;
+		bool		found = false;
+
+		for (i = 0; i < stream_shared->nslots; i++)
+		{
+			StreamSlot *slot = &stream_shared->slots[i];
+
+			if (slot->in_use && slot->dboid == dboid && slot->target == targets[t])
+				found = true;
+			else if (!slot->in_use && free_slot < 0)
+				free_slot = i;
+		}
+		if (!found && free_slot >= 0)
+		{
+			StreamSlot *slot = &stream_shared->slots[free_slot];
+
+			memset(slot, 0, sizeof(StreamSlot));
+			slot->in_use = true;
+			slot->wanted = true;
+			slot->dboid = dboid;
+			slot->target = targets[t];
+			strlcpy(slot->name, names[t], sizeof(slot->name));
+			if (dbname)
+				strlcpy(slot->dbname, dbname, sizeof(slot->dbname));
+			strlcpy(slot->state, "starting", sizeof(slot->state));
+		}
+		else if (!found)
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("too many streaming tables: kafka_fdw.max_streams is %d", stream_shared->nslots)));
+	}
+	stream_shared->probe_pid = 0;
+	LWLockRelease(stream_shared->lock);
+	proc_exit(0);
 }

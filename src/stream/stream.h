@@ -184,13 +184,14 @@ extern void stream_sink_on_reject(StreamSink *sink,
 extern void stream_sink_flush(StreamSink *sink);
 extern int64 stream_sink_end(StreamSink *sink);
 
-/* launcher.c: GUCs, shared memory, hooks, launcher registration */
+/* launcher.c: GUCs, shared memory, hooks, the launcher and its probe */
 extern void kafka_stream_init(void);
 extern bool stream_launcher_available(void);
-
-/* worker.c: the launcher's loop, the probe and the stream worker */
-extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
 extern PGDLLEXPORT void kafka_stream_launcher_main(Datum arg);
+extern bool stream_extension_present(void);
+
+/* worker.c: the stream worker */
+extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
 /* A worker's state for kafka.stream_progress (NULL / -1: unchanged). */
 extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);

@@ -2,8 +2,9 @@
  *
  * stream_shmem.h
  *	  Shared memory of the streaming-table launcher: one slot per known
- *	  stream (database, target, worker pid, state for kafka.stream_progress)
- *	  and the databases held by a DROP EXTENSION / DROP DATABASE in progress.
+ *	  stream (database, target, worker pid, state for kafka.stream_progress,
+ *	  its place in the queue for a worker) and the databases held by a DROP
+ *	  EXTENSION / DROP DATABASE in progress.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +31,13 @@ typedef struct StreamSlot
 	char		state[32];
 	double		rows_per_second;
 	char		last_error[256];
+	/* scheduling */
+	TimestampTz waiting_since;	/* queued for a worker since, or 0 */
+	TimestampTz started_at;		/* its worker's start: the time slice */
+	bool		yielding;		/* its worker gives way to a waiting stream */
+	bool		wait_logged;	/* "waits for a worker" was logged */
+	char		name[2 * NAMEDATALEN + 8];	/* for the log, set by the probe */
+	char		dbname[NAMEDATALEN];
 } StreamSlot;
 
 typedef struct StreamHold
@@ -46,14 +54,22 @@ typedef struct StreamShared
 	int			probe_pid;
 	Oid			probe_dboid;
 	StreamHold	holds[STREAM_MAX_HOLDS];
+	int			streams_waiting;	/* yields wanted after a time slice */
+	int			workers_over;	/* yields wanted at once: pool made smaller */
 	int			nslots;
 	StreamSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } StreamShared;
 
 extern StreamShared *stream_shared;
 extern int	stream_max_workers;
+extern int	stream_time_slice;
+extern int	stream_my_slot;
 
 extern void stream_poke_launcher(void);
 extern bool stream_database_held(Oid dboid);	/* caller holds the lock */
+
+/* for the stream worker, at points where nothing is fetched and uncommitted */
+extern void stream_reload_config(void);
+extern bool stream_worker_should_yield(TimestampTz idle_until);
 
 #endif							/* KAFKA_STREAM_SHMEM_H */

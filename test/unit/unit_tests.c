@@ -1,7 +1,8 @@
 /*
  * unit_tests.c
  *	  Unit tests of the PostgreSQL-free rules: the librdkafka property policy,
- *	  the JAAS parser, offset specifications and their resolution.
+ *	  the JAAS parser, offset specifications and their resolution, and
+ *	  fuzzing of the parsers (fuzz_parsers.c).
  *
  * Prints TAP ("ok N - ...", "not ok N - ...", then "1..N"); exits 1 on any
  * failure.  The mock broker can't answer offsets-for-times, so the timestamp
@@ -9,6 +10,7 @@
  */
 #include "common/kafka_properties.h"
 #include "common/offset_spec.h"
+#include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 static int	tests = 0;
 static int	failures = 0;
 
-static void
+void
 check(int condition, const char *what)
 {
 	tests++;
@@ -277,6 +279,7 @@ main(void)
 	test_credentials();
 	test_jaas();
 	test_offset_specs();
+	test_parser_fuzz();
 	printf("1..%d\n", tests);
 	return failures ? 1 : 0;
 }
