@@ -586,6 +586,13 @@ kafka_stream_launcher_main(Datum arg)
 				list_free(databases);
 				databases = list_databases(launcher_cxt);
 				last_round = now;
+				/* streams of a dropped database: no worker could connect */
+				LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+				for (i = 0; i < stream_shared->nslots; i++)
+					if (stream_shared->slots[i].in_use &&
+						!list_member_oid(databases, stream_shared->slots[i].dboid))
+						stream_shared->slots[i].wanted = false;
+				LWLockRelease(stream_shared->lock);
 			}
 			while (databases != NIL && probe == NULL)
 			{
