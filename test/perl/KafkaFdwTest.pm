@@ -53,7 +53,7 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
-  rss_anon_growth $srcdir);
+  rss_anon_growth $srcdir start_produce finish_produce);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -439,6 +439,75 @@ sub slurp_or_empty
 {
 	my ($path) = @_;
 	return -f $path ? PostgreSQL::Test::Utils::slurp_file($path) : '';
+}
+
+=pod
+
+=item start_produce(%opts)
+
+produce() in the background: the same options, run in a forked child so the
+test can act while the records go out.  Returns a handle for
+finish_produce.
+
+=item finish_produce($handle [, $timeout_seconds])
+
+Waits for a start_produce child (default 300 s, then it is killed); returns
+the decoded JSON summary as produce() does, dies if producing failed.
+
+=cut
+
+sub start_produce
+{
+	my (%opts) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir('produce');
+	my $pid = fork();
+	croak "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		# the child must not run the parent's END blocks (they stop the
+		# brokers and the nodes): leave with _exit
+		my $status = 1;
+		eval {
+			my $out = run_produce_py(%opts);
+			open(my $fh, '>', "$dir/out") or die "$dir/out: $!";
+			print $fh $out;
+			close($fh) or die "$dir/out: $!";
+			$status = 0;
+		};
+		if ($@ && open(my $fh, '>', "$dir/error"))
+		{
+			print $fh $@;
+			close($fh);
+		}
+		POSIX::_exit($status);
+	}
+	return { pid => $pid, dir => $dir, what => "produce $opts{count} to $opts{topic}" };
+}
+
+sub finish_produce
+{
+	my ($handle, $timeout) = @_;
+	my $deadline = time() + ($timeout // 300);
+	my $status;
+	while (1)
+	{
+		if (waitpid($handle->{pid}, WNOHANG) == $handle->{pid})
+		{
+			$status = $?;
+			last;
+		}
+		if (time() > $deadline)
+		{
+			kill 'KILL', $handle->{pid};
+			waitpid($handle->{pid}, 0);
+			croak "$handle->{what} did not finish in time";
+		}
+		usleep(20_000);
+	}
+	croak "$handle->{what} failed: " . slurp_or_empty("$handle->{dir}/error")
+	  if $status != 0;
+	my @lines = grep { /^\{/ } split /\n/, slurp_or_empty("$handle->{dir}/out");
+	return @lines ? decode_json($lines[-1]) : undef;
 }
 
 END
