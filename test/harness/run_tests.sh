@@ -256,7 +256,7 @@ fi
 # The whole run once more, from a copy of the tree built with `make
 # SANITIZE=1` (extension, unit tests).  Debian's PostgreSQL is not built
 # with the sanitizers, so only the extension is instrumented and the server
-# runs with the ASan and UBSan runtimes preloaded.  The preload must reach
+# runs with the ASan runtime preloaded.  The preload must reach
 # the server and nothing else (psql, perl, python, node and kcat run as
 # usual), so the pass uses a relocated copy of the PostgreSQL installation
 # (its binaries find share/ and lib/ relative to themselves, and its
@@ -274,7 +274,8 @@ fi
 # and by exiting, which LeakSanitizer would report by the thousand); a
 # smaller quarantine than the 256 MB default, as every backend and worker
 # has its own; a failed malloc returns NULL, which PostgreSQL reports as
-# "out of memory", instead of aborting.  UBSan: print the stack and go on.
+# "out of memory", instead of aborting.  UBSan: print the stack and go on
+# (the same as asan_preload.c gives the server).
 sanitizer_asan_options="detect_leaks=0:quarantine_size_mb=64:allocator_may_return_null=1"
 sanitizer_ubsan_options="print_stacktrace=1"
 sanitizer_report_re='^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: |^SUMMARY: [A-Za-z]+Sanitizer'
@@ -283,11 +284,10 @@ sanitizer_report_re='^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: |^SUM
 # describes, under DIR (at DIR/<its own paths>), with a preloading
 # bin/postgres; prints the copy's pg_config.
 sanitizer_postgres() {
-	local dir=$1 bindir d real libasan libubsan
+	local dir=$1 bindir d real libasan
 	libasan=$(${CC:-gcc} -print-file-name=libasan.so)
-	libubsan=$(${CC:-gcc} -print-file-name=libubsan.so)
-	if [ ! -f "$libasan" ] || [ ! -f "$libubsan" ]; then
-		kt_log "error: no sanitizer runtimes ($libasan, $libubsan)"
+	if [ ! -f "$libasan" ]; then
+		kt_log "error: no AddressSanitizer runtime ($libasan)"
 		return 1
 	fi
 	bindir=$("$pg_config" --bindir) || return 1
@@ -311,21 +311,19 @@ sanitizer_postgres() {
 	${CC:-gcc} -shared -fPIC -o "$dir$bindir/asan_preload.so" \
 		"$srcdir/test/harness/asan_preload.c" || return 1
 	mv "$dir$bindir/postgres" "$dir$bindir/postgres.bin" || return 1
-	# libubsan is preloaded too so that it reads UBSAN_OPTIONS at start:
-	# loaded later with the extension, it would find the environment
-	# already overwritten by the server's process titles.
+	# UBSan's runtime comes with the extension (and its options from
+	# asan_preload.c).
 	{
 		echo '#!/bin/sh'
-		echo '# The server with the sanitizer runtimes preloaded (run_tests.sh).'
+		echo '# The server with the ASan runtime preloaded (run_tests.sh).'
 		printf 'LD_PRELOAD=%q${LD_PRELOAD:+:$LD_PRELOAD}\n' \
-			"$libasan:$libubsan:$dir$bindir/asan_preload.so"
+			"$libasan:$dir$bindir/asan_preload.so"
 		printf 'ASAN_OPTIONS=%q\n' "$sanitizer_asan_options"
-		printf 'UBSAN_OPTIONS=%q\n' "$sanitizer_ubsan_options"
-		echo 'export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS'
+		echo 'export LD_PRELOAD ASAN_OPTIONS'
 		printf 'exec %q "$@"\n' "$dir$bindir/postgres.bin"
 	} >"$dir$bindir/postgres" && chmod 755 "$dir$bindir/postgres" || return 1
 	if ! timeout 60 "$dir$bindir/postgres" -V >&2; then
-		kt_log "error: postgres -V with the sanitizer runtimes preloaded failed"
+		kt_log "error: postgres -V with the AddressSanitizer runtime preloaded failed"
 		return 1
 	fi
 	echo "$dir$bindir/pg_config"
