@@ -12,14 +12,22 @@
 # the postgres OS user (KT_TEST_USER), on a copy of the tree if that user
 # cannot read this one.
 #
+# With KT_SANITIZE=1 (scripts/test.sh sets it) all of it runs a second time
+# against an extension and unit tests built with AddressSanitizer and UBSan
+# (see "sanitizer pass" below).
+#
 # The last line of output is always "N passed, N failed" (pg_regress tests,
-# TAP test files and unit tests).
+# TAP test files and unit tests, of both passes, plus one item for "no
+# sanitizer reports").
 #
 # Environment: PG_CONFIG (default pg_config), KT_TEST_USER (default postgres),
 # KT_KEEP_TMP=1 keeps the temporary directory even on success,
 # KT_TAP_TIMEOUT / KT_REGRESS_TIMEOUT (seconds, per TAP file / for pg_regress),
 # KT_TESTS (space separated pg_regress tests to run instead of the schedule),
-# KT_TAP (space separated TAP files, e.g. "001_harness.pl", to run instead of all).
+# KT_TAP (space separated TAP files, e.g. "001_harness.pl", to run instead of all),
+# KT_SANITIZE=1 adds the sanitizer pass (the same KT_TESTS / KT_TAP selection;
+# KT_SANITIZE_TAP, if set, is its TAP selection instead; KT_SANITIZE_TIMEOUT,
+# seconds, bounds the whole pass).
 
 set -uo pipefail
 
@@ -243,6 +251,158 @@ if [ "${#tap_files[@]}" -gt 0 ]; then
 		fi
 		stop_leftover_servers
 	done
+fi
+
+# ---- sanitizer pass -------------------------------------------------------
+#
+# The whole run once more, from a copy of the tree built with `make
+# SANITIZE=1` (extension, unit tests).  Debian's PostgreSQL is not built
+# with the sanitizers, so only the extension is instrumented and the server
+# runs with the ASan runtime preloaded.  The preload must reach
+# the server and nothing else (psql, perl, python, node and kcat run as
+# usual), so the pass uses a relocated copy of the PostgreSQL installation
+# (its binaries find share/ and lib/ relative to themselves, and its
+# pg_config reports the copy) with the sanitized extension installed into it
+# and bin/postgres replaced by a wrapper that sets LD_PRELOAD and execs the
+# real binary (pg_ctl and initdb find "postgres" next to themselves and run
+# `postgres -V`, which the wrapper passes through).
+#
+# Reports go to stderr, which is the server log for every backend and
+# background worker (ASan's log_path is not reliable in the server's
+# children), the unit tests' output file, the TAP logs: after the run every
+# log of the pass is searched, and any report fails it.
+
+# ASan: no leak checks (PostgreSQL releases memory by resetting contexts
+# and by exiting, which LeakSanitizer would report by the thousand); a
+# smaller quarantine than the 256 MB default, as every backend and worker
+# has its own; a failed malloc returns NULL, which PostgreSQL reports as
+# "out of memory", instead of aborting.  UBSan: print the stack and go on
+# (the same as asan_preload.c gives the server).
+sanitizer_asan_options="detect_leaks=0:quarantine_size_mb=64:allocator_may_return_null=1"
+sanitizer_ubsan_options="print_stacktrace=1"
+sanitizer_report_re='^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: |^SUMMARY: [A-Za-z]+Sanitizer'
+
+# sanitizer_postgres DIR — a relocated copy of the installation $pg_config
+# describes, under DIR (at DIR/<its own paths>), with a preloading
+# bin/postgres; prints the copy's pg_config.
+sanitizer_postgres() {
+	local dir=$1 bindir d real libasan
+	libasan=$(${CC:-gcc} -print-file-name=libasan.so)
+	if [ ! -f "$libasan" ]; then
+		kt_log "error: no AddressSanitizer runtime ($libasan)"
+		return 1
+	fi
+	bindir=$("$pg_config" --bindir) || return 1
+	# bin/.., which holds lib/ (pkglibdir) on Debian, then share/.
+	for d in "$(dirname "$bindir")" "$("$pg_config" --sharedir)" "$("$pg_config" --pkglibdir)"; do
+		[ -e "$dir$d" ] && continue
+		mkdir -p "$dir$(dirname "$d")" && cp -a "$d" "$dir$d" || return 1
+	done
+	# Headers are only read: links to the real ones.
+	for d in "$("$pg_config" --includedir)" "$("$pg_config" --includedir-server)" \
+		"$("$pg_config" --pkgincludedir)"; do
+		[ -e "$dir$d" ] && continue
+		real=$(cd "$d" && pwd -P) || return 1
+		mkdir -p "$dir$(dirname "$d")" && ln -s "$real" "$dir$d" || return 1
+	done
+	if [ "$("$dir$bindir/pg_config" --bindir)" != "$dir$bindir" ]; then
+		kt_log "error: the PostgreSQL installation in $bindir is not relocatable"
+		return 1
+	fi
+	# See asan_preload.c: without it the preloaded runtime hangs the server.
+	${CC:-gcc} -shared -fPIC -o "$dir$bindir/asan_preload.so" \
+		"$srcdir/test/harness/asan_preload.c" || return 1
+	mv "$dir$bindir/postgres" "$dir$bindir/postgres.bin" || return 1
+	# UBSan's runtime comes with the extension (and its options from
+	# asan_preload.c).
+	{
+		echo '#!/bin/sh'
+		echo '# The server with the ASan runtime preloaded (run_tests.sh).'
+		printf 'LD_PRELOAD=%q${LD_PRELOAD:+:$LD_PRELOAD}\n' \
+			"$libasan:$dir$bindir/asan_preload.so"
+		printf 'ASAN_OPTIONS=%q\n' "$sanitizer_asan_options"
+		echo 'export LD_PRELOAD ASAN_OPTIONS'
+		printf 'exec %q "$@"\n' "$dir$bindir/postgres.bin"
+	} >"$dir$bindir/postgres" && chmod 755 "$dir$bindir/postgres" || return 1
+	if ! timeout 60 "$dir$bindir/postgres" -V >&2; then
+		kt_log "error: postgres -V with the AddressSanitizer runtime preloaded failed"
+		return 1
+	fi
+	echo "$dir$bindir/pg_config"
+}
+
+sanitizer_pass() {
+	local san=$tmp/sanitize copy_config tree status summary names name
+	local -a files
+	mkdir -p "$san"
+	if ! copy_config=$(sanitizer_postgres "$san/pg"); then
+		fail "sanitizer(postgres copy)"
+		return
+	fi
+	# A copy of the tree, so the regular build stays as it is; the test
+	# dependencies in node_modules are only read.
+	tree=$san/src
+	mkdir -p "$tree"
+	tar -C "$srcdir" --exclude=./.git --exclude=./test/node_modules -cf - . | tar -C "$tree" -xf -
+	[ -e "$srcdir/test/node_modules" ] && ln -s "$srcdir/test/node_modules" "$tree/test/node_modules"
+	echo "building with SANITIZE=1 (log: $san/build.log)"
+	if ! (cd "$tree" && make clean PG_CONFIG="$copy_config" &&
+		make -j"$(nproc)" SANITIZE=1 PG_CONFIG="$copy_config" &&
+		make install SANITIZE=1 PG_CONFIG="$copy_config" &&
+		make testtools SANITIZE=1 PG_CONFIG="$copy_config") >"$san/build.log" 2>&1; then
+		tail -n 40 "$san/build.log"
+		fail "sanitizer(build)"
+		return
+	fi
+	# The inner run sets everything up for itself (common.sh exports what it
+	# derives; none of the outer run's values may leak in).  The options
+	# reach the unit tests; only the wrapper preloads anything.
+	env -u KT_PG_BINDIR -u KAFKA_TEST_BROKER_BIN -u KAFKA_TEST_PRODUCE \
+		-u KAFKA_TEST_SCHEMA_REGISTRY_BIN -u KT_SRCDIR \
+		-u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u KT_PG_DATADIR -u KT_PG_LOG \
+		PG_CONFIG="$copy_config" KT_TMPDIR="$san/run" KT_SANITIZE=0 \
+		KT_TAP="${KT_SANITIZE_TAP-${KT_TAP:-}}" \
+		ASAN_OPTIONS="$sanitizer_asan_options" UBSAN_OPTIONS="$sanitizer_ubsan_options" \
+		timeout -k 30 "${KT_SANITIZE_TIMEOUT:-3600}" \
+		bash "$tree/test/harness/run_tests.sh" 2>&1 | tee "$san/run_tests.out"
+	status=${PIPESTATUS[0]}
+	summary=$(tail -n 1 "$san/run_tests.out")
+	if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		names=$(sed -n 's/^=== failed: //p' "$san/run_tests.out" | tail -n 1)
+		for name in $names; do
+			failures+=("sanitized:$name")
+		done
+		if [ "$status" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ]; then
+			fail "sanitized(exit $status)"
+		fi
+	else
+		fail "sanitized(exit $status)"
+	fi
+
+	banner "sanitizer reports"
+	files=()
+	while IFS= read -r name; do
+		files+=("$name")
+	done < <(grep -rlE "$sanitizer_report_re" "$san/run" "$san/run_tests.out" \
+		--include='*.log' --include='*.out' --include='*.prove' \
+		--include='regress_log_*' 2>/dev/null | LC_ALL=C sort)
+	if [ "${#files[@]}" -eq 0 ]; then
+		echo "none"
+		pass 1
+	else
+		for name in "${files[@]}"; do
+			banner "$name"
+			grep -nE -A 40 "$sanitizer_report_re" "$name" | head -n 200
+		done
+		fail "sanitizer-reports(${#files[@]} files)"
+	fi
+}
+
+if [ "${KT_SANITIZE:-0}" = 1 ]; then
+	banner "sanitizer pass (AddressSanitizer, UndefinedBehaviorSanitizer)"
+	sanitizer_pass
 fi
 
 finish
