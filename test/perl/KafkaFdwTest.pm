@@ -53,7 +53,7 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
-  rss_anon_growth $srcdir start_produce finish_produce);
+  rss_anon_growth $srcdir start_produce finish_produce wait_for_value);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -508,6 +508,23 @@ sub finish_produce
 	  if $status != 0;
 	my @lines = grep { /^\{/ } split /\n/, slurp_or_empty("$handle->{dir}/out");
 	return @lines ? decode_json($lines[-1]) : undef;
+}
+
+# Poll $sql in database $db of $node every 100 ms until it returns
+# $expected, for at most $seconds (the suite asserts values, not time).
+# Returns 1, or 0 after a diag naming $what with the last value seen.
+sub wait_for_value
+{
+	my ($node, $db, $sql, $expected, $what, $seconds) = @_;
+	my $got;
+	for (1 .. $seconds * 10)
+	{
+		$got = $node->safe_psql($db, $sql);
+		return 1 if $got eq $expected;
+		usleep(100_000);
+	}
+	diag("$what: got '$got', expected '$expected'");
+	return 0;
 }
 
 END

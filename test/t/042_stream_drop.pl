@@ -27,19 +27,7 @@ my $setup = qq{
 };
 $node->safe_psql('postgres', $setup);
 
-sub wait_for
-{
-	my ($db, $sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 1200)
-	{
-		$got = $node->safe_psql($db, $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, @_, 120); }
 
 my $workers = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kafka_fdw stream worker'};
 my $produced = 0;

@@ -33,19 +33,7 @@ $node->safe_psql('postgres', qq{
 	  \$\$CALL kafka.refresh_streaming_table('public.orders')\$\$);
 });
 
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 1500)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 150); }
 
 produce(broker => $broker, topic => 'orders', count => 2500, json => 1, partitions => 2);
 ok(wait_for('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM orders', '2500|2500', 'first run'),

@@ -15,19 +15,7 @@ my $broker = start_broker(brokers => 1);
 my $bs = $broker->bootstrap;
 my $node = new_node('launcher', broker => $broker);
 
-sub wait_for
-{
-	my ($db, $sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 600)
-	{
-		$got = $node->safe_psql($db, $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, @_, 60); }
 
 sub stream_sql
 {

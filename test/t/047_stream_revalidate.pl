@@ -19,19 +19,7 @@ my $node = new_node('revalidate', broker => $broker);
 $broker->create_topic($_, 2) for qw(first second retype);
 
 # wait until $sql returns $expected (polls; the suite asserts values, not time)
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 300)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 30); }
 
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');

@@ -19,19 +19,7 @@ my $node = new_node('batch_errors', broker => $broker);
 $broker->create_topic('d', 2);
 $broker->create_topic('outage', 2);
 
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 300)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 30); }
 
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');

@@ -33,19 +33,7 @@ $node->safe_psql('postgres', qq{
 	  transform => 'SELECT b.event_id, b.user_id * 2 AS doubled, b._partition, b._offset FROM batch b');
 });
 
-sub wait_for
-{
-	my ($db, $sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 600)
-	{
-		$got = $node->safe_psql($db, $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, @_, 60); }
 
 my $good = 0;
 my $bad = 0;

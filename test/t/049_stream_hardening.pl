@@ -39,19 +39,7 @@ $node->safe_psql('postgres', qq{
 	  SERVER k OPTIONS (topic 'trig', format 'json');
 });
 
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 600)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 60); }
 
 sub consumed
 {

@@ -42,19 +42,7 @@ sub produce_events
 }
 
 # wait until $sql returns $expected (polls; the suite asserts values, not time)
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 1200)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 120); }
 
 # What the rows of events from..to must add up to, computed from the
 # generator's definition (not from what was read).

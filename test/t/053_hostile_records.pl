@@ -73,19 +73,7 @@ sub produce_avro
 }
 
 # wait until $sql returns $expected (polls; the suite asserts values, not time)
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 600)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 60); }
 
 # --- a refresh (available_now) with dead_letter
 produce_json(1, 10, 5);

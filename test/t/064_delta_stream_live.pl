@@ -109,19 +109,7 @@ sub rows_below_view
 	return $view;
 }
 
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 1200)
-	{
-		$got = $node->safe_psql('postgres', $sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub wait_for { return wait_for_value($node, 'postgres', @_, 120); }
 
 $broker->create_topic('events', 3);
 $node->safe_psql('postgres', qq{
