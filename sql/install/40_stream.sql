@@ -32,7 +32,23 @@ CREATE TABLE kafka.streaming_tables (
     -- the creator's search_path, pinned for the transform and defaults like
     -- timezone and datestyle; NULL (streams created before 0.2): the
     -- database's default
-    search_path text
+    search_path text,
+    -- keyed targets (0.3): how a batch's rows are applied
+    mode text NOT NULL DEFAULT 'append'
+        CHECK (mode IN ('append', 'upsert', 'cdc')),
+    keys text[],                          -- the target's key columns
+    sequence_by text,                     -- source column; NULL: the Kafka position
+    apply_as_deletes text,                -- boolean SQL over the batch row (cdc)
+    apply_as_truncates text,              -- boolean SQL over the batch row (cdc)
+    ignore_null_updates boolean NOT NULL DEFAULT false,
+    except_columns text[],                -- source columns not written
+    stored_as_scd_type int NOT NULL DEFAULT 1
+        CHECK (stored_as_scd_type IN (1, 2)),
+    track_history_columns text[],         -- SCD type 2; NULL: every column
+    tombstone_retention interval NOT NULL DEFAULT '7 days',
+    last_batch_inserted bigint,           -- the last batch's rows inserted,
+    last_batch_updated bigint,            -- updated (versions closed for SCD 2)
+    last_batch_deleted bigint             -- and deleted
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -46,6 +62,21 @@ CREATE TABLE kafka.stream_offsets (
     records bigint NOT NULL DEFAULT 0,    -- records consumed by the last batch
     PRIMARY KEY (stream, topic, "partition")
 );
+
+-- Keys a keyed stream (mode 'upsert' or 'cdc' with sequence_by) deleted,
+-- with the delete's sequence, so a late older change cannot bring them back;
+-- forgotten after the stream's tombstone_retention.  key and sequence are
+-- the text forms of the key columns and of the sequence value (written with
+-- the stream's pinned TimeZone and DateStyle).
+CREATE TABLE kafka.stream_tombstones (
+    stream regclass NOT NULL
+        REFERENCES kafka.streaming_tables (target) ON DELETE CASCADE,
+    key text[] NOT NULL,
+    sequence text NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream, key, sequence)
+);
+CREATE INDEX ON kafka.stream_tombstones (stream, deleted_at);
 
 -- Records that could not be decoded or transformed (on_error 'dead_letter'),
 -- written in the transaction of their batch.
@@ -76,6 +107,7 @@ SELECT pg_catalog.pg_extension_config_dump('kafka.streaming_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('kafka.stream_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('kafka.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('kafka.stream_lost_offsets', '');
+SELECT pg_catalog.pg_extension_config_dump('kafka.stream_tombstones', '');
 
 COMMENT ON TABLE kafka.streaming_tables IS
     'streaming tables: target, source foreign table, trigger, error policy, committed batch count';
@@ -83,6 +115,8 @@ COMMENT ON TABLE kafka.stream_offsets IS
     'per stream and partition, the next Kafka offset to ingest; advanced in the same transaction as the rows';
 COMMENT ON TABLE kafka.dead_letters IS
     'records a streaming table could not decode or transform (on_error => ''dead_letter'')';
+COMMENT ON TABLE kafka.stream_tombstones IS
+    'keys deleted by keyed streams, with the delete''s sequence, kept for tombstone_retention';
 COMMENT ON TABLE kafka.stream_lost_offsets IS
     'offset ranges skipped because they aged out of Kafka (fail_on_data_loss => false)';
 
@@ -143,6 +177,8 @@ CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
 -- starting_offsets: 'earliest', 'latest' (resolved now) or Spark's JSON.
 -- on_error: default from the source table's on_error; 'fail', 'dead_letter',
 -- 'skip' or 'null'.
+-- mode: 'append' (every row inserted), 'upsert' or 'cdc' (rows applied by
+-- keys in sequence_by order; see the README, "Keyed streaming tables").
 CREATE FUNCTION kafka.create_streaming_table(
         target text,
         source regclass,
@@ -151,7 +187,17 @@ CREATE FUNCTION kafka.create_streaming_table(
         max_offsets_per_trigger bigint DEFAULT NULL,
         on_error text DEFAULT NULL,
         fail_on_data_loss boolean DEFAULT true,
-        transform text DEFAULT NULL)
+        transform text DEFAULT NULL,
+        mode text DEFAULT 'append',
+        keys text[] DEFAULT NULL,
+        sequence_by text DEFAULT NULL,
+        apply_as_deletes text DEFAULT NULL,
+        apply_as_truncates text DEFAULT NULL,
+        ignore_null_updates boolean DEFAULT false,
+        except_columns text[] DEFAULT NULL,
+        stored_as_scd_type int DEFAULT 1,
+        track_history_columns text[] DEFAULT NULL,
+        tombstone_retention interval DEFAULT '7 days')
     RETURNS regclass
     AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
     LANGUAGE C VOLATILE;
@@ -224,7 +270,10 @@ SELECT s.target AS stream,
        o.high_watermark,
        greatest(o.high_watermark - o.next_offset, 0) AS lag,
        coalesce(s.last_error, w.last_error) AS last_error,
-       w.pid AS worker_pid
+       w.pid AS worker_pid,
+       s.last_batch_inserted AS rows_inserted,
+       s.last_batch_updated AS rows_updated,
+       s.last_batch_deleted AS rows_deleted
   FROM kafka.streaming_tables s
   JOIN kafka.stream_offsets o ON o.stream = s.target
   LEFT JOIN kafka.stream_workers() w ON w.stream = s.target
@@ -239,12 +288,22 @@ GRANT SELECT ON kafka.stream_offsets, kafka.stream_lost_offsets,
 GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_trigger,
               on_error, fail_on_data_loss, transform, timezone, datestyle, state, batch_id,
               last_batch_at, last_batch_rows, last_batch_records, rows_per_second,
-              created_at, search_path)
+              created_at, search_path, mode, keys, sequence_by, apply_as_deletes,
+              apply_as_truncates, ignore_null_updates, except_columns, stored_as_scd_type,
+              track_history_columns, tombstone_retention, last_batch_inserted,
+              last_batch_updated, last_batch_deleted)
     ON kafka.streaming_tables TO PUBLIC;
 GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;
 ALTER TABLE kafka.dead_letters ENABLE ROW LEVEL SECURITY;
 CREATE POLICY dead_letters_of_own_streams ON kafka.dead_letters FOR SELECT
+    USING (pg_catalog.pg_has_role(
+        (SELECT s.owner FROM kafka.streaming_tables s WHERE s.target OPERATOR(pg_catalog.=) stream),
+        'USAGE'));
+-- a stream's tombstones hold its keys: the same rule as its dead letters
+GRANT SELECT ON kafka.stream_tombstones TO PUBLIC;
+ALTER TABLE kafka.stream_tombstones ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stream_tombstones_of_own_streams ON kafka.stream_tombstones FOR SELECT
     USING (pg_catalog.pg_has_role(
         (SELECT s.owner FROM kafka.streaming_tables s WHERE s.target OPERATOR(pg_catalog.=) stream),
         'USAGE'));

@@ -40,6 +40,7 @@
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -106,16 +107,39 @@ stream_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
- * Has kafka.streaming_tables the search_path column (0.2)?  A 0.1 catalog
- * under this library until ALTER EXTENSION kafka_fdw UPDATE has not.
+ * Has kafka.streaming_tables this column?  An older catalog under this
+ * library (until ALTER EXTENSION kafka_fdw UPDATE) lacks the later ones:
+ * search_path (0.2), mode and the keyed-stream columns (0.3).
  */
 static bool
-catalog_has_search_path(void)
+catalog_has_column(const char *column)
 {
 	Oid			nsp = get_namespace_oid("kafka", true);
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid("streaming_tables", nsp) : InvalidOid;
 
-	return OidIsValid(relid) && get_attnum(relid, "search_path") != InvalidAttrNumber;
+	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+}
+
+/* A text[] column's elements as a List of C strings (NIL for NULL). */
+static List *
+text_array_list(HeapTuple tup, TupleDesc desc, int attno)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, attno, &isnull);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+	List	   *list = NIL;
+
+	if (isnull)
+		return NIL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!elem_nulls[i])
+			list = lappend(list, TextDatumGetCString(elems[i]));
+	return list;
 }
 
 StreamDef *
@@ -130,9 +154,16 @@ stream_def_load(Oid target, bool missing_ok)
 	if (stream_catalog_exec(psprintf("SELECT source::oid, owner::oid, trigger, "
 									 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
 									 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
-									 "timezone, datestyle, state, batch_id, %s "
+									 "timezone, datestyle, state, batch_id, %s, %s "
 									 "FROM kafka.streaming_tables WHERE target = $1",
-									 catalog_has_search_path() ? "search_path" : "NULL::text"),
+									 catalog_has_column("search_path") ? "search_path" : "NULL::text",
+									 catalog_has_column("mode") ?
+									 "mode, keys, sequence_by, apply_as_deletes, apply_as_truncates, "
+									 "ignore_null_updates, except_columns, stored_as_scd_type, "
+									 "track_history_columns, "
+									 "(extract(epoch FROM tombstone_retention) * 1000)::bigint" :
+									 "'append', NULL::text[], NULL, NULL, NULL, false, NULL::text[], 1, "
+									 "NULL::text[], 0::bigint"),
 							1, types, values, NULL, true) == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -164,6 +195,18 @@ stream_def_load(Oid target, bool missing_ok)
 		def->state = SPI_getvalue(tup, desc, 11);
 		def->batch_id = strtoll(SPI_getvalue(tup, desc, 12), NULL, 10);
 		def->search_path = SPI_getvalue(tup, desc, 13);
+		v = SPI_getvalue(tup, desc, 14);
+		def->mode = strcmp(v, "upsert") == 0 ? STREAM_MODE_UPSERT :
+			strcmp(v, "cdc") == 0 ? STREAM_MODE_CDC : STREAM_MODE_APPEND;
+		def->keys = text_array_list(tup, desc, 15);
+		def->sequence_by = SPI_getvalue(tup, desc, 16);
+		def->apply_as_deletes = SPI_getvalue(tup, desc, 17);
+		def->apply_as_truncates = SPI_getvalue(tup, desc, 18);
+		def->ignore_null_updates = SPI_getvalue(tup, desc, 19)[0] == 't';
+		def->except_columns = text_array_list(tup, desc, 20);
+		def->scd_type = atoi(SPI_getvalue(tup, desc, 21));
+		def->track_history_columns = text_array_list(tup, desc, 22);
+		def->tombstone_retention_ms = strtoll(SPI_getvalue(tup, desc, 23), NULL, 10);
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :
@@ -180,6 +223,17 @@ stream_def_load(Oid target, bool missing_ok)
 	return def;
 }
 
+static List *
+copy_string_list(List *list)
+{
+	List	   *copy = NIL;
+	ListCell   *lc;
+
+	foreach(lc, list)
+		copy = lappend(copy, pstrdup(lfirst(lc)));
+	return copy;
+}
+
 StreamDef *
 stream_def_copy(StreamDef *def)
 {
@@ -192,6 +246,12 @@ stream_def_copy(StreamDef *def)
 	copy->datestyle = pstrdup(def->datestyle);
 	copy->search_path = def->search_path ? pstrdup(def->search_path) : NULL;
 	copy->state = pstrdup(def->state);
+	copy->keys = copy_string_list(def->keys);
+	copy->sequence_by = def->sequence_by ? pstrdup(def->sequence_by) : NULL;
+	copy->apply_as_deletes = def->apply_as_deletes ? pstrdup(def->apply_as_deletes) : NULL;
+	copy->apply_as_truncates = def->apply_as_truncates ? pstrdup(def->apply_as_truncates) : NULL;
+	copy->except_columns = copy_string_list(def->except_columns);
+	copy->track_history_columns = copy_string_list(def->track_history_columns);
 	return copy;
 }
 
@@ -671,11 +731,15 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);
 
 	{
-		Oid			types[12] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
-		TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[12];
-		char		nulls[12];
-		bool		pin_search_path = catalog_has_search_path();
+		Oid			types[22] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
+			TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID,
+		INT4OID, TEXTARRAYOID, INTERVALOID};
+		Datum		values[22];
+		char		nulls[22];
+		bool		pin_search_path = catalog_has_column("search_path");
+		bool		keyed_catalog = catalog_has_column("mode");
+		int			a;
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = ObjectIdGetDatum(target);
@@ -694,14 +758,29 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		values[10] = CStringGetTextDatum(GetConfigOption("DateStyle", false, false));
 		/* the transform and defaults resolve names as they did here */
 		values[11] = CStringGetTextDatum(GetConfigOption("search_path", false, false));
+		/* the keyed-stream arguments (8..17) as given; NULL: the column default */
+		for (a = 8; a <= 17; a++)
+		{
+			bool		given = keyed_catalog && a < PG_NARGS() && !PG_ARGISNULL(a);
+
+			values[a + 4] = given ? PG_GETARG_DATUM(a) : (Datum) 0;
+			nulls[a + 4] = given ? ' ' : 'n';
+		}
 		SPI_connect();
 		stream_catalog_exec(psprintf("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
 									 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
-									 "transform, timezone, datestyle%s) "
-									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s)",
+									 "transform, timezone, datestyle%s%s) "
+									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s)",
 									 pin_search_path ? ", search_path" : "",
-									 pin_search_path ? ", $12" : ""),
-							pin_search_path ? 12 : 11, types, values, nulls, false);
+									 keyed_catalog ? ", mode, keys, sequence_by, apply_as_deletes, "
+									 "apply_as_truncates, ignore_null_updates, except_columns, "
+									 "stored_as_scd_type, track_history_columns, tombstone_retention" : "",
+									 pin_search_path ? ", $12" : "",
+									 keyed_catalog ? ", coalesce($13, 'append'), $14, $15, $16, $17, "
+									 "coalesce($18, false), $19, coalesce($20, 1), $21, "
+									 "coalesce($22, '7 days')" : ""),
+							keyed_catalog ? 22 : pin_search_path ? 12 : 11,
+							types, values, nulls, false);
 		SPI_finish();
 	}
 	upsert_offsets(target, ranges);

@@ -39,6 +39,14 @@ typedef enum StreamOnError
 	STREAM_ON_ERROR_NULL
 } StreamOnError;
 
+/* How a batch's rows reach the target (streaming_tables.mode). */
+typedef enum StreamMode
+{
+	STREAM_MODE_APPEND,			/* every row inserted */
+	STREAM_MODE_UPSERT,			/* by keys; a tombstone (NULL value) deletes */
+	STREAM_MODE_CDC				/* by keys; apply_as_deletes / _truncates */
+} StreamMode;
+
 /* One row of kafka.streaming_tables. */
 typedef struct StreamDef
 {
@@ -57,6 +65,17 @@ typedef struct StreamDef
 	char	   *search_path;	/* the creator's; NULL: the database's default */
 	char	   *state;			/* active | paused | failed */
 	int64		batch_id;
+	/* keyed targets (mode upsert / cdc); catalogs before 0.3: append */
+	StreamMode	mode;
+	List	   *keys;			/* target key column names (char *) */
+	char	   *sequence_by;	/* source column, or NULL: the Kafka position */
+	char	   *apply_as_deletes;	/* boolean SQL over the batch row, or NULL */
+	char	   *apply_as_truncates; /* likewise */
+	bool		ignore_null_updates;
+	List	   *except_columns; /* source column names (char *) not written */
+	int			scd_type;		/* 1, or 2: history in __start_at/__end_at */
+	List	   *track_history_columns;	/* SCD 2: NIL = every column */
+	int64		tombstone_retention_ms;
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */
