@@ -230,6 +230,21 @@ extern void stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot);
 extern void stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted);
 extern int64 stream_sink_end(StreamSink *sink);
 
+/*
+ * keyed.c: can a keyed stream (mode upsert or cdc) write into target from
+ * rows shaped like input (the source's, or the transform's result)?
+ * Checks what a batch needs: keys (given or defaulted) that are columns of
+ * the input and of the target, not in except_columns, with a btree unique
+ * index (or primary key) of the target on exactly them; the sequence column
+ * (sequence_by or a Debezium LSN column) in the input with an ordering and,
+ * for SCD type 1, in the target with the same type and not in
+ * except_columns; no transform in mode upsert; no UPDATE / DELETE triggers
+ * on the target.  Raises the error (class 42 or 0A) naming what is wrong;
+ * returns the unique index.  Called when a stream is created and by the
+ * first batch of each ingest.
+ */
+extern Oid	stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input);
+
 /* launcher.c: GUCs, shared memory, hooks, the launcher and its probe */
 extern void kafka_stream_init(void);
 extern bool stream_launcher_available(void);
