@@ -687,6 +687,7 @@ compare_sequences(KeyedTarget *keyed, Datum a, Datum b)
 static void
 fold_older(KeyedTarget *keyed, KeyedChange *newer, KeyedChange *older)
 {
+	MemoryContext old = MemoryContextSwitchTo(keyed->cxt);
 	int			j;
 
 	newer->any_keep = false;
@@ -694,12 +695,34 @@ fold_older(KeyedTarget *keyed, KeyedChange *newer, KeyedChange *older)
 	{
 		if (newer->keep[j] && !older->keep[j])
 		{
+			Form_pg_attribute att = TupleDescAttr(keyed->base.input, j);
+
 			newer->keep[j] = false;
-			newer->values[j] = older->values[j];
 			newer->nulls[j] = older->nulls[j];
+			newer->values[j] = older->nulls[j] ? (Datum) 0 :
+				datumCopy(older->values[j], att->attbyval, att->attlen);
 		}
 		newer->any_keep |= newer->keep[j];
 	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A change that lost to another of its key: its memory goes back to the
+ * batch's context, so a batch touching few keys many times stays small.
+ */
+static void
+free_change(KeyedTarget *keyed, KeyedChange *change)
+{
+	int			j;
+
+	for (j = 0; j < keyed->ninput; j++)
+		if (!change->nulls[j] && !TupleDescAttr(keyed->base.input, j)->attbyval)
+			pfree(DatumGetPointer(change->values[j]));
+	pfree(change->values);
+	pfree(change->nulls);
+	pfree(change->keep);
+	pfree(change);
 }
 
 static void
@@ -769,16 +792,15 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 	{
 		Form_pg_attribute att = TupleDescAttr(input, j);
 
-		change->nulls[j] = nulls[j];
-		change->values[j] = nulls[j] ? (Datum) 0 :
-			datumCopy(values[j], att->attbyval, att->attlen);
 		if (keyed->writable[j] && kind == STREAM_CHANGE_UPSERT &&
 			((unavailable && unavailable[j]) || (def->ignore_null_updates && nulls[j])))
 		{
 			change->keep[j] = true;
-			change->nulls[j] = true;
 			change->any_keep = true;
 		}
+		change->nulls[j] = nulls[j] || change->keep[j];
+		change->values[j] = change->nulls[j] ? (Datum) 0 :
+			datumCopy(values[j], att->attbyval, att->attlen);
 	}
 	if (keyed->sequence_name)
 		change->sequence = change->values[keyed->sequence_input];
@@ -809,7 +831,15 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 			if (current->kind == STREAM_CHANGE_DELETE)
 			{
 				change->after_delete = true;
-				change->delete_sequence = current->sequence;
+				if (keyed->sequence_name)
+				{
+					MemoryContext old = MemoryContextSwitchTo(keyed->cxt);
+
+					change->delete_sequence = datumCopy(current->sequence,
+														keyed->sequence_byval,
+														keyed->sequence_typlen);
+					MemoryContextSwitchTo(old);
+				}
 			}
 			else
 			{
@@ -819,14 +849,17 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 					fold_older(keyed, change, current);
 			}
 			entry->change = change;
+			free_change(keyed, current);
 		}
-		else if (current->kind == STREAM_CHANGE_UPSERT && current->any_keep &&
-				 change->kind == STREAM_CHANGE_UPSERT &&
-				 !(current->after_delete &&
-				   compare_sequences(keyed, change->sequence, current->delete_sequence) <= 0))
+		else
 		{
 			/* an older change fills what the newer one leaves to it */
-			fold_older(keyed, current, change);
+			if (current->kind == STREAM_CHANGE_UPSERT && current->any_keep &&
+				change->kind == STREAM_CHANGE_UPSERT &&
+				!(current->after_delete &&
+				  compare_sequences(keyed, change->sequence, current->delete_sequence) <= 0))
+				fold_older(keyed, current, change);
+			free_change(keyed, change);
 		}
 	}
 }

@@ -56,7 +56,7 @@ sub counters
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER k;});
-for my $topic (qw(up seq ret trunc nulls bad refuse))
+for my $topic (qw(up many seq ret trunc nulls bad refuse))
 {
 	$broker->create_topic($topic, 1);
 }
@@ -83,6 +83,18 @@ is($node->safe_psql('postgres', q{
 	'1 1 1', 'kafka.stream_progress shows the counters');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM kafka.stream_tombstones}), '0',
 	'the Kafka-position default remembers no deletes');
+
+# --- many batches over few keys: each batch finds what the ones before wrote
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE many_topic (id int, v int, seq bigint)
+	  SERVER k OPTIONS (topic 'many', format 'json');
+	CREATE TABLE many (id int PRIMARY KEY, v int, seq bigint);
+	SELECT kafka.create_streaming_table('many', source => 'many_topic', trigger => 'available_now',
+	  mode => 'upsert', keys => ARRAY['id'], sequence_by => 'seq', max_offsets_per_trigger => 170);});
+send_records('many', map { my $id = ($_ * 7919) % 300; qq{|{"id":$id,"v":$_,"seq":$_}} } 0 .. 2999);
+like(refresh('many'), qr/from 3000 records in 18 batches/, 'many batches');
+is($node->safe_psql('postgres', q{SELECT count(*), sum(v), bool_and(v = seq) FROM many}),
+	'300|' . eval { my $s = 0; $s += $_ for 2700 .. 2999; $s } . '|t', 'the last change of each key');
 
 # --- mode cdc with sequence_by: out of order, ties, late changes after a delete
 $node->safe_psql('postgres', q{
