@@ -121,6 +121,7 @@ typedef struct KeyColumn
 	FmgrInfo	hash;
 	FmgrInfo	equal;
 	FmgrInfo	output;
+	FmgrInfo	compare;		/* btree order, when the type has one */
 	int			index_column;	/* in the unique index (0-based) */
 	Oid			scan_subtype;	/* right-hand type of the index's = */
 	RegProcedure scan_procedure;
@@ -155,6 +156,7 @@ struct KeyedTarget
 	bool	   *writable;		/* per input column: written to the target */
 	keyed_hash *changes;
 	bool		truncate;		/* a TRUNCATE in the batch */
+	bool		sortable;		/* every key type has a btree order */
 };
 
 static bool
@@ -511,6 +513,7 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	keyed->cxt = AllocSetContextCreate(CurrentMemoryContext, "kafka keyed batch",
 									   ALLOCSET_DEFAULT_SIZES);
 	keyed->ninput = input->natts;
+	keyed->sortable = true;
 
 	/* the keys as given, each with its column of the index */
 	keys = stream_keyed_keys(def, rel);
@@ -547,6 +550,11 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 					 errmsg("key column \"%s\" of streaming table %s has type %s, which cannot be hashed",
 							key->name, def->target_name, format_type_be(att->atttypid))));
 		fmgr_info_copy(&key->hash, &type->hash_proc_finfo, CurrentMemoryContext);
+		type = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
+		if (OidIsValid(type->cmp_proc))
+			fmgr_info_copy(&key->compare, &type->cmp_proc_finfo, CurrentMemoryContext);
+		else
+			keyed->sortable = false;
 		fmgr_info_copy(&key->equal, &type->eq_opr_finfo, CurrentMemoryContext);
 		getTypeOutputInfo(att->atttypid, &output, &varlena);
 		fmgr_info(output, &key->output);
@@ -907,6 +915,28 @@ text_array(List *strings)
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+/* Order of changes by key, for qsort_arg. */
+static int
+compare_changes(const void *a, const void *b, void *arg)
+{
+	KeyedTarget *keyed = arg;
+	KeyedChange *x = *(KeyedChange *const *) a;
+	KeyedChange *y = *(KeyedChange *const *) b;
+	int			k;
+
+	for (k = 0; k < keyed->nkeys; k++)
+	{
+		KeyColumn  *key = &keyed->keys[k];
+		int			c = DatumGetInt32(FunctionCall2Coll(&key->compare, key->collation,
+														x->values[key->input],
+														y->values[key->input]));
+
+		if (c != 0)
+			return c;
+	}
+	return 0;
+}
+
 /* Per stream, when this backend last purged its expired tombstones. */
 static Oid	last_purge_stream = InvalidOid;
 static TimestampTz last_purge_at = 0;
@@ -939,6 +969,9 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	TupleTableSlot *slot;
 	keyed_iterator it;
 	KeyedEntry *entry;
+	KeyedChange **sorted;
+	uint32		nsorted = 0;
+	uint32		n;
 	List	   *pending = NIL;	/* PendingInsert * */
 	List	   *tombstone_keys = NIL;	/* char *: deletes to remember */
 	List	   *tombstone_sequences = NIL;
@@ -985,10 +1018,21 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	scan = index_beginscan(rel, index, snapshot, keyed->nkeys, 0);
 	slot = table_slot_create(rel, NULL);
 
+	/*
+	 * In key order: the lookups, updates and index entries then walk the
+	 * index (and the inserted rows land in the heap) in order, not at
+	 * random.
+	 */
+	sorted = palloc(sizeof(KeyedChange *) * Max(keyed->changes->members, 1));
 	keyed_start_iterate(keyed->changes, &it);
 	while ((entry = keyed_iterate(keyed->changes, &it)) != NULL)
+		sorted[nsorted++] = entry->change;
+	if (keyed->sortable && keyed->nkeys > 0)
+		qsort_arg(sorted, nsorted, sizeof(KeyedChange *), compare_changes, keyed);
+
+	for (n = 0; n < nsorted; n++)
 	{
-		KeyedChange *change = entry->change;
+		KeyedChange *change = sorted[n];
 		bool		found;
 
 		CHECK_FOR_INTERRUPTS();
