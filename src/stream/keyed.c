@@ -634,6 +634,7 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	foreach(lc, keys)
 		keyed->writable[input_column(input, lfirst(lc))] = false;
 	keyed->sink = stream_sink_begin(rel, written, input_name);
+	stream_sink_set_key_index(keyed->sink, keyed->index);
 	if (reject)
 		stream_sink_on_reject(keyed->sink, reject, reject_arg);
 	keyed->changes = keyed_create(keyed->cxt, 1024, keyed);

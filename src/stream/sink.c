@@ -34,9 +34,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -98,6 +100,8 @@ struct StreamSink
 								 * given for the table AM */
 	int64		updated;
 	int64		deleted;
+	Oid			key_index;		/* an index updates never change, or
+								 * InvalidOid */
 	int			capacity;
 	int			buffered;
 	MemoryContext rowcxt;		/* buffered rows' values; reset per flush */
@@ -432,6 +436,12 @@ stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot)
 }
 
 void
+stream_sink_set_key_index(StreamSink *sink, Oid index)
+{
+	sink->key_index = index;
+}
+
+void
 stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted)
 {
 	*updated = sink->updated;
@@ -655,7 +665,28 @@ update_row(StreamSink *sink, int i)
 				 errmsg("could not update a row of streaming table \"%s\": it was changed concurrently",
 						RelationGetRelationName(sink->rel)),
 				 errdetail("The batch is rolled back and applied again.")));
-	if (update_indexes && sink->rri->ri_NumIndices > 0)
+	if (update_indexes && sink->rri->ri_NumIndices == 1 &&
+		RelationGetRelid(sink->rri->ri_IndexRelationDescs[0]) == sink->key_index &&
+		sink->rri->ri_IndexRelationInfo[0]->ii_Expressions == NIL &&
+		sink->rri->ri_IndexRelationInfo[0]->ii_Predicate == NIL &&
+		sink->rri->ri_IndexRelationInfo[0]->ii_ExclusionOps == NULL)
+	{
+		/*
+		 * The only index is the key's, whose columns the update keeps: the
+		 * stored version already holds the key, so the new entry needs no
+		 * uniqueness check (which would visit that version again); a
+		 * concurrent insert of the key still conflicts with it.
+		 */
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		ExprContext *econtext = GetPerTupleExprContext(sink->estate);
+
+		econtext->ecxt_scantuple = slot;
+		FormIndexDatum(sink->rri->ri_IndexRelationInfo[0], slot, sink->estate, values, isnull);
+		index_insert(sink->rri->ri_IndexRelationDescs[0], values, isnull, &slot->tts_tid,
+					 sink->rel, UNIQUE_CHECK_NO, true, sink->rri->ri_IndexRelationInfo[0]);
+	}
+	else if (update_indexes && sink->rri->ri_NumIndices > 0)
 		list_free(ExecInsertIndexTuples(sink->rri, slot, sink->estate,
 										true, false, NULL, NIL));
 	ExecClearTuple(slot);

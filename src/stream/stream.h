@@ -227,6 +227,8 @@ extern void stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
 								   int64 offset);
 extern void stream_sink_delete(StreamSink *sink, ItemPointer tid);
 extern void stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot);
+/* The unique index on the keys, whose columns updates never change. */
+extern void stream_sink_set_key_index(StreamSink *sink, Oid index);
 extern void stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted);
 extern int64 stream_sink_end(StreamSink *sink);
 
