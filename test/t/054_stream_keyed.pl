@@ -236,6 +236,57 @@ like($err, qr/streaming table \S*no_seq has no column "seq" to store its sequenc
 is($node->safe_psql('postgres', q{SELECT string_agg(state, ' ' ORDER BY target::text) FROM kafka.streaming_tables
 	WHERE target IN ('no_index'::regclass, 'no_seq'::regclass)}), 'failed failed', 'both streams stopped');
 
+# --- mode cdc over a transform's rows; insert triggers fire, update triggers are refused
+$broker->create_topic('xf', 1);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE xf_topic (id int, name text, op text)
+	  SERVER k OPTIONS (topic 'xf', format 'json');
+	CREATE TABLE xf (id int PRIMARY KEY, name text, kind text);
+	CREATE TABLE xf_log (id int);
+	CREATE FUNCTION xf_log() RETURNS trigger LANGUAGE plpgsql AS
+	  $$BEGIN INSERT INTO xf_log VALUES (NEW.id); RETURN NEW; END$$;
+	CREATE TRIGGER xf_insert AFTER INSERT ON xf FOR EACH ROW EXECUTE FUNCTION xf_log();
+	SELECT kafka.create_streaming_table('xf', source => 'xf_topic', trigger => 'available_now',
+	  mode => 'cdc', keys => ARRAY['id'],
+	  transform => 'SELECT id, upper(name) AS name, op AS kind FROM batch WHERE id > 0',
+	  apply_as_deletes => 'kind = ''d''', except_columns => ARRAY['kind']);});
+send_records('xf', '|{"id":1,"name":"one","op":"c"}', '|{"id":2,"name":"two","op":"c"}',
+	'|{"id":-1,"name":"filtered","op":"c"}', '|{"id":1,"name":"uno","op":"u"}');
+refresh('xf');
+is(rows('xf', 'id, name, kind'), "1|UNO|\n2|TWO|", 'cdc over the rows of the transform, except_columns not written');
+is(rows('xf_log', 'id'), "1\n2", 'insert triggers fire for new keys');
+send_records('xf', '|{"id":2,"op":"d"}');
+refresh('xf');
+is(rows('xf', 'id, name'), "1|UNO", 'apply_as_deletes over the output of the transform');
+$node->safe_psql('postgres', q{
+	CREATE TRIGGER xf_update AFTER UPDATE ON xf FOR EACH ROW EXECUTE FUNCTION xf_log();});
+send_records('xf', '|{"id":1,"name":"eins","op":"u"}');
+($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('xf')});
+like($err, qr/streaming table \S*xf in a keyed mode cannot have UPDATE or DELETE triggers/, 'update triggers are refused');
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE up2_topic (k text OPTIONS (kafka 'key'), v int)
+	  SERVER k OPTIONS (topic 'up', format 'json');
+	CREATE TABLE up2 (k text PRIMARY KEY, v int);
+	SELECT kafka.create_streaming_table('up2', source => 'up2_topic', trigger => 'available_now',
+	  mode => 'upsert', transform => 'SELECT * FROM batch');});
+($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('up2')});
+like($err, qr/streaming table \S*up2 in mode 'upsert' cannot have a transform/, 'upsert with a transform is refused');
+
+# --- a continuous keyed stream (its worker applies the same way); keys
+# default to the kafka 'key' column
+$broker->create_topic('live', 1);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE live_topic (k text OPTIONS (kafka 'key'), v int)
+	  SERVER k OPTIONS (topic 'live', format 'json');
+	CREATE TABLE live (k text PRIMARY KEY, v int);
+	SELECT kafka.create_streaming_table('live', source => 'live_topic', mode => 'upsert');});
+send_records('live', 'x|{"v":1}', 'y|{"v":2}', 'x|{"v":3}');
+ok(wait_for_value($node, 'postgres', q{SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM live},
+	'x=3,y=2', 'live', 30), 'a continuous upsert stream');
+send_records('live', 'y|', 'z|{"v":5}');
+ok(wait_for_value($node, 'postgres', q{SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM live},
+	'x=3,z=5', 'live', 30), 'its tombstones delete');
+
 unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no process crashed');
 
 done_testing();
