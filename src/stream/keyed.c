@@ -67,100 +67,12 @@
 #include "utils/typcache.h"
 
 #include "options.h"
-#include "stream/target.h"
+#include "stream/keyed.h"
 
-/* One change of a key, as put (input-shaped values). */
-typedef struct KeyedChange
-{
-	uint32		hash;
-	StreamChangeKind kind;
-	Datum	   *values;
-	bool	   *nulls;
-	bool	   *keep;			/* per input column: no value given, keep
-								 * the stored one (ignore_null_updates,
-								 * Debezium's unavailable) */
-	bool		any_keep;
-	Datum		sequence;		/* when sequenced */
-	bool		after_delete;	/* a delete of this batch precedes it */
-	Datum		delete_sequence;	/* that delete's sequence */
-	const char *topic;
-	int32		partition;
-	int64		offset;
-} KeyedChange;
 
-typedef struct KeyedEntry
-{
-	KeyedChange *change;
-	uint32		hash;
-	char		status;
-} KeyedEntry;
 
-typedef struct KeyedTarget KeyedTarget;
-
-static bool keys_equal(KeyedTarget *keyed, KeyedChange *a, KeyedChange *b);
-
-#define SH_PREFIX keyed
-#define SH_ELEMENT_TYPE KeyedEntry
-#define SH_KEY_TYPE KeyedChange *
-#define SH_KEY change
-#define SH_HASH_KEY(tb, key) ((key)->hash)
-#define SH_EQUAL(tb, a, b) keys_equal((KeyedTarget *) (tb)->private_data, a, b)
-#define SH_STORE_HASH
-#define SH_GET_HASH(tb, a) ((a)->hash)
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
-/* A key column: where it is in the input, how to hash, compare, look up. */
-typedef struct KeyColumn
-{
-	char	   *name;
-	int			input;			/* input column (0-based) */
-	Oid			collation;
-	FmgrInfo	hash;
-	FmgrInfo	equal;
-	FmgrInfo	output;
-	FmgrInfo	compare;		/* btree order, when the type has one */
-	int			index_column;	/* in the unique index (0-based) */
-	Oid			scan_subtype;	/* right-hand type of the index's = */
-	RegProcedure scan_procedure;
-} KeyColumn;
-
-struct KeyedTarget
-{
-	StreamTarget base;
-	MemoryContext cxt;			/* the batch's changes */
-	StreamSink *sink;
-	int			ninput;
-	int			nkeys;
-	KeyColumn  *keys;
-	Oid			index;
-	/* sequence (NULL sequence_name: the Kafka position) */
-	char	   *sequence_name;
-	int			sequence_input;
-	int			sequence_target;	/* target attribute (0-based) */
-	FmgrInfo	sequence_cmp;
-	Oid			sequence_collation;
-	Oid			sequence_type;
-	int16		sequence_typlen;
-	bool		sequence_byval;
-	FmgrInfo	sequence_output;
-	Oid			sequence_input_function;
-	Oid			sequence_ioparam;
-	/* mode cdc: compiled over the input row, or NULL */
-	ExprState  *delete_expr;
-	ExprState  *truncate_expr;
-	ExprContext *econtext;
-	TupleTableSlot *expr_slot;
-	bool	   *writable;		/* per input column: written to the target */
-	keyed_hash *changes;
-	bool		truncate;		/* a TRUNCATE in the batch */
-	bool		sortable;		/* every key type has a btree order */
-};
-
-static bool
-keys_equal(KeyedTarget *keyed, KeyedChange *a, KeyedChange *b)
+bool
+stream_keyed_keys_equal(KeyedTarget *keyed, KeyedChange *a, KeyedChange *b)
 {
 	int			k;
 
@@ -349,6 +261,36 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 					 errmsg("key column \"%s\" is not a column of streaming table %s",
 							key, def->target_name)));
 	}
+	if (def->scd_type == 2)
+	{
+		static const char *const columns[] = {"__start_at", "__end_at"};
+		int			c;
+
+		if (sequence == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("streaming table %s stored as SCD type 2 needs sequence_by",
+							def->target_name),
+					 errdetail("The versions of a key start and end at sequence values.")));
+		for (c = 0; c < 2; c++)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(target), columns[c]);
+			int			j = input_column(input, sequence);
+
+			if (attnum == InvalidAttrNumber || TupleDescAttr(desc, attnum - 1)->attisdropped ||
+				(j >= 0 && getBaseType(TupleDescAttr(desc, attnum - 1)->atttypid) !=
+				 getBaseType(TupleDescAttr(input, j)->atttypid)))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("streaming table %s stored as SCD type 2 needs a column \"%s\" of the type of its sequence",
+								def->target_name, columns[c]),
+						 errhint("ALTER TABLE %s ADD COLUMN __start_at %s, ADD COLUMN __end_at %s.",
+								 def->target_name,
+								 j >= 0 ? format_type_be(TupleDescAttr(input, j)->atttypid) : "bigint",
+								 j >= 0 ? format_type_be(TupleDescAttr(input, j)->atttypid) : "bigint")));
+		}
+		keys = lappend(list_copy(keys), "__start_at");
+	}
 	index = find_key_index(target, keys);
 	if (!OidIsValid(index))
 	{
@@ -491,9 +433,6 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	int			k;
 	int			j;
 
-	if (def->scd_type == 2)
-		return stream_scd2_target_begin(def, rel, input, input_name, reject, reject_arg);
-
 	keyed = palloc0(sizeof(KeyedTarget));
 	keyed->base.methods = &keyed_methods;
 	keyed->base.def = def;
@@ -514,6 +453,7 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 									   ALLOCSET_DEFAULT_SIZES);
 	keyed->ninput = input->natts;
 	keyed->sortable = true;
+	keyed->scd2 = def->scd_type == 2;
 
 	/* the keys as given, each with its column of the index */
 	keys = stream_keyed_keys(def, rel);
@@ -608,7 +548,7 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 		{
 			if (deletes == NULL)
 				deletes = psprintf("%s = 'd'", quote_identifier(op));
-			if (truncates == NULL)
+			if (truncates == NULL && !keyed->scd2)
 				truncates = psprintf("%s = 't'", quote_identifier(op));
 		}
 	}
@@ -633,8 +573,13 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	}
 	foreach(lc, keys)
 		keyed->writable[input_column(input, lfirst(lc))] = false;
-	keyed->sink = stream_sink_begin(rel, written, input_name);
-	stream_sink_set_key_index(keyed->sink, keyed->index);
+	if (keyed->scd2)
+		stream_scd2_begin(keyed, written);
+	else
+	{
+		keyed->sink = stream_sink_begin(rel, written, input_name);
+		stream_sink_set_key_index(keyed->sink, keyed->index);
+	}
 	if (reject)
 		stream_sink_on_reject(keyed->sink, reject, reject_arg);
 	keyed->changes = keyed_create(keyed->cxt, 1024, keyed);
@@ -682,8 +627,8 @@ evaluate(KeyedTarget *keyed, ExprState *expr)
 	return !isnull && DatumGetBool(d);
 }
 
-static int
-compare_sequences(KeyedTarget *keyed, Datum a, Datum b)
+int
+stream_keyed_compare_sequences(KeyedTarget *keyed, Datum a, Datum b)
 {
 	return DatumGetInt32(FunctionCall2Coll(&keyed->sequence_cmp, keyed->sequence_collation,
 										   a, b));
@@ -765,6 +710,11 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 			kind = STREAM_CHANGE_DELETE;
 		ResetExprContext(keyed->econtext);
 	}
+	if (kind == STREAM_CHANGE_TRUNCATE && keyed->scd2)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming table %s stored as SCD type 2 cannot apply a truncate",
+						def->target_name)));
 	if (kind == STREAM_CHANGE_TRUNCATE)
 	{
 		/* what came before is gone */
@@ -797,6 +747,9 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 	change->topic = topic;
 	change->partition = partition;
 	change->offset = offset;
+	change->ordinal = keyed->puts++;
+	change->next = NULL;
+	change->tail = change;
 	for (j = 0; j < keyed->ninput; j++)
 	{
 		Form_pg_attribute att = TupleDescAttr(input, j);
@@ -830,10 +783,17 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 		entry->change = change;
 		return;
 	}
+	if (keyed->scd2)
+	{
+		/* history needs every change: scd2.c replays them */
+		entry->change->tail->next = change;
+		entry->change->tail = change;
+		return;
+	}
 	{
 		KeyedChange *current = entry->change;
 		bool		newer = keyed->sequence_name == NULL ||
-			compare_sequences(keyed, change->sequence, current->sequence) > 0;
+			stream_keyed_compare_sequences(keyed, change->sequence, current->sequence) > 0;
 
 		if (newer)
 		{
@@ -866,7 +826,7 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 			if (current->kind == STREAM_CHANGE_UPSERT && current->any_keep &&
 				change->kind == STREAM_CHANGE_UPSERT &&
 				!(current->after_delete &&
-				  compare_sequences(keyed, change->sequence, current->delete_sequence) <= 0))
+				  stream_keyed_compare_sequences(keyed, change->sequence, current->delete_sequence) <= 0))
 				fold_older(keyed, current, change);
 			free_change(keyed, change);
 		}
@@ -874,8 +834,8 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 }
 
 /* The text form of a change's key, as an array literal of the key columns. */
-static char *
-key_text(KeyedTarget *keyed, KeyedChange *change)
+char *
+stream_keyed_key_text(KeyedTarget *keyed, KeyedChange *change)
 {
 	StringInfoData buf;
 	int			k;
@@ -903,8 +863,8 @@ key_text(KeyedTarget *keyed, KeyedChange *change)
 	return buf.data;
 }
 
-static Datum
-text_array(List *strings)
+Datum
+stream_keyed_text_array(List *strings)
 {
 	int			n = list_length(strings);
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
@@ -1014,6 +974,29 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	stream_sink_set_snapshot(keyed->sink, snapshot);
+	if (keyed->scd2)
+	{
+		sorted = palloc(sizeof(KeyedChange *) * Max(keyed->changes->members, 1));
+		keyed_start_iterate(keyed->changes, &it);
+		while ((entry = keyed_iterate(keyed->changes, &it)) != NULL)
+			sorted[nsorted++] = entry->change;
+		if (keyed->sortable && keyed->nkeys > 0)
+			qsort_arg(sorted, nsorted, sizeof(KeyedChange *), compare_changes, keyed);
+		stream_scd2_apply(keyed, sorted, nsorted, snapshot, live_after, counts);
+		SPI_finish();
+		stream_sink_flush(keyed->sink);
+		stream_sink_counts(keyed->sink, &counts->updated, &counts->deleted);
+		counts->inserted = stream_sink_end(keyed->sink);
+		UnregisterSnapshot(snapshot);
+		if (keyed->econtext)
+		{
+			FreeExprContext(keyed->econtext, true);
+			ExecDropSingleTupleTableSlot(keyed->expr_slot);
+		}
+		keyed_destroy(keyed->changes);
+		MemoryContextDelete(keyed->cxt);
+		return;
+	}
 	index = index_open(keyed->index, AccessShareLock);
 	scankeys = palloc0(sizeof(ScanKeyData) * keyed->nkeys);
 	scan = index_beginscan(rel, index, snapshot, keyed->nkeys, 0);
@@ -1057,11 +1040,11 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 				bool		isnull;
 				Datum		stored = slot_getattr(slot, keyed->sequence_target + 1, &isnull);
 
-				if (!isnull && compare_sequences(keyed, change->sequence, stored) <= 0)
+				if (!isnull && stream_keyed_compare_sequences(keyed, change->sequence, stored) <= 0)
 					continue;	/* the stored row is as new or newer */
 				/* a delete of this batch came between: nothing to keep */
 				if (change->after_delete &&
-					(isnull || compare_sequences(keyed, change->delete_sequence, stored) > 0))
+					(isnull || stream_keyed_compare_sequences(keyed, change->delete_sequence, stored) > 0))
 					keep_stored = false;
 			}
 			else if (change->after_delete)
@@ -1071,7 +1054,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 				stream_sink_delete(keyed->sink, &slot->tts_tid);
 				if (sequenced)
 				{
-					tombstone_keys = lappend(tombstone_keys, key_text(keyed, change));
+					tombstone_keys = lappend(tombstone_keys, stream_keyed_key_text(keyed, change));
 					tombstone_sequences = lappend(tombstone_sequences,
 												  OutputFunctionCall(&keyed->sequence_output,
 																	 change->sequence));
@@ -1089,7 +1072,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 			/* remembered also when absent: an older upsert may come later */
 			if (sequenced)
 			{
-				tombstone_keys = lappend(tombstone_keys, key_text(keyed, change));
+				tombstone_keys = lappend(tombstone_keys, stream_keyed_key_text(keyed, change));
 				tombstone_sequences = lappend(tombstone_sequences,
 											  OutputFunctionCall(&keyed->sequence_output,
 																 change->sequence));
@@ -1101,7 +1084,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 			PendingInsert *p = palloc(sizeof(PendingInsert));
 
 			p->change = change;
-			p->key = key_text(keyed, change);
+			p->key = stream_keyed_key_text(keyed, change);
 			pending = lappend(pending, p);
 			continue;
 		}
@@ -1128,7 +1111,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 		has_tombstone = palloc0(sizeof(bool) * n);
 		{
 			Oid			types[3] = {OIDOID, TEXTARRAYOID, TIMESTAMPTZOID};
-			Datum		values[3] = {ObjectIdGetDatum(def->target), text_array(keys),
+			Datum		values[3] = {ObjectIdGetDatum(def->target), stream_keyed_text_array(keys),
 			TimestampTzGetDatum(live_after)};
 
 			rows = stream_catalog_exec("SELECT u.i, t.sequence FROM unnest($2::text[]) WITH ORDINALITY AS u(k, i) "
@@ -1148,7 +1131,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 
 			MemoryContextSwitchTo(old);
 			if (!has_tombstone[ordinal - 1] ||
-				compare_sequences(keyed, sequence, newest[ordinal - 1]) > 0)
+				stream_keyed_compare_sequences(keyed, sequence, newest[ordinal - 1]) > 0)
 				newest[ordinal - 1] = sequence;
 			has_tombstone[ordinal - 1] = true;
 		}
@@ -1159,7 +1142,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 
 			if (has_tombstone[i])
 			{
-				if (compare_sequences(keyed, newest[i], p->change->sequence) >= 0)
+				if (stream_keyed_compare_sequences(keyed, newest[i], p->change->sequence) >= 0)
 				{
 					i++;
 					continue;	/* deleted later than this change */
@@ -1176,15 +1159,15 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	{
 		Oid			types[3] = {OIDOID, TEXTARRAYOID, TEXTARRAYOID};
 		Datum		values[3] = {ObjectIdGetDatum(def->target),
-			text_array(list_concat(list_copy(tombstone_keys), revived_keys)), (Datum) 0};
+			stream_keyed_text_array(list_concat(list_copy(tombstone_keys), revived_keys)), (Datum) 0};
 
 		stream_catalog_exec("DELETE FROM kafka.stream_tombstones t USING unnest($2::text[]) AS u(k) "
 							"WHERE t.stream = $1 AND t.key = u.k::text[]",
 							2, types, values, NULL, false);
 		if (tombstone_keys != NIL)
 		{
-			values[1] = text_array(tombstone_keys);
-			values[2] = text_array(tombstone_sequences);
+			values[1] = stream_keyed_text_array(tombstone_keys);
+			values[2] = stream_keyed_text_array(tombstone_sequences);
 			stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
 								"SELECT $1, u.k::text[], u.s, now() FROM unnest($2::text[], $3::text[]) AS u(k, s)",
 								3, types, values, NULL, false);

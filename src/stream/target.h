@@ -101,7 +101,7 @@ stream_target_put(StreamTarget *target, Datum *values, bool *nulls,
 extern void stream_target_end(StreamTarget *target, StreamTargetCounts *counts);
 
 /*
- * keyed.c: the keyed target (SCD type 1; hands SCD type 2 to scd2.c), and
+ * keyed.c: the keyed target (SCD type 1, and SCD type 2 with scd2.c), and
  * what it resolves from the stream's definition: its keys (keys, or the
  * default: the source's kafka 'key' column for upsert, the target's primary
  * key for cdc; an error asking for keys otherwise) and its sequence column
@@ -115,15 +115,5 @@ extern StreamTarget *stream_keyed_target_begin(StreamDef *def, Relation rel,
 											   const char *input_name,
 											   StreamSinkRejectCallback reject,
 											   void *reject_arg);
-
-/*
- * scd2.c: the keyed target of stored_as_scd_type 2 (history in __start_at /
- * __end_at), same contract as stream_keyed_target_begin.
- */
-extern StreamTarget *stream_scd2_target_begin(StreamDef *def, Relation rel,
-											  TupleDesc input,
-											  const char *input_name,
-											  StreamSinkRejectCallback reject,
-											  void *reject_arg);
 
 #endif							/* KAFKA_STREAM_TARGET_H */
