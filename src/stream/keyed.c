@@ -1154,24 +1154,31 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 		}
 	}
 
-	/* remember this batch's deletes, forget the tombstones of revived keys */
-	if (tombstone_keys != NIL || revived_keys != NIL)
+	/*
+	 * Forget the tombstones of revived keys (the insert was newer than all
+	 * of them) and remember this batch's deletes.  A key may keep several
+	 * tombstones (a late delete older than one remembered must not replace
+	 * it): lookups take the newest live one.
+	 */
+	if (revived_keys != NIL)
 	{
-		Oid			types[3] = {OIDOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		values[3] = {ObjectIdGetDatum(def->target),
-			stream_keyed_text_array(list_concat(list_copy(tombstone_keys), revived_keys)), (Datum) 0};
+		Oid			types[2] = {OIDOID, TEXTARRAYOID};
+		Datum		values[2] = {ObjectIdGetDatum(def->target), stream_keyed_text_array(revived_keys)};
 
 		stream_catalog_exec("DELETE FROM kafka.stream_tombstones t USING unnest($2::text[]) AS u(k) "
 							"WHERE t.stream = $1 AND t.key = u.k::text[]",
 							2, types, values, NULL, false);
-		if (tombstone_keys != NIL)
-		{
-			values[1] = stream_keyed_text_array(tombstone_keys);
-			values[2] = stream_keyed_text_array(tombstone_sequences);
-			stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
-								"SELECT $1, u.k::text[], u.s, now() FROM unnest($2::text[], $3::text[]) AS u(k, s)",
-								3, types, values, NULL, false);
-		}
+	}
+	if (tombstone_keys != NIL)
+	{
+		Oid			types[3] = {OIDOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		values[3] = {ObjectIdGetDatum(def->target), stream_keyed_text_array(tombstone_keys),
+		stream_keyed_text_array(tombstone_sequences)};
+
+		stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
+							"SELECT $1, u.k::text[], u.s, now() FROM unnest($2::text[], $3::text[]) AS u(k, s) "
+							"ON CONFLICT (stream, key, sequence) DO UPDATE SET deleted_at = excluded.deleted_at",
+							3, types, values, NULL, false);
 	}
 	SPI_finish();
 

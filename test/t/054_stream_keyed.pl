@@ -147,6 +147,15 @@ refresh('seq');
 is(rows('seq', 'id, v, seq'), "1|one\@21|21\n3|three again|11\n5|five|1",
 	'a delete then an upsert of a key in one batch, and an upsert then a delete');
 is(counters('seq'), '1 0 1 1', 'counters: 1 updated, 1 deleted');
+send_records('seq', '|{"id":6,"seq":10,"op":"d"}');
+refresh('seq');
+send_records('seq', '|{"id":6,"seq":7,"op":"d"}');
+refresh('seq');
+send_records('seq', '|{"id":6,"v":"six","seq":8,"op":"u"}');
+refresh('seq');
+is(rows('seq', 'count(*)') . ' ' . $node->safe_psql('postgres', q{SELECT string_agg(sequence, ',' ORDER BY sequence)
+	FROM kafka.stream_tombstones WHERE stream = 'seq'::regclass AND key = '{6}'}),
+	'3 10,7', 'a late older delete does not replace a newer remembered one');
 
 # --- tombstone_retention: after it, an older change is treated as new
 $node->safe_psql('postgres', q{
