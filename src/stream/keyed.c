@@ -941,6 +941,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	TimestampTz live_after = now - def->tombstone_retention_ms * INT64CONST(1000);
 	bool	   *keep_none = palloc0(sizeof(bool) * Max(keyed->ninput, 1));
 	int64		truncated = 0;
+	bool		any_tombstones = false;
 	int			k;
 
 	SPI_connect();
@@ -969,6 +970,17 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 							2, types, values, NULL, false);
 		last_purge_stream = def->target;
 		last_purge_at = now;
+	}
+
+	/* new keys need a look at the tombstones only if the stream has some */
+	if (sequenced && !keyed->truncate && !keyed->scd2)
+	{
+		Oid			types[2] = {OIDOID, TIMESTAMPTZOID};
+		Datum		values[2] = {ObjectIdGetDatum(def->target), TimestampTzGetDatum(live_after)};
+
+		any_tombstones = stream_catalog_exec("SELECT FROM kafka.stream_tombstones "
+											 "WHERE stream = $1 AND deleted_at >= $2 LIMIT 1",
+											 2, types, values, NULL, true) > 0;
 	}
 
 	CommandCounterIncrement();
@@ -1079,7 +1091,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 			}
 			continue;
 		}
-		if (sequenced && !keyed->truncate)
+		if (any_tombstones)
 		{
 			PendingInsert *p = palloc(sizeof(PendingInsert));
 
