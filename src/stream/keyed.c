@@ -25,8 +25,16 @@
  * Tombstones older than tombstone_retention are ignored and purged (at most
  * once a minute per stream and backend).
  *
+ * Changes are applied in key order (the index and the heap are walked in
+ * order, not at random).  An update that keeps the key adds the new
+ * version's entry to a target's only index, the key's, without the
+ * uniqueness check (the stored version already holds the key).
+ *
  * Targets with UPDATE or DELETE triggers are refused: a keyed batch does not
  * fire them (insert triggers fire, through the sink).
+ *
+ * stored_as_scd_type 2 collects every change per key instead of collapsing
+ * and hands the batch to scd2.c (see there); keyed.h has what both share.
  *
  *-------------------------------------------------------------------------
  */
@@ -442,8 +450,9 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	keyed->base.reject = reject;
 	keyed->base.reject_arg = reject_arg;
 	keyed->index = stream_keyed_validate(def, rel, input);
-	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(),
-						  ACL_SELECT | ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK)
+	if (pg_class_aclmask(RelationGetRelid(rel), GetUserId(),
+						 ACL_SELECT | ACL_UPDATE | ACL_DELETE, ACLMASK_ALL) !=
+		(ACL_SELECT | ACL_UPDATE | ACL_DELETE))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("owner of streaming table %s lacks SELECT, UPDATE or DELETE on it",
