@@ -71,6 +71,7 @@
 #include "utils/queryenvironment.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/sortsupport.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -499,9 +500,14 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 					 errmsg("key column \"%s\" of streaming table %s has type %s, which cannot be hashed",
 							key->name, def->target_name, format_type_be(att->atttypid))));
 		fmgr_info_copy(&key->hash, &type->hash_proc_finfo, CurrentMemoryContext);
-		type = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
-		if (OidIsValid(type->cmp_proc))
-			fmgr_info_copy(&key->compare, &type->cmp_proc_finfo, CurrentMemoryContext);
+		type = lookup_type_cache(att->atttypid, TYPECACHE_LT_OPR);
+		if (OidIsValid(type->lt_opr))
+		{
+			key->sort.ssup_cxt = CurrentMemoryContext;
+			key->sort.ssup_collation = att->attcollation;
+			key->sort.ssup_nulls_first = false;
+			PrepareSortSupportFromOrderingOp(type->lt_opr, &key->sort);
+		}
 		else
 			keyed->sortable = false;
 		fmgr_info_copy(&key->equal, &type->eq_opr_finfo, CurrentMemoryContext);
@@ -682,9 +688,6 @@ free_change(KeyedTarget *keyed, KeyedChange *change)
 	for (j = 0; j < keyed->ninput; j++)
 		if (!change->nulls[j] && !TupleDescAttr(keyed->base.input, j)->attbyval)
 			pfree(DatumGetPointer(change->values[j]));
-	pfree(change->values);
-	pfree(change->nulls);
-	pfree(change->keep);
 	pfree(change);
 }
 
@@ -746,11 +749,14 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 	}
 
 	old = MemoryContextSwitchTo(keyed->cxt);
-	change = palloc(sizeof(KeyedChange));
+	/* one chunk: the change, its values, nulls and keep flags */
+	change = palloc(MAXALIGN(sizeof(KeyedChange)) + sizeof(Datum) * keyed->ninput +
+					2 * sizeof(bool) * keyed->ninput);
 	change->kind = kind;
-	change->values = palloc(sizeof(Datum) * keyed->ninput);
-	change->nulls = palloc(sizeof(bool) * keyed->ninput);
-	change->keep = palloc0(sizeof(bool) * keyed->ninput);
+	change->values = (Datum *) ((char *) change + MAXALIGN(sizeof(KeyedChange)));
+	change->nulls = (bool *) (change->values + keyed->ninput);
+	change->keep = change->nulls + keyed->ninput;
+	memset(change->keep, 0, sizeof(bool) * keyed->ninput);
 	change->any_keep = false;
 	change->after_delete = false;
 	change->topic = topic;
@@ -897,9 +903,8 @@ compare_changes(const void *a, const void *b, void *arg)
 	for (k = 0; k < keyed->nkeys; k++)
 	{
 		KeyColumn  *key = &keyed->keys[k];
-		int			c = DatumGetInt32(FunctionCall2Coll(&key->compare, key->collation,
-														x->values[key->input],
-														y->values[key->input]));
+		int			c = ApplySortComparator(x->values[key->input], false,
+											y->values[key->input], false, &key->sort);
 
 		if (c != 0)
 			return c;

@@ -15,6 +15,7 @@
 
 #include "executor/execExpr.h"
 #include "fmgr.h"
+#include "utils/sortsupport.h"
 
 #include "stream/target.h"
 
@@ -73,7 +74,7 @@ typedef struct KeyColumn
 	FmgrInfo	hash;
 	FmgrInfo	equal;
 	FmgrInfo	output;
-	FmgrInfo	compare;		/* btree order, when the type has one */
+	SortSupportData sort;		/* btree order, when the type has one */
 	int			index_column;	/* in the unique index (0-based) */
 	Oid			scan_subtype;	/* right-hand type of the index's = */
 	RegProcedure scan_procedure;
