@@ -30,8 +30,12 @@
  * version's entry to a target's only index, the key's, without the
  * uniqueness check (the stored version already holds the key).
  *
- * Targets with UPDATE or DELETE triggers are refused: a keyed batch does not
- * fire them (insert triggers fire, through the sink).
+ * Triggers fire as for SQL: insert triggers through the sink's insert
+ * path; when the target has UPDATE or DELETE triggers (foreign keys have
+ * some), updates and deletes go row by row through the executor's
+ * simple-relation update and delete, as logical replication applies them,
+ * which fire them.  Transition tables of UPDATE and DELETE triggers are
+ * refused.
  *
  * stored_as_scd_type 2 collects every change per key instead of collapsing
  * and hands the batch to scd2.c (see there); keyed.h has what both share.
@@ -360,18 +364,14 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 							sequence, def->target_name,
 							format_type_be(TupleDescAttr(input, j)->atttypid))));
 	}
-	if (trig && (trig->trig_update_before_row || trig->trig_update_after_row ||
-				 trig->trig_update_before_statement || trig->trig_update_after_statement ||
-				 trig->trig_delete_before_row || trig->trig_delete_after_row ||
-				 trig->trig_delete_before_statement || trig->trig_delete_after_statement ||
-				 trig->trig_update_old_table || trig->trig_update_new_table ||
+	if (trig && (trig->trig_update_old_table || trig->trig_update_new_table ||
 				 trig->trig_delete_old_table))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("streaming table %s in a keyed mode cannot have UPDATE or DELETE triggers",
+				 errmsg("streaming table %s in a keyed mode cannot have UPDATE or DELETE triggers with transition tables",
 						def->target_name),
-				 errdetail("A keyed batch updates and deletes rows through the table access method and fires no UPDATE or DELETE triggers (nor foreign-key checks on update)."),
-				 errhint("Drop the triggers, or use mode 'append' and merge with triggers or SQL.")));
+				 errdetail("A keyed batch fires row and statement triggers of UPDATE and DELETE, but captures no transition tables for them."),
+				 errhint("Use FOR EACH ROW triggers, or mode 'append' and merge with triggers or SQL.")));
 	return index;
 }
 
@@ -597,6 +597,12 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	}
 	if (reject)
 		stream_sink_on_reject(keyed->sink, reject, reject_arg);
+	if (rel->trigdesc &&
+		(rel->trigdesc->trig_update_before_row || rel->trigdesc->trig_update_after_row ||
+		 rel->trigdesc->trig_update_before_statement || rel->trigdesc->trig_update_after_statement ||
+		 rel->trigdesc->trig_delete_before_row || rel->trigdesc->trig_delete_after_row ||
+		 rel->trigdesc->trig_delete_before_statement || rel->trigdesc->trig_delete_after_statement))
+		stream_sink_fire_row_triggers(keyed->sink);
 	keyed->changes = keyed_create(keyed->cxt, 1024, keyed);
 	return &keyed->base;
 }
@@ -1077,7 +1083,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 				keep_stored = false;
 			if (change->kind == STREAM_CHANGE_DELETE)
 			{
-				stream_sink_delete(keyed->sink, &slot->tts_tid);
+				stream_sink_delete(keyed->sink, slot);
 				if (sequenced)
 				{
 					tombstone_keys = lappend(tombstone_keys, stream_keyed_key_text(keyed, change));

@@ -102,6 +102,9 @@ struct StreamSink
 	int64		deleted;
 	Oid			key_index;		/* an index updates never change, or
 								 * InvalidOid */
+	bool		row_triggers;	/* updates and deletes fire row triggers */
+	EPQState	epqstate;
+	TupleTableSlot *old_slot;	/* the stored row, for the triggers */
 	int			capacity;
 	int			buffered;
 	MemoryContext rowcxt;		/* buffered rows' values; reset per flush */
@@ -413,12 +416,20 @@ stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
 }
 
 void
-stream_sink_delete(StreamSink *sink, ItemPointer tid)
+stream_sink_delete(StreamSink *sink, TupleTableSlot *stored)
 {
 	TM_FailureData tmfd;
 	TM_Result	result;
 
-	result = table_tuple_delete(sink->rel, tid, sink->cid, sink->snapshot,
+	if (sink->row_triggers)
+	{
+		/* as logical replication applies a delete: its row triggers fire */
+		ExecSimpleRelationDelete(sink->rri, sink->estate, &sink->epqstate, stored);
+		ResetPerTupleExprContext(sink->estate);
+		sink->deleted++;
+		return;
+	}
+	result = table_tuple_delete(sink->rel, &stored->tts_tid, sink->cid, sink->snapshot,
 								InvalidSnapshot, true, &tmfd, false);
 	if (result != TM_Ok)
 		ereport(ERROR,
@@ -439,6 +450,25 @@ void
 stream_sink_set_key_index(StreamSink *sink, Oid index)
 {
 	sink->key_index = index;
+}
+
+void
+stream_sink_fire_row_triggers(StreamSink *sink)
+{
+	RangeTblEntry *rte = linitial(sink->estate->es_range_table);
+	TupleDesc	desc = RelationGetDescr(sink->rel);
+	int			a;
+
+	/* every column with an input counts as updated (UPDATE OF triggers) */
+	for (a = 0; a < sink->natts; a++)
+		if (sink->input_index[a] >= 0)
+			rte->updatedCols = bms_add_member(rte->updatedCols,
+											  a + 1 - FirstLowInvalidHeapAttributeNumber);
+	sink->row_triggers = true;
+	EvalPlanQualInit(&sink->epqstate, sink->estate, NULL, NIL, -1);
+	sink->old_slot = ExecInitExtraTupleSlot(sink->estate, desc, &TTSOpsHeapTuple);
+	ExecBSUpdateTriggers(sink->estate, sink->rri);
+	ExecBSDeleteTriggers(sink->estate, sink->rri);
 }
 
 void
@@ -635,8 +665,8 @@ prepare_buffered(StreamSink *sink)
 
 /*
  * Write buffered update i (prepared): the new version, and its index
- * entries unless the update was HOT.  Keyed targets have no UPDATE
- * triggers (keyed.c refuses them), so there are none to fire.
+ * entries unless the update was HOT; with row triggers, through the
+ * executor's simple-relation update, which fires them.
  */
 static void
 update_row(StreamSink *sink, int i)
@@ -648,6 +678,23 @@ update_row(StreamSink *sink, int i)
 	TM_Result	result;
 
 	sink->current = &sink->coordinates[i];
+	if (sink->row_triggers)
+	{
+		/*
+		 * As logical replication applies an update: BEFORE and AFTER ROW
+		 * UPDATE triggers (foreign keys' too), generated columns,
+		 * constraints, index entries.
+		 */
+		ExecStoreHeapTuple(sink->old_rows[i], sink->old_slot, false);
+		sink->old_slot->tts_tid = sink->old_tids[i];
+		ExecSimpleRelationUpdate(sink->rri, sink->estate, &sink->epqstate,
+								 sink->old_slot, slot);
+		ExecClearTuple(sink->old_slot);
+		ExecClearTuple(slot);
+		ResetPerTupleExprContext(sink->estate);
+		sink->updated++;
+		return;
+	}
 	if (sink->row_triggers_before)
 	{
 		/* prepare_row left these to after the (insert) triggers */
@@ -766,6 +813,12 @@ stream_sink_end(StreamSink *sink)
 
 	stream_sink_flush(sink);
 	error_context_stack = sink->errcallback.previous;
+	if (sink->row_triggers)
+	{
+		ExecASUpdateTriggers(sink->estate, sink->rri, NULL);
+		ExecASDeleteTriggers(sink->estate, sink->rri, NULL);
+		EvalPlanQualEnd(&sink->epqstate);
+	}
 	ExecASInsertTriggers(sink->estate, sink->rri, sink->transition);
 	AfterTriggerEndQuery(sink->estate);
 	FreeBulkInsertState(sink->bistate);

@@ -225,7 +225,14 @@ extern void stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
 								   const bool *keep, TupleTableSlot *stored,
 								   const char *topic, int32 partition,
 								   int64 offset);
-extern void stream_sink_delete(StreamSink *sink, ItemPointer tid);
+extern void stream_sink_delete(StreamSink *sink, TupleTableSlot *stored);
+
+/*
+ * Updates and deletes fire the target's UPDATE and DELETE triggers (row and
+ * statement; not transition tables) as the executor's simple-relation
+ * updates do.  Call right after stream_sink_begin.
+ */
+extern void stream_sink_fire_row_triggers(StreamSink *sink);
 extern void stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot);
 /* The unique index on the keys, whose columns updates never change. */
 extern void stream_sink_set_key_index(StreamSink *sink, Oid index);

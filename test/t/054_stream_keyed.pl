@@ -253,7 +253,8 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE xf (id int PRIMARY KEY, name text, kind text);
 	CREATE TABLE xf_log (id int);
 	CREATE FUNCTION xf_log() RETURNS trigger LANGUAGE plpgsql AS
-	  $$BEGIN INSERT INTO xf_log VALUES (NEW.id); RETURN NEW; END$$;
+	  $$BEGIN INSERT INTO xf_log VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+		  RETURN NEW; END$$;
 	CREATE TRIGGER xf_insert AFTER INSERT ON xf FOR EACH ROW EXECUTE FUNCTION xf_log();
 	SELECT kafka.create_streaming_table('xf', source => 'xf_topic', trigger => 'available_now',
 	  mode => 'cdc', keys => ARRAY['id'],
@@ -268,10 +269,28 @@ send_records('xf', '|{"id":2,"op":"d"}');
 refresh('xf');
 is(rows('xf', 'id, name'), "1|UNO", 'apply_as_deletes over the output of the transform');
 $node->safe_psql('postgres', q{
-	CREATE TRIGGER xf_update AFTER UPDATE ON xf FOR EACH ROW EXECUTE FUNCTION xf_log();});
-send_records('xf', '|{"id":1,"name":"eins","op":"u"}');
+	CREATE TABLE xf_names (name text PRIMARY KEY);
+	INSERT INTO xf_names VALUES ('UNO'), ('EINS');
+	ALTER TABLE xf ADD FOREIGN KEY (name) REFERENCES xf_names;
+	CREATE TRIGGER xf_update BEFORE UPDATE ON xf FOR EACH ROW EXECUTE FUNCTION xf_log();
+	CREATE TRIGGER xf_delete AFTER DELETE ON xf FOR EACH ROW EXECUTE FUNCTION xf_log();
+	TRUNCATE xf_log;});
+send_records('xf', '|{"id":1,"name":"eins","op":"u"}', '|{"id":5,"name":"uno","op":"c"}');
+refresh('xf');
+send_records('xf', '|{"id":5,"op":"d"}');
+refresh('xf');
+is(rows('xf', 'id, name') . ' / ' . rows('xf_log', 'id'), "1|EINS / 1\n5\n5",
+	'update and delete triggers fire (an insert, an update, a delete)');
+send_records('xf', '|{"id":1,"name":"dos","op":"u"}');
 ($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('xf')});
-like($err, qr/streaming table \S*xf in a keyed mode cannot have UPDATE or DELETE triggers/, 'update triggers are refused');
+like($err, qr/violates foreign key constraint/, 'foreign keys are checked on update');
+$node->safe_psql('postgres', q{
+	CREATE TRIGGER xf_transition AFTER UPDATE ON xf REFERENCING NEW TABLE AS n
+	  FOR EACH STATEMENT EXECUTE FUNCTION xf_log();
+	SELECT kafka.resume_streaming_table('xf');});
+($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('xf')});
+like($err, qr/streaming table \S*xf in a keyed mode cannot have UPDATE or DELETE triggers with transition tables/,
+	'transition tables of update triggers are refused');
 $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE up2_topic (k text OPTIONS (kafka 'key'), v int)
 	  SERVER k OPTIONS (topic 'up', format 'json');
