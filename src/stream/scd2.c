@@ -41,6 +41,9 @@
 
 #include "stream/keyed.h"
 
+/* The extra key element of an absorbed upsert's row in stream_tombstones. */
+#define ABSORBED_MARK "absorbed upsert"
+
 typedef struct Scd2State
 {
 	TupleDesc	versions;		/* written input columns, __start_at, __end_at */
@@ -225,6 +228,9 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 	MemoryContext old;
 	List	   *keys = NIL;
 	List	  **tombstones = palloc0(sizeof(List *) * Max(nchanges, 1));
+	List	  **marks = palloc0(sizeof(List *) * Max(nchanges, 1));
+	List	   *new_mark_keys = NIL;
+	List	   *new_mark_sequences = NIL;
 	List	   *new_tombstone_keys = NIL;
 	List	   *new_tombstone_sequences = NIL;
 	Relation	index;
@@ -235,34 +241,49 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 	uint32		i;
 	int			k;
 
-	/* the remembered deletes of the batch's keys, in one statement */
+	/*
+	 * The remembered deletes and absorbed upserts of the batch's keys, in
+	 * one statement.  An absorbed upsert (its tracked columns equal to the
+	 * current version's: no new version) leaves no trace in the versions, yet
+	 * a delete or a different change arriving later but sequenced before it
+	 * makes it open a version: it is remembered next to the deletes, its key
+	 * array carrying one more element, ABSORBED_MARK, which no key of the
+	 * stream has (they all have the key columns' count).
+	 */
 	for (i = 0; i < nchanges; i++)
 		keys = lappend(keys, stream_keyed_key_text(keyed, changes[i]));
 	if (nchanges > 0)
 	{
-		Oid			types[3] = {OIDOID, TEXTARRAYOID, TIMESTAMPTZOID};
-		Datum		values[3] = {ObjectIdGetDatum(def->target), stream_keyed_text_array(keys),
-		TimestampTzGetDatum(live_after)};
+		Oid			types[4] = {OIDOID, TEXTARRAYOID, TIMESTAMPTZOID, INT4OID};
+		Datum		values[4] = {ObjectIdGetDatum(def->target), stream_keyed_text_array(keys),
+		TimestampTzGetDatum(live_after), Int32GetDatum(keyed->nkeys)};
 		uint64		rows;
 		uint64		r;
 
-		rows = stream_catalog_exec("SELECT u.i, t.sequence FROM unnest($2::text[]) WITH ORDINALITY AS u(k, i) "
-								   "JOIN kafka.stream_tombstones t ON t.stream = $1 AND t.key = u.k::text[] "
+		rows = stream_catalog_exec("SELECT u.i, t.sequence, cardinality(t.key) > $4 "
+								   "FROM unnest($2::text[]) WITH ORDINALITY AS u(k, i) "
+								   "JOIN kafka.stream_tombstones t ON t.stream = $1 "
+								   "AND (t.key = u.k::text[] OR t.key = u.k::text[] || '" ABSORBED_MARK "'::text) "
 								   "WHERE t.deleted_at >= $3",
-								   3, types, values, NULL, true);
+								   4, types, values, NULL, true);
 		for (r = 0; r < rows; r++)
 		{
 			bool		isnull;
 			int64		ordinal = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
 															  SPI_tuptable->tupdesc, 1, &isnull));
 			char	   *text = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+			bool		absorbed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
+															  SPI_tuptable->tupdesc, 3, &isnull));
 			Datum	   *sequence;
 
 			old = MemoryContextSwitchTo(keyed->cxt);
 			sequence = palloc(sizeof(Datum));
 			*sequence = OidInputFunctionCall(keyed->sequence_input_function, text,
 											 keyed->sequence_ioparam, -1);
-			tombstones[ordinal - 1] = lappend(tombstones[ordinal - 1], sequence);
+			if (absorbed)
+				marks[ordinal - 1] = lappend(marks[ordinal - 1], sequence);
+			else
+				tombstones[ordinal - 1] = lappend(tombstones[ordinal - 1], sequence);
 			MemoryContextSwitchTo(old);
 		}
 	}
@@ -304,15 +325,24 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 								   index->rd_indcollation[key->index_column],
 								   key->scan_procedure, head->values[key->input]);
 		}
+		/*
+		 * The scan allocates what it keeps (e.g. btree's killed items) in
+		 * the current context when it first needs it: not in the key's.
+		 */
+		MemoryContextSwitchTo(old);
 		index_rescan(scan, scankeys, keyed->nkeys, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
 			Scd2Version *version;
 			int			j;
 
+			MemoryContextSwitchTo(keycxt);
 			slot_getallattrs(slot);
 			if (slot->tts_isnull[state->start_target])
+			{
+				MemoryContextSwitchTo(old);
 				continue;
+			}
 			if (nstored == capacity)
 			{
 				capacity *= 2;
@@ -345,14 +375,17 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 			ExecStoreHeapTuple(ExecCopySlotHeapTuple(slot), stored_slots[nstored], true);
 			stored_slots[nstored]->tts_tid = slot->tts_tid;
 			nstored++;
+			MemoryContextSwitchTo(old);
 		}
+		MemoryContextSwitchTo(keycxt);
 		ExecClearTuple(slot);
 
 		/* the events: stored versions, remembered deletes, the batch's changes */
 		nevents = 0;
 		for (c = head; c; c = c->next)
 			nevents++;
-		events = palloc(sizeof(Scd2Event) * (nevents + 2 * nstored + list_length(tombstones[i]) + 1));
+		events = palloc(sizeof(Scd2Event) * (nevents + 2 * nstored + list_length(tombstones[i]) +
+											 list_length(marks[i]) + 1));
 		nevents = 0;
 		for (v = 0; v < nstored; v++)
 		{
@@ -384,6 +417,29 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 			ev->nulls = NULL;
 			ev->keep = NULL;
 			ev->change = NULL;
+		}
+		foreach(lc, marks[i])
+		{
+			Datum		sequence = *(Datum *) lfirst(lc);
+
+			/* with the values of the version that absorbed it */
+			for (v = 0; v < nstored; v++)
+				if (stream_keyed_compare_sequences(keyed, stored[v].start, sequence) <= 0 &&
+					(stored[v].end_null ||
+					 stream_keyed_compare_sequences(keyed, sequence, stored[v].end) < 0))
+				{
+					Scd2Event  *ev = &events[nevents++];
+
+					ev->kind = STREAM_CHANGE_UPSERT;
+					ev->sequence = sequence;
+					ev->origin = 0;
+					ev->ordinal = -1;
+					ev->values = stored[v].values;
+					ev->nulls = stored[v].nulls;
+					ev->keep = NULL;
+					ev->change = NULL;
+					break;
+				}
 		}
 		foreach(lc, tombstones[i])
 		{
@@ -456,6 +512,16 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 											ev->values[j], ev->nulls[j]);
 				if (same)
 				{
+					if (ev->origin == 1)
+					{
+						MemoryContext batch = MemoryContextSwitchTo(keyed->cxt);
+
+						new_mark_keys = lappend(new_mark_keys, list_nth(keys, i));
+						new_mark_sequences = lappend(new_mark_sequences,
+													 OutputFunctionCall(&keyed->sequence_output,
+																		ev->sequence));
+						MemoryContextSwitchTo(batch);
+					}
 					/* the untracked columns change in place */
 					for (j = 0; j < n; j++)
 						if (state->target_of[j] >= 0 && !state->tracked[j] &&
@@ -542,6 +608,19 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 
 		stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
 							"SELECT $1, u.k::text[], u.s, now() FROM unnest($2::text[], $3::text[]) AS u(k, s) "
+							"ON CONFLICT (stream, key, sequence) DO UPDATE SET deleted_at = excluded.deleted_at",
+							3, types, values, NULL, false);
+	}
+	if (new_mark_keys != NIL)
+	{
+		Oid			types[3] = {OIDOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		values[3] = {ObjectIdGetDatum(def->target),
+			stream_keyed_text_array(new_mark_keys),
+		stream_keyed_text_array(new_mark_sequences)};
+
+		stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
+							"SELECT $1, u.k::text[] || '" ABSORBED_MARK "'::text, u.s, now() "
+							"FROM unnest($2::text[], $3::text[]) AS u(k, s) "
 							"ON CONFLICT (stream, key, sequence) DO UPDATE SET deleted_at = excluded.deleted_at",
 							3, types, values, NULL, false);
 	}
