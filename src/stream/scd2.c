@@ -13,8 +13,10 @@
  * version already starts is ignored.  So that out-of-order arrival gives
  * exactly that history, a batch rebuilds each touched key's events from
  * what is stored -- its versions (a version [a, b) is an UPSERT at a, and
- * a DELETE at b unless the next version starts at b) and its remembered
- * deletes (kafka.stream_tombstones: every delete is remembered) -- merges
+ * a DELETE at b unless the next version starts at b), its remembered
+ * deletes (kafka.stream_tombstones: every delete is remembered) and its
+ * remembered absorbed upserts (an UPSERT at s with the values of the
+ * version holding s, see ABSORBED_MARK) -- merges
  * the batch's changes, replays, and writes the difference: versions whose
  * end or values changed are updated, new ones inserted, vanished ones
  * deleted.  Written columns must have the input's types, so stored and
