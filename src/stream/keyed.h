@@ -3,7 +3,7 @@
  * keyed.h
  *	  Internals shared by the keyed target (keyed.c, SCD type 1) and its SCD
  *	  type 2 variant (scd2.c): the changes of a batch per key, the key and
- *	  sequence columns, the helpers both use.  Not for other files: they see
+ *	  sequence columns, the functions both use.  Not for other files: they see
  *	  target.h.
  *
  *-------------------------------------------------------------------------
