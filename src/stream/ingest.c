@@ -27,6 +27,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_table.h"
@@ -52,6 +53,20 @@
 #include "options.h"
 #include "read/read_kafka.h"
 #include "stream/stream.h"
+#include "stream/target.h"
+
+/*
+ * What the decoder says of a record beyond its values (kafka_table.h, with
+ * envelope 'debezium'): drop it silently (Debezium's tombstone), and which
+ * columns it did not carry (the unchanged-TOAST placeholder).
+ */
+#ifdef KAFKA_TABLE_DEBEZIUM
+#define record_skipped(table) ((table)->skip_record)
+#define record_unavailable(table) ((table)->any_unavailable ? (table)->unavailable : NULL)
+#else
+#define record_skipped(table) ((void) (table), false)
+#define record_unavailable(table) ((void) (table), (const bool *) NULL)
+#endif
 
 /* After the first record of a continuous batch, wait this long for more. */
 #define LINGER_MS 100
@@ -95,6 +110,7 @@ struct StreamIngest
 	rd_kafka_topic_t *topic_handle; /* for partition counts */
 	TimestampTz batch_start;
 	MemoryContext batchcxt;		/* per apply */
+	bool		catalog_has_counters;	/* streaming_tables.last_batch_inserted... */
 };
 
 static void
@@ -257,6 +273,14 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	ingest->cxt = cxt;
 	ingest->def = def = stream_def_copy(def);
 	ingest->bounded = bounded;
+	{
+		Oid			nsp = get_namespace_oid("kafka", true);
+		Oid			catalog = OidIsValid(nsp) ?
+			get_relname_relid("streaming_tables", nsp) : InvalidOid;
+
+		ingest->catalog_has_counters = OidIsValid(catalog) &&
+			get_attnum(catalog, "last_batch_inserted") != InvalidAttrNumber;
+	}
 	ingest->callback.func = ingest_context_callback;
 	ingest->callback.arg = ingest;
 	ingest->dependencies = check_dependencies(def, AccessShareLock);
@@ -673,7 +697,7 @@ run_transform(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 /* Apply the transform; on error find the bad records one by one. */
 static void
 transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
-				int *row_index, List **dead, int64 *skipped, StreamSink **sink,
+				int *row_index, List **dead, int64 *skipped, StreamTarget **target,
 				Relation rel)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -777,7 +801,7 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 
 	if (desc != NULL)
 	{
-		*sink = stream_sink_begin(rel, desc, "the transform");
+		*target = stream_target_begin(ingest->def, rel, desc, "the transform", NULL, NULL);
 		{
 			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
@@ -785,7 +809,8 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 			foreach(lc, results)
 			{
 				heap_deform_tuple(lfirst(lc), desc, values, nulls);
-				stream_sink_put(*sink, values, nulls, NULL, 0, 0);
+				stream_target_put(*target, values, nulls, NULL, STREAM_CHANGE_UPSERT,
+								  NULL, 0, 0);
 			}
 		}
 	}
@@ -814,7 +839,8 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 												 ALLOCSET_SMALL_SIZES);
 	StreamUserContext user;
 	Relation	rel;
-	StreamSink *sink = NULL;
+	StreamTarget *target = NULL;
+	StreamTargetCounts counts;
 	Tuplestorestate *rows = NULL;
 	int		   *row_index = NULL;
 	int64		nrows = 0;
@@ -853,18 +879,19 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	}
 	else
 	{
-		sink = stream_sink_begin(rel, source_desc,
-								 psprintf("foreign table \"%s\"", source->relname));
+		SinkRejects *rejects = NULL;
+
 		if (def->on_error == STREAM_ON_ERROR_DEAD_LETTER || def->on_error == STREAM_ON_ERROR_SKIP)
 		{
-			SinkRejects *rejects = palloc(sizeof(SinkRejects));
-
+			rejects = palloc(sizeof(SinkRejects));
 			rejects->ingest = ingest;
 			rejects->dead = &dead;
 			rejects->result = result;
 			rejects->next = 0;
-			stream_sink_on_reject(sink, sink_reject, rejects);
 		}
+		target = stream_target_begin(def, rel, source_desc,
+									 psprintf("foreign table \"%s\"", source->relname),
+									 rejects ? sink_reject : NULL, rejects);
 	}
 
 	for (i = 0; i < ingest->nranges; i++)
@@ -902,24 +929,34 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 					break;		/* the row, payload NULL, error column set */
 			}
 		}
+		if (record_skipped(source))
+			continue;
 		if (rows)
 		{
 			tuplestore_putvalues(rows, source_desc, values, nulls);
 			row_index[nrows++] = i;
 		}
 		else
-			stream_sink_put(sink, values, nulls, h->range->topic, h->range->partition,
-							h->msg->offset);
+			stream_target_put(target, values, nulls, record_unavailable(source),
+							  def->mode == STREAM_MODE_UPSERT && h->msg->payload == NULL ?
+							  STREAM_CHANGE_DELETE : STREAM_CHANGE_UPSERT,
+							  h->range->topic, h->range->partition, h->msg->offset);
 	}
 	MemoryContextReset(rowcxt);
 
 	if (rows)
 	{
-		transform_batch(ingest, rows, nrows, row_index, &dead, &result->skipped, &sink, rel);
+		transform_batch(ingest, rows, nrows, row_index, &dead, &result->skipped, &target, rel);
 		tuplestore_end(rows);
 	}
-	if (sink)
-		result->rows = stream_sink_end(sink);
+	if (target)
+	{
+		stream_target_end(target, &counts);
+		result->inserted = counts.inserted;
+		result->updated = counts.updated;
+		result->deleted = counts.deleted;
+		result->rows = counts.inserted + counts.updated;
+	}
 	table_close(rel, NoLock);
 	stream_restore_user(&user);
 
@@ -1000,16 +1037,25 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	}
 	seconds = (double) (GetCurrentTimestamp() - ingest->batch_start) / 1000000.0;
 	{
-		Oid			types[5] = {OIDOID, INT8OID, INT8OID, FLOAT8OID, INT8OID};
-		Datum		sv[5] = {ObjectIdGetDatum(def->target), Int64GetDatum(result->rows),
+		Oid			types[8] = {OIDOID, INT8OID, INT8OID, FLOAT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID};
+		Datum		sv[8] = {ObjectIdGetDatum(def->target), Int64GetDatum(result->rows),
 			Int64GetDatum(ingest->nheld),
 			Float8GetDatum(seconds > 0 ? result->rows / seconds : 0),
-		Int64GetDatum(def->batch_id)};
+			Int64GetDatum(def->batch_id), Int64GetDatum(result->inserted),
+		Int64GetDatum(result->updated), Int64GetDatum(result->deleted)};
 
-		if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1, "
+		/* an older catalog (before ALTER EXTENSION UPDATE) has no counters */
+		if (stream_catalog_exec(ingest->catalog_has_counters ?
+								"UPDATE kafka.streaming_tables SET batch_id = batch_id + 1, "
+								"last_batch_at = now(), last_batch_rows = $2, last_batch_records = $3, "
+								"rows_per_second = $4, last_batch_inserted = $6, "
+								"last_batch_updated = $7, last_batch_deleted = $8 "
+								"WHERE target = $1 AND batch_id = $5" :
+								"UPDATE kafka.streaming_tables SET batch_id = batch_id + 1, "
 								"last_batch_at = now(), last_batch_rows = $2, last_batch_records = $3, "
 								"rows_per_second = $4 WHERE target = $1 AND batch_id = $5",
-								5, types, sv, NULL, false) != 1)
+								8, types, sv, NULL, false) != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("streaming table %s was changed or dropped during the batch",

@@ -23,13 +23,22 @@
  * buffer of rows is prepared in one subtransaction, and only when that fails
  * again row by row, so good batches pay one subtransaction per buffer.
  *
+ * Keyed targets (keyed.c) also update and delete through the sink: an
+ * updated row is buffered like an inserted one with the stored row it
+ * replaces, takes the stored value for the target columns without input
+ * (and for the input columns the caller marks "keep"), gets its generated
+ * columns and constraints like an inserted row, and is written with
+ * table_tuple_update plus new index entries when the update was not HOT.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -82,6 +91,20 @@ struct StreamSink
 	TupleTableSlot **kept;		/* the ones to insert */
 	bool	   *rejected;
 	SinkCoordinates *coordinates;
+	HeapTuple  *old_rows;		/* per buffered row: the stored row an update
+								 * replaces, or NULL for an insert */
+	ItemPointerData *old_tids;
+	bool	   *keep;			/* capacity x input columns: take the stored
+								 * value */
+	Snapshot	snapshot;		/* updates and deletes crosscheck nothing;
+								 * given for the table AM */
+	int64		updated;
+	int64		deleted;
+	Oid			key_index;		/* an index updates never change, or
+								 * InvalidOid */
+	bool		row_triggers;	/* updates and deletes fire row triggers */
+	EPQState	epqstate;
+	TupleTableSlot *old_slot;	/* the stored row, for the triggers */
 	int			capacity;
 	int			buffered;
 	MemoryContext rowcxt;		/* buffered rows' values; reset per flush */
@@ -123,6 +146,27 @@ is_value_error(int sqlerrcode)
 {
 	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
 		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+}
+
+TupleDesc
+stream_sink_written_columns(StreamDef *def, TupleDesc input)
+{
+	TupleDesc	written;
+	ListCell   *lc;
+	int			j;
+
+	if (def->except_columns == NIL)
+		return input;
+	written = CreateTupleDescCopy(input);
+	for (j = 0; j < written->natts; j++)
+	{
+		Form_pg_attribute att = TupleDescAttr(written, j);
+
+		foreach(lc, def->except_columns)
+			if (strcmp(NameStr(att->attname), (char *) lfirst(lc)) == 0)
+				att->attisdropped = true;
+	}
+	return written;
 }
 
 /*
@@ -275,6 +319,9 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	sink->kept = palloc0(sizeof(TupleTableSlot *) * sink->capacity);
 	sink->rejected = palloc0(sizeof(bool) * sink->capacity);
 	sink->coordinates = palloc0(sizeof(SinkCoordinates) * sink->capacity);
+	sink->old_rows = palloc0(sizeof(HeapTuple) * sink->capacity);
+	sink->old_tids = palloc0(sizeof(ItemPointerData) * sink->capacity);
+	sink->keep = palloc0(sizeof(bool) * sink->capacity * Max(input->natts, 1));
 	sink->input_values = palloc0(sizeof(Datum) * sink->capacity * Max(input->natts, 1));
 	sink->input_nulls = palloc0(sizeof(bool) * sink->capacity * Max(input->natts, 1));
 	for (i = 0; i < sink->capacity; i++)
@@ -303,14 +350,10 @@ stream_sink_on_reject(StreamSink *sink, StreamSinkRejectCallback callback, void 
 	sink->reject_arg = arg;
 }
 
-/*
- * Buffer one input row.  Values are copied, so the caller may reset its
- * memory.  topic may be NULL when the row has no single record (transform
- * output without coordinates).
- */
-void
-stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
-				const char *topic, int32 partition, int64 offset)
+/* Copy an input row into the buffer (which has room). */
+static void
+buffer_row(StreamSink *sink, Datum *values, bool *nulls,
+		   const char *topic, int32 partition, int64 offset)
 {
 	int			ninput = sink->input_desc->natts;
 	Datum	   *in_values = sink->input_values + (Size) sink->buffered * ninput;
@@ -332,9 +375,107 @@ stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
 	}
 	MemoryContextSwitchTo(old);
 	sink->rejected[sink->buffered] = false;
+	sink->old_rows[sink->buffered] = NULL;
 	sink->buffered++;
+}
+
+/*
+ * Buffer one input row.  Values are copied, so the caller may reset its
+ * memory.  topic may be NULL when the row has no single record (transform
+ * output without coordinates).
+ */
+void
+stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
+				const char *topic, int32 partition, int64 offset)
+{
+	buffer_row(sink, values, nulls, topic, partition, offset);
 	if (sink->buffered == sink->capacity)
 		stream_sink_flush(sink);
+}
+
+void
+stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
+					   const bool *keep, TupleTableSlot *stored,
+					   const char *topic, int32 partition, int64 offset)
+{
+	int			n = sink->buffered;
+	int			ninput = sink->input_desc->natts;
+	MemoryContext old;
+
+	buffer_row(sink, values, nulls, topic, partition, offset);
+	old = MemoryContextSwitchTo(sink->rowcxt);
+	sink->old_rows[n] = ExecCopySlotHeapTuple(stored);
+	MemoryContextSwitchTo(old);
+	sink->old_tids[n] = stored->tts_tid;
+	if (keep)
+		memcpy(sink->keep + (Size) n * ninput, keep, sizeof(bool) * ninput);
+	else
+		memset(sink->keep + (Size) n * ninput, 0, sizeof(bool) * ninput);
+	if (sink->buffered == sink->capacity)
+		stream_sink_flush(sink);
+}
+
+void
+stream_sink_delete(StreamSink *sink, TupleTableSlot *stored)
+{
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	if (sink->row_triggers)
+	{
+		/* as logical replication applies a delete: its row triggers fire */
+		ExecSimpleRelationDelete(sink->rri, sink->estate, &sink->epqstate, stored);
+		ResetPerTupleExprContext(sink->estate);
+		sink->deleted++;
+		return;
+	}
+	result = table_tuple_delete(sink->rel, &stored->tts_tid, sink->cid, sink->snapshot,
+								InvalidSnapshot, true, &tmfd, false);
+	if (result != TM_Ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not delete a row of streaming table \"%s\": it was changed concurrently",
+						RelationGetRelationName(sink->rel)),
+				 errdetail("The batch is rolled back and applied again.")));
+	sink->deleted++;
+}
+
+void
+stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot)
+{
+	sink->snapshot = snapshot;
+}
+
+void
+stream_sink_set_key_index(StreamSink *sink, Oid index)
+{
+	sink->key_index = index;
+}
+
+void
+stream_sink_fire_row_triggers(StreamSink *sink)
+{
+	RangeTblEntry *rte = linitial(sink->estate->es_range_table);
+	TupleDesc	desc = RelationGetDescr(sink->rel);
+	int			a;
+
+	/* every column with an input counts as updated (UPDATE OF triggers) */
+	for (a = 0; a < sink->natts; a++)
+		if (sink->input_index[a] >= 0)
+			rte->updatedCols = bms_add_member(rte->updatedCols,
+											  a + 1 - FirstLowInvalidHeapAttributeNumber);
+	sink->row_triggers = true;
+	EvalPlanQualInit(&sink->epqstate, sink->estate, NULL, NIL, -1);
+	sink->old_slot = ExecInitExtraTupleSlot(sink->estate, desc, &TTSOpsHeapTuple);
+	ExecBSUpdateTriggers(sink->estate, sink->rri);
+	ExecBSDeleteTriggers(sink->estate, sink->rri);
+}
+
+void
+stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted)
+{
+	*updated = sink->updated;
+	*deleted = sink->deleted;
 }
 
 /*
@@ -351,7 +492,7 @@ prepare_row(StreamSink *sink, int i)
 	bool	   *in_nulls = sink->input_nulls + (Size) i * ninput;
 	ExprContext *econtext = GetPerTupleExprContext(sink->estate);
 	MemoryContext old;
-	int			a;
+	int			a = 0;
 
 	sink->current = &sink->coordinates[i];
 	ExecClearTuple(slot);
@@ -365,7 +506,38 @@ prepare_row(StreamSink *sink, int i)
 		ExecStoreVirtualTuple(input);
 	}
 	old = MemoryContextSwitchTo(sink->rowcxt);
-	for (a = 0; a < sink->natts; a++)
+	if (sink->old_rows[i])
+	{
+		bool	   *keep = sink->keep + (Size) i * ninput;
+
+		/* an update: the stored values where the input gives none */
+		heap_deform_tuple(sink->old_rows[i], desc, slot->tts_values, slot->tts_isnull);
+		for (a = 0; a < sink->natts; a++)
+		{
+			int			in = sink->input_index[a];
+
+			if (in < 0 || keep[in])
+				continue;
+			if (sink->coercions[a] == NULL)
+			{
+				slot->tts_isnull[a] = in_nulls[in];
+				slot->tts_values[a] = in_values[in];
+				continue;
+			}
+			sink->current_column = a;
+			econtext->ecxt_scantuple = sink->input_slot;
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, a);
+				Datum		d = ExecEvalExprSwitchContext(sink->coercions[a], econtext,
+														  &slot->tts_isnull[a]);
+
+				slot->tts_values[a] = slot->tts_isnull[a] ? (Datum) 0 :
+					datumCopy(d, att->attbyval, att->attlen);
+			}
+		}
+		a = sink->natts;		/* done */
+	}
+	for (; a < sink->natts; a++)
 	{
 		int			in = sink->input_index[a];
 		Form_pg_attribute att = TupleDescAttr(desc, a);
@@ -491,6 +663,84 @@ prepare_buffered(StreamSink *sink)
 	}
 }
 
+/*
+ * Write buffered update i (prepared): the new version, and its index
+ * entries unless the update was HOT; with row triggers, through the
+ * executor's simple-relation update, which fires them.
+ */
+static void
+update_row(StreamSink *sink, int i)
+{
+	TupleTableSlot *slot = sink->slots[i];
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+
+	sink->current = &sink->coordinates[i];
+	if (sink->row_triggers)
+	{
+		/*
+		 * As logical replication applies an update: BEFORE and AFTER ROW
+		 * UPDATE triggers (foreign keys' too), generated columns,
+		 * constraints, index entries.
+		 */
+		ExecStoreHeapTuple(sink->old_rows[i], sink->old_slot, false);
+		sink->old_slot->tts_tid = sink->old_tids[i];
+		ExecSimpleRelationUpdate(sink->rri, sink->estate, &sink->epqstate,
+								 sink->old_slot, slot);
+		ExecClearTuple(sink->old_slot);
+		ExecClearTuple(slot);
+		ResetPerTupleExprContext(sink->estate);
+		sink->updated++;
+		return;
+	}
+	if (sink->row_triggers_before)
+	{
+		/* prepare_row left these to after the (insert) triggers */
+		if (sink->has_generated)
+			ExecComputeStoredGenerated(sink->rri, sink->estate, slot, CMD_INSERT);
+		if (sink->rel->rd_att->constr)
+			ExecConstraints(sink->rri, slot, sink->estate);
+	}
+	result = table_tuple_update(sink->rel, &sink->old_tids[i], slot, sink->cid,
+								sink->snapshot, InvalidSnapshot, true, &tmfd,
+								&lockmode, &update_indexes);
+	if (result != TM_Ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not update a row of streaming table \"%s\": it was changed concurrently",
+						RelationGetRelationName(sink->rel)),
+				 errdetail("The batch is rolled back and applied again.")));
+	if (update_indexes && sink->rri->ri_NumIndices == 1 &&
+		RelationGetRelid(sink->rri->ri_IndexRelationDescs[0]) == sink->key_index &&
+		sink->rri->ri_IndexRelationInfo[0]->ii_Expressions == NIL &&
+		sink->rri->ri_IndexRelationInfo[0]->ii_Predicate == NIL &&
+		sink->rri->ri_IndexRelationInfo[0]->ii_ExclusionOps == NULL)
+	{
+		/*
+		 * The only index is the key's, whose columns the update keeps: the
+		 * stored version already holds the key, so the new entry needs no
+		 * uniqueness check (which would visit that version again); a
+		 * concurrent insert of the key still conflicts with it.
+		 */
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		ExprContext *econtext = GetPerTupleExprContext(sink->estate);
+
+		econtext->ecxt_scantuple = slot;
+		FormIndexDatum(sink->rri->ri_IndexRelationInfo[0], slot, sink->estate, values, isnull);
+		index_insert(sink->rri->ri_IndexRelationDescs[0], values, isnull, &slot->tts_tid,
+					 sink->rel, UNIQUE_CHECK_NO, true, sink->rri->ri_IndexRelationInfo[0]);
+	}
+	else if (update_indexes && sink->rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(sink->rri, slot, sink->estate,
+										true, false, NULL, NIL));
+	ExecClearTuple(slot);
+	ResetPerTupleExprContext(sink->estate);
+	sink->updated++;
+}
+
 void
 stream_sink_flush(StreamSink *sink)
 {
@@ -506,6 +756,11 @@ stream_sink_flush(StreamSink *sink)
 
 		if (sink->rejected[i])
 			continue;
+		if (sink->old_rows[i])
+		{
+			update_row(sink, i);
+			continue;
+		}
 		if (sink->row_triggers_before)
 		{
 			sink->current = &sink->coordinates[i];
@@ -529,7 +784,7 @@ stream_sink_flush(StreamSink *sink)
 		TupleTableSlot *slot = sink->slots[i];
 		List	   *recheck = NIL;
 
-		if (TTS_EMPTY(slot))
+		if (TTS_EMPTY(slot) || sink->old_rows[i])
 			continue;
 		sink->current = &sink->coordinates[i];
 		if (sink->rri->ri_NumIndices > 0)
@@ -558,6 +813,12 @@ stream_sink_end(StreamSink *sink)
 
 	stream_sink_flush(sink);
 	error_context_stack = sink->errcallback.previous;
+	if (sink->row_triggers)
+	{
+		ExecASUpdateTriggers(sink->estate, sink->rri, NULL);
+		ExecASDeleteTriggers(sink->estate, sink->rri, NULL);
+		EvalPlanQualEnd(&sink->epqstate);
+	}
 	ExecASInsertTriggers(sink->estate, sink->rri, sink->transition);
 	AfterTriggerEndQuery(sink->estate);
 	FreeBulkInsertState(sink->bistate);

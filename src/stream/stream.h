@@ -6,7 +6,9 @@
  *
  * Files: catalog.c (the SQL API and the catalog rows), ingest.c (one batch:
  * fetch outside the transaction, then decode + transform + bulk insert +
- * conditional offset update in one), sink.c (bulk insert into the target),
+ * conditional offset update in one), target.c / target.h (where a batch's
+ * rows go, per mode: append, or keyed in keyed.c and scd2.c), sink.c (bulk
+ * insert into the target),
  * refresh.c (the availableNow procedure), launcher.c (launcher, worker
  * slots in shared memory, DROP EXTENSION / DROP DATABASE hook), worker.c
  * (one stream's worker).
@@ -21,6 +23,7 @@
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 #include "fdw/kafka_table.h"
 
@@ -105,7 +108,10 @@ typedef struct StreamIngest StreamIngest;
 typedef struct StreamBatchResult
 {
 	int64		records;		/* consumed (offsets advanced over) */
-	int64		rows;			/* written to the target */
+	int64		rows;			/* written to the target: inserted + updated */
+	int64		inserted;
+	int64		updated;
+	int64		deleted;
 	int64		dead_letters;
 	int64		skipped;
 } StreamBatchResult;
@@ -178,6 +184,13 @@ typedef struct StreamSink StreamSink;
 
 extern StreamSink *stream_sink_begin(Relation rel, TupleDesc input,
 									 const char *input_name);
+
+/*
+ * The input as the target sees it: input itself, or without the stream's
+ * except_columns (a copy where they are dropped columns, which map to
+ * nothing).
+ */
+extern TupleDesc stream_sink_written_columns(StreamDef *def, TupleDesc input);
 extern int *stream_sink_map_columns(Relation rel, TupleDesc input,
 									const char *input_name);
 extern void stream_sink_put(StreamSink *sink, Datum *values, bool *nulls,
@@ -201,7 +214,45 @@ typedef void (*StreamSinkRejectCallback) (void *arg, const char *topic,
 extern void stream_sink_on_reject(StreamSink *sink,
 								  StreamSinkRejectCallback callback, void *arg);
 extern void stream_sink_flush(StreamSink *sink);
+
+/*
+ * Keyed targets: buffer an update of the stored row in slot stored (its
+ * tts_tid and values are copied) to the input row; input columns marked in
+ * keep (or none, keep NULL) take the stored value.  Rejects work as for
+ * stream_sink_put.  Deletes are immediate.  Both use snapshot (set first).
+ */
+extern void stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
+								   const bool *keep, TupleTableSlot *stored,
+								   const char *topic, int32 partition,
+								   int64 offset);
+extern void stream_sink_delete(StreamSink *sink, TupleTableSlot *stored);
+
+/*
+ * Updates and deletes fire the target's UPDATE and DELETE triggers (row and
+ * statement; not transition tables) as the executor's simple-relation
+ * updates do.  Call right after stream_sink_begin.
+ */
+extern void stream_sink_fire_row_triggers(StreamSink *sink);
+extern void stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot);
+/* The unique index on the keys, whose columns updates never change. */
+extern void stream_sink_set_key_index(StreamSink *sink, Oid index);
+extern void stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted);
 extern int64 stream_sink_end(StreamSink *sink);
+
+/*
+ * keyed.c: can a keyed stream (mode upsert or cdc) write into target from
+ * rows shaped like input (the source's, or the transform's result)?
+ * Checks what a batch needs: keys (given or defaulted) that are columns of
+ * the input and of the target, not in except_columns, with a btree unique
+ * index (or primary key) of the target on exactly them; the sequence column
+ * (sequence_by or a Debezium LSN column) in the input with an ordering and,
+ * for SCD type 1, in the target with the same type and not in
+ * except_columns; no transform in mode upsert; no UPDATE / DELETE triggers
+ * on the target.  Raises the error (class 42 or 0A) naming what is wrong;
+ * returns the unique index.  Called when a stream is created and by the
+ * first batch of each ingest.
+ */
+extern Oid	stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input);
 
 /* launcher.c: GUCs, shared memory, hooks, the launcher and its probe */
 extern void kafka_stream_init(void);
