@@ -601,6 +601,10 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 	ExecDropSingleTupleTableSlot(slot);
 	MemoryContextDelete(keycxt);
 
+	/*
+	 * A replayed delete (same key and sequence twice in a batch) lists its
+	 * tombstone twice: DISTINCT, or ON CONFLICT would meet its own row.
+	 */
 	if (new_tombstone_keys != NIL)
 	{
 		Oid			types[3] = {OIDOID, TEXTARRAYOID, TEXTARRAYOID};
@@ -609,7 +613,7 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 		stream_keyed_text_array(new_tombstone_sequences)};
 
 		stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
-							"SELECT $1, u.k::text[], u.s, now() FROM unnest($2::text[], $3::text[]) AS u(k, s) "
+							"SELECT DISTINCT $1, u.k::text[], u.s, now() FROM unnest($2::text[], $3::text[]) AS u(k, s) "
 							"ON CONFLICT (stream, key, sequence) DO UPDATE SET deleted_at = excluded.deleted_at",
 							3, types, values, NULL, false);
 	}
@@ -621,7 +625,7 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 		stream_keyed_text_array(new_mark_sequences)};
 
 		stream_catalog_exec("INSERT INTO kafka.stream_tombstones (stream, key, sequence, deleted_at) "
-							"SELECT $1, u.k::text[] || '" ABSORBED_MARK "'::text, u.s, now() "
+							"SELECT DISTINCT $1, u.k::text[] || '" ABSORBED_MARK "'::text, u.s, now() "
 							"FROM unnest($2::text[], $3::text[]) AS u(k, s) "
 							"ON CONFLICT (stream, key, sequence) DO UPDATE SET deleted_at = excluded.deleted_at",
 							3, types, values, NULL, false);
