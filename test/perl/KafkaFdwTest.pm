@@ -51,7 +51,7 @@ use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_broker start_schema_registry new_node produce
+our @EXPORT = qw(extension_equals_fresh_install start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
   rss_anon_growth $srcdir start_produce finish_produce wait_for_value);
 
@@ -534,6 +534,81 @@ END
 	$_->stop foreach reverse @registries;
 }
 
+# Are the objects of extension kafka_fdw in database $db of $node those of a
+# fresh install of $version (undef: the default version)?  Lists the
+# differences with diag; returns true when there are none.
+sub extension_equals_fresh_install
+{
+	my ($node, $db, $version) = @_;
+	my $describe = q{
+WITH members AS (
+  SELECT classid, objid, objsubid FROM pg_depend
+   WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'kafka_fdw')),
+lines AS (
+  SELECT 'member ' || pg_describe_object(classid, objid, objsubid) AS line FROM members
+  UNION ALL
+  SELECT format('function %s acl=%s %s', p.oid::regprocedure, p.proacl, pg_get_functiondef(p.oid))
+    FROM pg_proc p JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
+   WHERE p.prokind IN ('f', 'p')
+  UNION ALL
+  SELECT format('relation %s kind=%s options=%s acl=%s rls=%s', c.oid::regclass, c.relkind,
+                c.reloptions, c.relacl, c.relrowsecurity)
+    FROM pg_class c JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = c.oid
+  UNION ALL
+  SELECT format('column %s %s %s %s notnull=%s default=%s acl=%s', a.attrelid::regclass, a.attnum,
+                a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                pg_get_expr(d.adbin, d.adrelid), a.attacl)
+    FROM pg_attribute a JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = a.attrelid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT format('constraint %s %s %s', co.conrelid::regclass, co.conname, pg_get_constraintdef(co.oid))
+    FROM pg_constraint co JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = co.conrelid
+  UNION ALL
+  SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = i.indrelid
+  UNION ALL
+  SELECT format('view %s %s', c.oid::regclass, pg_get_viewdef(c.oid))
+    FROM pg_class c JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = c.oid
+   WHERE c.relkind = 'v'
+  UNION ALL
+  SELECT format('policy %s %s %s %s', p.polrelid::regclass, p.polname, p.polcmd,
+                pg_get_expr(p.polqual, p.polrelid))
+    FROM pg_policy p JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = p.polrelid
+  UNION ALL
+  SELECT format('event trigger %s %s %s %s %s', e.evtname, e.evtevent, e.evttags, e.evtfoid::regproc, e.evtenabled)
+    FROM pg_event_trigger e JOIN members m ON m.classid = 'pg_event_trigger'::regclass AND m.objid = e.oid
+  UNION ALL
+  SELECT format('initial privileges %s %s %s', pg_describe_object(ip.classoid, ip.objoid, ip.objsubid),
+                ip.privtype, ip.initprivs)
+    FROM pg_init_privs ip JOIN members m ON m.classid = ip.classoid AND m.objid = ip.objoid
+  UNION ALL
+  SELECT format('comment %s %s', pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description)
+    FROM pg_description d JOIN members m ON m.classid = d.classoid AND m.objid = d.objoid
+  UNION ALL
+  SELECT format('extension %s config %s %s', e.extversion,
+                (SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM unnest(e.extconfig) c),
+                e.extcondition)
+    FROM pg_extension e WHERE e.extname = 'kafka_fdw')
+SELECT line FROM lines ORDER BY line};
+	my $fresh = 'fresh_install_' . ($version // 'default');
+	$fresh =~ s/\W/_/g;
+	$node->safe_psql($db, "CREATE DATABASE $fresh");
+	$node->safe_psql($fresh, 'CREATE EXTENSION kafka_fdw' . (defined $version ? " VERSION '$version'" : ''));
+	my @updated = split /\n/, $node->safe_psql($db, $describe);
+	my @installed = split /\n/, $node->safe_psql($fresh, $describe);
+	$node->safe_psql($db, "DROP DATABASE $fresh");
+	my %in_installed = map { $_ => 1 } @installed;
+	my %in_updated = map { $_ => 1 } @updated;
+	my @only_updated = grep { !$in_installed{$_} } @updated;
+	my @only_installed = grep { !$in_updated{$_} } @installed;
+	Test::More::diag("only after the update: $_") for @only_updated;
+	Test::More::diag("only in a fresh install: $_") for @only_installed;
+	return @updated > 50 && @only_updated + @only_installed == 0;
+}
+
+
 package KafkaFdwTest::SchemaRegistry;
 
 use strict;
@@ -665,5 +740,6 @@ sub stop
 =back
 
 =cut
+
 
 1;
