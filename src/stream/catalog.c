@@ -56,6 +56,8 @@
 #include "client.h"
 #include "options.h"
 #include "stream/stream.h"
+#include "stream/target.h"
+#include "stream/keyed.h"
 
 PG_FUNCTION_INFO_V1(kafka_create_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_pause_streaming_table);
@@ -476,26 +478,65 @@ check_transform(const char *sql, Oid source)
 
 /* CREATE TABLE target from a column list (the source's or the transform's). */
 static void
-create_target(RangeVar *rv, TupleDesc desc)
+create_target(RangeVar *rv, TupleDesc desc, StreamDef *keyed)
 {
 	StringInfoData sql;
 	int			i;
 	bool		first = true;
+	char	   *sequence = NULL;
+	Form_pg_attribute sequence_att = NULL;
+	ListCell   *lc;
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TABLE %s (",
 					 rv->schemaname ? quote_qualified_identifier(rv->schemaname, rv->relname) :
 					 quote_identifier(rv->relname));
+	if (keyed->mode != STREAM_MODE_APPEND && keyed->scd_type == 2)
+		sequence = stream_keyed_sequence(keyed);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		excepted = false;
 
 		if (att->attisdropped)
+			continue;
+		if (sequence && strcmp(NameStr(att->attname), sequence) == 0)
+			sequence_att = att;
+		foreach(lc, keyed->except_columns)
+			excepted |= strcmp(NameStr(att->attname), (char *) lfirst(lc)) == 0;
+		if (excepted)
 			continue;
 		appendStringInfo(&sql, "%s%s %s", first ? "" : ", ",
 						 quote_identifier(NameStr(att->attname)),
 						 format_type_with_typemod(att->atttypid, att->atttypmod));
 		first = false;
+	}
+
+	/*
+	 * A keyed stream's table gets what stream_keyed_validate asks for: the
+	 * primary key on the keys (SCD 2: keys and __start_at, with __start_at
+	 * and __end_at typed like the sequence).
+	 */
+	if (keyed->mode != STREAM_MODE_APPEND)
+	{
+		const char *sep = "";
+
+		if (sequence_att)
+		{
+			const char *type = format_type_with_typemod(sequence_att->atttypid,
+														sequence_att->atttypmod);
+
+			appendStringInfo(&sql, ", __start_at %s NOT NULL, __end_at %s", type, type);
+		}
+		appendStringInfoString(&sql, ", PRIMARY KEY (");
+		foreach(lc, keyed->keys)
+		{
+			appendStringInfo(&sql, "%s%s", sep, quote_identifier((char *) lfirst(lc)));
+			sep = ", ";
+		}
+		if (sequence_att)
+			appendStringInfoString(&sql, ", __start_at");
+		appendStringInfoChar(&sql, ')');
 	}
 	appendStringInfoChar(&sql, ')');
 	SPI_connect();
@@ -640,6 +681,122 @@ upsert_offsets(Oid target, List *ranges)
 	SPI_finish();
 }
 
+/* A text[] argument's elements as a List of C strings (NIL for NULL). */
+static List *
+text_array_argument(FunctionCallInfo fcinfo, int arg)
+{
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+	List	   *list = NIL;
+
+	if (arg >= PG_NARGS() || PG_ARGISNULL(arg))
+		return NIL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!elem_nulls[i])
+			list = lappend(list, TextDatumGetCString(elems[i]));
+	return list;
+}
+
+/* A keyed-stream argument given where it cannot be used. */
+static void
+refuse_argument(const char *argument, const char *why, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s cannot be used %s", argument, why),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/*
+ * The keyed-stream arguments of kafka.create_streaming_table (8..17) into
+ * def, refusing combinations that cannot work; what depends on the target
+ * and the input is checked by stream_keyed_validate once both exist.
+ */
+static void
+parse_keyed_arguments(FunctionCallInfo fcinfo, StreamDef *def, StreamOnError on_error)
+{
+#define GIVEN(a) ((a) < PG_NARGS() && !PG_ARGISNULL(a))
+	char	   *mode = GIVEN(8) ? text_to_cstring(PG_GETARG_TEXT_PP(8)) : "append";
+	bool		keyed;
+
+	if (strcmp(mode, "append") == 0)
+		def->mode = STREAM_MODE_APPEND;
+	else if (strcmp(mode, "upsert") == 0)
+		def->mode = STREAM_MODE_UPSERT;
+	else if (strcmp(mode, "cdc") == 0)
+		def->mode = STREAM_MODE_CDC;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for mode: \"%s\"", mode),
+				 errhint("Use 'append', 'upsert' or 'cdc'.")));
+	keyed = def->mode != STREAM_MODE_APPEND;
+	def->keys = text_array_argument(fcinfo, 9);
+	def->sequence_by = GIVEN(10) ? text_to_cstring(PG_GETARG_TEXT_PP(10)) : NULL;
+	def->apply_as_deletes = GIVEN(11) ? text_to_cstring(PG_GETARG_TEXT_PP(11)) : NULL;
+	def->apply_as_truncates = GIVEN(12) ? text_to_cstring(PG_GETARG_TEXT_PP(12)) : NULL;
+	def->ignore_null_updates = GIVEN(13) && PG_GETARG_BOOL(13);
+	def->except_columns = text_array_argument(fcinfo, 14);
+	def->scd_type = GIVEN(15) ? PG_GETARG_INT32(15) : 1;
+	def->track_history_columns = text_array_argument(fcinfo, 16);
+
+	if (def->scd_type != 1 && def->scd_type != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for stored_as_scd_type: %d", def->scd_type),
+				 errhint("Use 1 (the latest row per key) or 2 (every version, in __start_at and __end_at).")));
+	if (!keyed)
+	{
+		const char *hint = "Give mode => 'upsert' or mode => 'cdc'.";
+
+		if (def->keys)
+			refuse_argument("keys", "with mode 'append'", hint);
+		if (def->sequence_by)
+			refuse_argument("sequence_by", "with mode 'append'", hint);
+		if (def->apply_as_deletes)
+			refuse_argument("apply_as_deletes", "with mode 'append'", hint);
+		if (def->apply_as_truncates)
+			refuse_argument("apply_as_truncates", "with mode 'append'", hint);
+		if (def->ignore_null_updates)
+			refuse_argument("ignore_null_updates", "with mode 'append'", hint);
+		if (def->except_columns)
+			refuse_argument("except_columns", "with mode 'append'", hint);
+		if (def->scd_type != 1)
+			refuse_argument("stored_as_scd_type", "with mode 'append'", hint);
+		if (def->track_history_columns)
+			refuse_argument("track_history_columns", "with mode 'append'", hint);
+	}
+	if (def->mode != STREAM_MODE_CDC && def->apply_as_deletes)
+		refuse_argument("apply_as_deletes", "without mode 'cdc'",
+						"In mode 'upsert' a Kafka tombstone (a record without a value) deletes its key.");
+	if (def->mode != STREAM_MODE_CDC && def->apply_as_truncates)
+		refuse_argument("apply_as_truncates", "without mode 'cdc'", NULL);
+	if (def->scd_type == 2 && def->apply_as_truncates)
+		refuse_argument("apply_as_truncates", "with stored_as_scd_type 2",
+						"A history is not truncated; use stored_as_scd_type 1.");
+	if (def->scd_type != 2 && def->track_history_columns)
+		refuse_argument("track_history_columns", "without stored_as_scd_type 2", NULL);
+	if (keyed && on_error == STREAM_ON_ERROR_NULL)
+		refuse_argument("on_error 'null'", "with a keyed mode",
+						"A record that does not decode has no key: use 'dead_letter', 'skip' or 'fail'.");
+	/* it has a default: given with mode 'append' it is simply unused */
+	if (GIVEN(17))
+	{
+		Interval   *retention = PG_GETARG_INTERVAL_P(17);
+
+		if (retention->month < 0 || retention->day < 0 || retention->time < 0 ||
+			(retention->month == 0 && retention->day == 0 && retention->time == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for tombstone_retention: it must be positive")));
+	}
+#undef GIVEN
+}
+
 Datum
 kafka_create_streaming_table(PG_FUNCTION_ARGS)
 {
@@ -663,6 +820,7 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	List	   *ranges;
 	AclResult	aclresult;
 	static const char *const trigger_names[] = {"continuous", "interval", "available_now"};
+	StreamDef	keyed;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -695,6 +853,10 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 
 	trigger = parse_trigger(trigger_text, &interval);
 	on_error = parse_on_error(on_error_text, table);
+	memset(&keyed, 0, sizeof(keyed));
+	keyed.source = source;
+	keyed.target_name = target_text;
+	parse_keyed_arguments(fcinfo, &keyed, on_error);
 	if (transform)
 	{
 		input = check_transform(transform, source);
@@ -711,7 +873,14 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	target = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(target))
 	{
-		create_target(rv, input);
+		if (keyed.mode == STREAM_MODE_CDC && keyed.keys == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("streaming table %s in mode 'cdc' needs keys", target_text),
+					 errhint("Give keys => ARRAY['column'], or create the table with a primary key first.")));
+		if (keyed.mode != STREAM_MODE_APPEND)
+			keyed.keys = stream_keyed_keys(&keyed, NULL);
+		create_target(rv, input, &keyed);
 		target = RangeVarGetRelid(rv, NoLock, false);
 	}
 	rel = table_open(target, ShareRowExclusiveLock);
@@ -719,6 +888,12 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	if (!pg_class_ownercheck(target, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	check_columns_overlap(rel, input, input_name);
+	/* keys and sequence are stored resolved (defaults: see keyed.c) */
+	if (keyed.mode != STREAM_MODE_APPEND)
+	{
+		keyed.keys = stream_keyed_keys(&keyed, rel);
+		keyed.sequence_by = stream_keyed_sequence(&keyed);
+	}
 	if (stream_def_load(target, true) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -766,6 +941,13 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 			values[a + 4] = given ? PG_GETARG_DATUM(a) : (Datum) 0;
 			nulls[a + 4] = given ? ' ' : 'n';
 		}
+		if (keyed_catalog && keyed.mode != STREAM_MODE_APPEND)
+		{
+			values[13] = stream_keyed_text_array(keyed.keys);
+			nulls[13] = ' ';
+			values[14] = keyed.sequence_by ? CStringGetTextDatum(keyed.sequence_by) : (Datum) 0;
+			nulls[14] = keyed.sequence_by ? ' ' : 'n';
+		}
 		SPI_connect();
 		stream_catalog_exec(psprintf("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
 									 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
@@ -782,6 +964,17 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 							keyed_catalog ? 22 : pin_search_path ? 12 : 11,
 							types, values, nulls, false);
 		SPI_finish();
+	}
+	/* what depends on the target and the input, as each batch checks it */
+	if (keyed.mode != STREAM_MODE_APPEND)
+	{
+		keyed.target = target;
+		keyed.owner = GetUserId();
+		keyed.transform = transform;
+		keyed.on_error = on_error;
+		keyed.target_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													  RelationGetRelationName(rel));
+		stream_keyed_validate(&keyed, rel, input);
 	}
 	upsert_offsets(target, ranges);
 	table_close(rel, NoLock);

@@ -227,21 +227,33 @@ like($err, qr/key column "id" is null/, 'on_error fail: the error names the colu
 like($err, qr/kafka record nulls\[0\] at offset 1/, 'and the record');
 is(rows('nulls_fail', 'count(*)'), '0', 'and nothing is written');
 
-# --- targets that cannot work stop the stream at the first batch
+# --- targets that cannot work are refused at creation, and stop the stream
+# at the next batch when they are made so afterwards
 $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE refuse_topic (id int, v text, seq bigint)
 	  SERVER k OPTIONS (topic 'refuse', format 'json');
 	CREATE TABLE no_index (id int, v text);
-	CREATE TABLE no_seq (id int PRIMARY KEY, v text);
+	CREATE TABLE no_seq (id int PRIMARY KEY, v text);});
+($ret, $out, $err) = $node->psql('postgres', q{SELECT kafka.create_streaming_table('no_index', source => 'refuse_topic',
+	trigger => 'available_now', mode => 'upsert', keys => ARRAY['id'])});
+like($err, qr/streaming table \S*no_index has no unique index on its keys \(id\)/, 'keys without a unique index are refused');
+($ret, $out, $err) = $node->psql('postgres', q{SELECT kafka.create_streaming_table('no_seq', source => 'refuse_topic',
+	trigger => 'available_now', mode => 'upsert', keys => ARRAY['id'], sequence_by => 'seq')});
+like($err, qr/streaming table \S*no_seq has no column "seq" to store its sequence/, 'a missing sequence column is refused');
+$node->safe_psql('postgres', q{
+	CREATE UNIQUE INDEX no_index_id ON no_index (id);
+	ALTER TABLE no_seq ADD COLUMN seq bigint;
 	SELECT kafka.create_streaming_table('no_index', source => 'refuse_topic', trigger => 'available_now',
 	  mode => 'upsert', keys => ARRAY['id']);
 	SELECT kafka.create_streaming_table('no_seq', source => 'refuse_topic', trigger => 'available_now',
-	  mode => 'upsert', keys => ARRAY['id'], sequence_by => 'seq');});
+	  mode => 'upsert', keys => ARRAY['id'], sequence_by => 'seq');
+	DROP INDEX no_index_id;
+	ALTER TABLE no_seq DROP COLUMN seq;});
 send_records('refuse', '|{"id":1,"v":"one","seq":1}');
 ($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('no_index')});
-like($err, qr/streaming table \S*no_index has no unique index on its keys \(id\)/, 'keys without a unique index');
+like($err, qr/streaming table \S*no_index has no unique index on its keys \(id\)/, 'keys without a unique index at a batch');
 ($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('no_seq')});
-like($err, qr/streaming table \S*no_seq has no column "seq" to store its sequence/, 'sequence column missing');
+like($err, qr/streaming table \S*no_seq has no column "seq" to store its sequence/, 'sequence column missing at a batch');
 is($node->safe_psql('postgres', q{SELECT string_agg(state, ' ' ORDER BY target::text) FROM kafka.streaming_tables
 	WHERE target IN ('no_index'::regclass, 'no_seq'::regclass)}), 'failed failed', 'both streams stopped');
 
@@ -294,10 +306,9 @@ like($err, qr/streaming table \S*xf in a keyed mode cannot have UPDATE or DELETE
 $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE up2_topic (k text OPTIONS (kafka 'key'), v int)
 	  SERVER k OPTIONS (topic 'up', format 'json');
-	CREATE TABLE up2 (k text PRIMARY KEY, v int);
-	SELECT kafka.create_streaming_table('up2', source => 'up2_topic', trigger => 'available_now',
-	  mode => 'upsert', transform => 'SELECT * FROM batch');});
-($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('up2')});
+	CREATE TABLE up2 (k text PRIMARY KEY, v int);});
+($ret, $out, $err) = $node->psql('postgres', q{SELECT kafka.create_streaming_table('up2', source => 'up2_topic',
+	trigger => 'available_now', mode => 'upsert', transform => 'SELECT * FROM batch')});
 like($err, qr/streaming table \S*up2 in mode 'upsert' cannot have a transform/, 'upsert with a transform is refused');
 
 # --- a continuous keyed stream (its worker applies the same way); keys

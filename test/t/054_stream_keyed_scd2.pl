@@ -157,10 +157,9 @@ is($node->safe_psql('postgres', q{SELECT id, __start_at, coalesce(__end_at::text
 
 # refusals
 $node->safe_psql('postgres', q{
-	CREATE TABLE h3 (id int PRIMARY KEY, v text);
-	SELECT kafka.create_streaming_table('h3', source => 'h_topic', trigger => 'available_now',
-	  mode => 'cdc', keys => ARRAY['id'], sequence_by => 'seq', stored_as_scd_type => 2);});
-my ($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('h3')});
+	CREATE TABLE h3 (id int PRIMARY KEY, v text);});
+my ($ret, $out, $err) = $node->psql('postgres', q{SELECT kafka.create_streaming_table('h3', source => 'h_topic',
+	trigger => 'available_now', mode => 'cdc', keys => ARRAY['id'], sequence_by => 'seq', stored_as_scd_type => 2)});
 like($err, qr/stored as SCD type 2 needs a column "__start_at" of the type of its sequence/, 'SCD 2 target without __start_at');
 
 unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no process crashed');
