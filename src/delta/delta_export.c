@@ -711,6 +711,7 @@ kafka_delta_export(PG_FUNCTION_ARGS)
 	DeltaExportResult result;
 	DeltaIncrementalSource incremental;
 	Oid			relid;
+	bool		keyed;
 	char	   *query;
 	TupleDesc	tupdesc;
 	Datum		values[4];
@@ -788,7 +789,8 @@ kafka_delta_export(PG_FUNCTION_ARGS)
 	}
 
 	query = source_query(source, &relid);
-	if (OidIsValid(relid) && delta_stream_source(relid, &incremental))
+	keyed = false;
+	if (OidIsValid(relid) && delta_stream_source(relid, &incremental, &keyed))
 	{
 		if (options.app_id != NULL)
 			ereport(ERROR,
@@ -798,7 +800,15 @@ kafka_delta_export(PG_FUNCTION_ARGS)
 		delta_export_incremental(&incremental, path, &options, &result);
 	}
 	else
+	{
+		if (keyed && options.mode == DELTA_EXPORT_APPEND)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot append the keyed streaming table \"%s\" to a Delta table", source),
+					 errdetail("Its rows are updated and deleted in place: no offset marks the rows not exported yet."),
+					 errhint("Export it with mode => 'overwrite', a snapshot of the whole table.")));
 		delta_export_query(query, path, &options, &result);
+	}
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

@@ -261,7 +261,7 @@ stream_rows_after(void *arg, int64 exported, const char *exported_offsets,
 }
 
 bool
-delta_stream_source(Oid relid, DeltaIncrementalSource *source)
+delta_stream_source(Oid relid, DeltaIncrementalSource *source, bool *keyed)
 {
 	Oid			streams = catalog_relid("streaming_tables");
 	Oid			offsets = catalog_relid("stream_offsets");
@@ -281,10 +281,20 @@ delta_stream_source(Oid relid, DeltaIncrementalSource *source)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	catalog_query(owner, "SELECT 1 FROM kafka.streaming_tables WHERE target = $1",
+	*keyed = false;
+	catalog_query(owner, get_attnum(streams, "mode") != InvalidAttrNumber ?
+				  "SELECT mode <> 'append' FROM kafka.streaming_tables WHERE target = $1" :
+				  "SELECT false FROM kafka.streaming_tables WHERE target = $1",
 				  1, types, values, NULL, 1, "reading kafka.streaming_tables");
 	if (SPI_processed == 0)
 	{
+		SPI_finish();
+		return false;
+	}
+	/* rows of a keyed stream change in place: no offset marks what is new */
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
+	{
+		*keyed = true;
 		SPI_finish();
 		return false;
 	}

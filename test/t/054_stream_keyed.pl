@@ -326,6 +326,18 @@ send_records('live', 'y|', 'z|{"v":5}');
 ok(wait_for_value($node, 'postgres', q{SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM live},
 	'x=3,z=5', 'live', 30), 'its tombstones delete');
 
+# --- delta_export: a keyed stream's table is exported whole (overwrite);
+# an append has no offsets to start from and is refused
+my $lake = PostgreSQL::Test::Utils::tempdir() . '/live_lake';
+($ret, $out, $err) = $node->psql('postgres', qq{SELECT rows FROM kafka.delta_export('live', '$lake', mode => 'append')});
+like($err, qr/cannot append the keyed streaming table "live" to a Delta table/, 'delta_export append of a keyed stream is refused');
+is($node->safe_psql('postgres', qq{SELECT version || ' ' || rows FROM kafka.delta_export('live', '$lake', mode => 'overwrite')}),
+	'0 2', 'delta_export overwrite writes the current rows');
+send_records('live', 'x|{"v":4}');
+ok(wait_for_value($node, 'postgres', q{SELECT v FROM live WHERE k = 'x'}, '4', 'live', 30), 'the stream goes on');
+is($node->safe_psql('postgres', qq{SELECT version || ' ' || rows FROM kafka.delta_export('live', '$lake', mode => 'overwrite')}),
+	'1 2', 'a second overwrite replaces the snapshot');
+
 unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no process crashed');
 
 done_testing();
