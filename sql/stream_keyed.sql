@@ -78,3 +78,7 @@ SELECT kafka.create_streaming_table('by_unique', source => 'customers_topic', mo
 SELECT target, mode, keys, sequence_by, apply_as_deletes, apply_as_truncates, ignore_null_updates,
        except_columns, stored_as_scd_type, track_history_columns, tombstone_retention
   FROM kafka.streaming_tables ORDER BY target::text;
+
+SET client_min_messages = warning;
+DROP EXTENSION kafka_fdw CASCADE;
+DROP TABLE no_unique, no_seq_column, history_without_columns, customers, customers_history, by_unique;

@@ -122,12 +122,10 @@ catalog_has_column(const char *column)
 	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
 }
 
-/* A text[] column's elements as a List of C strings (NIL for NULL). */
+/* A text[]'s elements as a List of C strings (NIL for NULL). */
 static List *
-text_array_list(HeapTuple tup, TupleDesc desc, int attno)
+text_array_list(Datum array, bool isnull)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, attno, &isnull);
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			n;
@@ -136,12 +134,22 @@ text_array_list(HeapTuple tup, TupleDesc desc, int attno)
 
 	if (isnull)
 		return NIL;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &elem_nulls, &n);
 	for (i = 0; i < n; i++)
 		if (!elem_nulls[i])
 			list = lappend(list, TextDatumGetCString(elems[i]));
 	return list;
+}
+
+/* A text[] column of a catalog row as a List. */
+static List *
+text_array_column(HeapTuple tup, TupleDesc desc, int attno)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, attno, &isnull);
+
+	return text_array_list(d, isnull);
 }
 
 StreamDef *
@@ -200,14 +208,14 @@ stream_def_load(Oid target, bool missing_ok)
 		v = SPI_getvalue(tup, desc, 14);
 		def->mode = strcmp(v, "upsert") == 0 ? STREAM_MODE_UPSERT :
 			strcmp(v, "cdc") == 0 ? STREAM_MODE_CDC : STREAM_MODE_APPEND;
-		def->keys = text_array_list(tup, desc, 15);
+		def->keys = text_array_column(tup, desc, 15);
 		def->sequence_by = SPI_getvalue(tup, desc, 16);
 		def->apply_as_deletes = SPI_getvalue(tup, desc, 17);
 		def->apply_as_truncates = SPI_getvalue(tup, desc, 18);
 		def->ignore_null_updates = SPI_getvalue(tup, desc, 19)[0] == 't';
-		def->except_columns = text_array_list(tup, desc, 20);
+		def->except_columns = text_array_column(tup, desc, 20);
 		def->scd_type = atoi(SPI_getvalue(tup, desc, 21));
-		def->track_history_columns = text_array_list(tup, desc, 22);
+		def->track_history_columns = text_array_column(tup, desc, 22);
 		def->tombstone_retention_ms = strtoll(SPI_getvalue(tup, desc, 23), NULL, 10);
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
@@ -681,24 +689,13 @@ upsert_offsets(Oid target, List *ranges)
 	SPI_finish();
 }
 
-/* A text[] argument's elements as a List of C strings (NIL for NULL). */
+/* A text[] argument as a List (NIL for NULL or not given). */
 static List *
 text_array_argument(FunctionCallInfo fcinfo, int arg)
 {
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int			i;
-	List	   *list = NIL;
-
-	if (arg >= PG_NARGS() || PG_ARGISNULL(arg))
+	if (arg >= PG_NARGS())
 		return NIL;
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &n);
-	for (i = 0; i < n; i++)
-		if (!elem_nulls[i])
-			list = lappend(list, TextDatumGetCString(elems[i]));
-	return list;
+	return text_array_list(PG_GETARG_DATUM(arg), PG_ARGISNULL(arg));
 }
 
 /* A keyed-stream argument given where it cannot be used. */
