@@ -81,11 +81,26 @@ typedef struct HeldMessage
 	KafkaPartitionRange *range;
 } HeldMessage;
 
+/*
+ * A bad record to keep in kafka.dead_letters, copied: a batch that spans
+ * several fills of held[] (extend_batch) has let its message go by then.
+ */
 typedef struct DeadLetter
 {
-	int			index;			/* into held[] */
+	Datum		topic;
+	int32		partition;
+	int64		offset;
+	Datum		key;			/* bytea, or 0: none */
+	Datum		value;			/* bytea, or 0: none (a tombstone) */
 	char	   *error;
 } DeadLetter;
+
+/*
+ * What a held message costs beyond its key and value (librdkafka's message
+ * and op), counted in the batch's bytes so that many small records cannot
+ * hold far more memory than the bytes say.
+ */
+#define MESSAGE_OVERHEAD_BYTES 256
 
 struct StreamIngest
 {
@@ -103,13 +118,16 @@ struct StreamIngest
 	KafkaReader *reader;
 	HeldMessage *held;
 	int			nheld;
-	int			capacity;
+	int			capacity;		/* records held at once */
+	int64		batch_records;	/* records per batch (see extend_batch) */
 	int64		held_bytes;
+	int64		chunk_bytes;	/* a fill of held[] stops there */
 	int			partition_count;	/* of the topic when opened */
 	char	   *dependencies;	/* what it was opened with (see check_dependencies) */
 	rd_kafka_topic_t *topic_handle; /* for partition counts */
 	TimestampTz batch_start;
 	MemoryContext batchcxt;		/* per apply */
+	int64		dead_bytes;		/* of the batch's dead letters so far */
 	bool		catalog_has_counters;	/* streaming_tables.last_batch_inserted... */
 };
 
@@ -287,6 +305,24 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	ingest->source = kafka_table_open(def->source, cxt);
 	ingest->capacity = def->max_offsets > 0 ?
 		(int) Min(def->max_offsets, 10000000) : STREAM_DEFAULT_BATCH_RECORDS;
+	ingest->batch_records = ingest->capacity;
+	ingest->chunk_bytes = STREAM_BATCH_BYTES;
+
+	/*
+	 * A keyed stream of SCD type 1 without a transform reads its batch in
+	 * smaller fills (extend_batch): its memory is then the keys it collapsed
+	 * plus one fill, whatever the batch's records, so that without
+	 * max_offsets_per_trigger a bounded batch (refresh, interval) takes all
+	 * of its range.  A continuous one keeps the default, or a steady flow
+	 * over few keys would never end its batch.
+	 */
+	if (def->mode != STREAM_MODE_APPEND && def->scd_type != 2 && def->transform == NULL)
+	{
+		ingest->chunk_bytes = STREAM_BATCH_BYTES / 4;
+		if (def->max_offsets <= 0 && bounded)
+			ingest->batch_records = PG_INT64_MAX;
+		ingest->capacity = Min(ingest->capacity, STREAM_DEFAULT_BATCH_RECORDS);
+	}
 	ingest->held = MemoryContextAllocHuge(cxt, sizeof(HeldMessage) * ingest->capacity);
 	ingest->batchcxt = AllocSetContextCreate(cxt, "kafka stream batch",
 											 ALLOCSET_DEFAULT_SIZES);
@@ -441,13 +477,13 @@ hold(StreamIngest *ingest, rd_kafka_message_t *msg, KafkaPartitionRange *range)
 	ingest->held[ingest->nheld].msg = msg;
 	ingest->held[ingest->nheld].range = range;
 	ingest->nheld++;
-	ingest->held_bytes += msg->len + msg->key_len;
+	ingest->held_bytes += msg->len + msg->key_len + MESSAGE_OVERHEAD_BYTES;
 }
 
 static bool
-batch_full(StreamIngest *ingest)
+batch_full(StreamIngest *ingest, int limit)
 {
-	return ingest->nheld >= ingest->capacity || ingest->held_bytes >= STREAM_BATCH_BYTES;
+	return ingest->nheld >= limit || ingest->held_bytes >= ingest->chunk_bytes;
 }
 
 bool
@@ -462,7 +498,7 @@ stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
 	ingest->batch_start = GetCurrentTimestamp();
 	if (ingest->bounded)
 	{
-		while (!batch_full(ingest) &&
+		while (!batch_full(ingest, ingest->capacity) &&
 			   (msg = kafka_reader_next(ingest->reader, &range)) != NULL)
 			hold(ingest, msg, range);
 	}
@@ -475,7 +511,7 @@ stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
 
 			ingest->batch_start = first;
 			hold(ingest, msg, range);
-			while (!batch_full(ingest) &&
+			while (!batch_full(ingest, ingest->capacity) &&
 				   !TimestampDifferenceExceeds(first, GetCurrentTimestamp(), LINGER_MS))
 			{
 				msg = kafka_reader_next_wait(ingest->reader, &range, 10, &timed_out);
@@ -581,10 +617,44 @@ stream_error_is_permanent(ErrorData *edata)
 		stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RETRY;
 }
 
+/* A held message as the record a target is given. */
+static void
+held_record(HeldMessage *h, StreamRecord *record)
+{
+	record->topic = h->range->topic;
+	record->partition = h->range->partition;
+	record->offset = h->msg->offset;
+	record->key = h->msg->key;
+	record->key_len = h->msg->key_len;
+	record->value = h->msg->payload;
+	record->value_len = h->msg->len;
+}
+
+/* Keep a copy of a bad record and its error for kafka.dead_letters. */
+static void
+keep_dead_letter(StreamIngest *ingest, List **dead, const StreamRecord *record,
+				 const char *error)
+{
+	MemoryContext old = MemoryContextSwitchTo(ingest->batchcxt);
+	DeadLetter *d = palloc(sizeof(DeadLetter));
+
+	d->topic = CStringGetTextDatum(record->topic);
+	d->partition = record->partition;
+	d->offset = record->offset;
+	d->key = record->key ? kafka_bytes_datum(record->key, record->key_len) : (Datum) 0;
+	d->value = record->value ? kafka_bytes_datum(record->value, record->value_len) : (Datum) 0;
+	d->error = pstrdup(error);
+	ingest->dead_bytes += sizeof(DeadLetter) + record->key_len + record->value_len +
+		strlen(error);
+	*dead = lappend(*dead, d);
+	MemoryContextSwitchTo(old);
+}
+
 /* Where the sink's rejected rows go (on_error 'dead_letter' or 'skip'). */
 typedef struct SinkRejects
 {
 	StreamIngest *ingest;
+	StreamTarget *target;		/* keeps the records it may still reject */
 	List	  **dead;
 	StreamBatchResult *result;
 	int			next;			/* where to look first: rows come in order */
@@ -600,14 +670,27 @@ sink_reject(void *arg, const char *topic, int32 partition, int64 offset, ErrorDa
 {
 	SinkRejects *rejects = arg;
 	StreamIngest *ingest = rejects->ingest;
+	StreamRecord record;
+	char	   *error;
 	int			n;
+
+	if (topic != NULL && ingest->def->on_error == STREAM_ON_ERROR_SKIP)
+	{
+		rejects->result->skipped++;
+		return;
+	}
+
+	if (topic == NULL)
+		ReThrowError(edata);
+	error = edata->context ?
+		psprintf("%s (%s)", edata->message, edata->context) : edata->message;
 
 	/*
 	 * The sink hands rows over in the order they were put, which is the
 	 * order of held[]: start after the last reject, so a batch of rejects
 	 * costs one pass, not one per reject.
 	 */
-	for (n = 0; topic != NULL && n < ingest->nheld; n++)
+	for (n = 0; n < ingest->nheld; n++)
 	{
 		int			i = (rejects->next + n) % ingest->nheld;
 		HeldMessage *h = &ingest->held[i];
@@ -616,17 +699,15 @@ sink_reject(void *arg, const char *topic, int32 partition, int64 offset, ErrorDa
 			strcmp(h->range->topic, topic) != 0)
 			continue;
 		rejects->next = i + 1;
-		if (ingest->def->on_error == STREAM_ON_ERROR_DEAD_LETTER)
-		{
-			DeadLetter *d = palloc(sizeof(DeadLetter));
-
-			d->index = i;
-			d->error = edata->context ?
-				psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
-			*rejects->dead = lappend(*rejects->dead, d);
-		}
-		else
-			rejects->result->skipped++;
+		held_record(h, &record);
+		keep_dead_letter(ingest, rejects->dead, &record, error);
+		return;
+	}
+	/* let go of (extend_batch): the target kept it */
+	if (rejects->target &&
+		stream_target_record(rejects->target, topic, partition, offset, &record))
+	{
+		keep_dead_letter(ingest, rejects->dead, &record, error);
 		return;
 	}
 	ReThrowError(edata);
@@ -781,11 +862,11 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 						break;
 					case STREAM_ON_ERROR_DEAD_LETTER:
 						{
-							DeadLetter *d = palloc(sizeof(DeadLetter));
+							StreamRecord record;
 
-							d->index = h - ingest->held;
-							d->error = psprintf("transform failed: %s", edata->message);
-							*dead = lappend(*dead, d);
+							held_record(h, &record);
+							keep_dead_letter(ingest, dead, &record,
+											 psprintf("transform failed: %s", edata->message));
 							break;
 						}
 					default:
@@ -809,11 +890,133 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 			foreach(lc, results)
 			{
 				heap_deform_tuple(lfirst(lc), desc, values, nulls);
-				stream_target_put(*target, values, nulls, NULL, STREAM_CHANGE_UPSERT,
-								  NULL, 0, 0);
+				stream_target_put(*target, values, nulls, NULL, STREAM_CHANGE_UPSERT, NULL);
 			}
 		}
 	}
+}
+
+/*
+ * Decode the held records and put them into the target (or, with a
+ * transform, into rows, remembering each row's record in row_index).  Bad
+ * records go by on_error.
+ */
+static void
+put_held(StreamIngest *ingest, StreamTarget *target, Tuplestorestate *rows,
+		 int *row_index, int64 *nrows, Datum *values, bool *nulls,
+		 MemoryContext rowcxt, List **dead, StreamBatchResult *result)
+{
+	StreamDef  *def = ingest->def;
+	KafkaTable *source = ingest->source;
+	int			i;
+
+	for (i = 0; i < ingest->nheld; i++)
+	{
+		HeldMessage *h = &ingest->held[i];
+		StreamRecord record;
+		char	   *error;
+		bool		ok;
+
+		MemoryContextReset(rowcxt);
+		MemoryContextSwitchTo(rowcxt);
+		ok = kafka_table_decode(source, h->msg, h->range, values, nulls, &error);
+		MemoryContextSwitchTo(ingest->batchcxt);
+		held_record(h, &record);
+		if (!ok)
+		{
+			switch (def->on_error)
+			{
+				case STREAM_ON_ERROR_FAIL:
+					report_record_error(ingest, h, error, source->error_code);
+					break;
+				case STREAM_ON_ERROR_DEAD_LETTER:
+					keep_dead_letter(ingest, dead, &record, error);
+					continue;
+				case STREAM_ON_ERROR_SKIP:
+					result->skipped++;
+					continue;
+				case STREAM_ON_ERROR_NULL:
+					break;		/* the row, payload NULL, error column set */
+			}
+		}
+		if (record_skipped(source))
+			continue;
+		if (rows)
+		{
+			tuplestore_putvalues(rows, source->desc, values, nulls);
+			row_index[(*nrows)++] = i;
+		}
+		else
+			stream_target_put(target, values, nulls, record_unavailable(source),
+							  def->mode == STREAM_MODE_UPSERT && h->msg->payload == NULL ?
+							  STREAM_CHANGE_DELETE : STREAM_CHANGE_UPSERT,
+							  &record);
+	}
+	MemoryContextReset(rowcxt);
+}
+
+/* Count the held records per range, for kafka.stream_offsets.records. */
+static void
+count_held(StreamIngest *ingest)
+{
+	int			i;
+	int			j = 0;
+
+	for (i = 0; i < ingest->nheld; i++)
+	{
+		KafkaPartitionRange *range = ingest->held[i].range;
+		int			n;
+
+		/* records come in runs of one partition: try the last one first */
+		for (n = 0; n < ingest->nranges && ingest->range_array[j] != range; n++)
+			j = (j + 1) % ingest->nranges;
+		if (ingest->range_array[j] == range)
+			ingest->records[j]++;
+	}
+}
+
+/*
+ * Go on with the same batch?  A target that collapses what it is given
+ * (a keyed target of SCD type 1, stream_target_collapsed_bytes) holds its
+ * keys, not the records: the records put so far can go and more can be
+ * read into the batch, in its transaction, until it has
+ * max_offsets_per_trigger records, the target and the dead letters hold
+ * STREAM_KEYED_BATCH_BYTES, or nothing more is ready.  Each key is then written
+ * once per batch, not once per fill, and memory stays bounded by the keys
+ * and one fill.  Not with a transform (it runs over the whole batch), nor
+ * when a reject still to come would need a record let go (dead letters of
+ * values the target refuses when written).
+ */
+static bool
+extend_batch(StreamIngest *ingest, StreamTarget *target, int64 records)
+{
+	MemoryContext old;
+	rd_kafka_message_t *msg;
+	KafkaPartitionRange *range;
+	bool		timed_out;
+	int64		bytes;
+	int			limit;
+
+	if (target == NULL || records >= ingest->batch_records)
+		return false;
+	bytes = stream_target_collapsed_bytes(target);
+	if (bytes < 0 || bytes + ingest->dead_bytes >= STREAM_KEYED_BATCH_BYTES)
+		return false;
+	free_held(ingest);
+	limit = (int) Min(ingest->capacity, ingest->batch_records - records);
+	old = MemoryContextSwitchTo(ingest->cxt);
+	while (!batch_full(ingest, limit))
+	{
+		/* only what is ready: a continuous batch does not wait for more */
+		msg = ingest->bounded ?
+			kafka_reader_next(ingest->reader, &range) :
+			kafka_reader_next_wait(ingest->reader, &range, 0, &timed_out);
+		if (msg == NULL)
+			break;
+		hold(ingest, msg, range);
+	}
+	MemoryContextSwitchTo(old);
+	return ingest->nheld > 0;
 }
 
 /*
@@ -844,6 +1047,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	Tuplestorestate *rows = NULL;
 	int		   *row_index = NULL;
 	int64		nrows = 0;
+	int64		records = 0;
 	Datum	   *values = palloc(sizeof(Datum) * Max(source_desc->natts, 1));
 	bool	   *nulls = palloc(sizeof(bool) * Max(source_desc->natts, 1));
 	List	   *dead = NIL;
@@ -888,59 +1092,26 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			rejects->dead = &dead;
 			rejects->result = result;
 			rejects->next = 0;
+			rejects->target = NULL;
 		}
 		target = stream_target_begin(def, rel, source_desc,
 									 psprintf("foreign table \"%s\"", source->relname),
 									 rejects ? sink_reject : NULL, rejects);
+		if (rejects)
+			rejects->target = target;
 	}
 
 	for (i = 0; i < ingest->nranges; i++)
 		ingest->records[i] = 0;
-	for (i = 0; i < ingest->nheld; i++)
+	ingest->dead_bytes = 0;
+	for (;;)
 	{
-		HeldMessage *h = &ingest->held[i];
-		char	   *error;
-		bool		ok;
-
-		MemoryContextReset(rowcxt);
-		MemoryContextSwitchTo(rowcxt);
-		ok = kafka_table_decode(source, h->msg, h->range, values, nulls, &error);
-		MemoryContextSwitchTo(ingest->batchcxt);
-		if (!ok)
-		{
-			switch (def->on_error)
-			{
-				case STREAM_ON_ERROR_FAIL:
-					report_record_error(ingest, h, error, source->error_code);
-					break;
-				case STREAM_ON_ERROR_DEAD_LETTER:
-					{
-						DeadLetter *d = palloc(sizeof(DeadLetter));
-
-						d->index = i;
-						d->error = pstrdup(error);
-						dead = lappend(dead, d);
-						continue;
-					}
-				case STREAM_ON_ERROR_SKIP:
-					result->skipped++;
-					continue;
-				case STREAM_ON_ERROR_NULL:
-					break;		/* the row, payload NULL, error column set */
-			}
-		}
-		if (record_skipped(source))
-			continue;
-		if (rows)
-		{
-			tuplestore_putvalues(rows, source_desc, values, nulls);
-			row_index[nrows++] = i;
-		}
-		else
-			stream_target_put(target, values, nulls, record_unavailable(source),
-							  def->mode == STREAM_MODE_UPSERT && h->msg->payload == NULL ?
-							  STREAM_CHANGE_DELETE : STREAM_CHANGE_UPSERT,
-							  h->range->topic, h->range->partition, h->msg->offset);
+		put_held(ingest, target, rows, row_index, &nrows, values, nulls, rowcxt,
+				 &dead, result);
+		count_held(ingest);
+		records += ingest->nheld;
+		if (!extend_batch(ingest, target, records))
+			break;
 	}
 	MemoryContextReset(rowcxt);
 
@@ -965,35 +1136,22 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	foreach(lc, dead)
 	{
 		DeadLetter *d = lfirst(lc);
-		HeldMessage *h = &ingest->held[d->index];
 		Oid			types[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
 		Datum		dv[7];
 		char		dn[8] = "       ";
 
 		dv[0] = ObjectIdGetDatum(def->target);
-		dv[1] = h->range->topic_datum;
-		dv[2] = Int32GetDatum(h->range->partition);
-		dv[3] = Int64GetDatum(h->msg->offset);
-		if (h->msg->key)
-			dv[4] = kafka_bytes_datum(h->msg->key, h->msg->key_len);
-		else
-			dn[4] = 'n';
-		if (h->msg->payload)
-			dv[5] = kafka_bytes_datum(h->msg->payload, h->msg->len);
-		else
-			dn[5] = 'n';
+		dv[1] = d->topic;
+		dv[2] = Int32GetDatum(d->partition);
+		dv[3] = Int64GetDatum(d->offset);
+		dv[4] = d->key;
+		dn[4] = d->key ? ' ' : 'n';
+		dv[5] = d->value;
+		dn[5] = d->value ? ' ' : 'n';
 		dv[6] = CStringGetTextDatum(d->error);
 		stream_catalog_exec("INSERT INTO kafka.dead_letters (stream, topic, \"partition\", \"offset\", key, value, error) "
 							"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, dv, dn, false);
 		result->dead_letters++;
-	}
-	for (i = 0; i < ingest->nheld; i++)
-	{
-		int			j;
-
-		for (j = 0; j < ingest->nranges; j++)
-			if (ingest->range_array[j] == ingest->held[i].range)
-				ingest->records[j]++;
 	}
 	for (i = 0; i < ingest->nranges; i++)
 	{
@@ -1040,7 +1198,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		Oid			types[8] = {OIDOID, INT8OID, INT8OID, FLOAT8OID, INT8OID,
 		INT8OID, INT8OID, INT8OID};
 		Datum		sv[8] = {ObjectIdGetDatum(def->target), Int64GetDatum(result->rows),
-			Int64GetDatum(ingest->nheld),
+			Int64GetDatum(records),
 			Float8GetDatum(seconds > 0 ? result->rows / seconds : 0),
 			Int64GetDatum(def->batch_id), Int64GetDatum(result->inserted),
 		Int64GetDatum(result->updated), Int64GetDatum(result->deleted)};
@@ -1062,7 +1220,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 							def->target_name)));
 	}
 	SPI_finish();
-	result->records = ingest->nheld;
+	result->records = records;
 	MemoryContextSwitchTo(old);
 	return true;
 }

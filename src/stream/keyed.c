@@ -419,12 +419,17 @@ compile_row_expression(KeyedTarget *keyed, const char *text, const char *option)
 static void
 keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 		  const bool *unavailable, StreamChangeKind kind,
-		  const char *topic, int32 partition, int64 offset);
+		  const StreamRecord *record);
 static void keyed_end(StreamTarget *target, StreamTargetCounts *counts);
+static int64 keyed_collapsed_bytes(StreamTarget *target);
+static bool keyed_record(StreamTarget *target, const char *topic, int32 partition,
+						 int64 offset, StreamRecord *record);
 
 static const StreamTargetMethods keyed_methods = {
 	keyed_put,
-	keyed_end
+	keyed_end,
+	keyed_collapsed_bytes,
+	keyed_record
 };
 
 StreamTarget *
@@ -597,6 +602,12 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	}
 	if (reject)
 		stream_sink_on_reject(keyed->sink, reject, reject_arg);
+	/*
+	 * A dead letter for a row refused when written needs its record, which
+	 * the ingest has let go of by then (SCD type 2 holds every record).
+	 */
+	keyed->keep_records = reject && def->on_error == STREAM_ON_ERROR_DEAD_LETTER &&
+		!keyed->scd2 && stream_sink_fallible(keyed->sink);
 	if (rel->trigdesc &&
 		(rel->trigdesc->trig_update_before_row || rel->trigdesc->trig_update_after_row ||
 		 rel->trigdesc->trig_update_before_statement || rel->trigdesc->trig_update_after_statement ||
@@ -700,8 +711,12 @@ free_change(KeyedTarget *keyed, KeyedChange *change)
 static void
 keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 		  const bool *unavailable, StreamChangeKind kind,
-		  const char *topic, int32 partition, int64 offset)
+		  const StreamRecord *record)
 {
+	const char *topic = record ? record->topic : NULL;
+	int32		partition = record ? record->partition : 0;
+	int64		offset = record ? record->offset : 0;
+	size_t		record_bytes = 0;
 	KeyedTarget *keyed = (KeyedTarget *) target;
 	StreamDef  *def = target->def;
 	TupleDesc	input = target->input;
@@ -755,9 +770,12 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 	}
 
 	old = MemoryContextSwitchTo(keyed->cxt);
-	/* one chunk: the change, its values, nulls and keep flags */
+	/* one chunk: the change, its values, nulls and keep flags, its record */
+	if (keyed->keep_records && record)
+		record_bytes = (record->key ? record->key_len : 0) +
+			(record->value ? record->value_len : 0);
 	change = palloc(MAXALIGN(sizeof(KeyedChange)) + sizeof(Datum) * keyed->ninput +
-					2 * sizeof(bool) * keyed->ninput);
+					2 * sizeof(bool) * keyed->ninput + record_bytes);
 	change->kind = kind;
 	change->values = (Datum *) ((char *) change + MAXALIGN(sizeof(KeyedChange)));
 	change->nulls = (bool *) (change->values + keyed->ninput);
@@ -768,6 +786,26 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 	change->topic = topic;
 	change->partition = partition;
 	change->offset = offset;
+	change->record_key = NULL;
+	change->record_value = NULL;
+	change->record_key_len = 0;
+	change->record_value_len = 0;
+	if (keyed->keep_records && record)
+	{
+		char	   *bytes = (char *) (change->keep + keyed->ninput);
+
+		if (record->key)
+		{
+			change->record_key = memcpy(bytes, record->key, record->key_len);
+			change->record_key_len = (int32) record->key_len;
+			bytes += record->key_len;
+		}
+		if (record->value)
+		{
+			change->record_value = memcpy(bytes, record->value, record->value_len);
+			change->record_value_len = (int32) record->value_len;
+		}
+	}
 	change->ordinal = keyed->puts++;
 	change->next = NULL;
 	change->tail = change;
@@ -852,6 +890,55 @@ keyed_put(StreamTarget *target, Datum *values, bool *nulls,
 			free_change(keyed, change);
 		}
 	}
+}
+
+/*
+ * SCD type 1 keeps one change per key (losers are freed as they lose);
+ * SCD type 2 keeps every change for its replay.
+ */
+static int64
+keyed_collapsed_bytes(StreamTarget *target)
+{
+	KeyedTarget *keyed = (KeyedTarget *) target;
+
+	if (keyed->scd2)
+		return -1;
+	return (int64) MemoryContextMemAllocated(keyed->cxt, true);
+}
+
+/*
+ * The record of a change being written (SCD type 1 keeps the bytes of
+ * every change it may reject when written: keep_records).  Rejects come in
+ * the order the changes are written: look on from the last one found.
+ */
+static bool
+keyed_record(StreamTarget *target, const char *topic, int32 partition,
+			 int64 offset, StreamRecord *record)
+{
+	KeyedTarget *keyed = (KeyedTarget *) target;
+	uint32		n;
+
+	if (!keyed->keep_records || topic == NULL)
+		return false;
+	for (n = 0; n < keyed->nsorted; n++)
+	{
+		uint32		i = (keyed->find_next + n) % keyed->nsorted;
+		KeyedChange *change = keyed->sorted[i];
+
+		if (change->offset != offset || change->partition != partition ||
+			change->topic == NULL || strcmp(change->topic, topic) != 0)
+			continue;
+		keyed->find_next = i + 1;
+		record->topic = change->topic;
+		record->partition = change->partition;
+		record->offset = change->offset;
+		record->key = change->record_key;
+		record->key_len = change->record_key_len;
+		record->value = change->record_value;
+		record->value_len = change->record_value_len;
+		return true;
+	}
+	return false;
 }
 
 /* The text form of a change's key, as an array literal of the key columns. */
@@ -962,6 +1049,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	bool	   *keep_none = palloc0(sizeof(bool) * Max(keyed->ninput, 1));
 	int64		truncated = 0;
 	bool		any_tombstones = false;
+	bool		empty;
 	int			k;
 
 	SPI_connect();
@@ -1045,24 +1133,35 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 		sorted[nsorted++] = entry->change;
 	if (keyed->sortable && keyed->nkeys > 0)
 		qsort_arg(sorted, nsorted, sizeof(KeyedChange *), compare_changes, keyed);
+	keyed->sorted = sorted;
+	keyed->nsorted = nsorted;
+	keyed->find_next = 0;
 
+	/*
+	 * A target without a single page (new, or truncated) has no row to
+	 * look up: every key is new (the loop writes each key once).
+	 */
+	empty = RelationGetNumberOfBlocks(rel) == 0;
 	for (n = 0; n < nsorted; n++)
 	{
 		KeyedChange *change = sorted[n];
-		bool		found;
+		bool		found = false;
 
 		CHECK_FOR_INTERRUPTS();
-		for (k = 0; k < keyed->nkeys; k++)
+		if (!empty)
 		{
-			KeyColumn  *key = &keyed->keys[k];
+			for (k = 0; k < keyed->nkeys; k++)
+			{
+				KeyColumn  *key = &keyed->keys[k];
 
-			ScanKeyEntryInitialize(&scankeys[key->index_column], 0, key->index_column + 1,
-								   BTEqualStrategyNumber, key->scan_subtype,
-								   index->rd_indcollation[key->index_column],
-								   key->scan_procedure, change->values[key->input]);
+				ScanKeyEntryInitialize(&scankeys[key->index_column], 0, key->index_column + 1,
+									   BTEqualStrategyNumber, key->scan_subtype,
+									   index->rd_indcollation[key->index_column],
+									   key->scan_procedure, change->values[key->input]);
+			}
+			index_rescan(scan, scankeys, keyed->nkeys, NULL, 0);
+			found = index_getnext_slot(scan, ForwardScanDirection, slot);
 		}
-		index_rescan(scan, scankeys, keyed->nkeys, NULL, 0);
-		found = index_getnext_slot(scan, ForwardScanDirection, slot);
 		if (found)
 		{
 			bool		keep_stored = true;

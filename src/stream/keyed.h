@@ -36,6 +36,11 @@ typedef struct KeyedChange
 	const char *topic;
 	int32		partition;
 	int64		offset;
+	/* the record's key and value, kept when a write may reject it */
+	char	   *record_key;		/* NULL: none (or not kept) */
+	char	   *record_value;	/* NULL: none (or not kept) */
+	int32		record_key_len;
+	int32		record_value_len;
 	int64		ordinal;		/* put order within the batch */
 	struct KeyedChange *next;	/* SCD type 2: the key's later puts */
 	struct KeyedChange *tail;	/* SCD type 2, in the first: the last put */
@@ -111,6 +116,10 @@ struct KeyedTarget
 	bool		truncate;		/* a TRUNCATE in the batch */
 	bool		sortable;		/* every key type has a btree order */
 	int64		puts;
+	bool		keep_records;	/* keep the records' bytes (for rejects) */
+	KeyedChange **sorted;		/* SCD type 1, while ending: the changes */
+	uint32		nsorted;
+	uint32		find_next;		/* where keyed_record looks first */
 	/* SCD type 2 (scd2.c): every change of a key is kept, in put order */
 	bool		scd2;
 	struct Scd2State *scd2_state;

@@ -471,6 +471,12 @@ stream_sink_fire_row_triggers(StreamSink *sink)
 	ExecBSDeleteTriggers(sink->estate, sink->rri);
 }
 
+bool
+stream_sink_fallible(StreamSink *sink)
+{
+	return sink->fallible;
+}
+
 void
 stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted)
 {

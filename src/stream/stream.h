@@ -85,6 +85,12 @@ typedef struct StreamDef
 #define STREAM_DEFAULT_BATCH_RECORDS 50000
 /* A batch also closes when its payloads (keys and values) reach this size. */
 #define STREAM_BATCH_BYTES (32 * 1024 * 1024)
+/*
+ * A keyed batch of SCD type 1 reads on while what it collapsed (one change
+ * per key) and its dead letters stay under this size (ingest.c,
+ * extend_batch).
+ */
+#define STREAM_KEYED_BATCH_BYTES (64 * 1024 * 1024)
 
 /* catalog.c */
 extern StreamDef *stream_def_load(Oid target, bool missing_ok);
@@ -237,6 +243,8 @@ extern void stream_sink_set_snapshot(StreamSink *sink, Snapshot snapshot);
 /* The unique index on the keys, whose columns updates never change. */
 extern void stream_sink_set_key_index(StreamSink *sink, Oid index);
 extern void stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted);
+/* Can a row's values still fail when written (coercions, constraints)? */
+extern bool stream_sink_fallible(StreamSink *sink);
 extern int64 stream_sink_end(StreamSink *sink);
 
 /*

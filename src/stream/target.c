@@ -20,11 +20,15 @@ typedef struct AppendTarget
 static void
 append_put(StreamTarget *target, Datum *values, bool *nulls,
 		   const bool *unavailable, StreamChangeKind kind,
-		   const char *topic, int32 partition, int64 offset)
+		   const StreamRecord *record)
 {
 	AppendTarget *append = (AppendTarget *) target;
 
-	stream_sink_put(append->sink, values, nulls, topic, partition, offset);
+	if (record)
+		stream_sink_put(append->sink, values, nulls, record->topic,
+						record->partition, record->offset);
+	else
+		stream_sink_put(append->sink, values, nulls, NULL, 0, 0);
 }
 
 static void
@@ -39,7 +43,9 @@ append_end(StreamTarget *target, StreamTargetCounts *counts)
 
 static const StreamTargetMethods append_methods = {
 	append_put,
-	append_end
+	append_end,
+	NULL,						/* holds every row */
+	NULL						/* whose records the caller holds */
 };
 
 StreamTarget *

@@ -42,13 +42,30 @@ typedef struct StreamTargetCounts
 
 typedef struct StreamTarget StreamTarget;
 
+/* The Kafka record a change comes from: its coordinates and bytes. */
+typedef struct StreamRecord
+{
+	const char *topic;
+	int32		partition;
+	int64		offset;
+	const char *key;			/* NULL: no key */
+	size_t		key_len;
+	const char *value;			/* NULL: no value (a tombstone) */
+	size_t		value_len;
+} StreamRecord;
+
 /* One implementation of a target. */
 typedef struct StreamTargetMethods
 {
 	void		(*put) (StreamTarget *target, Datum *values, bool *nulls,
 						const bool *unavailable, StreamChangeKind kind,
-						const char *topic, int32 partition, int64 offset);
+						const StreamRecord *record);
 	void		(*end) (StreamTarget *target, StreamTargetCounts *counts);
+	/* optional: see stream_target_collapsed_bytes */
+	int64		(*collapsed_bytes) (StreamTarget *target);
+	/* optional: see stream_target_record */
+	bool		(*record) (StreamTarget *target, const char *topic, int32 partition,
+						   int64 offset, StreamRecord *record);
 } StreamTargetMethods;
 
 /* What every implementation shares (the first member of each). */
@@ -83,18 +100,48 @@ extern StreamTarget *stream_target_begin(StreamDef *def, Relation rel,
  * Put one change.  Values are copied.  unavailable (per input column, or
  * NULL) marks columns whose value the source did not carry (Debezium's
  * unchanged-TOAST placeholder): a keyed target keeps the stored value.
- * topic is NULL for rows without one record (transform output); such rows
- * are ordered by the order they are put.  kind is UPSERT or DELETE as the
- * record says (a Kafka tombstone in mode upsert); mode cdc refines it with
- * apply_as_deletes / apply_as_truncates.
+ * record is NULL for rows without one record (transform output); such rows
+ * are ordered by the order they are put.  The record's bytes need only last
+ * for the call.  kind is UPSERT or DELETE as the record says (a Kafka
+ * tombstone in mode upsert); mode cdc refines it with apply_as_deletes /
+ * apply_as_truncates.
  */
 static inline void
 stream_target_put(StreamTarget *target, Datum *values, bool *nulls,
 				  const bool *unavailable, StreamChangeKind kind,
-				  const char *topic, int32 partition, int64 offset)
+				  const StreamRecord *record)
 {
-	target->methods->put(target, values, nulls, unavailable, kind,
-						 topic, partition, offset);
+	target->methods->put(target, values, nulls, unavailable, kind, record);
+}
+
+/*
+ * Can the caller let go of the records put so far and put more in the same
+ * batch?  Yes when the target keeps what the records did to each key, not
+ * the records (a keyed target of SCD type 1 collapses a key's changes to
+ * the last as they come): then the bytes it holds, which grow with the
+ * distinct keys only.  -1 when it keeps every row put (append, SCD type 2).
+ */
+static inline int64
+stream_target_collapsed_bytes(StreamTarget *target)
+{
+	if (target->methods->collapsed_bytes == NULL)
+		return -1;
+	return target->methods->collapsed_bytes(target);
+}
+
+/*
+ * For a reject callback whose record the caller has let go: the record of
+ * a change the target still holds (a keyed target keeps the bytes of the
+ * changes it may still reject when it writes them), or false.  The bytes
+ * live until the target ends.
+ */
+static inline bool
+stream_target_record(StreamTarget *target, const char *topic, int32 partition,
+					 int64 offset, StreamRecord *record)
+{
+	if (target->methods->record == NULL)
+		return false;
+	return target->methods->record(target, topic, partition, offset, record);
 }
 
 /* Write what is left, fire statement triggers, close; fills counts. */

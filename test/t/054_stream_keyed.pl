@@ -227,6 +227,32 @@ like($err, qr/key column "id" is null/, 'on_error fail: the error names the colu
 like($err, qr/kafka record nulls\[0\] at offset 1/, 'and the record');
 is(rows('nulls_fail', 'count(*)'), '0', 'and nothing is written');
 
+# --- a batch bigger than what it holds at once: SCD type 1 collapses as it
+# reads and lets the records go, so without max_offsets_per_trigger one
+# batch takes every record (each key written once); a record the target
+# refuses only when written (a CHECK) is a dead letter with its bytes even
+# though its message was let go long before
+$broker->create_topic('wide', 1);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE wide_topic (id int, v int, seq bigint)
+	  SERVER k OPTIONS (topic 'wide', format 'json');
+	CREATE TABLE wide (id int PRIMARY KEY, v int CHECK (v >= 0), seq bigint);
+	SELECT kafka.create_streaming_table('wide', source => 'wide_topic', trigger => 'available_now',
+	  mode => 'upsert', keys => ARRAY['id'], sequence_by => 'seq', on_error => 'dead_letter');});
+send_records('wide', '|{"id":5000,"v":-1,"seq":0}', '|{"id":', '|{"id":null,"v":1,"seq":0}',
+	map { my $id = $_ % 1000; qq{|{"id":$id,"v":$_,"seq":$_}} } 1 .. 120000);
+like(refresh('wide'), qr/1000 rows from 120003 records in 1 batches, 3 dead letters/,
+	'one batch over 120003 records, three dead letters');
+is($node->safe_psql('postgres', q{SELECT count(*), min(v), max(v), bool_and(v = seq AND v > 119000) FROM wide}),
+	'1000|119001|120000|t', 'the last change of each key');
+is(counters('wide'), '1000 1000 0 0', 'each key written once');
+is($node->safe_psql('postgres', q{SELECT "offset" || ' ' || convert_from(value, 'UTF8') || ' '
+	|| (error LIKE '%violates check constraint%')::text FROM kafka.dead_letters
+	WHERE stream = 'wide'::regclass AND "offset" = 0}),
+	'0 {"id":5000,"v":-1,"seq":0} true', 'a row refused when written keeps its record');
+is($node->safe_psql('postgres', q{SELECT string_agg("offset"::text, ',' ORDER BY "offset") FROM kafka.dead_letters
+	WHERE stream = 'wide'::regclass}), '0,1,2', 'the malformed record and the NULL key too');
+
 # --- targets that cannot work are refused at creation, and stop the stream
 # at the next batch when they are made so afterwards
 $node->safe_psql('postgres', q{

@@ -9,7 +9,8 @@
 #
 #   refresh: CALL kafka.refresh_streaming_table(...) into a table with a
 #            primary key, mode 'upsert', keys id, sequence_by seq
-#            (max_offsets_per_trigger BATCH, default 500000)
+#            (max_offsets_per_trigger BATCH when set; by default a keyed
+#            batch takes every record, holding one change per key)
 #   manual:  COPY FROM a file of the same typed changes into a staging table,
 #            then INSERT ... SELECT DISTINCT ON (id) ... ORDER BY id, seq DESC
 #            ON CONFLICT (id) DO UPDATE ... WHERE the stored seq is older
@@ -33,7 +34,7 @@ changes=${CHANGES:-1000000}
 keys=${KEYS:-100000}
 partitions=${PARTITIONS:-32}
 runs=${RUNS:-3}
-batch=${BATCH:-500000}
+batch=${BATCH:-}
 fillfactor=${FILLFACTOR:-100}
 tmp=${KT_TMPDIR:-$(mktemp -d)}
 
@@ -69,7 +70,7 @@ CREATE TABLE items (id int PRIMARY KEY, v text, amount numeric, seq bigint) WITH
 CREATE TABLE items_manual (LIKE items INCLUDING ALL) WITH (fillfactor = $fillfactor);
 CREATE TABLE staging (id int, v text, amount numeric, seq bigint);
 SELECT kafka.create_streaming_table('items', source => 'changes_topic',
-  trigger => 'available_now', max_offsets_per_trigger => $batch,
+  trigger => 'available_now', ${batch:+max_offsets_per_trigger => $batch,}
   mode => 'upsert', keys => ARRAY['id'], sequence_by => 'seq');
 SQL
 kt_check_topic k changes "$changes"
@@ -117,15 +118,16 @@ SQL
 	diff=$(psql -X -qAt -c "SELECT count(*) FROM (SELECT * FROM items EXCEPT SELECT * FROM items_manual) a" \
 		-c "SELECT count(*) FROM items" -c "SELECT count(*) FROM items_manual" | tr '\n' ' ')
 	[ "$diff" = "0 $keys $keys " ] || kt_die "tables differ (different rows, rows, rows by hand): $diff"
-	printf 'run %d: refresh %.3f s (RssAnon +%d MiB), COPY + INSERT ON CONFLICT %.3f s\n' "$i" \
-		"${refresh_times[-1]}" "${rss_growth[-1]}" "${manual_times[-1]}"
+	printf 'run %d: refresh %.3f s (%s, RssAnon +%d MiB), COPY + INSERT ON CONFLICT %.3f s\n' "$i" \
+		"${refresh_times[-1]}" "$(grep -o '[0-9]* batches' "$tmp/refresh.out" | head -1)" \
+		"${rss_growth[-1]}" "${manual_times[-1]}"
 done
 
 rf=$(printf '%s\n' "${refresh_times[@]}" | kt_median)
 mn=$(printf '%s\n' "${manual_times[@]}" | kt_median)
 rss=$(printf '%s\n' "${rss_growth[@]}" | sort -g | tail -1)
-printf '\nmedian of %d runs, %d changes over %d keys, %d partitions, batches of %d, fillfactor %d:\n' \
-	"$runs" "$changes" "$keys" "$partitions" "$batch" "$fillfactor"
+printf '\nmedian of %d runs, %d changes over %d keys, %d partitions, max_offsets_per_trigger %s, fillfactor %d:\n' \
+	"$runs" "$changes" "$keys" "$partitions" "${batch:-unset}" "$fillfactor"
 printf '  refresh_streaming_table (upsert)      %.3f s  %10.0f changes/s\n' "$rf" "$(echo "$changes / $rf" | bc -l)"
 printf '  COPY + INSERT DISTINCT ON ON CONFLICT %.3f s  %10.0f changes/s\n' "$mn" "$(echo "$changes / $mn" | bc -l)"
 printf '  ratio refresh / hand-written: %.2fx (acceptance >= 1.0x, goal 1.5x)\n' "$(echo "$mn / $rf" | bc -l)"
