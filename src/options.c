@@ -65,6 +65,7 @@ static void check_jaas(const char *name, const char *value);
 static void check_password_required(const char *name, const char *value);
 static void check_format(const char *name, const char *value);
 static void check_on_error(const char *name, const char *value);
+static void check_envelope(const char *name, const char *value);
 static void check_offsets(const char *name, const char *value);
 static void check_column_kind(const char *name, const char *value);
 static void check_avro_schema(const char *name, const char *value);
@@ -93,6 +94,7 @@ static const KafkaOptionDef option_defs[] = {
 	{"starting_offsets", NULL, TBL, false, check_offsets},
 	{"ending_offsets", NULL, TBL, false, check_offsets},
 	{"avro_schema", NULL, TBL, false, check_avro_schema},
+	{"envelope", NULL, TBL, false, check_envelope},
 	/* columns */
 	{"kafka", NULL, COL, false, check_column_kind},
 };
@@ -331,6 +333,14 @@ check_on_error(const char *name, const char *value)
 }
 
 static void
+check_envelope(const char *name, const char *value)
+{
+	static const char *const envelopes[] = {"none", "debezium"};
+
+	check_one_of(name, value, envelopes, lengthof(envelopes), false);
+}
+
+static void
 check_offsets(const char *name, const char *value)
 {
 	KafkaOffsetSpec spec;
@@ -348,7 +358,7 @@ check_column_kind(const char *name, const char *value)
 {
 	static const char *const kinds[] = {
 		"key", "value", "partition", "offset", "timestamp", "timestamp_type",
-		"headers", "topic", "error"
+		"headers", "topic", "error", "op", "source_ts", "source_lsn"
 	};
 	int			i;
 
@@ -360,7 +370,7 @@ check_column_kind(const char *name, const char *value)
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 			 errmsg("invalid value for column option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error and header:<name>.")));
+			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, header:<name>, and with envelope 'debezium' op, source_ts and source_lsn.")));
 }
 
 /*

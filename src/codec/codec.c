@@ -125,6 +125,13 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 	decoder->npayload = collect_payload_columns(desc, is_payload_column,
 												&decoder->payload_attnums);
 	kafka_convert_state_init(&decoder->convert, mcxt);
+	if (options && options->envelope == KAFKA_ENVELOPE_DEBEZIUM)
+	{
+		if (format != KAFKA_FORMAT_JSON && format != KAFKA_FORMAT_AVRO)
+			elog(ERROR, "envelope debezium needs format json or avro");
+		decoder->change = palloc0(sizeof(KafkaChange));
+		decoder->change->unavailable = palloc0(sizeof(bool) * Max(desc->natts, 1));
+	}
 
 	switch (format)
 	{
@@ -144,6 +151,12 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 
 	MemoryContextSwitchTo(oldcontext);
 	return decoder;
+}
+
+const KafkaChange *
+kafka_decoder_change(KafkaDecoder *decoder)
+{
+	return decoder->change;
 }
 
 /*
@@ -195,6 +208,18 @@ kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	bool		ok;
 
 	*error = NULL;
+	if (decoder->change)
+	{
+		KafkaChange *change = decoder->change;
+
+		change->skip = data == NULL;
+		change->op = 0;
+		change->has_lsn = false;
+		change->has_ts = false;
+		if (change->any_unavailable)
+			memset(change->unavailable, 0, sizeof(bool) * Max(decoder->natts, 1));
+		change->any_unavailable = false;
+	}
 	if (data == NULL)
 	{
 		for (int i = 0; i < decoder->npayload; i++)

@@ -151,6 +151,37 @@ kafka_integer_datum(Datum value, Oid typid)
  * Formats that need none of it ignore it; kafka_decoder_create() and
  * kafka_encoder_create() are these with no options.
  */
+/*
+ * How a payload wraps the row (table option envelope).  Debezium: the
+ * value is a change event {"before", "after", "source", "op", "ts_ms"},
+ * optionally inside {"schema", "payload"} (JSON), or the same record in
+ * Avro; the payload columns come from "after", else from "before".
+ */
+typedef enum KafkaEnvelope
+{
+	KAFKA_ENVELOPE_NONE,
+	KAFKA_ENVELOPE_DEBEZIUM
+} KafkaEnvelope;
+
+/* What a Debezium envelope said of the last decoded record. */
+typedef struct KafkaChange
+{
+	bool		skip;			/* a Kafka tombstone: Debezium's own, after
+								 * a delete; not a change */
+	char		op;				/* 'c', 'u', 'd', 'r', 't'; 0: none */
+	bool		has_lsn;
+	int64		lsn;			/* source.lsn */
+	bool		has_ts;
+	int64		ts_ms;			/* source.ts_ms, else ts_ms */
+	bool		any_unavailable;
+	bool	   *unavailable;	/* per attribute: the column held
+								 * __debezium_unavailable_value (an unchanged
+								 * TOASTed value); it decodes to NULL */
+} KafkaChange;
+
+/* The string Debezium puts for an unchanged TOASTed value. */
+#define KAFKA_DEBEZIUM_UNAVAILABLE "__debezium_unavailable_value"
+
 typedef struct KafkaCodecOptions
 {
 	const char *server_name;	/* NULL: no schema registry */
@@ -162,6 +193,7 @@ typedef struct KafkaCodecOptions
 								 * writer schemas lack */
 	bool		single_value;	/* the one payload column is the whole value
 								 * (a key), not a field of a record */
+	KafkaEnvelope envelope;		/* json and avro */
 } KafkaCodecOptions;
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
@@ -169,6 +201,12 @@ extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
 											   const bool *is_payload_column,
 											   MemoryContext mcxt,
 											   const KafkaCodecOptions *options);
+
+/*
+ * For a decoder with envelope 'debezium': what the envelope of the last
+ * record decoded (successfully) said; NULL for other decoders.
+ */
+extern const KafkaChange *kafka_decoder_change(KafkaDecoder *decoder);
 
 /*
  * Encoding for produce.  Appends the payload of one row to out (UTF-8 for

@@ -128,6 +128,8 @@ struct KafkaDecoder
 	/* payload columns as 0-based attribute numbers */
 	int			npayload;
 	int		   *payload_attnums;
+	KafkaChange *change;		/* envelope 'debezium', else NULL */
+	void	   *envelope_state;	/* avro with an envelope (avro_decode.c) */
 };
 
 struct KafkaEncoder

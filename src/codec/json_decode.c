@@ -96,6 +96,7 @@ typedef struct JsonObjectMap
 typedef struct JsonDecoderState
 {
 	JsonObjectMap *map;
+	KafkaChange *change;		/* envelope 'debezium', else NULL */
 	char	   *nesting;		/* open containers while skipping values */
 	int			nesting_size;
 } JsonDecoderState;
@@ -1108,6 +1109,36 @@ parse_value(JsonCursor *cursor, KafkaValueInput *input, Datum *value,
  * Fills the columns of map from the object at the cursor ('{').  Columns
  * without a field are NULL.
  */
+/*
+ * Is the value at the cursor Debezium's placeholder for an unchanged
+ * TOASTed value (as a string, as bytes in base64 from the JSON converter or
+ * in hex as rendered from Avro, or as an array's one element)?  If so,
+ * moves past it.
+ */
+static bool
+at_unavailable_value(JsonCursor *cursor)
+{
+	static const char *const forms[] = {
+		"\"" KAFKA_DEBEZIUM_UNAVAILABLE "\"",
+		"\"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==\"",
+		"\"\\\\x5f5f646562657a69756d5f756e617661696c61626c655f76616c7565\"",
+		"[\"" KAFKA_DEBEZIUM_UNAVAILABLE "\"]"
+	};
+
+	for (int i = 0; i < lengthof(forms); i++)
+	{
+		size_t		length = strlen(forms[i]);
+
+		if ((size_t) (cursor->end - cursor->p) >= length &&
+			memcmp(cursor->p, forms[i], length) == 0)
+		{
+			cursor->p += length;
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool
 parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 				  bool *nulls)
@@ -1163,11 +1194,23 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 		{
 			JsonColumn *column = &map->columns[column_index];
 
+			KafkaChange *change = map == cursor->decoder->map ? cursor->decoder->change : NULL;
+
 			state->context_field = key.content;
 			state->context_field_length = key.length;
 			state->context_column = column->name;
-			if (!parse_value(cursor, &column->input, &values[column->attnum],
-							 &nulls[column->attnum]))
+			if (change)
+				change->unavailable[column->attnum] = false;
+			if (change && at_unavailable_value(cursor))
+			{
+				/* an unchanged TOASTed value: not given, NULL here */
+				values[column->attnum] = (Datum) 0;
+				nulls[column->attnum] = true;
+				change->unavailable[column->attnum] = true;
+				change->any_unavailable = true;
+			}
+			else if (!parse_value(cursor, &column->input, &values[column->attnum],
+								  &nulls[column->attnum]))
 			{
 				if (cursor->syntax_error)
 					return false;
@@ -1210,6 +1253,234 @@ init_cursor(JsonCursor *cursor, KafkaConvertState *state,
 	cursor->jsonb_unsafe = false;
 }
 
+/*
+ * Debezium envelopes.  One member of an object: its key (unescaped) and the
+ * span of its value, checked.  *done when the object closed instead.
+ */
+static bool
+next_member(JsonCursor *cursor, bool first, const char **key, int *key_length,
+			const char **value, const char **value_end, bool *done)
+{
+	JsonString name;
+
+	*done = false;
+	skip_whitespace(cursor);
+	if (cursor->p >= cursor->end)
+		return syntax_error(cursor, NULL);
+	if (*cursor->p == '}')
+	{
+		cursor->p++;
+		*done = true;
+		return true;
+	}
+	if (!first)
+	{
+		if (*cursor->p != ',')
+			return syntax_error(cursor, "\",\" or \"}\" expected");
+		cursor->p++;
+	}
+	if (!scan_key_and_colon(cursor, &name))
+		return false;
+	if (!unescape_string(cursor->state, &name, key, key_length))
+	{
+		*key = "";
+		*key_length = 0;
+	}
+	skip_whitespace(cursor);
+	*value = cursor->p;
+	if (!skip_value(cursor))
+		return false;
+	*value_end = cursor->p;
+	return true;
+}
+
+static bool
+key_is(const char *key, int length, const char *name)
+{
+	return length == (int) strlen(name) && memcmp(key, name, length) == 0;
+}
+
+/* An integer member of the envelope (source.lsn, ts_ms); null: absent. */
+static bool
+envelope_integer(KafkaConvertState *state, const char *what, const char *p,
+				 const char *end, bool *present, int64 *result)
+{
+	char		digits[24];
+	char	   *endptr;
+	size_t		length = end - p;
+
+	*present = false;
+	if (length == 4 && memcmp(p, "null", 4) == 0)
+		return true;
+	if (length == 0 || length >= sizeof(digits) ||
+		strspn(p, "-0123456789") < length)
+		return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
+								 "invalid Debezium change event: \"%s\" is not an integer", what);
+	memcpy(digits, p, length);
+	digits[length] = '\0';
+	errno = 0;
+	*result = strtoll(digits, &endptr, 10);
+	if (errno != 0 || *endptr != '\0')
+		return kafka_decode_fail(state, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+								 "invalid Debezium change event: \"%s\" is out of range", what);
+	*present = true;
+	return true;
+}
+
+typedef struct EnvelopeSpans
+{
+	const char *before,
+			   *before_end;
+	const char *after,
+			   *after_end;
+	const char *source,
+			   *source_end;
+	const char *op,
+			   *op_end;
+	const char *ts,
+			   *ts_end;
+	const char *payload,
+			   *payload_end;
+} EnvelopeSpans;
+
+/* The members of the envelope object at the cursor. */
+static bool
+scan_envelope(JsonCursor *cursor, EnvelopeSpans *spans)
+{
+	bool		first = true;
+
+	memset(spans, 0, sizeof(EnvelopeSpans));
+	cursor->p++;				/* '{' */
+	for (;;)
+	{
+		const char *key;
+		int			length;
+		const char *value;
+		const char *end;
+		bool		done;
+
+		if (!next_member(cursor, first, &key, &length, &value, &end, &done))
+			return false;
+		if (done)
+			return true;
+		first = false;
+		if (key_is(key, length, "before"))
+			spans->before = value, spans->before_end = end;
+		else if (key_is(key, length, "after"))
+			spans->after = value, spans->after_end = end;
+		else if (key_is(key, length, "source"))
+			spans->source = value, spans->source_end = end;
+		else if (key_is(key, length, "op"))
+			spans->op = value, spans->op_end = end;
+		else if (key_is(key, length, "ts_ms"))
+			spans->ts = value, spans->ts_end = end;
+		else if (key_is(key, length, "payload"))
+			spans->payload = value, spans->payload_end = end;
+	}
+}
+
+/*
+ * A Debezium change event: the row image ("after", else "before") into the
+ * payload columns, op / source.lsn / source.ts_ms into decoder->change.
+ * The cursor is at the '{' of the whole payload.
+ */
+static bool
+debezium_decode(KafkaDecoder *decoder, JsonCursor *cursor, Datum *values,
+				bool *nulls)
+{
+	JsonDecoderState *json_decoder = decoder->format_state;
+	KafkaConvertState *state = &decoder->convert;
+	KafkaChange *change = decoder->change;
+	EnvelopeSpans spans;
+	const char *image = NULL;
+	const char *image_end = NULL;
+
+	if (!scan_envelope(cursor, &spans))
+		return false;
+	skip_whitespace(cursor);
+	if (cursor->p < cursor->end)
+		return syntax_error(cursor, "unexpected data after the object");
+
+	/* {"schema": ..., "payload": {...}}: the event is the payload */
+	if (spans.op == NULL && spans.payload != NULL)
+	{
+		JsonCursor	inner;
+
+		if (*spans.payload != '{')
+			return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
+									 "invalid Debezium change event: \"payload\" is not an object");
+		init_cursor(&inner, state, json_decoder, spans.payload,
+					spans.payload_end - spans.payload);
+		if (!scan_envelope(&inner, &spans))
+			return false;
+	}
+	if (spans.op == NULL)
+		return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
+								 "invalid Debezium change event: no \"op\"");
+	if (spans.op_end - spans.op != 3 || spans.op[0] != '"' ||
+		strchr("cudrt", spans.op[1]) == NULL || spans.op[1] == '\0')
+		return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
+								 "invalid Debezium change event: \"op\" is not one of \"c\", \"u\", \"d\", \"r\", \"t\"");
+	change->op = spans.op[1];
+
+	if (spans.source != NULL && *spans.source == '{')
+	{
+		JsonCursor	source;
+		bool		first = true;
+
+		init_cursor(&source, state, json_decoder, spans.source,
+					spans.source_end - spans.source);
+		source.p++;
+		for (;;)
+		{
+			const char *key;
+			int			length;
+			const char *value;
+			const char *end;
+			bool		done;
+
+			if (!next_member(&source, first, &key, &length, &value, &end, &done))
+				return false;
+			if (done)
+				break;
+			first = false;
+			if (key_is(key, length, "lsn") &&
+				!envelope_integer(state, "source.lsn", value, end, &change->has_lsn,
+								  &change->lsn))
+				return false;
+			if (key_is(key, length, "ts_ms") &&
+				!envelope_integer(state, "source.ts_ms", value, end, &change->has_ts,
+								  &change->ts_ms))
+				return false;
+		}
+	}
+	if (!change->has_ts && spans.ts != NULL &&
+		!envelope_integer(state, "ts_ms", spans.ts, spans.ts_end, &change->has_ts,
+						  &change->ts_ms))
+		return false;
+
+	if (spans.after != NULL && *spans.after == '{')
+		image = spans.after, image_end = spans.after_end;
+	else if (spans.before != NULL && *spans.before == '{')
+		image = spans.before, image_end = spans.before_end;
+	if (image == NULL)
+	{
+		/* a truncate, or a delete without its old row */
+		for (int i = 0; i < decoder->npayload; i++)
+		{
+			values[decoder->payload_attnums[i]] = (Datum) 0;
+			nulls[decoder->payload_attnums[i]] = true;
+		}
+		return true;
+	}
+	{
+		JsonCursor	row;
+
+		init_cursor(&row, state, json_decoder, image, image_end - image);
+		return parse_object_into(&row, json_decoder->map, values, nulls);
+	}
+}
+
 static bool
 json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 			Datum *values, bool *nulls)
@@ -1238,6 +1509,8 @@ json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 								 "invalid JSON payload: expected an object, found %s",
 								 json_kind_name(*first));
 	}
+	if (decoder->change)
+		return debezium_decode(decoder, &cursor, values, nulls);
 	if (!parse_object_into(&cursor, json_decoder->map, values, nulls))
 		return false;
 	skip_whitespace(&cursor);
@@ -1254,6 +1527,7 @@ kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
 	init_string_stop_bytes();
 	json_decoder->map = build_object_map(desc, decoder->payload_attnums,
 										 decoder->npayload, decoder->mcxt);
+	json_decoder->change = decoder->change;
 	json_decoder->nesting_size = 64;
 	json_decoder->nesting = palloc(json_decoder->nesting_size);
 	decoder->format_state = json_decoder;

@@ -48,6 +48,9 @@ static const struct
 	{"headers", KAFKA_COLUMN_HEADERS},
 	{"topic", KAFKA_COLUMN_TOPIC},
 	{"error", KAFKA_COLUMN_ERROR},
+	{"op", KAFKA_COLUMN_OP},
+	{"source_ts", KAFKA_COLUMN_SOURCE_TS},
+	{"source_lsn", KAFKA_COLUMN_SOURCE_LSN},
 };
 
 const char *
@@ -122,6 +125,23 @@ check_role_type(KafkaTable *table, int attnum, const char *kind)
 		case KAFKA_COLUMN_ERROR:
 			if (typid != TEXTOID)
 				column_type_error(table, att, kind, "text");
+			break;
+		case KAFKA_COLUMN_OP:
+		case KAFKA_COLUMN_SOURCE_TS:
+		case KAFKA_COLUMN_SOURCE_LSN:
+			if (table->envelope != KAFKA_ENVELOPE_DEBEZIUM)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("column \"%s\" of foreign table \"%s\" has kafka '%s', which needs the table option envelope 'debezium'",
+								NameStr(att->attname), table->relname, kind)));
+			if (table->roles[attnum] == KAFKA_COLUMN_OP && typid != TEXTOID)
+				column_type_error(table, att, kind, "text");
+			if (table->roles[attnum] == KAFKA_COLUMN_SOURCE_TS &&
+				typid != TIMESTAMPTZOID && typid != INT8OID)
+				column_type_error(table, att, kind, "timestamptz or bigint (milliseconds since 1970)");
+			if (table->roles[attnum] == KAFKA_COLUMN_SOURCE_LSN &&
+				typid != INT8OID && typid != NUMERICOID)
+				column_type_error(table, att, kind, "bigint or numeric");
 			break;
 		default:
 			break;
@@ -205,13 +225,19 @@ build_value_decoder(KafkaTable *table)
 		options.avro_schema = table->avro_schema;
 		/* TopicNameStrategy: the latest value schema gives field defaults */
 		options.subject = psprintf("%s-value", table->topic);
+		options.envelope = table->envelope;
 		table->value_decoder = kafka_decoder_create_with(table->format,
 														 table->desc, mask,
 														 table->mcxt, &options);
 	}
 	else
-		table->value_decoder = kafka_decoder_create(table->format, table->desc,
-													mask, table->mcxt);
+	{
+		KafkaCodecOptions options = {0};
+
+		options.envelope = table->envelope;
+		table->value_decoder = kafka_decoder_create_with(table->format, table->desc,
+														 mask, table->mcxt, &options);
+	}
 	if (table->allow_throw)
 		kafka_decoder_allow_throw(table->value_decoder);
 	pfree(mask);
@@ -248,6 +274,15 @@ kafka_table_open(Oid relid, MemoryContext mcxt)
 	table->starting_offsets = kafka_option_value(ft->options, "starting_offsets");
 	table->ending_offsets = kafka_option_value(ft->options, "ending_offsets");
 	table->avro_schema = kafka_option_value(ft->options, "avro_schema");
+	value = kafka_option_value(ft->options, "envelope");
+	table->envelope = value && strcmp(value, "debezium") == 0 ?
+		KAFKA_ENVELOPE_DEBEZIUM : KAFKA_ENVELOPE_NONE;
+	if (table->envelope == KAFKA_ENVELOPE_DEBEZIUM &&
+		table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("foreign table \"%s\" has envelope 'debezium', which needs format 'json' or 'avro'",
+						table->relname)));
 	table->header_type = get_element_type(kafka_header_array_type());
 	table->header_desc = lookup_rowtype_tupdesc_copy(table->header_type, -1);
 
@@ -440,6 +475,7 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 				   Datum *values, bool *nulls, char **error)
 {
 	TupleDesc	desc = table->desc;
+	const KafkaChange *change;
 	bool		ok = true;
 	char	   *message = NULL;
 	int			i;
@@ -452,6 +488,13 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 	{
 		ok = false;
 		set_error(table, table->value_decoder, error, NULL, message);
+	}
+	change = kafka_decoder_change(table->value_decoder);
+	if (change)
+	{
+		table->skip_record = change->skip;
+		table->any_unavailable = ok && change->any_unavailable;
+		table->unavailable = change->unavailable;
 	}
 
 	for (i = 0; i < desc->natts; i++)
@@ -560,6 +603,45 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 				break;
 			case KAFKA_COLUMN_ERROR:
 				/* filled below, once every column had its chance */
+				break;
+			case KAFKA_COLUMN_OP:
+				if (ok && change && change->op)
+				{
+					char		op[2] = {change->op, '\0'};
+
+					values[i] = CStringGetTextDatum(op);
+					nulls[i] = false;
+				}
+				break;
+			case KAFKA_COLUMN_SOURCE_TS:
+				if (ok && change && change->has_ts)
+				{
+					if (att->atttypid == INT8OID)
+						values[i] = Int64GetDatum(change->ts_ms);
+					else
+					{
+						TimestampTz ts;
+
+						/* out of timestamptz's range: NULL rather than wrong */
+						if (change->ts_ms < -INT64CONST(9000000000000000) ||
+							change->ts_ms > INT64CONST(9000000000000000))
+							break;
+						ts = change->ts_ms * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS;
+						if (!IS_VALID_TIMESTAMP(ts))
+							break;
+						values[i] = TimestampTzGetDatum(ts);
+					}
+					nulls[i] = false;
+				}
+				break;
+			case KAFKA_COLUMN_SOURCE_LSN:
+				if (ok && change && change->has_lsn)
+				{
+					values[i] = att->atttypid == NUMERICOID ?
+						NumericGetDatum(int64_to_numeric(change->lsn)) :
+						Int64GetDatum(change->lsn);
+					nulls[i] = false;
+				}
 				break;
 			default:
 				break;
