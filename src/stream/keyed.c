@@ -1109,7 +1109,8 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	stream_sink_set_snapshot(keyed->sink, snapshot);
 	if (keyed->scd2)
 	{
-		sorted = palloc(sizeof(KeyedChange *) * Max(keyed->changes->members, 1));
+		/* in the batch's context: rejects of the last flush, after SPI_finish, read it */
+		sorted = MemoryContextAlloc(keyed->cxt, sizeof(KeyedChange *) * Max(keyed->changes->members, 1));
 		keyed_start_iterate(keyed->changes, &it);
 		while ((entry = keyed_iterate(keyed->changes, &it)) != NULL)
 			sorted[nsorted++] = entry->change;
@@ -1140,7 +1141,8 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	 * index (and the inserted rows land in the heap) in order, not at
 	 * random.
 	 */
-	sorted = palloc(sizeof(KeyedChange *) * Max(keyed->changes->members, 1));
+	/* in the batch's context: rejects of the last flush, after SPI_finish, read it */
+	sorted = MemoryContextAlloc(keyed->cxt, sizeof(KeyedChange *) * Max(keyed->changes->members, 1));
 	keyed_start_iterate(keyed->changes, &it);
 	while ((entry = keyed_iterate(keyed->changes, &it)) != NULL)
 		sorted[nsorted++] = entry->change;
