@@ -27,6 +27,14 @@
  *	  jsonb elements a nested array is one element).  json and jsonb columns
  *	  take any JSON value as it is written, strings keeping their quotes.
  *
+ * Envelope 'debezium': the payload is a change event, bare or inside the
+ * JSON converter's {"schema", "payload"}, its members in any order.  One
+ * scan checks all of it, notes where "before", "source", "op" and "ts_ms"
+ * are and decodes "after" into the columns on the way; only a delete's
+ * "before" is read a second time.  Row values equal to Debezium's
+ * unchanged-TOAST placeholder leave their column NULL and marked
+ * unavailable (codec.h).
+ *
  * IDENTIFICATION
  *	  src/codec/json_decode.c
  *
@@ -91,6 +99,9 @@ typedef struct JsonObjectMap
 	TupleDesc	desc;
 	Datum	   *values;
 	bool	   *nulls;
+
+	/* the payload's map under envelope 'debezium': columns not carried */
+	KafkaChangeEvent *change;
 } JsonObjectMap;
 
 typedef struct JsonDecoderState
@@ -1105,6 +1116,47 @@ parse_value(JsonCursor *cursor, KafkaValueInput *input, Datum *value,
 }
 
 /*
+ * Is the value at the cursor Debezium's placeholder for a value it did not
+ * read?  The placeholder string; for bytea, its bytes in base64 as
+ * Debezium's JSON converter writes bytes; for arrays, an array of just the
+ * string.  If so, moves past it.
+ */
+static bool
+at_unavailable_value(JsonCursor *cursor, const JsonColumn *column)
+{
+	static const char placeholder[] = "\"" KAFKA_DEBEZIUM_UNAVAILABLE "\"";
+	static const char placeholder_base64[] = "\"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==\"";
+	const char *p = cursor->p;
+	const char *end = cursor->end;
+
+#define LOOKING_AT(p, text) \
+	((size_t) (end - (p)) >= sizeof(text) - 1 && memcmp((p), (text), sizeof(text) - 1) == 0)
+
+	if (LOOKING_AT(p, placeholder))
+		p += sizeof(placeholder) - 1;
+	else if (column->input.typid == BYTEAOID && LOOKING_AT(p, placeholder_base64))
+		p += sizeof(placeholder_base64) - 1;
+	else if (*p == '[' && column->input.kind == KAFKA_VALUE_ARRAY)
+	{
+		for (p++; p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'); p++)
+			;
+		if (!LOOKING_AT(p, placeholder))
+			return false;
+		for (p += sizeof(placeholder) - 1;
+			 p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'); p++)
+			;
+		if (p >= end || *p != ']')
+			return false;
+		p++;
+	}
+	else
+		return false;
+#undef LOOKING_AT
+	cursor->p = p;
+	return true;
+}
+
+/*
  * Fills the columns of map from the object at the cursor ('{').  Columns
  * without a field are NULL.
  */
@@ -1124,6 +1176,11 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 	{
 		values[map->columns[i].attnum] = (Datum) 0;
 		nulls[map->columns[i].attnum] = true;
+	}
+	if (map->change != NULL)
+	{
+		for (int i = 0; i < map->ncolumns; i++)
+			map->change->unavailable[map->columns[i].attnum] = false;
 	}
 
 	skip_whitespace(cursor);
@@ -1166,8 +1223,15 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 			state->context_field = key.content;
 			state->context_field_length = key.length;
 			state->context_column = column->name;
-			if (!parse_value(cursor, &column->input, &values[column->attnum],
-							 &nulls[column->attnum]))
+			if (map->change != NULL && at_unavailable_value(cursor, column))
+			{
+				/* Debezium did not carry it (an unchanged TOASTed value) */
+				values[column->attnum] = (Datum) 0;
+				nulls[column->attnum] = true;
+				kafka_change_mark_unavailable(map->change, column->attnum);
+			}
+			else if (!parse_value(cursor, &column->input, &values[column->attnum],
+								  &nulls[column->attnum]))
 			{
 				if (cursor->syntax_error)
 					return false;
@@ -1177,6 +1241,8 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 																		key.length),
 										 column->name, state->error);
 			}
+			else if (map->change != NULL)
+				map->change->unavailable[column->attnum] = false;
 			state->context_column = NULL;
 			map->match[column_index] = match;
 		}
@@ -1210,6 +1276,336 @@ init_cursor(JsonCursor *cursor, KafkaConvertState *state,
 	cursor->jsonb_unsafe = false;
 }
 
+/* ---------- Debezium change events (envelope 'debezium') ---------- */
+
+/* A member's value in the payload, and the nesting around it. */
+typedef struct JsonSpan
+{
+	const char *start;			/* NULL: no such member */
+	const char *end;
+	int			depth;
+} JsonSpan;
+
+/* The members of a change event object that matter. */
+typedef struct ChangeEventScan
+{
+	JsonSpan	before;
+	JsonSpan	after;
+	JsonSpan	source;
+	JsonSpan	op;
+	JsonSpan	ts_ms;
+	JsonSpan	payload;		/* {"schema", "payload"}: the event inside */
+	struct ChangeEventScan *inner;	/* scanned payload, when an object */
+} ChangeEventScan;
+
+static inline bool
+key_is(const char *key, int length, const char *name)
+{
+	return length == (int) strlen(name) && memcmp(key, name, length) == 0;
+}
+
+static inline bool
+span_is(const JsonSpan *span, char first)
+{
+	return span->start != NULL && *span->start == first;
+}
+
+/*
+ * Scans the change event object at the cursor ('{'), checking all of it,
+ * and notes where its members are.  "after" is decoded into the columns
+ * on the way when it is an object (it is the row image of every event but
+ * deletes and truncates), and *decoded_by says which scan's "after" the
+ * columns hold.  inner, at the top level only, takes the event inside a
+ * "payload" member.
+ */
+static bool
+scan_change_event(JsonCursor *cursor, ChangeEventScan *scan,
+				  ChangeEventScan *inner, ChangeEventScan **decoded_by,
+				  Datum *values, bool *nulls)
+{
+	JsonDecoderState *json_decoder = cursor->decoder;
+
+	memset(scan, 0, sizeof(ChangeEventScan));
+	if (nested_too_deeply(cursor, cursor->depth + 1))
+		return false;
+	cursor->depth++;
+	cursor->p++;
+	skip_whitespace(cursor);
+	if (cursor->p < cursor->end && *cursor->p == '}')
+	{
+		cursor->p++;
+		cursor->depth--;
+		return true;
+	}
+	for (;;)
+	{
+		JsonString key;
+		const char *name;
+		int			length;
+		JsonSpan   *span = NULL;
+		const char *start;
+
+		if (!scan_key_and_colon(cursor, &key))
+			return false;
+		if (!unescape_string(cursor->state, &key, &name, &length))
+			length = -1;		/* \u0000: no member of interest */
+		skip_whitespace(cursor);
+		if (cursor->p >= cursor->end)
+			return syntax_error(cursor, NULL);
+
+		if (key_is(name, length, "after"))
+			span = &scan->after;
+		else if (key_is(name, length, "before"))
+			span = &scan->before;
+		else if (key_is(name, length, "source"))
+			span = &scan->source;
+		else if (key_is(name, length, "op"))
+			span = &scan->op;
+		else if (key_is(name, length, "ts_ms"))
+			span = &scan->ts_ms;
+		else if (inner != NULL && key_is(name, length, "payload"))
+			span = &scan->payload;
+
+		start = cursor->p;
+		if (span == &scan->after && *start == '{')
+		{
+			if (!parse_object_into(cursor, json_decoder->map, values, nulls))
+				return false;
+			*decoded_by = scan;
+		}
+		else if (span == &scan->payload && *start == '{')
+		{
+			if (!scan_change_event(cursor, inner, NULL, decoded_by, values, nulls))
+				return false;
+			scan->inner = inner;
+		}
+		else
+		{
+			/* a repeated member: the last one counts */
+			if (span == &scan->after && *decoded_by == scan)
+				*decoded_by = NULL;
+			if (span == &scan->payload)
+			{
+				if (*decoded_by == inner)
+					*decoded_by = NULL;
+				scan->inner = NULL;
+			}
+			if (!skip_value(cursor))
+				return false;
+		}
+		if (span != NULL)
+		{
+			span->start = start;
+			span->end = cursor->p;
+			span->depth = cursor->depth;
+		}
+
+		skip_whitespace(cursor);
+		if (cursor->p >= cursor->end)
+			return syntax_error(cursor, NULL);
+		if (*cursor->p == '}')
+		{
+			cursor->p++;
+			cursor->depth--;
+			return true;
+		}
+		if (*cursor->p != ',')
+			return syntax_error(cursor, "\",\" or \"}\" expected");
+		cursor->p++;
+	}
+}
+
+/*
+ * An integer member of the event (source.lsn, ts_ms): *present false for
+ * null; anything but an integer within bigint is the record's error.
+ */
+static bool
+change_event_integer(JsonCursor *cursor, const char *what, const JsonSpan *span,
+					 bool *present, int64 *result)
+{
+	KafkaJsonNumber number;
+	char		digits[24];
+	int			length = (int) (span->end - span->start);
+	char	   *end;
+
+	*present = false;
+	if (span_is(span, 'n'))
+		return true;
+	if (kafka_scan_json_number(span->start, span->end, &number) != length ||
+		number.has_fraction || number.has_exponent)
+		return kafka_change_event_error(cursor->state,
+										"\"%s\" is not an integer", what);
+	if (length >= (int) sizeof(digits))
+		return kafka_change_event_error(cursor->state,
+										"\"%s\" is out of range for type bigint", what);
+	memcpy(digits, span->start, length);
+	digits[length] = '\0';
+	errno = 0;
+	*result = strtoi64(digits, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return kafka_change_event_error(cursor->state,
+										"\"%s\" is out of range for type bigint", what);
+	*present = true;
+	return true;
+}
+
+/* A cursor over one member's value (already checked) of the payload. */
+static void
+span_cursor(JsonCursor *cursor, const JsonCursor *payload, const JsonSpan *span)
+{
+	*cursor = *payload;
+	cursor->p = span->start;
+	cursor->end = span->end;
+	cursor->depth = span->depth;
+	cursor->syntax_error = false;
+	cursor->jsonb_unsafe = false;
+}
+
+/* source.lsn and source.ts_ms */
+static bool
+read_change_source(JsonCursor *payload, const JsonSpan *span,
+				   KafkaChangeEvent *change)
+{
+	JsonCursor	cursor;
+
+	if (span->start == NULL || span_is(span, 'n'))
+		return true;
+	if (!span_is(span, '{'))
+		return kafka_change_event_error(payload->state,
+										"\"source\" is not an object");
+	span_cursor(&cursor, payload, span);
+	cursor.p++;
+	skip_whitespace(&cursor);
+	while (cursor.p < cursor.end && *cursor.p != '}')
+	{
+		JsonString key;
+		const char *name;
+		int			length;
+		JsonSpan	value;
+
+		if (*cursor.p == ',')
+			cursor.p++;
+		if (!scan_key_and_colon(&cursor, &key))
+			return false;
+		if (!unescape_string(cursor.state, &key, &name, &length))
+			length = -1;
+		skip_whitespace(&cursor);
+		value.start = cursor.p;
+		if (!skip_value(&cursor))
+			return false;
+		value.end = cursor.p;
+		if (key_is(name, length, "lsn") &&
+			!change_event_integer(&cursor, "source.lsn", &value, &change->has_lsn,
+								  &change->lsn))
+			return false;
+		if (key_is(name, length, "ts_ms") &&
+			!change_event_integer(&cursor, "source.ts_ms", &value, &change->has_ts,
+								  &change->ts_ms))
+			return false;
+		skip_whitespace(&cursor);
+	}
+	return true;
+}
+
+/*
+ * A Debezium change event: its row image into the payload columns, the
+ * rest into decoder->change.  The cursor is at the payload's '{'.
+ */
+static bool
+decode_change_event(KafkaDecoder *decoder, JsonCursor *cursor, Datum *values,
+					bool *nulls)
+{
+	JsonDecoderState *json_decoder = decoder->format_state;
+	KafkaConvertState *state = cursor->state;
+	KafkaChangeEvent *change = decoder->change;
+	ChangeEventScan outer;
+	ChangeEventScan inner;
+	ChangeEventScan *event = &outer;
+	ChangeEventScan *decoded_by = NULL;
+	JsonSpan   *image = NULL;
+
+	if (!scan_change_event(cursor, &outer, &inner, &decoded_by, values, nulls))
+		return false;
+	skip_whitespace(cursor);
+	if (cursor->p < cursor->end)
+		return syntax_error(cursor, "unexpected data after the object");
+
+	/* with the JSON converter's schemas: {"schema": ..., "payload": event} */
+	if (outer.op.start == NULL && outer.payload.start != NULL)
+	{
+		if (outer.inner == NULL)
+			return kafka_change_event_error(state, "\"payload\" is not an object");
+		event = outer.inner;
+	}
+
+	if (event->op.start == NULL)
+		return kafka_change_event_error(state, "no \"op\"");
+	{
+		JsonCursor	op_cursor;
+		JsonString	op;
+		const char *text;
+		int			length;
+
+		if (!span_is(&event->op, '"'))
+			return kafka_change_event_error(state, "\"op\" is not a string");
+		span_cursor(&op_cursor, cursor, &event->op);
+		if (!scan_string(&op_cursor, &op))
+			return false;
+		if (!unescape_string(state, &op, &text, &length))
+			return kafka_change_event_error(state, "\"op\" is not one of c, u, d, r, t");
+		if (!kafka_change_set_op(state, change, text, length))
+			return false;
+	}
+	if (!read_change_source(cursor, &event->source, change))
+		return false;
+	if (event->ts_ms.start != NULL)
+	{
+		bool		has_ts;
+		int64		ts_ms;
+
+		if (!change_event_integer(cursor, "ts_ms", &event->ts_ms, &has_ts, &ts_ms))
+			return false;
+		/* when the connector processed it: what the source says comes first */
+		if (has_ts && !change->has_ts)
+		{
+			change->has_ts = true;
+			change->ts_ms = ts_ms;
+		}
+	}
+
+	/* the row: after, else before (a delete), else none (a truncate) */
+	if (event->after.start != NULL && !span_is(&event->after, 'n'))
+	{
+		if (!span_is(&event->after, '{'))
+			return kafka_change_event_error(state, "\"after\" is not an object");
+		if (decoded_by == event)
+			return true;
+		image = &event->after;
+	}
+	else if (event->before.start != NULL && !span_is(&event->before, 'n'))
+	{
+		if (!span_is(&event->before, '{'))
+			return kafka_change_event_error(state, "\"before\" is not an object");
+		image = &event->before;
+	}
+	if (image != NULL)
+	{
+		JsonCursor	row;
+
+		span_cursor(&row, cursor, image);
+		return parse_object_into(&row, json_decoder->map, values, nulls);
+	}
+	for (int i = 0; i < json_decoder->map->ncolumns; i++)
+	{
+		int			attnum = json_decoder->map->columns[i].attnum;
+
+		values[attnum] = (Datum) 0;
+		nulls[attnum] = true;
+		change->unavailable[attnum] = false;
+	}
+	return true;
+}
+
 static bool
 json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 			Datum *values, bool *nulls)
@@ -1238,6 +1634,8 @@ json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 								 "invalid JSON payload: expected an object, found %s",
 								 json_kind_name(*first));
 	}
+	if (decoder->change != NULL)
+		return decode_change_event(decoder, &cursor, values, nulls);
 	if (!parse_object_into(&cursor, json_decoder->map, values, nulls))
 		return false;
 	skip_whitespace(&cursor);
@@ -1254,6 +1652,7 @@ kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
 	init_string_stop_bytes();
 	json_decoder->map = build_object_map(desc, decoder->payload_attnums,
 										 decoder->npayload, decoder->mcxt);
+	json_decoder->map->change = decoder->change;
 	json_decoder->nesting_size = 64;
 	json_decoder->nesting = palloc(json_decoder->nesting_size);
 	decoder->format_state = json_decoder;
