@@ -65,6 +65,7 @@ static void check_jaas(const char *name, const char *value);
 static void check_password_required(const char *name, const char *value);
 static void check_format(const char *name, const char *value);
 static void check_on_error(const char *name, const char *value);
+static void check_envelope(const char *name, const char *value);
 static void check_offsets(const char *name, const char *value);
 static void check_column_kind(const char *name, const char *value);
 static void check_avro_schema(const char *name, const char *value);
@@ -93,6 +94,7 @@ static const KafkaOptionDef option_defs[] = {
 	{"starting_offsets", NULL, TBL, false, check_offsets},
 	{"ending_offsets", NULL, TBL, false, check_offsets},
 	{"avro_schema", NULL, TBL, false, check_avro_schema},
+	{"envelope", NULL, TBL, false, check_envelope},
 	/* columns */
 	{"kafka", NULL, COL, false, check_column_kind},
 };
@@ -331,6 +333,14 @@ check_on_error(const char *name, const char *value)
 }
 
 static void
+check_envelope(const char *name, const char *value)
+{
+	static const char *const envelopes[] = {"none", "debezium"};
+
+	check_one_of(name, value, envelopes, lengthof(envelopes), false);
+}
+
+static void
 check_offsets(const char *name, const char *value)
 {
 	KafkaOffsetSpec spec;
@@ -348,7 +358,7 @@ check_column_kind(const char *name, const char *value)
 {
 	static const char *const kinds[] = {
 		"key", "value", "partition", "offset", "timestamp", "timestamp_type",
-		"headers", "topic", "error"
+		"headers", "topic", "error", "op", "source_ts", "source_lsn"
 	};
 	int			i;
 
@@ -360,7 +370,7 @@ check_column_kind(const char *name, const char *value)
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 			 errmsg("invalid value for column option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error and header:<name>.")));
+			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, header:<name>, and for envelope 'debezium' op, source_ts and source_lsn.")));
 }
 
 /*
@@ -466,6 +476,22 @@ check_property(const char *display_name, const char *property,
 	}
 }
 
+/* Foreign-table options that are valid alone but not together. */
+static void
+check_table_combinations(List *options)
+{
+	char	   *envelope = kafka_option_value(options, "envelope");
+	char	   *format = kafka_option_value(options, "format");
+
+	/* a change event is a record: only formats with records carry one */
+	if (envelope != NULL && strcmp(envelope, "none") != 0 &&
+		format != NULL && strcmp(format, "json") != 0 && strcmp(format, "avro") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"envelope\" '%s' needs format 'json' or 'avro', not '%s'",
+						envelope, format)));
+}
+
 void
 kafka_validate_options(List *options, unsigned context)
 {
@@ -518,6 +544,8 @@ kafka_validate_options(List *options, unsigned context)
 					 errmsg("option \"%s\" is given more than once", def->defname)));
 		seen = lappend(seen, makeString((char *) canonical));
 	}
+	if (context == TBL)
+		check_table_combinations(options);
 }
 
 char *

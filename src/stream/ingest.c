@@ -60,13 +60,8 @@
  * envelope 'debezium'): drop it silently (Debezium's tombstone), and which
  * columns it did not carry (the unchanged-TOAST placeholder).
  */
-#ifdef KAFKA_TABLE_DEBEZIUM
 #define record_skipped(table) ((table)->skip_record)
 #define record_unavailable(table) ((table)->any_unavailable ? (table)->unavailable : NULL)
-#else
-#define record_skipped(table) ((void) (table), false)
-#define record_unavailable(table) ((void) (table), (const bool *) NULL)
-#endif
 
 /* After the first record of a continuous batch, wait this long for more. */
 #define LINGER_MS 100
