@@ -370,7 +370,7 @@ check_column_kind(const char *name, const char *value)
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 			 errmsg("invalid value for column option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, header:<name>, and with envelope 'debezium' op, source_ts and source_lsn.")));
+			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, header:<name>, and for envelope 'debezium' op, source_ts and source_lsn.")));
 }
 
 /*
@@ -476,6 +476,22 @@ check_property(const char *display_name, const char *property,
 	}
 }
 
+/* Foreign-table options that are valid alone but not together. */
+static void
+check_table_combinations(List *options)
+{
+	char	   *envelope = kafka_option_value(options, "envelope");
+	char	   *format = kafka_option_value(options, "format");
+
+	/* a change event is a record: only formats with records carry one */
+	if (envelope != NULL && strcmp(envelope, "none") != 0 &&
+		format != NULL && strcmp(format, "json") != 0 && strcmp(format, "avro") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"envelope\" '%s' needs format 'json' or 'avro', not '%s'",
+						envelope, format)));
+}
+
 void
 kafka_validate_options(List *options, unsigned context)
 {
@@ -528,6 +544,8 @@ kafka_validate_options(List *options, unsigned context)
 					 errmsg("option \"%s\" is given more than once", def->defname)));
 		seen = lappend(seen, makeString((char *) canonical));
 	}
+	if (context == TBL)
+		check_table_combinations(options);
 }
 
 char *

@@ -26,6 +26,12 @@
  * uuid -> uuid; records -> composite types or jsonb; arrays -> PostgreSQL
  * arrays or jsonb; maps -> jsonb.  Nullable unions decode as their branch.
  *
+ * Envelope 'debezium': the writer schema is Debezium's Envelope record.  Its
+ * plan says which field is the row image ("before" and "after", both of the
+ * Value record, whose own plan maps fields to columns as above), "op",
+ * "source" (lsn, ts_ms) and "ts_ms"; the others are skipped.  "after" is
+ * decoded in passing, "before" only when "after" is null.
+ *
  * IDENTIFICATION
  *	  src/avro/avro_decode.c
  *
@@ -82,10 +88,33 @@ typedef struct AvroPlan
 	bool	   *default_byvals;
 } AvroPlan;
 
+/* What a field of a Debezium Envelope record (or of its source) is. */
+typedef enum EnvelopeField
+{
+	ENVELOPE_SKIP,
+	ENVELOPE_BEFORE,
+	ENVELOPE_AFTER,
+	ENVELOPE_SOURCE,
+	ENVELOPE_OP,
+	ENVELOPE_TS_MS,
+	ENVELOPE_LSN				/* in the source record */
+} EnvelopeField;
+
+/* A writer's Envelope record compiled against the payload columns. */
+typedef struct AvroEnvelopePlan
+{
+	const AvroNode *node;
+	EnvelopeField *fields;		/* per field of node */
+	const AvroNode *source;		/* the source record, or NULL */
+	EnvelopeField *source_fields;	/* per field of source */
+	char	   *incompatible;	/* not a change event these columns take */
+} AvroEnvelopePlan;
+
 typedef struct AvroSchemaPlan
 {
 	int32		schema_id;
 	AvroPlan   *plan;
+	AvroEnvelopePlan *envelope; /* envelope 'debezium': instead of plan */
 	char	   *error;			/* schema unusable (not cached in registry) */
 } AvroSchemaPlan;
 
@@ -99,6 +128,8 @@ typedef struct AvroDecodeState
 	List	   *schema_plans;	/* AvroSchemaPlan * */
 	AvroSchemaPlan *last;
 	AvroPlan   *plain_plan;
+	AvroEnvelopePlan *plain_envelope;
+	KafkaChangeEvent *change;	/* envelope 'debezium', else NULL */
 	StringInfoData scratch;
 } AvroDecodeState;
 
@@ -799,7 +830,8 @@ read_array(AvroDecodeState *state, KafkaConvertState *convert,
 
 static bool read_record(AvroDecodeState *state, KafkaConvertState *convert,
 						AvroCursor *cursor, AvroPlan *plan, AvroColumnSet *set,
-						Datum *values, bool *nulls, int depth);
+						Datum *values, bool *nulls, int depth,
+						KafkaChangeEvent *change);
 
 static bool
 read_complex_as_json(AvroDecodeState *state, KafkaConvertState *convert,
@@ -931,7 +963,7 @@ read_into(AvroDecodeState *state, KafkaConvertState *convert,
 				nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 				memset(nulls, true, sizeof(bool) * Max(desc->natts, 1));
 				if (!read_record(state, convert, cursor, plan, set, values, nulls,
-								 depth + 1))
+								 depth + 1, NULL))
 					return false;
 				*value = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 				return true;
@@ -951,10 +983,65 @@ read_into(AvroDecodeState *state, KafkaConvertState *convert,
 	return malformed(convert);
 }
 
+/*
+ * Is the value at the cursor Debezium's placeholder for a value it did not
+ * read (an unchanged TOASTed value): the string, its bytes, or an array of
+ * just the string?  If so, moves past it.
+ */
+static bool
+at_unavailable_value(AvroCursor *cursor, const AvroNode *node,
+					 KafkaValueInput *input)
+{
+	AvroCursor	peek = *cursor;
+	bool		in_array = false;
+	int64		index;
+	int64		count;
+	size_t		length;
+
+	if (node->type == AVRO_UNION)
+	{
+		/* a bad index is the ordinary path's error to report */
+		if (!avro_read_long(&peek, &index) || index < 0 || index >= node->nchildren)
+			return false;
+		node = node->children[index];
+	}
+	if (node->type == AVRO_ARRAY && input->kind == KAFKA_VALUE_ARRAY)
+	{
+		if (!avro_read_block_count(&peek, &count) || count != 1)
+			return false;
+		node = node->children[0];
+		if (node->type == AVRO_UNION)
+		{
+			if (!avro_read_long(&peek, &index) || index < 0 || index >= node->nchildren)
+				return false;
+			node = node->children[index];
+		}
+		if (node->type != AVRO_STRING)
+			return false;
+		in_array = true;
+	}
+	else if (node->type != AVRO_STRING && node->type != AVRO_BYTES)
+		return false;
+	if (!avro_read_length(&peek, &length) ||
+		length != KAFKA_DEBEZIUM_UNAVAILABLE_LENGTH ||
+		memcmp(peek.p, KAFKA_DEBEZIUM_UNAVAILABLE, length) != 0)
+		return false;
+	peek.p += length;
+	/* the array ends after its one item */
+	if (in_array && (!avro_read_block_count(&peek, &count) || count != 0))
+		return false;
+	*cursor = peek;
+	return true;
+}
+
+/*
+ * The fields of a record into the columns of set.  change: the record is
+ * the row image of a Debezium change event (placeholders are looked for).
+ */
 static bool
 read_record(AvroDecodeState *state, KafkaConvertState *convert,
 			AvroCursor *cursor, AvroPlan *plan, AvroColumnSet *set,
-			Datum *values, bool *nulls, int depth)
+			Datum *values, bool *nulls, int depth, KafkaChangeEvent *change)
 {
 	const AvroNode *node = plan->node;
 
@@ -989,6 +1076,13 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 										 "truncated or malformed Avro data in field \"%s\"",
 										 node->field_names[i]);
 			}
+			continue;
+		}
+		if (change != NULL &&
+			at_unavailable_value(cursor, node->children[i], &set->inputs[column]))
+		{
+			/* NULL already: the caller starts with every column NULL */
+			kafka_change_mark_unavailable(change, set->attnums[column]);
 			continue;
 		}
 		convert->context_field = node->field_names[i];
@@ -1087,6 +1181,297 @@ compute_defaults(AvroDecodeState *state, KafkaConvertState *convert,
 	MemoryContextSwitchTo(oldcontext);
 }
 
+/* ---- Debezium change events --------------------------------------------- */
+
+/* node, or each non-null branch of a union node, passes accept */
+static bool
+nullable_of(const AvroNode *node, bool (*accept) (const AvroNode *node))
+{
+	if (node->type != AVRO_UNION)
+		return accept(node);
+	for (int i = 0; i < node->nchildren; i++)
+	{
+		if (node->children[i]->type != AVRO_NULL && !accept(node->children[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool
+is_integer(const AvroNode *node)
+{
+	return node->type == AVRO_INT || node->type == AVRO_LONG;
+}
+
+static bool
+is_string(const AvroNode *node)
+{
+	return node->type == AVRO_STRING;
+}
+
+static bool
+is_record(const AvroNode *node)
+{
+	return node->type == AVRO_RECORD;
+}
+
+/* The record branch of a nullable record (the only one), or NULL. */
+static const AvroNode *
+record_branch(const AvroNode *node)
+{
+	const AvroNode *found = NULL;
+
+	if (node->type == AVRO_RECORD)
+		return node;
+	if (node->type != AVRO_UNION)
+		return NULL;
+	for (int i = 0; i < node->nchildren; i++)
+	{
+		if (node->children[i]->type == AVRO_RECORD)
+		{
+			if (found != NULL)
+				return NULL;
+			found = node->children[i];
+		}
+	}
+	return found;
+}
+
+static AvroEnvelopePlan *
+get_envelope_plan(AvroDecodeState *state, const AvroNode *node)
+{
+	AvroColumnSet *set = &state->top;
+	MemoryContext oldcontext = MemoryContextSwitchTo(set->mcxt);
+	AvroEnvelopePlan *plan = palloc0(sizeof(AvroEnvelopePlan));
+	bool		has_op = false;
+
+	plan->node = node;
+	if (node->type != AVRO_RECORD)
+	{
+		plan->incompatible = psprintf("the Avro value is a %s, not a Debezium change event record",
+									  avro_type_name(node));
+		MemoryContextSwitchTo(oldcontext);
+		return plan;
+	}
+	plan->fields = palloc0(sizeof(EnvelopeField) * Max(node->nchildren, 1));
+	for (int i = 0; i < node->nchildren && plan->incompatible == NULL; i++)
+	{
+		const char *name = node->field_names[i];
+		const AvroNode *field = node->children[i];
+
+		if (strcmp(name, "before") == 0 || strcmp(name, "after") == 0)
+		{
+			plan->fields[i] = name[0] == 'b' ? ENVELOPE_BEFORE : ENVELOPE_AFTER;
+			if (!nullable_of(field, is_record))
+				plan->incompatible = psprintf("field \"%s\" is a %s, not a row record or null",
+											  name, avro_type_name(field));
+			for (int b = 0; b < (field->type == AVRO_UNION ? field->nchildren : 1) &&
+				 plan->incompatible == NULL; b++)
+			{
+				const AvroNode *branch = field->type == AVRO_UNION ? field->children[b] : field;
+				AvroPlan   *image;
+
+				if (branch->type != AVRO_RECORD)
+					continue;
+				image = get_plan(set, branch, 1);
+				if (image->incompatible)
+					plan->incompatible = psprintf("field \"%s\": %s", name,
+												  image->incompatible);
+			}
+		}
+		else if (strcmp(name, "op") == 0)
+		{
+			plan->fields[i] = ENVELOPE_OP;
+			has_op = true;
+			if (!nullable_of(field, is_string))
+				plan->incompatible = psprintf("field \"op\" is a %s, not a string",
+											  avro_type_name(field));
+		}
+		else if (strcmp(name, "ts_ms") == 0)
+		{
+			plan->fields[i] = ENVELOPE_TS_MS;
+			if (!nullable_of(field, is_integer))
+				plan->incompatible = psprintf("field \"ts_ms\" is a %s, not an integer",
+											  avro_type_name(field));
+		}
+		else if (strcmp(name, "source") == 0)
+		{
+			const AvroNode *source = record_branch(field);
+
+			plan->fields[i] = ENVELOPE_SOURCE;
+			if (source == NULL || !nullable_of(field, is_record))
+			{
+				plan->incompatible = psprintf("field \"source\" is a %s, not a record",
+											  avro_type_name(field));
+				break;
+			}
+			plan->source = source;
+			plan->source_fields = palloc0(sizeof(EnvelopeField) * Max(source->nchildren, 1));
+			for (int f = 0; f < source->nchildren; f++)
+			{
+				const char *source_name = source->field_names[f];
+
+				if (strcmp(source_name, "lsn") == 0)
+					plan->source_fields[f] = ENVELOPE_LSN;
+				else if (strcmp(source_name, "ts_ms") == 0)
+					plan->source_fields[f] = ENVELOPE_TS_MS;
+				else
+					continue;
+				if (!nullable_of(source->children[f], is_integer))
+					plan->incompatible = psprintf("field \"source.%s\" is a %s, not an integer",
+												  source_name,
+												  avro_type_name(source->children[f]));
+			}
+		}
+	}
+	if (plan->incompatible == NULL && !has_op)
+		plan->incompatible = pstrdup("no field \"op\": not a Debezium change event");
+	MemoryContextSwitchTo(oldcontext);
+	return plan;
+}
+
+/* The branch a nullable value takes (the node itself if not a union). */
+static bool
+read_branch(AvroCursor *cursor, const AvroNode *node, const AvroNode **branch)
+{
+	int64		index;
+
+	if (node->type != AVRO_UNION)
+	{
+		*branch = node;
+		return true;
+	}
+	if (!avro_read_long(cursor, &index) || index < 0 || index >= node->nchildren)
+		return false;
+	*branch = node->children[index];
+	return true;
+}
+
+/* An integer field of the event (ts_ms, source.lsn...): absent when null. */
+static bool
+read_change_integer(AvroCursor *cursor, const AvroNode *node, bool *present,
+					int64 *value)
+{
+	const AvroNode *branch;
+
+	*present = false;
+	if (!read_branch(cursor, node, &branch))
+		return false;
+	if (branch->type == AVRO_NULL)
+		return true;
+	if (!avro_read_long(cursor, value) ||
+		(branch->type == AVRO_INT && (*value < PG_INT32_MIN || *value > PG_INT32_MAX)))
+		return false;
+	*present = true;
+	return true;
+}
+
+/*
+ * A change event: its row image into the payload columns (NULL already),
+ * the rest into state->change.
+ */
+static bool
+read_change_event(AvroDecodeState *state, KafkaConvertState *convert,
+				  AvroCursor *cursor, AvroEnvelopePlan *plan, Datum *values,
+				  bool *nulls)
+{
+	KafkaChangeEvent *change = state->change;
+	const AvroNode *node = plan->node;
+	AvroCursor	before;
+	const AvroNode *before_record = NULL;
+	const AvroNode *after_record = NULL;
+	bool		has_op = false;
+	bool		has_ts = false;
+	int64		ts_ms = 0;
+
+	for (int i = 0; i < node->nchildren; i++)
+	{
+		const AvroNode *field = node->children[i];
+		const AvroNode *branch;
+		size_t		length;
+
+		switch (plan->fields[i])
+		{
+			case ENVELOPE_SKIP:
+			case ENVELOPE_LSN:
+				if (!avro_skip_value(cursor, field, 1))
+					return skip_failed(convert, cursor);
+				break;
+			case ENVELOPE_BEFORE:
+				if (!read_branch(cursor, field, &branch))
+					return malformed(convert);
+				if (branch->type == AVRO_NULL)
+					break;
+				/* needed only if "after" is null: read it then */
+				before = *cursor;
+				before_record = branch;
+				if (!avro_skip_value(cursor, branch, 1))
+					return skip_failed(convert, cursor);
+				break;
+			case ENVELOPE_AFTER:
+				if (!read_branch(cursor, field, &branch))
+					return malformed(convert);
+				if (branch->type == AVRO_NULL)
+					break;
+				after_record = branch;
+				if (!read_record(state, convert, cursor, get_plan(&state->top, branch, 1),
+								 &state->top, values, nulls, 1, change))
+					return false;
+				break;
+			case ENVELOPE_OP:
+				if (!read_branch(cursor, field, &branch))
+					return malformed(convert);
+				if (branch->type == AVRO_NULL)
+					break;
+				if (!avro_read_length(cursor, &length))
+					return malformed(convert);
+				if (!kafka_change_set_op(convert, change, (const char *) cursor->p, length))
+					return false;
+				cursor->p += length;
+				has_op = true;
+				break;
+			case ENVELOPE_TS_MS:
+				if (!read_change_integer(cursor, field, &has_ts, &ts_ms))
+					return malformed(convert);
+				break;
+			case ENVELOPE_SOURCE:
+				if (!read_branch(cursor, field, &branch))
+					return malformed(convert);
+				if (branch->type == AVRO_NULL)
+					break;
+				for (int f = 0; f < branch->nchildren; f++)
+				{
+					const AvroNode *source_field = branch->children[f];
+					bool		ok = true;
+
+					if (plan->source_fields[f] == ENVELOPE_LSN)
+						ok = read_change_integer(cursor, source_field, &change->has_lsn,
+												 &change->lsn);
+					else if (plan->source_fields[f] == ENVELOPE_TS_MS)
+						ok = read_change_integer(cursor, source_field, &change->has_ts,
+												 &change->ts_ms);
+					else if (!avro_skip_value(cursor, source_field, 2))
+						return skip_failed(convert, cursor);
+					if (!ok)
+						return malformed(convert);
+				}
+				break;
+		}
+	}
+	if (!has_op)
+		return kafka_change_event_error(convert, "no \"op\"");
+	if (!change->has_ts && has_ts)
+	{
+		change->has_ts = true;
+		change->ts_ms = ts_ms;
+	}
+	/* a delete: the columns from "before" (a truncate has neither) */
+	if (after_record == NULL && before_record != NULL)
+		return read_record(state, convert, &before,
+						   get_plan(&state->top, before_record, 1), &state->top,
+						   values, nulls, 1, change);
+	return true;
+}
 /* ---- the decoder -------------------------------------------------------- */
 
 static AvroSchemaPlan *
@@ -1116,11 +1501,60 @@ plan_for_schema_id(AvroDecodeState *state, KafkaDecoder *decoder, int32 id)
 		 */
 		entry->error = pstrdup(registry_schema->error);
 	}
+	else if (state->change != NULL)
+		entry->envelope = get_envelope_plan(state, registry_schema->root);
 	else
 		entry->plan = get_plan(&state->top, registry_schema->root, 0);
 	state->schema_plans = lappend(state->schema_plans, entry);
 	MemoryContextSwitchTo(oldcontext);
 	return entry;
+}
+
+/* Envelope 'debezium': a change event written with the envelope's schema. */
+static bool
+avro_decode_change_event(AvroDecodeState *state, KafkaDecoder *decoder,
+						 const char *data, size_t len, int32 id,
+						 AvroEnvelopePlan *envelope, Datum *values, bool *nulls)
+{
+	KafkaConvertState *convert = &decoder->convert;
+	AvroCursor	cursor;
+
+	if (envelope->incompatible)
+	{
+		if (id >= 0)
+			return kafka_decode_fail(convert, ERRCODE_DATATYPE_MISMATCH,
+									 "Avro schema id %d is not a Debezium change event the columns can take: %s",
+									 id, envelope->incompatible);
+		return kafka_decode_fail(convert, ERRCODE_DATATYPE_MISMATCH,
+								 "Avro schema is not a Debezium change event the columns can take: %s",
+								 envelope->incompatible);
+	}
+	for (int i = 0; i < decoder->npayload; i++)
+	{
+		values[decoder->payload_attnums[i]] = (Datum) 0;
+		nulls[decoder->payload_attnums[i]] = true;
+	}
+	cursor.p = (const uint8 *) data;
+	cursor.end = cursor.p + len;
+	cursor.too_deep = false;
+	if (!read_change_event(state, convert, &cursor, envelope, values, nulls))
+	{
+		if (id >= 0)
+			return kafka_decode_fail(convert, convert->error_code,
+									 "%s (schema id %d)", convert->error, id);
+		return false;
+	}
+	if (cursor.p != cursor.end)
+	{
+		if (id >= 0)
+			return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+									 "%d bytes left after the Avro record (schema id %d)",
+									 (int) (cursor.end - cursor.p), id);
+		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+								 "%d bytes left after the Avro record",
+								 (int) (cursor.end - cursor.p));
+	}
+	return true;
 }
 
 static bool
@@ -1130,6 +1564,7 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	AvroDecodeState *state = decoder->format_state;
 	KafkaConvertState *convert = &decoder->convert;
 	AvroPlan   *plan;
+	AvroEnvelopePlan *envelope;
 	AvroCursor	cursor;
 	int32		id = -1;
 	char	   *error;
@@ -1138,7 +1573,10 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
 								 "%s", error);
 	if (state->source.registry == NULL)
+	{
 		plan = state->plain_plan;
+		envelope = state->plain_envelope;
+	}
 	else
 	{
 		AvroSchemaPlan *entry = state->last;
@@ -1152,16 +1590,20 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 			state->last = entry;
 		}
 		plan = entry->plan;
-		if (!plan->defaults_done && state->reader_subject != NULL)
+		envelope = entry->envelope;
+	}
+	if (envelope != NULL)
+		return avro_decode_change_event(state, decoder, data, len, id, envelope,
+										values, nulls);
+	if (!plan->defaults_done && state->reader_subject != NULL)
+	{
+		if (!state->reader_fetched)
 		{
-			if (!state->reader_fetched)
-			{
-				state->reader = avro_registry_latest_schema(state->source.registry,
-															state->reader_subject);
-				state->reader_fetched = true;
-			}
-			compute_defaults(state, convert, plan, decoder->mcxt);
+			state->reader = avro_registry_latest_schema(state->source.registry,
+														state->reader_subject);
+			state->reader_fetched = true;
 		}
+		compute_defaults(state, convert, plan, decoder->mcxt);
 	}
 	if (plan->incompatible)
 	{
@@ -1182,7 +1624,8 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	cursor.p = (const uint8 *) data;
 	cursor.end = cursor.p + len;
 	cursor.too_deep = false;
-	if (!read_record(state, convert, &cursor, plan, &state->top, values, nulls, 0))
+	if (!read_record(state, convert, &cursor, plan, &state->top, values, nulls, 0,
+					 NULL))
 	{
 		if (id >= 0)
 			return kafka_decode_fail(convert, convert->error_code,
@@ -1211,70 +1654,18 @@ avro_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	return true;
 }
 
-/*
- * Envelope 'debezium' over Avro: the change event is rendered as JSON and
- * read by the JSON decoder's envelope, so that both formats unwrap Debezium
- * the same way (change events are not where the Avro plans' speed matters).
- */
-typedef struct AvroEnvelopeState
-{
-	AvroSource	source;
-	StringInfoData json;
-	bool		(*json_decode) (KafkaDecoder *decoder, const char *data, size_t len,
-								Datum *values, bool *nulls);
-} AvroEnvelopeState;
-
-static bool
-avro_envelope_decode(KafkaDecoder *decoder, const char *data, size_t len,
-					 Datum *values, bool *nulls)
-{
-	AvroEnvelopeState *state = decoder->envelope_state;
-	AvroNode   *writer;
-	AvroCursor	cursor;
-	int32		id;
-	char	   *error;
-
-	if (!avro_source_writer_schema(&state->source, &data, &len, &writer, &id, &error))
-		return kafka_decode_fail(&decoder->convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
-								 "%s", error);
-	cursor.p = (const uint8 *) data;
-	cursor.end = cursor.p + len;
-	cursor.too_deep = false;
-	resetStringInfo(&state->json);
-	if (!avro_value_to_json(&cursor, writer, &state->json, 0, &error))
-		return kafka_decode_fail(&decoder->convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
-								 "%s", error);
-	if (cursor.p != cursor.end)
-		return kafka_decode_fail(&decoder->convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
-								 "%d bytes left after the Avro value",
-								 (int) (cursor.end - cursor.p));
-	return state->json_decode(decoder, state->json.data, state->json.len, values, nulls);
-}
-
 void
 kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 						const KafkaCodecOptions *options)
 {
-	AvroDecodeState *state;
-	AvroColumnSet *set;
-
-	if (options != NULL && options->envelope == KAFKA_ENVELOPE_DEBEZIUM)
-	{
-		AvroEnvelopeState *envelope = palloc0(sizeof(AvroEnvelopeState));
-
-		avro_source_init(&envelope->source, options);
-		initStringInfo(&envelope->json);
-		kafka_json_decoder_init(decoder, desc);
-		envelope->json_decode = decoder->decode;
-		decoder->envelope_state = envelope;
-		decoder->decode = avro_envelope_decode;
-		return;
-	}
-	state = palloc0(sizeof(AvroDecodeState));
-	set = &state->top;
+	AvroDecodeState *state = palloc0(sizeof(AvroDecodeState));
+	AvroColumnSet *set = &state->top;
 
 	avro_source_init(&state->source, options);
-	if (state->source.registry != NULL && options->subject != NULL)
+	state->change = decoder->change;
+	/* the subject's latest schema is an Envelope: no defaults for columns */
+	if (state->source.registry != NULL && options->subject != NULL &&
+		state->change == NULL)
 		state->reader_subject = pstrdup(options->subject);
 	initStringInfo(&state->scratch);
 	set->mcxt = decoder->mcxt;
@@ -1291,7 +1682,16 @@ kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 		kafka_value_input_init(&set->inputs[i], attr->atttypid, attr->atttypmod,
 							   decoder->mcxt);
 	}
-	if (state->source.plain_schema != NULL)
+	if (state->source.plain_schema != NULL && state->change != NULL)
+	{
+		state->plain_envelope = get_envelope_plan(state, state->source.plain_schema);
+		if (state->plain_envelope->incompatible)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("option \"avro_schema\" is not a Debezium change event the columns can take: %s",
+							state->plain_envelope->incompatible)));
+	}
+	else if (state->source.plain_schema != NULL)
 	{
 		state->plain_plan = get_plan(set, state->source.plain_schema, 0);
 		/* a table whose own schema does not fit its columns is a mistake now */

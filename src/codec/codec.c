@@ -56,6 +56,20 @@ kafka_format_name(KafkaFormat format)
 	pg_unreachable();
 }
 
+KafkaEnvelope
+kafka_envelope_from_name(const char *name)
+{
+	if (name == NULL || strcmp(name, "none") == 0)
+		return KAFKA_ENVELOPE_NONE;
+	if (strcmp(name, "debezium") == 0)
+		return KAFKA_ENVELOPE_DEBEZIUM;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid envelope \"%s\"", name),
+			 errhint("Valid envelopes are none and debezium.")));
+	pg_unreachable();
+}
+
 /*
  * Records a decode failure and returns false, so that format code can write
  * "return kafka_decode_fail(...)".  The message goes to the caller's memory
@@ -82,6 +96,48 @@ kafka_decode_fail(KafkaConvertState *state, int error_code, const char *fmt,...)
 	state->error = message.data;
 	state->error_code = error_code;
 	return false;
+}
+
+/* A malformed Debezium change event: the record's error. */
+bool
+kafka_change_event_error(KafkaConvertState *state, const char *fmt,...)
+{
+	StringInfoData message;
+
+	initStringInfo(&message);
+	appendStringInfoString(&message, "invalid Debezium change event: ");
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&message, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&message, needed);
+	}
+	return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION, "%s",
+							 message.data);
+}
+
+bool
+kafka_change_set_op(KafkaConvertState *state, KafkaChangeEvent *change,
+					const char *op, size_t length)
+{
+	if (length == 1 && op[0] != '\0' && strchr("cudrt", op[0]) != NULL)
+	{
+		change->op = op[0];
+		return true;
+	}
+	/* quote it only when it is text */
+	if (length <= PG_INT32_MAX && kafka_utf8_invalid_offset(op, length, true) < 0)
+		return kafka_change_event_error(state,
+										"\"op\" is \"%s\", not one of c, u, d, r, t",
+										kafka_payload_text_for_message(state, op,
+																	   (int) length));
+	return kafka_change_event_error(state, "\"op\" is not one of c, u, d, r, t");
 }
 
 /* Collects the 0-based numbers of the payload columns of desc. */
@@ -125,11 +181,14 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 	decoder->npayload = collect_payload_columns(desc, is_payload_column,
 												&decoder->payload_attnums);
 	kafka_convert_state_init(&decoder->convert, mcxt);
-	if (options && options->envelope == KAFKA_ENVELOPE_DEBEZIUM)
+	if (options != NULL && options->envelope == KAFKA_ENVELOPE_DEBEZIUM)
 	{
 		if (format != KAFKA_FORMAT_JSON && format != KAFKA_FORMAT_AVRO)
-			elog(ERROR, "envelope debezium needs format json or avro");
-		decoder->change = palloc0(sizeof(KafkaChange));
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("envelope 'debezium' needs format json or avro, not %s",
+							kafka_format_name(format))));
+		decoder->change = palloc0(sizeof(KafkaChangeEvent));
 		decoder->change->unavailable = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	}
 
@@ -151,12 +210,6 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 
 	MemoryContextSwitchTo(oldcontext);
 	return decoder;
-}
-
-const KafkaChange *
-kafka_decoder_change(KafkaDecoder *decoder)
-{
-	return decoder->change;
 }
 
 /*
@@ -200,6 +253,27 @@ make_message_encoding_safe(char *message)
 	}
 }
 
+/* Forget what the envelope said of the record before. */
+static void
+reset_change(KafkaDecoder *decoder)
+{
+	KafkaChangeEvent *change = decoder->change;
+
+	change->skip = false;
+	change->op = 0;
+	change->has_lsn = false;
+	change->has_ts = false;
+	if (change->any_unavailable)
+		memset(change->unavailable, 0, sizeof(bool) * Max(decoder->natts, 1));
+	change->any_unavailable = false;
+}
+
+const KafkaChangeEvent *
+kafka_decoder_change(const KafkaDecoder *decoder)
+{
+	return decoder->change;
+}
+
 bool
 kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 					 Datum *values, bool *nulls, char **error)
@@ -208,17 +282,11 @@ kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	bool		ok;
 
 	*error = NULL;
-	if (decoder->change)
+	if (decoder->change != NULL)
 	{
-		KafkaChange *change = decoder->change;
-
-		change->skip = data == NULL;
-		change->op = 0;
-		change->has_lsn = false;
-		change->has_ts = false;
-		if (change->any_unavailable)
-			memset(change->unavailable, 0, sizeof(bool) * Max(decoder->natts, 1));
-		change->any_unavailable = false;
+		reset_change(decoder);
+		/* Debezium follows a delete with a tombstone for log compaction */
+		decoder->change->skip = data == NULL;
 	}
 	if (data == NULL)
 	{
@@ -253,6 +321,8 @@ kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 			values[decoder->payload_attnums[i]] = (Datum) 0;
 			nulls[decoder->payload_attnums[i]] = true;
 		}
+		if (decoder->change != NULL)
+			reset_change(decoder);
 		*error = decoder->convert.error;
 		if (*error == NULL)
 			elog(ERROR, "kafka payload decoder failed without a message");

@@ -30,6 +30,14 @@
  * columns NULL in every format and is not an error.  An empty payload is an
  * empty string for "text", an empty bytea for "raw" and malformed for "json".
  *
+ * Envelopes (KafkaCodecOptions.envelope, formats json and avro): the payload
+ * wraps the row.  With KAFKA_ENVELOPE_DEBEZIUM it is a Debezium change
+ * event; the payload columns come from its row image and what the event
+ * says beyond the row (the operation, source.lsn, the source timestamp,
+ * columns it did not carry, a tombstone that is no change at all) is read
+ * with kafka_decoder_change() after each decode.  A malformed event is a
+ * malformed payload like any other: false, with a message.
+ *
  * Memory: decoder state lives in the mcxt given at creation (delete or reset
  * that context to free it).  Decoded values and error messages are allocated
  * in CurrentMemoryContext at the time of the call, so callers decode into a
@@ -151,36 +159,15 @@ kafka_integer_datum(Datum value, Oid typid)
  * Formats that need none of it ignore it; kafka_decoder_create() and
  * kafka_encoder_create() are these with no options.
  */
-/*
- * How a payload wraps the row (table option envelope).  Debezium: the
- * value is a change event {"before", "after", "source", "op", "ts_ms"},
- * optionally inside {"schema", "payload"} (JSON), or the same record in
- * Avro; the payload columns come from "after", else from "before".
- */
+/* How a payload wraps its row (table option envelope). */
 typedef enum KafkaEnvelope
 {
-	KAFKA_ENVELOPE_NONE,
-	KAFKA_ENVELOPE_DEBEZIUM
+	KAFKA_ENVELOPE_NONE,		/* the payload is the row */
+	KAFKA_ENVELOPE_DEBEZIUM		/* a Debezium change event */
 } KafkaEnvelope;
 
-/* What a Debezium envelope said of the last decoded record. */
-typedef struct KafkaChange
-{
-	bool		skip;			/* a Kafka tombstone: Debezium's own, after
-								 * a delete; not a change */
-	char		op;				/* 'c', 'u', 'd', 'r', 't'; 0: none */
-	bool		has_lsn;
-	int64		lsn;			/* source.lsn */
-	bool		has_ts;
-	int64		ts_ms;			/* source.ts_ms, else ts_ms */
-	bool		any_unavailable;
-	bool	   *unavailable;	/* per attribute: the column held
-								 * __debezium_unavailable_value (an unchanged
-								 * TOASTed value); it decodes to NULL */
-} KafkaChange;
-
-/* The string Debezium puts for an unchanged TOASTed value. */
-#define KAFKA_DEBEZIUM_UNAVAILABLE "__debezium_unavailable_value"
+/* Envelope option values ('none', 'debezium'). */
+extern KafkaEnvelope kafka_envelope_from_name(const char *name);
 
 typedef struct KafkaCodecOptions
 {
@@ -193,7 +180,7 @@ typedef struct KafkaCodecOptions
 								 * writer schemas lack */
 	bool		single_value;	/* the one payload column is the whole value
 								 * (a key), not a field of a record */
-	KafkaEnvelope envelope;		/* json and avro */
+	KafkaEnvelope envelope;		/* decoders of formats json and avro */
 } KafkaCodecOptions;
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
@@ -203,10 +190,38 @@ extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
 											   const KafkaCodecOptions *options);
 
 /*
- * For a decoder with envelope 'debezium': what the envelope of the last
- * record decoded (successfully) said; NULL for other decoders.
+ * Envelope 'debezium'.  A change event is {"before", "after", "source",
+ * "op", "ts_ms", ...} (JSON, bare or inside {"schema", "payload"}; Avro:
+ * Debezium's Envelope record).  The payload columns come from "after" when
+ * it is a row, else from "before" (a delete), else are NULL (a truncate);
+ * fields of the row without a column are skipped, columns without a field
+ * are NULL.  A column whose value is Debezium's placeholder for a value it
+ * did not read (an unchanged TOASTed value: the string below, its bytes
+ * for binary columns, an array of just it for array columns) is NULL and
+ * marked unavailable.  A NULL payload is Debezium's tombstone after a
+ * delete: skip is set and it should not become a row.
  */
-extern const KafkaChange *kafka_decoder_change(KafkaDecoder *decoder);
+#define KAFKA_DEBEZIUM_UNAVAILABLE "__debezium_unavailable_value"
+
+typedef struct KafkaChangeEvent
+{
+	bool		skip;			/* a tombstone: no change, not a row */
+	char		op;				/* 'c', 'u', 'd', 'r' or 't'; 0 when skipped
+								 * or the decode failed */
+	bool		has_lsn;
+	int64		lsn;			/* source.lsn (absent for MySQL sources) */
+	bool		has_ts;
+	int64		ts_ms;			/* source.ts_ms, else the event's ts_ms:
+								 * milliseconds since 1970 */
+	bool		any_unavailable;	/* false: no column is marked below */
+	bool	   *unavailable;	/* per attribute of the tuple descriptor */
+} KafkaChangeEvent;
+
+/*
+ * What the envelope said of the record decoded last, or NULL for a decoder
+ * without an envelope.  Valid until the next decode.
+ */
+extern const KafkaChangeEvent *kafka_decoder_change(const KafkaDecoder *decoder);
 
 /*
  * Encoding for produce.  Appends the payload of one row to out (UTF-8 for

@@ -128,8 +128,8 @@ struct KafkaDecoder
 	/* payload columns as 0-based attribute numbers */
 	int			npayload;
 	int		   *payload_attnums;
-	KafkaChange *change;		/* envelope 'debezium', else NULL */
-	void	   *envelope_state;	/* avro with an envelope (avro_decode.c) */
+	/* envelope 'debezium' (set before the format's init), else NULL */
+	KafkaChangeEvent *change;
 };
 
 struct KafkaEncoder
@@ -146,6 +146,27 @@ struct KafkaEncoder
 /* codec.c */
 extern bool kafka_decode_fail(KafkaConvertState *state, int error_code,
 							  const char *fmt,...) pg_attribute_printf(3, 4);
+
+/*
+ * Debezium change events, for the formats that read them: the operation
+ * from the text of "op" (false with the record's error when it is not one
+ * of c, u, d, r, t), and a column marked as not carried (its value NULL).
+ */
+extern bool kafka_change_set_op(KafkaConvertState *state,
+								KafkaChangeEvent *change, const char *op,
+								size_t length);
+extern bool kafka_change_event_error(KafkaConvertState *state,
+									 const char *fmt,...) pg_attribute_printf(2, 3);
+
+static inline void
+kafka_change_mark_unavailable(KafkaChangeEvent *change, int attnum)
+{
+	change->unavailable[attnum] = true;
+	change->any_unavailable = true;
+}
+
+#define KAFKA_DEBEZIUM_UNAVAILABLE_LENGTH \
+	(sizeof(KAFKA_DEBEZIUM_UNAVAILABLE) - 1)
 
 /* encoding.c */
 extern void kafka_convert_state_init(KafkaConvertState *state,

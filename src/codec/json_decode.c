@@ -27,6 +27,14 @@
  *	  jsonb elements a nested array is one element).  json and jsonb columns
  *	  take any JSON value as it is written, strings keeping their quotes.
  *
+ * Envelope 'debezium': the payload is a change event, bare or inside the
+ * JSON converter's {"schema", "payload"}, its members in any order.  One
+ * scan checks all of it, notes where "before", "source", "op" and "ts_ms"
+ * are and decodes "after" into the columns on the way; only a delete's
+ * "before" is read a second time.  Row values equal to Debezium's
+ * unchanged-TOAST placeholder leave their column NULL and marked
+ * unavailable (codec.h).
+ *
  * IDENTIFICATION
  *	  src/codec/json_decode.c
  *
@@ -91,12 +99,14 @@ typedef struct JsonObjectMap
 	TupleDesc	desc;
 	Datum	   *values;
 	bool	   *nulls;
+
+	/* the payload's map under envelope 'debezium': columns not carried */
+	KafkaChangeEvent *change;
 } JsonObjectMap;
 
 typedef struct JsonDecoderState
 {
 	JsonObjectMap *map;
-	KafkaChange *change;		/* envelope 'debezium', else NULL */
 	char	   *nesting;		/* open containers while skipping values */
 	int			nesting_size;
 } JsonDecoderState;
@@ -1106,39 +1116,50 @@ parse_value(JsonCursor *cursor, KafkaValueInput *input, Datum *value,
 }
 
 /*
+ * Is the value at the cursor Debezium's placeholder for a value it did not
+ * read?  The placeholder string; for bytea, its bytes in base64 as
+ * Debezium's JSON converter writes bytes; for arrays, an array of just the
+ * string.  If so, moves past it.
+ */
+static bool
+at_unavailable_value(JsonCursor *cursor, const JsonColumn *column)
+{
+	static const char placeholder[] = "\"" KAFKA_DEBEZIUM_UNAVAILABLE "\"";
+	static const char placeholder_base64[] = "\"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==\"";
+	const char *p = cursor->p;
+	const char *end = cursor->end;
+
+#define LOOKING_AT(p, text) \
+	((size_t) (end - (p)) >= sizeof(text) - 1 && memcmp((p), (text), sizeof(text) - 1) == 0)
+
+	if (LOOKING_AT(p, placeholder))
+		p += sizeof(placeholder) - 1;
+	else if (column->input.typid == BYTEAOID && LOOKING_AT(p, placeholder_base64))
+		p += sizeof(placeholder_base64) - 1;
+	else if (*p == '[' && column->input.kind == KAFKA_VALUE_ARRAY)
+	{
+		for (p++; p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'); p++)
+			;
+		if (!LOOKING_AT(p, placeholder))
+			return false;
+		for (p += sizeof(placeholder) - 1;
+			 p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'); p++)
+			;
+		if (p >= end || *p != ']')
+			return false;
+		p++;
+	}
+	else
+		return false;
+#undef LOOKING_AT
+	cursor->p = p;
+	return true;
+}
+
+/*
  * Fills the columns of map from the object at the cursor ('{').  Columns
  * without a field are NULL.
  */
-/*
- * Is the value at the cursor Debezium's placeholder for an unchanged
- * TOASTed value (as a string, as bytes in base64 from the JSON converter or
- * in hex as rendered from Avro, or as an array's one element)?  If so,
- * moves past it.
- */
-static bool
-at_unavailable_value(JsonCursor *cursor)
-{
-	static const char *const forms[] = {
-		"\"" KAFKA_DEBEZIUM_UNAVAILABLE "\"",
-		"\"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==\"",
-		"\"\\\\x5f5f646562657a69756d5f756e617661696c61626c655f76616c7565\"",
-		"[\"" KAFKA_DEBEZIUM_UNAVAILABLE "\"]"
-	};
-
-	for (int i = 0; i < lengthof(forms); i++)
-	{
-		size_t		length = strlen(forms[i]);
-
-		if ((size_t) (cursor->end - cursor->p) >= length &&
-			memcmp(cursor->p, forms[i], length) == 0)
-		{
-			cursor->p += length;
-			return true;
-		}
-	}
-	return false;
-}
-
 static bool
 parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 				  bool *nulls)
@@ -1155,6 +1176,11 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 	{
 		values[map->columns[i].attnum] = (Datum) 0;
 		nulls[map->columns[i].attnum] = true;
+	}
+	if (map->change != NULL)
+	{
+		for (int i = 0; i < map->ncolumns; i++)
+			map->change->unavailable[map->columns[i].attnum] = false;
 	}
 
 	skip_whitespace(cursor);
@@ -1194,20 +1220,15 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 		{
 			JsonColumn *column = &map->columns[column_index];
 
-			KafkaChange *change = map == cursor->decoder->map ? cursor->decoder->change : NULL;
-
 			state->context_field = key.content;
 			state->context_field_length = key.length;
 			state->context_column = column->name;
-			if (change)
-				change->unavailable[column->attnum] = false;
-			if (change && at_unavailable_value(cursor))
+			if (map->change != NULL && at_unavailable_value(cursor, column))
 			{
-				/* an unchanged TOASTed value: not given, NULL here */
+				/* Debezium did not carry it (an unchanged TOASTed value) */
 				values[column->attnum] = (Datum) 0;
 				nulls[column->attnum] = true;
-				change->unavailable[column->attnum] = true;
-				change->any_unavailable = true;
+				kafka_change_mark_unavailable(map->change, column->attnum);
 			}
 			else if (!parse_value(cursor, &column->input, &values[column->attnum],
 								  &nulls[column->attnum]))
@@ -1220,6 +1241,8 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 																		key.length),
 										 column->name, state->error);
 			}
+			else if (map->change != NULL)
+				map->change->unavailable[column->attnum] = false;
 			state->context_column = NULL;
 			map->match[column_index] = match;
 		}
@@ -1253,232 +1276,334 @@ init_cursor(JsonCursor *cursor, KafkaConvertState *state,
 	cursor->jsonb_unsafe = false;
 }
 
-/*
- * Debezium envelopes.  One member of an object: its key (unescaped) and the
- * span of its value, checked.  *done when the object closed instead.
- */
-static bool
-next_member(JsonCursor *cursor, bool first, const char **key, int *key_length,
-			const char **value, const char **value_end, bool *done)
+/* ---------- Debezium change events (envelope 'debezium') ---------- */
+
+/* A member's value in the payload, and the nesting around it. */
+typedef struct JsonSpan
 {
-	JsonString name;
+	const char *start;			/* NULL: no such member */
+	const char *end;
+	int			depth;
+} JsonSpan;
 
-	*done = false;
-	skip_whitespace(cursor);
-	if (cursor->p >= cursor->end)
-		return syntax_error(cursor, NULL);
-	if (*cursor->p == '}')
-	{
-		cursor->p++;
-		*done = true;
-		return true;
-	}
-	if (!first)
-	{
-		if (*cursor->p != ',')
-			return syntax_error(cursor, "\",\" or \"}\" expected");
-		cursor->p++;
-	}
-	if (!scan_key_and_colon(cursor, &name))
-		return false;
-	if (!unescape_string(cursor->state, &name, key, key_length))
-	{
-		*key = "";
-		*key_length = 0;
-	}
-	skip_whitespace(cursor);
-	*value = cursor->p;
-	if (!skip_value(cursor))
-		return false;
-	*value_end = cursor->p;
-	return true;
-}
+/* The members of a change event object that matter. */
+typedef struct ChangeEventScan
+{
+	JsonSpan	before;
+	JsonSpan	after;
+	JsonSpan	source;
+	JsonSpan	op;
+	JsonSpan	ts_ms;
+	JsonSpan	payload;		/* {"schema", "payload"}: the event inside */
+	struct ChangeEventScan *inner;	/* scanned payload, when an object */
+} ChangeEventScan;
 
-static bool
+static inline bool
 key_is(const char *key, int length, const char *name)
 {
 	return length == (int) strlen(name) && memcmp(key, name, length) == 0;
 }
 
-/* An integer member of the envelope (source.lsn, ts_ms); null: absent. */
-static bool
-envelope_integer(KafkaConvertState *state, const char *what, const char *p,
-				 const char *end, bool *present, int64 *result)
+static inline bool
+span_is(const JsonSpan *span, char first)
 {
-	char		digits[24];
-	char	   *endptr;
-	size_t		length = end - p;
-
-	*present = false;
-	if (length == 4 && memcmp(p, "null", 4) == 0)
-		return true;
-	if (length == 0 || length >= sizeof(digits) ||
-		strspn(p, "-0123456789") < length)
-		return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
-								 "invalid Debezium change event: \"%s\" is not an integer", what);
-	memcpy(digits, p, length);
-	digits[length] = '\0';
-	errno = 0;
-	*result = strtoll(digits, &endptr, 10);
-	if (errno != 0 || *endptr != '\0')
-		return kafka_decode_fail(state, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-								 "invalid Debezium change event: \"%s\" is out of range", what);
-	*present = true;
-	return true;
+	return span->start != NULL && *span->start == first;
 }
 
-typedef struct EnvelopeSpans
-{
-	const char *before,
-			   *before_end;
-	const char *after,
-			   *after_end;
-	const char *source,
-			   *source_end;
-	const char *op,
-			   *op_end;
-	const char *ts,
-			   *ts_end;
-	const char *payload,
-			   *payload_end;
-} EnvelopeSpans;
-
-/* The members of the envelope object at the cursor. */
+/*
+ * Scans the change event object at the cursor ('{'), checking all of it,
+ * and notes where its members are.  "after" is decoded into the columns
+ * on the way when it is an object (it is the row image of every event but
+ * deletes and truncates), and *decoded_by says which scan's "after" the
+ * columns hold.  inner, at the top level only, takes the event inside a
+ * "payload" member.
+ */
 static bool
-scan_envelope(JsonCursor *cursor, EnvelopeSpans *spans)
+scan_change_event(JsonCursor *cursor, ChangeEventScan *scan,
+				  ChangeEventScan *inner, ChangeEventScan **decoded_by,
+				  Datum *values, bool *nulls)
 {
-	bool		first = true;
+	JsonDecoderState *json_decoder = cursor->decoder;
 
-	memset(spans, 0, sizeof(EnvelopeSpans));
-	cursor->p++;				/* '{' */
+	memset(scan, 0, sizeof(ChangeEventScan));
+	if (nested_too_deeply(cursor, cursor->depth + 1))
+		return false;
+	cursor->depth++;
+	cursor->p++;
+	skip_whitespace(cursor);
+	if (cursor->p < cursor->end && *cursor->p == '}')
+	{
+		cursor->p++;
+		cursor->depth--;
+		return true;
+	}
 	for (;;)
 	{
-		const char *key;
+		JsonString key;
+		const char *name;
 		int			length;
-		const char *value;
-		const char *end;
-		bool		done;
+		JsonSpan   *span = NULL;
+		const char *start;
 
-		if (!next_member(cursor, first, &key, &length, &value, &end, &done))
+		if (!scan_key_and_colon(cursor, &key))
 			return false;
-		if (done)
+		if (!unescape_string(cursor->state, &key, &name, &length))
+			length = -1;		/* \u0000: no member of interest */
+		skip_whitespace(cursor);
+		if (cursor->p >= cursor->end)
+			return syntax_error(cursor, NULL);
+
+		if (key_is(name, length, "after"))
+			span = &scan->after;
+		else if (key_is(name, length, "before"))
+			span = &scan->before;
+		else if (key_is(name, length, "source"))
+			span = &scan->source;
+		else if (key_is(name, length, "op"))
+			span = &scan->op;
+		else if (key_is(name, length, "ts_ms"))
+			span = &scan->ts_ms;
+		else if (inner != NULL && key_is(name, length, "payload"))
+			span = &scan->payload;
+
+		start = cursor->p;
+		if (span == &scan->after && *start == '{')
+		{
+			if (!parse_object_into(cursor, json_decoder->map, values, nulls))
+				return false;
+			*decoded_by = scan;
+		}
+		else if (span == &scan->payload && *start == '{')
+		{
+			if (!scan_change_event(cursor, inner, NULL, decoded_by, values, nulls))
+				return false;
+			scan->inner = inner;
+		}
+		else
+		{
+			/* a repeated member: the last one counts */
+			if (span == &scan->after && *decoded_by == scan)
+				*decoded_by = NULL;
+			if (span == &scan->payload)
+			{
+				if (*decoded_by == inner)
+					*decoded_by = NULL;
+				scan->inner = NULL;
+			}
+			if (!skip_value(cursor))
+				return false;
+		}
+		if (span != NULL)
+		{
+			span->start = start;
+			span->end = cursor->p;
+			span->depth = cursor->depth;
+		}
+
+		skip_whitespace(cursor);
+		if (cursor->p >= cursor->end)
+			return syntax_error(cursor, NULL);
+		if (*cursor->p == '}')
+		{
+			cursor->p++;
+			cursor->depth--;
 			return true;
-		first = false;
-		if (key_is(key, length, "before"))
-			spans->before = value, spans->before_end = end;
-		else if (key_is(key, length, "after"))
-			spans->after = value, spans->after_end = end;
-		else if (key_is(key, length, "source"))
-			spans->source = value, spans->source_end = end;
-		else if (key_is(key, length, "op"))
-			spans->op = value, spans->op_end = end;
-		else if (key_is(key, length, "ts_ms"))
-			spans->ts = value, spans->ts_end = end;
-		else if (key_is(key, length, "payload"))
-			spans->payload = value, spans->payload_end = end;
+		}
+		if (*cursor->p != ',')
+			return syntax_error(cursor, "\",\" or \"}\" expected");
+		cursor->p++;
 	}
 }
 
 /*
- * A Debezium change event: the row image ("after", else "before") into the
- * payload columns, op / source.lsn / source.ts_ms into decoder->change.
- * The cursor is at the '{' of the whole payload.
+ * An integer member of the event (source.lsn, ts_ms): *present false for
+ * null; anything but an integer within bigint is the record's error.
  */
 static bool
-debezium_decode(KafkaDecoder *decoder, JsonCursor *cursor, Datum *values,
-				bool *nulls)
+change_event_integer(JsonCursor *cursor, const char *what, const JsonSpan *span,
+					 bool *present, int64 *result)
+{
+	KafkaJsonNumber number;
+	char		digits[24];
+	int			length = (int) (span->end - span->start);
+	char	   *end;
+
+	*present = false;
+	if (span_is(span, 'n'))
+		return true;
+	if (kafka_scan_json_number(span->start, span->end, &number) != length ||
+		number.has_fraction || number.has_exponent)
+		return kafka_change_event_error(cursor->state,
+										"\"%s\" is not an integer", what);
+	if (length >= (int) sizeof(digits))
+		return kafka_change_event_error(cursor->state,
+										"\"%s\" is out of range for type bigint", what);
+	memcpy(digits, span->start, length);
+	digits[length] = '\0';
+	errno = 0;
+	*result = strtoi64(digits, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return kafka_change_event_error(cursor->state,
+										"\"%s\" is out of range for type bigint", what);
+	*present = true;
+	return true;
+}
+
+/* A cursor over one member's value (already checked) of the payload. */
+static void
+span_cursor(JsonCursor *cursor, const JsonCursor *payload, const JsonSpan *span)
+{
+	*cursor = *payload;
+	cursor->p = span->start;
+	cursor->end = span->end;
+	cursor->depth = span->depth;
+	cursor->syntax_error = false;
+	cursor->jsonb_unsafe = false;
+}
+
+/* source.lsn and source.ts_ms */
+static bool
+read_change_source(JsonCursor *payload, const JsonSpan *span,
+				   KafkaChangeEvent *change)
+{
+	JsonCursor	cursor;
+
+	if (span->start == NULL || span_is(span, 'n'))
+		return true;
+	if (!span_is(span, '{'))
+		return kafka_change_event_error(payload->state,
+										"\"source\" is not an object");
+	span_cursor(&cursor, payload, span);
+	cursor.p++;
+	skip_whitespace(&cursor);
+	while (cursor.p < cursor.end && *cursor.p != '}')
+	{
+		JsonString key;
+		const char *name;
+		int			length;
+		JsonSpan	value;
+
+		if (*cursor.p == ',')
+			cursor.p++;
+		if (!scan_key_and_colon(&cursor, &key))
+			return false;
+		if (!unescape_string(cursor.state, &key, &name, &length))
+			length = -1;
+		skip_whitespace(&cursor);
+		value.start = cursor.p;
+		if (!skip_value(&cursor))
+			return false;
+		value.end = cursor.p;
+		if (key_is(name, length, "lsn") &&
+			!change_event_integer(&cursor, "source.lsn", &value, &change->has_lsn,
+								  &change->lsn))
+			return false;
+		if (key_is(name, length, "ts_ms") &&
+			!change_event_integer(&cursor, "source.ts_ms", &value, &change->has_ts,
+								  &change->ts_ms))
+			return false;
+		skip_whitespace(&cursor);
+	}
+	return true;
+}
+
+/*
+ * A Debezium change event: its row image into the payload columns, the
+ * rest into decoder->change.  The cursor is at the payload's '{'.
+ */
+static bool
+decode_change_event(KafkaDecoder *decoder, JsonCursor *cursor, Datum *values,
+					bool *nulls)
 {
 	JsonDecoderState *json_decoder = decoder->format_state;
-	KafkaConvertState *state = &decoder->convert;
-	KafkaChange *change = decoder->change;
-	EnvelopeSpans spans;
-	const char *image = NULL;
-	const char *image_end = NULL;
+	KafkaConvertState *state = cursor->state;
+	KafkaChangeEvent *change = decoder->change;
+	ChangeEventScan outer;
+	ChangeEventScan inner;
+	ChangeEventScan *event = &outer;
+	ChangeEventScan *decoded_by = NULL;
+	JsonSpan   *image = NULL;
 
-	if (!scan_envelope(cursor, &spans))
+	if (!scan_change_event(cursor, &outer, &inner, &decoded_by, values, nulls))
 		return false;
 	skip_whitespace(cursor);
 	if (cursor->p < cursor->end)
 		return syntax_error(cursor, "unexpected data after the object");
 
-	/* {"schema": ..., "payload": {...}}: the event is the payload */
-	if (spans.op == NULL && spans.payload != NULL)
+	/* with the JSON converter's schemas: {"schema": ..., "payload": event} */
+	if (outer.op.start == NULL && outer.payload.start != NULL)
 	{
-		JsonCursor	inner;
+		if (outer.inner == NULL)
+			return kafka_change_event_error(state, "\"payload\" is not an object");
+		event = outer.inner;
+	}
 
-		if (*spans.payload != '{')
-			return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
-									 "invalid Debezium change event: \"payload\" is not an object");
-		init_cursor(&inner, state, json_decoder, spans.payload,
-					spans.payload_end - spans.payload);
-		if (!scan_envelope(&inner, &spans))
+	if (event->op.start == NULL)
+		return kafka_change_event_error(state, "no \"op\"");
+	{
+		JsonCursor	op_cursor;
+		JsonString	op;
+		const char *text;
+		int			length;
+
+		if (!span_is(&event->op, '"'))
+			return kafka_change_event_error(state, "\"op\" is not a string");
+		span_cursor(&op_cursor, cursor, &event->op);
+		if (!scan_string(&op_cursor, &op))
+			return false;
+		if (!unescape_string(state, &op, &text, &length))
+			return kafka_change_event_error(state, "\"op\" is not one of c, u, d, r, t");
+		if (!kafka_change_set_op(state, change, text, length))
 			return false;
 	}
-	if (spans.op == NULL)
-		return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
-								 "invalid Debezium change event: no \"op\"");
-	if (spans.op_end - spans.op != 3 || spans.op[0] != '"' ||
-		strchr("cudrt", spans.op[1]) == NULL || spans.op[1] == '\0')
-		return kafka_decode_fail(state, ERRCODE_INVALID_TEXT_REPRESENTATION,
-								 "invalid Debezium change event: \"op\" is not one of \"c\", \"u\", \"d\", \"r\", \"t\"");
-	change->op = spans.op[1];
-
-	if (spans.source != NULL && *spans.source == '{')
-	{
-		JsonCursor	source;
-		bool		first = true;
-
-		init_cursor(&source, state, json_decoder, spans.source,
-					spans.source_end - spans.source);
-		source.p++;
-		for (;;)
-		{
-			const char *key;
-			int			length;
-			const char *value;
-			const char *end;
-			bool		done;
-
-			if (!next_member(&source, first, &key, &length, &value, &end, &done))
-				return false;
-			if (done)
-				break;
-			first = false;
-			if (key_is(key, length, "lsn") &&
-				!envelope_integer(state, "source.lsn", value, end, &change->has_lsn,
-								  &change->lsn))
-				return false;
-			if (key_is(key, length, "ts_ms") &&
-				!envelope_integer(state, "source.ts_ms", value, end, &change->has_ts,
-								  &change->ts_ms))
-				return false;
-		}
-	}
-	if (!change->has_ts && spans.ts != NULL &&
-		!envelope_integer(state, "ts_ms", spans.ts, spans.ts_end, &change->has_ts,
-						  &change->ts_ms))
+	if (!read_change_source(cursor, &event->source, change))
 		return false;
-
-	if (spans.after != NULL && *spans.after == '{')
-		image = spans.after, image_end = spans.after_end;
-	else if (spans.before != NULL && *spans.before == '{')
-		image = spans.before, image_end = spans.before_end;
-	if (image == NULL)
+	if (event->ts_ms.start != NULL)
 	{
-		/* a truncate, or a delete without its old row */
-		for (int i = 0; i < decoder->npayload; i++)
+		bool		has_ts;
+		int64		ts_ms;
+
+		if (!change_event_integer(cursor, "ts_ms", &event->ts_ms, &has_ts, &ts_ms))
+			return false;
+		/* when the connector processed it: what the source says comes first */
+		if (has_ts && !change->has_ts)
 		{
-			values[decoder->payload_attnums[i]] = (Datum) 0;
-			nulls[decoder->payload_attnums[i]] = true;
+			change->has_ts = true;
+			change->ts_ms = ts_ms;
 		}
-		return true;
 	}
+
+	/* the row: after, else before (a delete), else none (a truncate) */
+	if (event->after.start != NULL && !span_is(&event->after, 'n'))
+	{
+		if (!span_is(&event->after, '{'))
+			return kafka_change_event_error(state, "\"after\" is not an object");
+		if (decoded_by == event)
+			return true;
+		image = &event->after;
+	}
+	else if (event->before.start != NULL && !span_is(&event->before, 'n'))
+	{
+		if (!span_is(&event->before, '{'))
+			return kafka_change_event_error(state, "\"before\" is not an object");
+		image = &event->before;
+	}
+	if (image != NULL)
 	{
 		JsonCursor	row;
 
-		init_cursor(&row, state, json_decoder, image, image_end - image);
+		span_cursor(&row, cursor, image);
 		return parse_object_into(&row, json_decoder->map, values, nulls);
 	}
+	for (int i = 0; i < json_decoder->map->ncolumns; i++)
+	{
+		int			attnum = json_decoder->map->columns[i].attnum;
+
+		values[attnum] = (Datum) 0;
+		nulls[attnum] = true;
+		change->unavailable[attnum] = false;
+	}
+	return true;
 }
 
 static bool
@@ -1509,8 +1634,8 @@ json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 								 "invalid JSON payload: expected an object, found %s",
 								 json_kind_name(*first));
 	}
-	if (decoder->change)
-		return debezium_decode(decoder, &cursor, values, nulls);
+	if (decoder->change != NULL)
+		return decode_change_event(decoder, &cursor, values, nulls);
 	if (!parse_object_into(&cursor, json_decoder->map, values, nulls))
 		return false;
 	skip_whitespace(&cursor);
@@ -1527,7 +1652,7 @@ kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
 	init_string_stop_bytes();
 	json_decoder->map = build_object_map(desc, decoder->payload_attnums,
 										 decoder->npayload, decoder->mcxt);
-	json_decoder->change = decoder->change;
+	json_decoder->map->change = decoder->change;
 	json_decoder->nesting_size = 64;
 	json_decoder->nesting = palloc(json_decoder->nesting_size);
 	decoder->format_state = json_decoder;

@@ -116,6 +116,12 @@ begin_insert(Relation rel, Oid userid, MemoryContext parent)
 	int			i;
 
 	state->table = table = kafka_table_open(RelationGetRelid(rel), cxt);
+	if (table->envelope != KAFKA_ENVELOPE_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot insert into foreign table \"%s\": it reads change events (envelope 'debezium')",
+						table->relname),
+				 errhint("Produce through another foreign table on the topic, without the envelope option.")));
 	desc = table->desc;
 	state->userid = userid;
 	state->row_cxt = AllocSetContextCreate(parent, "kafka_fdw insert row",

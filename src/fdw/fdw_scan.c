@@ -448,8 +448,8 @@ decode_batch(KafkaScanState *state, KafkaTable *table)
 		ok = kafka_table_decode(table, state->batch_records[i], state->batch_ranges[i],
 								values, nulls, &error);
 		MemoryContextSwitchTo(state->batch_context);
-		if (ok && table->skip_record)
-			continue;			/* Debezium's tombstone: not a row */
+		if (table->skip_record)
+			continue;
 		if (!ok)
 		{
 			malformed++;
@@ -576,8 +576,8 @@ iterate_foreign_scan(ForeignScanState *node)
 		ok = kafka_table_decode(state->table, msg, range, slot->tts_values,
 								slot->tts_isnull, &error);
 		MemoryContextSwitchTo(old);
-		if (ok && state->table->skip_record)
-			continue;			/* Debezium's tombstone: not a row */
+		if (state->table->skip_record)
+			continue;
 		if (!ok)
 		{
 			state->errors++;
@@ -741,7 +741,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 		MemoryContextSwitchTo(record);
 		ok = kafka_table_decode(table, msg, range, values, nulls, &error);
 		/* malformed records are only part of the table under on_error 'null' */
-		if ((!ok && table->on_error != KAFKA_ON_ERROR_NULL) || (ok && table->skip_record))
+		if (table->skip_record || (!ok && table->on_error != KAFKA_ON_ERROR_NULL))
 			continue;
 		MemoryContextSwitchTo(caller);
 		rows[count++] = heap_form_tuple(table->desc, values, nulls);

@@ -25,6 +25,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
@@ -127,25 +128,30 @@ check_role_type(KafkaTable *table, int attnum, const char *kind)
 				column_type_error(table, att, kind, "text");
 			break;
 		case KAFKA_COLUMN_OP:
+			if (typid != TEXTOID && typid != VARCHAROID && typid != BPCHAROID)
+				column_type_error(table, att, kind, "text, varchar or char");
+			break;
 		case KAFKA_COLUMN_SOURCE_TS:
+			if (typid != TIMESTAMPTZOID && typid != INT8OID)
+				column_type_error(table, att, kind,
+								  "timestamptz or bigint (milliseconds since 1970)");
+			break;
 		case KAFKA_COLUMN_SOURCE_LSN:
-			if (table->envelope != KAFKA_ENVELOPE_DEBEZIUM)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("column \"%s\" of foreign table \"%s\" has kafka '%s', which needs the table option envelope 'debezium'",
-								NameStr(att->attname), table->relname, kind)));
-			if (table->roles[attnum] == KAFKA_COLUMN_OP && typid != TEXTOID)
-				column_type_error(table, att, kind, "text");
-			if (table->roles[attnum] == KAFKA_COLUMN_SOURCE_TS &&
-				typid != TIMESTAMPTZOID && typid != INT8OID)
-				column_type_error(table, att, kind, "timestamptz or bigint (milliseconds since 1970)");
-			if (table->roles[attnum] == KAFKA_COLUMN_SOURCE_LSN &&
-				typid != INT8OID && typid != NUMERICOID)
-				column_type_error(table, att, kind, "bigint or numeric");
+			if (typid != INT8OID && typid != NUMERICOID && typid != PG_LSNOID)
+				column_type_error(table, att, kind, "bigint, numeric or pg_lsn");
 			break;
 		default:
 			break;
 	}
+	if ((table->roles[attnum] == KAFKA_COLUMN_OP ||
+		 table->roles[attnum] == KAFKA_COLUMN_SOURCE_TS ||
+		 table->roles[attnum] == KAFKA_COLUMN_SOURCE_LSN) &&
+		table->envelope != KAFKA_ENVELOPE_DEBEZIUM)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("column \"%s\" of foreign table \"%s\" has kafka '%s', which needs the table option envelope 'debezium'",
+						NameStr(att->attname), table->relname, kind),
+				 errdetail("Only change events carry an operation, a source timestamp and a source LSN.")));
 }
 
 /* A one-column decoder for the key, the raw value or one header. */
@@ -235,8 +241,9 @@ build_value_decoder(KafkaTable *table)
 		KafkaCodecOptions options = {0};
 
 		options.envelope = table->envelope;
-		table->value_decoder = kafka_decoder_create_with(table->format, table->desc,
-														 mask, table->mcxt, &options);
+		table->value_decoder = kafka_decoder_create_with(table->format,
+														 table->desc, mask,
+														 table->mcxt, &options);
 	}
 	if (table->allow_throw)
 		kafka_decoder_allow_throw(table->value_decoder);
@@ -274,13 +281,11 @@ kafka_table_open(Oid relid, MemoryContext mcxt)
 	table->starting_offsets = kafka_option_value(ft->options, "starting_offsets");
 	table->ending_offsets = kafka_option_value(ft->options, "ending_offsets");
 	table->avro_schema = kafka_option_value(ft->options, "avro_schema");
-	value = kafka_option_value(ft->options, "envelope");
-	table->envelope = value && strcmp(value, "debezium") == 0 ?
-		KAFKA_ENVELOPE_DEBEZIUM : KAFKA_ENVELOPE_NONE;
-	if (table->envelope == KAFKA_ENVELOPE_DEBEZIUM &&
+	table->envelope = kafka_envelope_from_name(kafka_option_value(ft->options, "envelope"));
+	if (table->envelope != KAFKA_ENVELOPE_NONE &&
 		table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("foreign table \"%s\" has envelope 'debezium', which needs format 'json' or 'avro'",
 						table->relname)));
 	table->header_type = get_element_type(kafka_header_array_type());
@@ -459,6 +464,16 @@ find_header(rd_kafka_message_t *msg, const char *name, const void **value,
 	return *value != NULL;
 }
 
+static bool
+unix_millis_to_timestamptz(int64 millis, TimestampTz *result)
+{
+	/* far beyond timestamptz's range either way, and no overflow below */
+	if (millis > PG_INT64_MAX / 2000 || millis < -(PG_INT64_MAX / 2000))
+		return false;
+	*result = millis * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS;
+	return IS_VALID_TIMESTAMP(*result);
+}
+
 static void
 set_error(KafkaTable *table, KafkaDecoder *decoder, char **error,
 		  const char *what, char *message)
@@ -475,7 +490,7 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 				   Datum *values, bool *nulls, char **error)
 {
 	TupleDesc	desc = table->desc;
-	const KafkaChange *change;
+	const KafkaChangeEvent *change;
 	bool		ok = true;
 	char	   *message = NULL;
 	int			i;
@@ -490,11 +505,18 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 		set_error(table, table->value_decoder, error, NULL, message);
 	}
 	change = kafka_decoder_change(table->value_decoder);
-	if (change)
+	if (change != NULL)
 	{
 		table->skip_record = change->skip;
-		table->any_unavailable = ok && change->any_unavailable;
+		table->any_unavailable = change->any_unavailable;
 		table->unavailable = change->unavailable;
+		/* no row, so nothing else of it can be wrong */
+		if (change->skip)
+		{
+			memset(values, 0, sizeof(Datum) * desc->natts);
+			memset(nulls, true, sizeof(bool) * desc->natts);
+			return true;
+		}
 	}
 
 	for (i = 0; i < desc->natts; i++)
@@ -605,41 +627,41 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 				/* filled below, once every column had its chance */
 				break;
 			case KAFKA_COLUMN_OP:
-				if (ok && change && change->op)
+				if (change != NULL && change->op != 0)
 				{
 					char		op[2] = {change->op, '\0'};
 
-					values[i] = CStringGetTextDatum(op);
+					values[i] = att->atttypid == BPCHAROID ?
+						DirectFunctionCall3(bpcharin, CStringGetDatum(op),
+											ObjectIdGetDatum(InvalidOid),
+											Int32GetDatum(att->atttypmod)) :
+						CStringGetTextDatum(op);
 					nulls[i] = false;
 				}
 				break;
 			case KAFKA_COLUMN_SOURCE_TS:
-				if (ok && change && change->has_ts)
+				if (change != NULL && change->has_ts)
 				{
+					TimestampTz ts;
+
 					if (att->atttypid == INT8OID)
 						values[i] = Int64GetDatum(change->ts_ms);
-					else
-					{
-						TimestampTz ts;
-
-						/* out of timestamptz's range: NULL rather than wrong */
-						if (change->ts_ms < -INT64CONST(9000000000000000) ||
-							change->ts_ms > INT64CONST(9000000000000000))
-							break;
-						ts = change->ts_ms * 1000 - KAFKA_UNIX_TO_POSTGRES_USECS;
-						if (!IS_VALID_TIMESTAMP(ts))
-							break;
+					else if (unix_millis_to_timestamptz(change->ts_ms, &ts))
 						values[i] = TimestampTzGetDatum(ts);
-					}
+					else
+						break;	/* beyond timestamptz: NULL, not a wrong time */
 					nulls[i] = false;
 				}
 				break;
 			case KAFKA_COLUMN_SOURCE_LSN:
-				if (ok && change && change->has_lsn)
+				if (change != NULL && change->has_lsn)
 				{
-					values[i] = att->atttypid == NUMERICOID ?
-						NumericGetDatum(int64_to_numeric(change->lsn)) :
-						Int64GetDatum(change->lsn);
+					if (att->atttypid == NUMERICOID)
+						values[i] = NumericGetDatum(int64_to_numeric(change->lsn));
+					else if (att->atttypid == PG_LSNOID)
+						values[i] = LSNGetDatum((XLogRecPtr) change->lsn);
+					else
+						values[i] = Int64GetDatum(change->lsn);
 					nulls[i] = false;
 				}
 				break;

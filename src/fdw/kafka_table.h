@@ -32,7 +32,7 @@ typedef enum KafkaColumnRole
 	KAFKA_COLUMN_HEADER,		/* kafka 'header:<name>': one header's value */
 	KAFKA_COLUMN_TOPIC,
 	KAFKA_COLUMN_ERROR,			/* decode error text (on_error 'null') */
-	KAFKA_COLUMN_OP,			/* envelope 'debezium': c, u, d, r, t */
+	KAFKA_COLUMN_OP,			/* envelope 'debezium': c, u, d, r or t */
 	KAFKA_COLUMN_SOURCE_TS,		/* envelope 'debezium': source.ts_ms */
 	KAFKA_COLUMN_SOURCE_LSN,	/* envelope 'debezium': source.lsn */
 	KAFKA_COLUMN_DROPPED
@@ -73,12 +73,16 @@ typedef struct KafkaTable
 	int			error_code;		/* SQLSTATE of the last failed decode */
 	char	   *avro_schema;	/* table option avro_schema, or NULL */
 	KafkaEnvelope envelope;		/* table option envelope */
-	/* after kafka_table_decode, with envelope 'debezium' */
-	bool		skip_record;	/* Debezium's tombstone after a delete: not
-								 * a row */
+
+	/*
+	 * After kafka_table_decode, envelope 'debezium': the record is no row
+	 * (Debezium's tombstone after a delete), and the columns whose value
+	 * it did not carry (an unchanged TOASTed value; NULL in the row),
+	 * per attribute, looked at only when any_unavailable.
+	 */
+	bool		skip_record;
 	bool		any_unavailable;
-	const bool *unavailable;	/* per attribute: not carried (an
-								 * unchanged TOASTed value); NULL here */
+	const bool *unavailable;
 } KafkaTable;
 
 /*
@@ -94,9 +98,9 @@ extern KafkaTable *kafka_table_open(Oid relid, MemoryContext mcxt);
  * payload returns false with *error set (the payload columns are NULL and
  * the error column, if any, holds the text) and never throws for bad data:
  * the caller applies its own policy (the table's on_error for scans;
- * dead_letter/fail/skip for streaming tables).  With envelope 'debezium'
- * callers then drop the record when table->skip_record, and
- * table->unavailable marks the columns whose value it did not carry.
+ * dead_letter/fail/skip for streaming tables).  Every caller then drops a
+ * record with table->skip_record set: it is not a row (envelope
+ * 'debezium').
  */
 extern bool kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 							   KafkaPartitionRange *range,

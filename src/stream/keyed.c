@@ -241,6 +241,15 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 	ListCell   *lc;
 	Oid			index;
 
+	if (def->mode == STREAM_MODE_UPSERT &&
+		kafka_envelope_from_name(kafka_option_value(GetForeignTable(def->source)->options,
+													"envelope")) != KAFKA_ENVELOPE_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming table %s in mode 'upsert' cannot read change events (envelope 'debezium')",
+						def->target_name),
+				 errdetail("A Debezium delete is a record with a value, which mode 'upsert' would store as a row."),
+				 errhint("Use mode => 'cdc': its deletes default to op = 'd' for a kafka 'op' column.")));
 	if (def->mode == STREAM_MODE_UPSERT && def->transform)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -252,19 +261,6 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("apply_as_truncates is not supported with stored_as_scd_type 2")));
-	if (def->mode == STREAM_MODE_UPSERT)
-	{
-		char	   *envelope = kafka_option_value(GetForeignTable(def->source)->options,
-												  "envelope");
-
-		if (envelope && strcmp(envelope, "debezium") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("streaming table %s in mode 'upsert' cannot read a source with envelope 'debezium'",
-							def->target_name),
-					 errdetail("A Debezium delete is a record with a value, not a tombstone."),
-					 errhint("Use mode => 'cdc': its deletes default to op = 'd' for a kafka 'op' column.")));
-	}
 	foreach(lc, keys)
 	{
 		char	   *key = lfirst(lc);

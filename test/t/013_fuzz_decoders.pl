@@ -22,7 +22,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use KafkaFdwTest;
 
-my $broker = start_broker(brokers => 1, topics => ['fuzz_json:1', 'fuzz_avro:1']);
+my $broker = start_broker(brokers => 1,
+	topics => ['fuzz_json:1', 'fuzz_avro:1', 'fuzz_dbz_json:1', 'fuzz_dbz_avro:1']);
 my $registry = start_schema_registry();
 my $bs = $broker->bootstrap;
 my $url = $registry->url;
@@ -328,6 +329,52 @@ my $schema_id = $json->decode($registered->{content})->{id};
 	}
 }
 
+# Debezium change events (envelope 'debezium'), scanned below: JSON, bare
+# and wrapped, and Avro of a small Envelope schema written here
+my $dbz_placeholder = '__debezium_unavailable_value';
+{
+	my @seeds = (
+		'{"before":null,"after":{"id":1,"name":"a","tags":["x"]},"source":{"lsn":10,"ts_ms":1700000000000},"op":"c","ts_ms":1700000000001}',
+		'{"op":"u","after":{"id":1,"name":"' . $dbz_placeholder . '","tags":["' . $dbz_placeholder . '"]},"source":{"lsn":11}}',
+		'{"before":{"id":1,"name":null},"after":null,"source":{"lsn":12,"ts_ms":1},"op":"d"}',
+		'{"before":null,"after":null,"source":{"file":"b","pos":4},"op":"t","ts_ms":5}',
+		'{"schema":{"type":"struct","fields":[{"field":"before"}]},"payload":{"before":null,"after":{"id":2,"name":"b","tags":[]},"source":{"lsn":13},"op":"r","transaction":{"id":"1"}}}',
+		'{"schema":null,"payload":{"op":"c","after":{"id":3}}}');
+	add_input('dbz_json', $_, undef) for @seeds;
+	add_input('dbz_json', mutate(\@seeds, 0), undef) for 1 .. 500;
+}
+my $dbz_schema = '{"type": "record", "name": "Envelope", "fields": ['
+  . '{"name": "before", "type": ["null", {"type": "record", "name": "Value", "fields": ['
+  . '{"name": "id", "type": "int"}, {"name": "name", "type": ["null", "string"]},'
+  . '{"name": "tags", "type": {"type": "array", "items": "string"}}]}]},'
+  . '{"name": "after", "type": ["null", "Value"]},'
+  . '{"name": "source", "type": {"type": "record", "name": "Source", "fields": ['
+  . '{"name": "name", "type": "string"}, {"name": "lsn", "type": ["null", "long"]},'
+  . '{"name": "ts_ms", "type": "long"}]}},'
+  . '{"name": "op", "type": "string"}, {"name": "ts_ms", "type": ["null", "long"]}]}';
+{
+	my $string = sub { return zigzag(length($_[0])) . $_[0]; };
+	my $value = sub {
+		my ($id, $name, @tags) = @_;
+		return zigzag($id) . (defined $name ? "\x02" . $string->($name) : "\x00")
+		  . (@tags ? zigzag(scalar @tags) . join('', map { $string->($_) } @tags) : '') . "\x00";
+	};
+	my $event = sub {
+		my ($op, $before, $after, $lsn) = @_;
+		return (defined $before ? "\x02$before" : "\x00") . (defined $after ? "\x02$after" : "\x00")
+		  . $string->('pg') . (defined $lsn ? "\x02" . zigzag($lsn) : "\x00") . zigzag(1700000000000)
+		  . $string->($op) . "\x02" . zigzag(1700000000001);
+	};
+	my @seeds = (
+		$event->('c', undef, $value->(1, 'a', 'x'), 10),
+		$event->('u', undef, $value->(1, $dbz_placeholder, $dbz_placeholder), 11),
+		$event->('d', $value->(1, undef), undef, 12),
+		$event->('t', undef, undef, undef),
+		$event->('r', undef, $value->(2, 'b'), 13));
+	add_input('dbz_avro', $_, undef) for @seeds;
+	add_input('dbz_avro', mutate(\@seeds, 1), undef) for 1 .. 500;
+}
+
 # Avro schema JSON (the table option avro_schema, registry answers)
 {
 	my @seeds = (values(%schemas), '"string"', '["null", "int"]',
@@ -548,6 +595,50 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM json_in;});
 like($err, qr/ERROR:  /, 'json scan, on_error fail: an ERROR');
 unlike($err, qr/stack depth|internal error|memory alloc/, 'json scan, on_error fail: an ordinary data error');
+
+# ---- Debezium change events through foreign tables with envelope
+# 'debezium': every record a row or a clean error, never a crash
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE dbz_json_out (v bytea, p int OPTIONS (kafka 'partition'))
+	  SERVER k OPTIONS (topic 'fuzz_dbz_json', format 'raw');
+	CREATE FOREIGN TABLE dbz_avro_out (v bytea, p int OPTIONS (kafka 'partition'))
+	  SERVER k OPTIONS (topic 'fuzz_dbz_avro', format 'raw');
+	INSERT INTO dbz_json_out SELECT payload, 0 FROM fuzz_inputs
+	  WHERE kind = 'dbz_json' AND length(payload) <= 2000 ORDER BY id;
+	INSERT INTO dbz_avro_out SELECT payload, 0 FROM fuzz_inputs
+	  WHERE kind = 'dbz_avro' AND length(payload) <= 2000 ORDER BY id;
+	CREATE FOREIGN TABLE dbz_json_in (id int, name text, tags text[],
+		op text OPTIONS (kafka 'op'), ts timestamptz OPTIONS (kafka 'source_ts'),
+		lsn bigint OPTIONS (kafka 'source_lsn'), err text OPTIONS (kafka 'error'))
+	  SERVER k OPTIONS (topic 'fuzz_dbz_json', format 'json', envelope 'debezium', on_error 'null');
+	CREATE FOREIGN TABLE dbz_avro_in (id int, name text, tags text[],
+		op text OPTIONS (kafka 'op'), ts timestamptz OPTIONS (kafka 'source_ts'),
+		lsn bigint OPTIONS (kafka 'source_lsn'), err text OPTIONS (kafka 'error'))
+	  SERVER k OPTIONS (topic 'fuzz_dbz_avro', format 'avro', avro_schema '$dbz_schema',
+	    envelope 'debezium', on_error 'null');
+});
+for my $format (qw(json avro))
+{
+	my $sent = $node->safe_psql('postgres', qq{
+		SELECT count(*) FROM fuzz_inputs WHERE kind = 'dbz_$format' AND length(payload) <= 2000});
+	my ($rows, $good, $placeholders) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT count(*), count(*) FILTER (WHERE err IS NULL),
+		       count(*) FILTER (WHERE err IS NULL AND op = 'u' AND name IS NULL)
+		  FROM dbz_${format}_in t WHERE t::text <> ''});
+	is($rows, $sent, "debezium $format scan, on_error null: a row per record");
+	ok($good > 0 && $good < $rows, "debezium $format scan: some events decode, some fail ($good of $rows)");
+	cmp_ok($placeholders, '>', 0, "debezium $format scan: placeholders read as NULL");
+	$node->safe_psql('postgres', qq{ALTER FOREIGN TABLE dbz_${format}_in OPTIONS (SET on_error 'skip')});
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM dbz_${format}_in t WHERE t::text <> ''}),
+		$good, "debezium $format scan, on_error skip: the good events");
+	($ret, $out, $err) = $node->psql('postgres', qq{
+		ALTER FOREIGN TABLE dbz_${format}_in OPTIONS (SET on_error 'fail');
+		SET client_min_messages = error;
+		SELECT count(*) FROM dbz_${format}_in;});
+	like($err, qr/ERROR:  /, "debezium $format scan, on_error fail: an ERROR");
+	unlike($err, qr/stack depth|internal error|memory alloc/,
+		"debezium $format scan, on_error fail: an ordinary data error");
+}
 
 my $log = slurp_file($node->logfile);
 unlike($log, qr/terminated by signal|server process .* was terminated/, 'no backend crashed');
