@@ -7,7 +7,7 @@
 #   build:   build-essential pkg-config postgresql-server-dev-15 librdkafka-dev
 #            libjansson-dev libcurl4-openssl-dev libsnappy-dev
 #            libzstd-dev
-#   server:  postgresql-15 postgresql-15-cron
+#   server:  postgresql-15 postgresql-15-cron postgresql-15-partman
 #   tests:   kcat python3-confluent-kafka python3-avro libipc-run-perl
 #            (PostgreSQL::Test::Cluster) nodejs npm (kafkajs, avsc, DuckDB,
 #            hyparquet from test/package.json)
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
 	build-essential pkg-config
-	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+	postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
 	librdkafka-dev libjansson-dev libcurl4-openssl-dev
 	libsnappy-dev libzstd-dev
 	kcat python3-confluent-kafka python3-avro libipc-run-perl

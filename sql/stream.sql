@@ -53,7 +53,7 @@ SELECT kafka.create_streaming_table('wrong_types', source => 'orders_topic');
 CREATE TABLE unrelated (foo int);
 SELECT kafka.create_streaming_table('unrelated', source => 'orders_topic');
 CREATE TABLE parted (order_id bigint) PARTITION BY RANGE (order_id);
-SELECT kafka.create_streaming_table('parted', source => 'orders_topic');
+SELECT kafka.create_streaming_table('parted', source => 'orders_topic', mode => 'upsert', keys => ARRAY['order_id']);
 CALL kafka.refresh_streaming_table('plain');
 
 -- created from the source's columns, loaded in batches of 1000

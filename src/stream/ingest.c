@@ -892,20 +892,20 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 }
 
 /*
- * Decode the held records and put them into the target (or, with a
- * transform, into rows, remembering each row's record in row_index).  Bad
- * records go by on_error.
+ * Decode the held records [from, to) and put them into the target (or,
+ * with a transform, into rows, remembering each row's record in
+ * row_index).  Bad records go by on_error.
  */
 static void
 put_held(StreamIngest *ingest, StreamTarget *target, Tuplestorestate *rows,
-		 int *row_index, int64 *nrows, Datum *values, bool *nulls,
-		 MemoryContext rowcxt, List **dead, StreamBatchResult *result)
+		 int *row_index, int64 *nrows, int from, int to, Datum *values,
+		 bool *nulls, MemoryContext rowcxt, List **dead, StreamBatchResult *result)
 {
 	StreamDef  *def = ingest->def;
 	KafkaTable *source = ingest->source;
 	int			i;
 
-	for (i = 0; i < ingest->nheld; i++)
+	for (i = from; i < to; i++)
 	{
 		HeldMessage *h = &ingest->held[i];
 		StreamRecord record;
@@ -1015,6 +1015,161 @@ extend_batch(StreamIngest *ingest, StreamTarget *target, int64 records)
 }
 
 /*
+ * An error writing rows that some record may have caused: a data
+ * exception or a constraint (NOT NULL, CHECK, unique, foreign key,
+ * exclusion, no partition for the row), or an error a trigger of the
+ * target raised (PL/pgSQL's RAISE).
+ */
+static bool
+is_write_record_error(int sqlerrcode)
+{
+	return stream_classify_error(sqlerrcode) == STREAM_ERROR_RECORD ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_PLPGSQL_ERROR;
+}
+
+/*
+ * Write the held records [from, to) into the append target in a statement
+ * of their own, in a subtransaction: false, with the error, and nothing of
+ * the attempt kept (rows, dead letters, skips) when it failed.
+ */
+static bool
+try_write(StreamIngest *ingest, Relation rel, const char *input_name,
+		  SinkRejects *rejects, int from, int to, Datum *values, bool *nulls,
+		  MemoryContext rowcxt, StreamBatchResult *result, ErrorData **edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	MemoryContext attempt = AllocSetContextCreate(ingest->batchcxt, "kafka stream write",
+												  ALLOCSET_DEFAULT_SIZES);
+	List	  **dead = rejects->dead;
+	int			ndead = list_length(*dead);
+	int64		skipped = result->skipped;
+	int64		dead_bytes = ingest->dead_bytes;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(attempt);
+	PG_TRY();
+	{
+		StreamTarget *target;
+		StreamTargetCounts counts;
+
+		target = stream_target_begin(ingest->def, rel, ingest->source->desc,
+									 input_name, sink_reject, rejects);
+		rejects->target = target;
+		rejects->next = from;
+		put_held(ingest, target, NULL, NULL, NULL, from, to, values, nulls,
+				 rowcxt, dead, result);
+		MemoryContextSwitchTo(attempt);
+		stream_target_end(target, &counts);
+		ReleaseCurrentSubTransaction();
+		result->inserted += counts.inserted;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	MemoryContextDelete(attempt);
+	rejects->target = NULL;
+	if (!ok)
+	{
+		*dead = list_truncate(*dead, ndead);
+		result->skipped = skipped;
+		ingest->dead_bytes = dead_bytes;
+		stream_record_error_raised = false;
+	}
+	return ok;
+}
+
+/*
+ * Find the records of [from, to) that cannot be written: halves in
+ * statements of their own, down to the one record that fails alone, which
+ * goes by on_error.  The others are written.
+ */
+static void
+write_halves(StreamIngest *ingest, Relation rel, const char *input_name,
+			 SinkRejects *rejects, int from, int to, Datum *values, bool *nulls,
+			 MemoryContext rowcxt, StreamBatchResult *result)
+{
+	ErrorData  *edata;
+	int			middle;
+
+	if (from >= to ||
+		try_write(ingest, rel, input_name, rejects, from, to, values, nulls,
+				  rowcxt, result, &edata))
+		return;
+	if (!is_write_record_error(edata->sqlerrcode))
+		ReThrowError(edata);
+	if (to - from > 1)
+	{
+		middle = from + (to - from) / 2;
+		FreeErrorData(edata);
+		write_halves(ingest, rel, input_name, rejects, from, middle, values, nulls,
+					 rowcxt, result);
+		write_halves(ingest, rel, input_name, rejects, middle, to, values, nulls,
+					 rowcxt, result);
+		return;
+	}
+	if (ingest->def->on_error == STREAM_ON_ERROR_SKIP)
+		result->skipped++;
+	else
+	{
+		StreamRecord record;
+
+		StringInfoData error;
+
+		/* the detail names the key of a unique or foreign key violation */
+		initStringInfo(&error);
+		appendStringInfoString(&error, edata->message);
+		if (edata->detail)
+			appendStringInfo(&error, ": %s", edata->detail);
+		if (edata->context)
+			appendStringInfo(&error, " (%s)", edata->context);
+		held_record(&ingest->held[from], &record);
+		keep_dead_letter(ingest, rejects->dead, &record, error.data);
+	}
+	FreeErrorData(edata);
+}
+
+/*
+ * The held records into an append target, under on_error 'dead_letter' or
+ * 'skip'.  The batch is one statement in one subtransaction.  When it
+ * fails because of what a record holds (a constraint of the target, a
+ * trigger's error: raised when rows are written, after the checks of
+ * values the sink makes row by row), the batch is written again in halves
+ * to find the records that fail alone; they are dead-lettered or skipped
+ * like records that do not decode.  Only failing batches pay for more than
+ * one statement.  An error that does not depend on the records (the
+ * statement fails without any) is the batch's.
+ */
+static void
+write_held(StreamIngest *ingest, Relation rel, const char *input_name,
+		   SinkRejects *rejects, Datum *values, bool *nulls,
+		   MemoryContext rowcxt, StreamBatchResult *result)
+{
+	ErrorData  *edata;
+
+	if (try_write(ingest, rel, input_name, rejects, 0, ingest->nheld, values, nulls,
+				  rowcxt, result, &edata))
+		return;
+	if (!is_write_record_error(edata->sqlerrcode))
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	if (!try_write(ingest, rel, input_name, rejects, 0, 0, values, nulls, rowcxt,
+				   result, &edata))
+		ReThrowError(edata);
+	write_halves(ingest, rel, input_name, rejects, 0, ingest->nheld, values, nulls,
+				 rowcxt, result);
+}
+
+/*
  * In a transaction: does the open ingest still match the catalog?  Raises
  * the error that stops the stream when something it depends on vanished or
  * a privilege was revoked (see check_dependencies).
@@ -1040,6 +1195,8 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	StreamTarget *target = NULL;
 	StreamTargetCounts counts;
 	Tuplestorestate *rows = NULL;
+	SinkRejects *rejects = NULL;
+	const char *input_name = NULL;
 	int		   *row_index = NULL;
 	int64		nrows = 0;
 	int64		records = 0;
@@ -1078,8 +1235,6 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	}
 	else
 	{
-		SinkRejects *rejects = NULL;
-
 		if (def->on_error == STREAM_ON_ERROR_DEAD_LETTER || def->on_error == STREAM_ON_ERROR_SKIP)
 		{
 			rejects = palloc(sizeof(SinkRejects));
@@ -1089,24 +1244,38 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			rejects->next = 0;
 			rejects->target = NULL;
 		}
-		target = stream_target_begin(def, rel, source_desc,
-									 psprintf("foreign table \"%s\"", source->relname),
-									 rejects ? sink_reject : NULL, rejects);
-		if (rejects)
-			rejects->target = target;
+		input_name = psprintf("foreign table \"%s\"", source->relname);
+		/* an append target with rejects: write_held, below */
+		if (rejects == NULL || def->mode != STREAM_MODE_APPEND)
+		{
+			target = stream_target_begin(def, rel, source_desc, input_name,
+										 rejects ? sink_reject : NULL, rejects);
+			if (rejects)
+				rejects->target = target;
+		}
 	}
 
 	for (i = 0; i < ingest->nranges; i++)
 		ingest->records[i] = 0;
 	ingest->dead_bytes = 0;
-	for (;;)
+	if (rows == NULL && target == NULL)
 	{
-		put_held(ingest, target, rows, row_index, &nrows, values, nulls, rowcxt,
-				 &dead, result);
+		write_held(ingest, rel, input_name, rejects, values, nulls, rowcxt, result);
 		count_held(ingest);
-		records += ingest->nheld;
-		if (!extend_batch(ingest, target, records))
-			break;
+		records = ingest->nheld;
+		result->rows = result->inserted;
+	}
+	else
+	{
+		for (;;)
+		{
+			put_held(ingest, target, rows, row_index, &nrows, 0, ingest->nheld,
+					 values, nulls, rowcxt, &dead, result);
+			count_held(ingest);
+			records += ingest->nheld;
+			if (!extend_batch(ingest, target, records))
+				break;
+		}
 	}
 	MemoryContextReset(rowcxt);
 

@@ -241,6 +241,12 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 	ListCell   *lc;
 	Oid			index;
 
+	if (target->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming table %s in mode '%s' cannot be a partitioned table",
+						def->target_name, def->mode == STREAM_MODE_UPSERT ? "upsert" : "cdc"),
+				 errhint("Partitioned tables take mode 'append'.")));
 	if (def->mode == STREAM_MODE_UPSERT &&
 		kafka_envelope_from_name(kafka_option_value(GetForeignTable(def->source)->options,
 													"envelope")) != KAFKA_ENVELOPE_NONE)

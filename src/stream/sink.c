@@ -21,7 +21,21 @@
  * (stream_sink_on_reject), a row whose values fail there (SQLSTATE class 22
  * or 23) is handed back with its error instead of failing the batch: a
  * buffer of rows is prepared in one subtransaction, and only when that fails
- * again row by row, so good batches pay one subtransaction per buffer.
+ * again in halves down to the rows that fail alone, so good batches pay one
+ * subtransaction per buffer and a few bad rows a few each.  Errors raised
+ * when the rows are written (unique and foreign keys, triggers) are the
+ * caller's to attribute (ingest.c writes a failed batch again in halves).
+ *
+ * A partitioned target routes each prepared row to its leaf partition the
+ * way COPY FROM does (ExecFindPartition: range, list, hash, several
+ * levels, a default partition), converts it to the partition's row type
+ * and checks it against the partition's constraints; a row with no
+ * partition is its record's error like any constraint.  Rows are written
+ * with one table_multi_insert per partition per buffer; partitions with
+ * BEFORE ROW triggers and foreign partitions take them one at a time.
+ * Partitions are opened (and locked) under the resource owner of the sink,
+ * not of the subtransaction that prepares a row, so that a rolled-back
+ * preparation cannot close what the routing keeps.
  *
  * Keyed targets (keyed.c) also update and delete through the sink: an
  * updated row is buffered like an inserted one with the stored row it
@@ -41,8 +55,10 @@
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/execPartition.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
+#include "foreign/fdwapi.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
@@ -57,6 +73,22 @@
 #include "stream/stream.h"
 
 #define SINK_BUFFER_ROWS 1000
+
+/* A leaf partition of a partitioned target, once a row went there. */
+typedef struct SinkPartition
+{
+	ResultRelInfo *rri;
+	bool		one_at_a_time;	/* BEFORE ROW triggers, or a foreign table */
+	bool		before_row;
+	TupleTableSlot **slots;		/* rows in the partition's shape */
+	int			nslots;			/* created */
+	int			size;			/* of slots[] */
+	int			used;			/* taken by the buffered rows */
+	TupleTableSlot **kept;		/* written by the next multi insert */
+	int		   *kept_rows;		/* their buffered rows */
+	int			nkept;
+	BulkInsertState bistate;
+} SinkPartition;
 
 typedef struct SinkCoordinates
 {
@@ -114,6 +146,15 @@ struct StreamSink
 	StreamSinkRejectCallback reject;
 	void	   *reject_arg;
 	ErrorContextCallback errcallback;
+
+	/* a partitioned target: the routing, as COPY FROM sets it up */
+	ModifyTableState *mtstate;
+	PartitionTupleRouting *proute;
+	ResourceOwner owner;		/* the partitions are opened under it */
+	List	   *partitions;		/* SinkPartition */
+	SinkPartition *last_partition;
+	SinkPartition **routed;		/* per buffered row: where it goes */
+	TupleTableSlot **routed_slots;	/* per buffered row: in that shape */
 };
 
 static void
@@ -278,7 +319,24 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 		sink->transition = MakeTransitionCaptureState(rel->trigdesc,
 													  RelationGetRelid(rel),
 													  CMD_INSERT);
-	sink->row_triggers_before = rel->trigdesc && rel->trigdesc->trig_insert_before_row;
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		/* as COPY FROM: a ModifyTableState for the routing to refer to */
+		ModifyTableState *mtstate = makeNode(ModifyTableState);
+
+		mtstate->ps.plan = NULL;
+		mtstate->ps.state = sink->estate;
+		mtstate->operation = CMD_INSERT;
+		mtstate->mt_nrels = 1;
+		mtstate->resultRelInfo = sink->rri;
+		mtstate->rootResultRelInfo = sink->rri;
+		sink->mtstate = mtstate;
+		sink->proute = ExecSetupPartitionTupleRouting(sink->estate, rel);
+		sink->owner = CurrentResourceOwner;
+	}
+	/* a partition's BEFORE ROW triggers fire for it, not for the root */
+	sink->row_triggers_before = sink->proute == NULL && rel->trigdesc &&
+		rel->trigdesc->trig_insert_before_row;
 	sink->has_generated = desc->constr && desc->constr->has_generated_stored;
 
 	sink->input_desc = CreateTupleDescCopy(input);
@@ -308,8 +366,11 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	}
 	MemoryContextSwitchTo(old);
 
-	/* with BEFORE ROW triggers, constraints are checked after them, unguarded */
-	sink->fallible = sink->any_coercion ||
+	/*
+	 * With BEFORE ROW triggers, constraints are checked after them,
+	 * unguarded; a row may find no partition.
+	 */
+	sink->fallible = sink->any_coercion || sink->proute != NULL ||
 		(!sink->row_triggers_before &&
 		 (sink->has_generated ||
 		  (desc->constr && (desc->constr->has_not_null || desc->constr->num_check > 0))));
@@ -322,6 +383,8 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	sink->old_rows = palloc0(sizeof(HeapTuple) * sink->capacity);
 	sink->old_tids = palloc0(sizeof(ItemPointerData) * sink->capacity);
 	sink->keep = palloc0(sizeof(bool) * sink->capacity * Max(input->natts, 1));
+	sink->routed = palloc0(sizeof(SinkPartition *) * sink->capacity);
+	sink->routed_slots = palloc0(sizeof(TupleTableSlot *) * sink->capacity);
 	sink->input_values = palloc0(sizeof(Datum) * sink->capacity * Max(input->natts, 1));
 	sink->input_nulls = palloc0(sizeof(bool) * sink->capacity * Max(input->natts, 1));
 	for (i = 0; i < sink->capacity; i++)
@@ -484,6 +547,146 @@ stream_sink_counts(StreamSink *sink, int64 *updated, int64 *deleted)
 	*deleted = sink->deleted;
 }
 
+static void check_partition_row(StreamSink *sink, ResultRelInfo *rri,
+								TupleTableSlot *slot, bool after_triggers);
+
+/* The partition rri leads to, set up for writing the first time. */
+static SinkPartition *
+sink_partition(StreamSink *sink, ResultRelInfo *rri)
+{
+	MemoryContext old;
+	SinkPartition *part;
+	ListCell   *lc;
+
+	if (sink->last_partition && sink->last_partition->rri == rri)
+		return sink->last_partition;
+	foreach(lc, sink->partitions)
+	{
+		part = lfirst(lc);
+		if (part->rri == rri)
+			return sink->last_partition = part;
+	}
+	/* as for the target (stream_check_target): a crash must not empty it */
+	if (rri->ri_RelationDesc->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("partition \"%s\" of streaming table \"%s\" must be a logged table",
+						RelationGetRelationName(rri->ri_RelationDesc),
+						RelationGetRelationName(sink->rel)),
+				 errdetail("After a crash an unlogged table is emptied while the stream's offsets survive, so records would be lost."),
+				 errhint("ALTER TABLE %s SET LOGGED.",
+						 quote_identifier(RelationGetRelationName(rri->ri_RelationDesc)))));
+	old = MemoryContextSwitchTo(sink->estate->es_query_cxt);
+	part = palloc0(sizeof(SinkPartition));
+	part->rri = rri;
+	part->before_row = rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row;
+	part->one_at_a_time = part->before_row || rri->ri_FdwRoutine != NULL;
+	part->kept = palloc(sizeof(TupleTableSlot *) * sink->capacity);
+	part->kept_rows = palloc(sizeof(int) * sink->capacity);
+	sink->partitions = lappend(sink->partitions, part);
+	MemoryContextSwitchTo(old);
+	return sink->last_partition = part;
+}
+
+/* A slot of the partition's row type for buffered row i. */
+static TupleTableSlot *
+partition_slot(StreamSink *sink, SinkPartition *part, int i)
+{
+	Relation	rel = part->rri->ri_RelationDesc;
+	MemoryContext old;
+
+	/* prepared again (a retry after another row's error): same place */
+	if (sink->routed[i] == part && sink->routed_slots[i] != NULL)
+		return sink->routed_slots[i];
+	if (part->used == part->nslots)
+	{
+		old = MemoryContextSwitchTo(sink->estate->es_query_cxt);
+		if (part->nslots == part->size)
+		{
+			part->size = part->size ? part->size * 2 : 16;
+			part->slots = part->slots ?
+				repalloc(part->slots, sizeof(TupleTableSlot *) * part->size) :
+				palloc(sizeof(TupleTableSlot *) * part->size);
+		}
+		part->slots[part->nslots++] =
+			ExecInitExtraTupleSlot(sink->estate, RelationGetDescr(rel),
+								   table_slot_callbacks(rel));
+		MemoryContextSwitchTo(old);
+	}
+	return part->slots[part->used++];
+}
+
+/*
+ * Route prepared row i of a partitioned target to its leaf partition, in
+ * that partition's row type, with its generated columns and constraints
+ * (after the BEFORE ROW triggers if it has some).  No partition for the
+ * row is a check violation, the record's error.
+ */
+static void
+route_row(StreamSink *sink, int i)
+{
+	TupleTableSlot *slot = sink->slots[i];
+	ResourceOwner owner = CurrentResourceOwner;
+	ResultRelInfo *rri;
+	SinkPartition *part;
+	TupleTableSlot *routed;
+	TupleConversionMap *map;
+
+	/*
+	 * What the routing opens (partitions, their indexes, slots pinning
+	 * their row types) outlives the subtransaction of try_prepare.
+	 */
+	CurrentResourceOwner = sink->owner;
+	PG_TRY();
+	{
+		rri = ExecFindPartition(sink->mtstate, sink->rri, sink->proute, slot,
+								sink->estate);
+		part = sink_partition(sink, rri);
+		routed = partition_slot(sink, part, i);
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+
+	sink->routed[i] = part;
+	sink->routed_slots[i] = routed;
+	map = rri->ri_RootToPartitionMap;
+	if (map != NULL)
+		execute_attr_map_slot(map->attrMap, slot, routed);
+	else
+	{
+		/* the same row type: the values as they are */
+		ExecClearTuple(routed);
+		memcpy(routed->tts_values, slot->tts_values, sizeof(Datum) * sink->natts);
+		memcpy(routed->tts_isnull, slot->tts_isnull, sizeof(bool) * sink->natts);
+		ExecStoreVirtualTuple(routed);
+	}
+	routed->tts_tableOid = RelationGetRelid(rri->ri_RelationDesc);
+	if (!part->before_row)
+		check_partition_row(sink, rri, routed, false);
+}
+
+/*
+ * Generated columns and constraints of a row of a partition; after BEFORE
+ * ROW triggers also the partition's bounds, which the trigger may have
+ * left.
+ */
+static void
+check_partition_row(StreamSink *sink, ResultRelInfo *rri, TupleTableSlot *slot,
+					bool after_triggers)
+{
+	TupleDesc	desc = RelationGetDescr(rri->ri_RelationDesc);
+
+	if (desc->constr && desc->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, sink->estate, slot, CMD_INSERT);
+	if (desc->constr)
+		ExecConstraints(rri, slot, sink->estate);
+	if (after_triggers)
+		ExecPartitionCheck(rri, slot, sink->estate, true);
+}
+
 /*
  * Build buffered row i in the target's shape: coerced values, defaults and,
  * without BEFORE ROW triggers, generated columns and constraints.
@@ -573,7 +776,9 @@ prepare_row(StreamSink *sink, int i)
 	sink->current_column = -1;
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
-	if (!sink->row_triggers_before)
+	if (sink->proute)
+		route_row(sink, i);
+	else if (!sink->row_triggers_before)
 	{
 		if (sink->has_generated)
 			ExecComputeStoredGenerated(sink->rri, sink->estate, slot, CMD_INSERT);
@@ -620,6 +825,37 @@ try_prepare(StreamSink *sink, int from, int to, ErrorData **edata)
 	return ok;
 }
 
+/*
+ * Prepare rows [from, to), rejecting those that fail alone: halves in
+ * subtransactions of their own, so that a few bad rows in a buffer cost a
+ * few subtransactions each, not one per row.
+ */
+static void
+prepare_halves(StreamSink *sink, int from, int to)
+{
+	ErrorData  *edata;
+	int			middle;
+
+	if (from >= to || try_prepare(sink, from, to, &edata))
+		return;
+	if (!is_value_error(edata->sqlerrcode))
+		ReThrowError(edata);
+	if (to - from > 1)
+	{
+		FreeErrorData(edata);
+		middle = from + (to - from) / 2;
+		prepare_halves(sink, from, middle);
+		prepare_halves(sink, middle, to);
+		return;
+	}
+	sink->rejected[from] = true;
+	ExecClearTuple(sink->slots[from]);
+	sink->current = NULL;
+	sink->reject(sink->reject_arg, sink->coordinates[from].topic,
+				 sink->coordinates[from].partition, sink->coordinates[from].offset, edata);
+	FreeErrorData(edata);
+}
+
 static void
 prepare_buffered(StreamSink *sink)
 {
@@ -648,25 +884,7 @@ prepare_buffered(StreamSink *sink)
 		return;
 	}
 
-	if (try_prepare(sink, 0, sink->buffered, &edata))
-		return;
-	if (!is_value_error(edata->sqlerrcode))
-		ReThrowError(edata);
-	FreeErrorData(edata);
-	/* find the rows at fault, one subtransaction each */
-	for (i = 0; i < sink->buffered; i++)
-	{
-		if (try_prepare(sink, i, i + 1, &edata))
-			continue;
-		if (!is_value_error(edata->sqlerrcode))
-			ReThrowError(edata);
-		sink->rejected[i] = true;
-		ExecClearTuple(sink->slots[i]);
-		sink->current = NULL;
-		sink->reject(sink->reject_arg, sink->coordinates[i].topic,
-					 sink->coordinates[i].partition, sink->coordinates[i].offset, edata);
-		FreeErrorData(edata);
-	}
+	prepare_halves(sink, 0, sink->buffered);
 }
 
 /*
@@ -747,6 +965,111 @@ update_row(StreamSink *sink, int i)
 	sink->updated++;
 }
 
+/*
+ * Index entries and AFTER ROW triggers of a row written into a partition
+ * (or the target).
+ */
+static void
+after_insert(StreamSink *sink, ResultRelInfo *rri, TupleTableSlot *slot)
+{
+	List	   *recheck = NIL;
+
+	if (rri->ri_NumIndices > 0)
+		recheck = ExecInsertIndexTuples(rri, slot, sink->estate, false, false,
+										NULL, NIL);
+	if ((rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_after_row) ||
+		(sink->transition && sink->transition->tcs_insert_new_table))
+		ExecARInsertTriggers(sink->estate, rri, slot, recheck, sink->transition);
+	list_free(recheck);
+	ExecClearTuple(slot);
+	ResetPerTupleExprContext(sink->estate);
+}
+
+/*
+ * Write the prepared rows of a partitioned target: each into its
+ * partition, one multi insert per partition, but one at a time into
+ * partitions with BEFORE ROW triggers and foreign partitions.
+ */
+static void
+flush_partitioned(StreamSink *sink)
+{
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < sink->buffered; i++)
+	{
+		SinkPartition *part = sink->routed[i];
+		ResultRelInfo *rri;
+		TupleTableSlot *slot = sink->routed_slots[i];
+
+		if (sink->rejected[i])
+			continue;
+		if (!part->one_at_a_time)
+		{
+			part->kept_rows[part->nkept] = i;
+			part->kept[part->nkept++] = slot;
+			continue;
+		}
+		rri = part->rri;
+		sink->current = &sink->coordinates[i];
+		if (part->before_row)
+		{
+			if (!ExecBRInsertTriggers(sink->estate, rri, slot))
+			{
+				ExecClearTuple(slot);
+				continue;		/* the trigger skipped the row */
+			}
+			check_partition_row(sink, rri, slot, true);
+		}
+		if (rri->ri_FdwRoutine != NULL)
+		{
+			TupleTableSlot *inserted;
+
+			inserted = rri->ri_FdwRoutine->ExecForeignInsert(sink->estate, rri, slot, NULL);
+			if (inserted == NULL)
+			{
+				ExecClearTuple(slot);
+				continue;		/* the foreign table took no row */
+			}
+			slot = inserted;
+		}
+		else
+		{
+			if (part->bistate == NULL)
+				part->bistate = GetBulkInsertState();
+			table_tuple_insert(rri->ri_RelationDesc, slot, sink->cid, 0, part->bistate);
+		}
+		after_insert(sink, rri, slot);
+		sink->rows++;
+	}
+	foreach(lc, sink->partitions)
+	{
+		SinkPartition *part = lfirst(lc);
+
+		if (part->nkept > 0)
+		{
+			sink->current = NULL;
+			if (part->bistate == NULL)
+				part->bistate = GetBulkInsertState();
+			table_multi_insert(part->rri->ri_RelationDesc, part->kept, part->nkept,
+							   sink->cid, 0, part->bistate);
+			for (i = 0; i < part->nkept; i++)
+			{
+				sink->current = &sink->coordinates[part->kept_rows[i]];
+				after_insert(sink, part->rri, part->kept[i]);
+			}
+			sink->rows += part->nkept;
+		}
+		part->nkept = 0;
+		part->used = 0;
+	}
+	sink->current = NULL;
+	memset(sink->routed, 0, sizeof(SinkPartition *) * sink->buffered);
+	memset(sink->routed_slots, 0, sizeof(TupleTableSlot *) * sink->buffered);
+	sink->buffered = 0;
+	MemoryContextReset(sink->rowcxt);
+}
+
 void
 stream_sink_flush(StreamSink *sink)
 {
@@ -756,6 +1079,11 @@ stream_sink_flush(StreamSink *sink)
 	if (sink->buffered == 0)
 		return;
 	prepare_buffered(sink);
+	if (sink->proute)
+	{
+		flush_partitioned(sink);
+		return;
+	}
 	for (i = 0; i < sink->buffered; i++)
 	{
 		TupleTableSlot *slot = sink->slots[i];
@@ -829,6 +1157,22 @@ stream_sink_end(StreamSink *sink)
 	AfterTriggerEndQuery(sink->estate);
 	FreeBulkInsertState(sink->bistate);
 	table_finish_bulk_insert(sink->rel, 0);
+	if (sink->proute)
+	{
+		ListCell   *lc;
+
+		foreach(lc, sink->partitions)
+		{
+			SinkPartition *part = lfirst(lc);
+
+			if (part->bistate == NULL)
+				continue;
+			FreeBulkInsertState(part->bistate);
+			table_finish_bulk_insert(part->rri->ri_RelationDesc, 0);
+		}
+		/* as COPY FROM: the partitions and their indexes, FDWs' end */
+		ExecCleanupTupleRouting(sink->mtstate, sink->proute);
+	}
 	/* the indexes, and relations AFTER triggers opened, then ours */
 	ExecCloseResultRelations(sink->estate);
 	ExecCloseRangeTableRelations(sink->estate);

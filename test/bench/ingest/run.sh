@@ -13,7 +13,15 @@
 #   kcat:    kcat -C -e ... | psql -c 'COPY raw (doc) FROM STDIN' into jsonb
 #
 # and prints medians, rows/s and the ratios (acceptance: refresh >= 0.5x
-# copy, >= 2x kcat).  It also samples the refreshing backend's RssAnon with
+# copy, >= 2x kcat).  The events' ts spans 32 days, and the same rows go
+# into a table range-partitioned by day (32 partitions):
+#
+#   partitioned:     refresh into it vs COPY FROM the file into a copy of it
+#                    (acceptance >= 0.5x, goal >= 0.9x)
+#   1% bad rows:     refresh (on_error 'dead_letter') into a table whose NOT
+#                    NULL generated column is NULL for 1% of the rows, vs the
+#                    same table where it never is (acceptance <= 3x)
+#  It also samples the refreshing backend's RssAnon with
 # the whole backlog waiting (acceptance: growth < 128 MiB), and measures a
 # continuous stream's latency from produce to visible (commit timestamp) at
 # RATE (default 1000) msg/s for LATENCY_SECONDS (default 15): median / p95.
@@ -39,8 +47,10 @@ kt_start_postgres "$tmp/pgdata" "track_commit_timestamp = on" "max_wal_size = '4
 bs=$KAFKA_TEST_BOOTSTRAP
 
 echo "producing $messages JSON events over $partitions partitions (lz4)..."
+# ts from 2026-01-01 over 32 days, whatever the count
 "$KT_PYTHON" "$KAFKA_TEST_PRODUCE" --bootstrap "$bs" --topic bench --count "$messages" \
-	--partitions "$partitions" --compression lz4 --json --quiet
+	--partitions "$partitions" --compression lz4 --json --quiet \
+	--timestamp-base 1767225600000 --timestamp-step $((32 * 86400000 / messages))
 
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION kafka_fdw;
@@ -56,6 +66,25 @@ CREATE TABLE events_copy (LIKE events);
 CREATE TABLE raw (doc jsonb);
 SELECT kafka.create_streaming_table('events', source => 'bench_topic',
   trigger => 'available_now');
+CREATE TABLE events_part (LIKE events) PARTITION BY RANGE (ts);
+SELECT format('CREATE TABLE events_part_%s PARTITION OF events_part FOR VALUES FROM (%L) TO (%L)',
+              to_char(d, 'MMDD'), d, d + interval '1 day')
+  FROM generate_series(timestamptz '2026-01-01', '2026-02-01', interval '1 day') d \gexec
+CREATE TABLE events_part_copy (LIKE events) PARTITION BY RANGE (ts);
+SELECT format('CREATE TABLE events_part_copy_%s PARTITION OF events_part_copy FOR VALUES FROM (%L) TO (%L)',
+              to_char(d, 'MMDD'), d, d + interval '1 day')
+  FROM generate_series(timestamptz '2026-01-01', '2026-02-01', interval '1 day') d \gexec
+SELECT kafka.create_streaming_table('events_part', source => 'bench_topic',
+  trigger => 'available_now');
+-- amount < 1 for 1% of the events: NULL, which NOT NULL refuses
+CREATE TABLE events_bad (LIKE events, checked numeric NOT NULL
+    GENERATED ALWAYS AS (CASE WHEN amount >= 1 THEN amount END) STORED);
+CREATE TABLE events_clean (LIKE events, checked numeric NOT NULL
+    GENERATED ALWAYS AS (CASE WHEN amount >= 0 THEN amount END) STORED);
+SELECT kafka.create_streaming_table('events_bad', source => 'bench_topic',
+  trigger => 'available_now', on_error => 'dead_letter');
+SELECT kafka.create_streaming_table('events_clean', source => 'bench_topic',
+  trigger => 'available_now', on_error => 'dead_letter');
 SQL
 kt_check_topic k bench
 
@@ -103,6 +132,34 @@ for i in $(seq 1 "$runs"); do
 	kcat_times+=("$(echo "$t1 - $t0" | bc -l)")
 	printf 'run %d: refresh %.3f s (RssAnon +%d MiB), copy %.3f s, kcat|psql %.3f s\n' "$i" \
 		"${refresh_times[-1]}" "${rss_growth[-1]}" "${copy_times[-1]}" "${kcat_times[-1]}"
+done
+
+# a timed refresh of stream $1 from the earliest offsets into its emptied table
+timed_refresh() {
+	psql -X -q -c "TRUNCATE $1" -c "SELECT kafka.reset_offsets('$1', 'earliest')" \
+		-c "DELETE FROM kafka.dead_letters" -c CHECKPOINT >/dev/null
+	t0=$(kt_now)
+	psql -X -qAt -c "CALL kafka.refresh_streaming_table('$1')" >/dev/null
+	t1=$(kt_now)
+	echo "$t1 - $t0" | bc -l
+}
+
+part_times=() part_copy_times=() bad_times=() clean_times=()
+for i in $(seq 1 "$runs"); do
+	part_times+=("$(timed_refresh events_part)")
+	out=$(psql -X -qAt -c "SELECT count(*), count(DISTINCT (_partition, _offset)), count(DISTINCT tableoid) FROM events_part")
+	[ "$out" = "$messages|$messages|32" ] || kt_die "partitioned refresh loaded $out"
+	psql -X -q -c "TRUNCATE events_part_copy" -c CHECKPOINT
+	t0=$(kt_now)
+	psql -X -q -c "COPY events_part_copy FROM '$copy_file'"
+	t1=$(kt_now)
+	part_copy_times+=("$(echo "$t1 - $t0" | bc -l)")
+	clean_times+=("$(timed_refresh events_clean)")
+	bad_times+=("$(timed_refresh events_bad)")
+	out=$(psql -X -qAt -c "SELECT (SELECT count(*) FROM events_bad) + (SELECT count(*) FROM kafka.dead_letters), (SELECT count(*) FROM kafka.dead_letters)")
+	[ "${out%%|*}" = "$messages" ] || kt_die "1% bad: rows + dead letters = ${out%%|*}"
+	printf 'run %d: partitioned refresh %.3f s, COPY %.3f s; clean batch %.3f s, 1%% bad %.3f s (%s dead letters)\n' \
+		"$i" "${part_times[-1]}" "${part_copy_times[-1]}" "${clean_times[-1]}" "${bad_times[-1]}" "${out##*|}"
 done
 
 # continuous latency: produce at $rate msg/s, compare send time with commit time
@@ -153,5 +210,13 @@ printf '  kcat | psql COPY jsonb   %.3f s  %10.0f rows/s\n' "$kc" "$(echo "$mess
 printf '  ratio refresh / COPY file: %.2fx (acceptance >= 0.5x)\n' "$(echo "$cp / $rf" | bc -l)"
 printf '  ratio refresh / kcat pipeline: %.2fx (acceptance >= 2x, goal 3x)\n' "$(echo "$kc / $rf" | bc -l)"
 printf '  refreshing backend RssAnon growth, max over runs: %d MiB (acceptance < 128 MiB)\n' "$rss"
+pr=$(printf '%s\n' "${part_times[@]}" | kt_median)
+pc=$(printf '%s\n' "${part_copy_times[@]}" | kt_median)
+cb=$(printf '%s\n' "${clean_times[@]}" | kt_median)
+bb=$(printf '%s\n' "${bad_times[@]}" | kt_median)
+printf '  partitioned target (32 daily partitions): refresh %.3f s, COPY FROM file %.3f s\n' "$pr" "$pc"
+printf '  ratio partitioned refresh / COPY: %.2fx (acceptance >= 0.5x, goal >= 0.9x)\n' "$(echo "$pc / $pr" | bc -l)"
+printf '  1%% NOT NULL violations (dead letters): %.3f s vs clean %.3f s: %.2fx the clean batch (acceptance <= 3x)\n' \
+	"$bb" "$cb" "$(echo "$bb / $cb" | bc -l)"
 printf '  continuous latency at %d msg/s, produce -> visible: median %s ms, p95 %s ms (acceptance < 1000 ms)\n' \
 	"$rate" "$lat_median" "$lat_p95"
