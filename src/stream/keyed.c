@@ -241,12 +241,12 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 	ListCell   *lc;
 	Oid			index;
 
-	if (target->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	if (target->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && def->scd_type == 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("streaming table %s in mode '%s' cannot be a partitioned table",
-						def->target_name, def->mode == STREAM_MODE_UPSERT ? "upsert" : "cdc"),
-				 errhint("Partitioned tables take mode 'append'.")));
+				 errmsg("streaming table %s stored as SCD type 2 cannot be a partitioned table",
+						def->target_name),
+				 errhint("Partitioned tables take modes 'append', and 'upsert' and 'cdc' of SCD type 1.")));
 	if (def->mode == STREAM_MODE_UPSERT &&
 		kafka_envelope_from_name(kafka_option_value(GetForeignTable(def->source)->options,
 													"envelope")) != KAFKA_ENVELOPE_NONE)
@@ -332,6 +332,9 @@ stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input)
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("streaming table %s has no unique index on its keys (%s)",
 						def->target_name, names.data),
+				 target->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+				 errhint("CREATE UNIQUE INDEX ON %s (%s); a unique index of a partitioned table must include its partition key columns.",
+						 def->target_name, names.data) :
 				 errhint("CREATE UNIQUE INDEX ON %s (%s), or make them the primary key.",
 						 def->target_name, names.data)));
 	}
@@ -506,6 +509,7 @@ stream_keyed_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 		key->name = pstrdup(list_nth(keys, k));
 		key->input = input_column(input, key->name);
 		attnum = get_attnum(RelationGetRelid(rel), key->name);
+		key->target = attnum - 1;
 		for (i = 0; i < index->rd_index->indnkeyatts; i++)
 			if (index->rd_index->indkey.values[i] == attnum)
 				key->index_column = i;
@@ -1021,6 +1025,143 @@ compare_changes(const void *a, const void *b, void *arg)
 }
 
 /* Per stream, when this backend last purged its expired tombstones. */
+/*
+ * A partitioned target: a leaf partition's unique index on the keys (the
+ * partition of the target's), opened for the batch's lookups.
+ */
+typedef struct LeafLookup
+{
+	ResultRelInfo *rri;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* the partition's row type */
+	int		   *index_columns;	/* per key: its column in the index */
+	ScanKeyData *scankeys;
+} LeafLookup;
+
+static LeafLookup *
+open_leaf_lookup(KeyedTarget *keyed, ResultRelInfo *rri, Snapshot snapshot)
+{
+	Relation	leaf = rri->ri_RelationDesc;
+	LeafLookup *lookup = palloc0(sizeof(LeafLookup));
+	List	   *names = NIL;
+	Oid			index;
+	int			k;
+
+	for (k = 0; k < keyed->nkeys; k++)
+		names = lappend(names, keyed->keys[k].name);
+	index = find_key_index(leaf, names);
+	if (!OidIsValid(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("partition \"%s\" of streaming table %s has no unique index on its keys",
+						RelationGetRelationName(leaf), keyed->base.def->target_name)));
+	lookup->rri = rri;
+	lookup->index = index_open(index, AccessShareLock);
+	lookup->index_columns = palloc(sizeof(int) * keyed->nkeys);
+	for (k = 0; k < keyed->nkeys; k++)
+	{
+		AttrNumber	attnum = get_attnum(RelationGetRelid(leaf), keyed->keys[k].name);
+		int			i;
+
+		for (i = 0; i < lookup->index->rd_index->indnkeyatts; i++)
+			if (lookup->index->rd_index->indkey.values[i] == attnum)
+				lookup->index_columns[k] = i;
+	}
+	lookup->scankeys = palloc0(sizeof(ScanKeyData) * keyed->nkeys);
+	lookup->scan = index_beginscan(leaf, lookup->index, snapshot, keyed->nkeys, 0);
+	lookup->slot = table_slot_create(leaf, NULL);
+	list_free(names);
+	return lookup;
+}
+
+/*
+ * A partitioned target: find the stored row of change's key in the leaf
+ * partition the key routes to.  found gets it in the target's row type,
+ * with the partition's tid; *leaf the partition (NULL: no partition takes
+ * the key).
+ */
+static bool
+find_in_partition(KeyedTarget *keyed, KeyedChange *change, TupleTableSlot *probe,
+				  TupleTableSlot *found, List **lookups, Snapshot snapshot,
+				  ResultRelInfo **leaf)
+{
+	int			natts = probe->tts_tupleDescriptor->natts;
+	LeafLookup *lookup = NULL;
+	TupleConversionMap *map;
+	ResultRelInfo *rri;
+	ListCell   *lc;
+	int			k;
+
+	ExecClearTuple(probe);
+	memset(probe->tts_isnull, true, sizeof(bool) * natts);
+	for (k = 0; k < keyed->nkeys; k++)
+	{
+		KeyColumn  *key = &keyed->keys[k];
+
+		probe->tts_values[key->target] = change->values[key->input];
+		probe->tts_isnull[key->target] = false;
+	}
+	ExecStoreVirtualTuple(probe);
+	*leaf = rri = stream_sink_route_key(keyed->sink, probe);
+	if (rri == NULL)
+		return false;
+	foreach(lc, *lookups)
+	{
+		if (((LeafLookup *) lfirst(lc))->rri == rri)
+		{
+			lookup = lfirst(lc);
+			break;
+		}
+	}
+	if (lookup == NULL)
+	{
+		lookup = open_leaf_lookup(keyed, rri, snapshot);
+		*lookups = lappend(*lookups, lookup);
+	}
+	for (k = 0; k < keyed->nkeys; k++)
+	{
+		KeyColumn  *key = &keyed->keys[k];
+		int			column = lookup->index_columns[k];
+
+		ScanKeyEntryInitialize(&lookup->scankeys[column], 0, column + 1,
+							   BTEqualStrategyNumber, key->scan_subtype,
+							   lookup->index->rd_indcollation[column],
+							   key->scan_procedure, change->values[key->input]);
+	}
+	index_rescan(lookup->scan, lookup->scankeys, keyed->nkeys, NULL, 0);
+	if (!index_getnext_slot(lookup->scan, ForwardScanDirection, lookup->slot))
+		return false;
+	map = ExecGetChildToRootMap(rri);
+	if (map != NULL)
+		execute_attr_map_slot(map->attrMap, lookup->slot, found);
+	else
+	{
+		slot_getallattrs(lookup->slot);
+		ExecClearTuple(found);
+		memcpy(found->tts_values, lookup->slot->tts_values, sizeof(Datum) * natts);
+		memcpy(found->tts_isnull, lookup->slot->tts_isnull, sizeof(bool) * natts);
+		ExecStoreVirtualTuple(found);
+	}
+	found->tts_tid = lookup->slot->tts_tid;
+	return true;
+}
+
+static void
+close_leaf_lookups(List *lookups)
+{
+	ListCell   *lc;
+
+	foreach(lc, lookups)
+	{
+		LeafLookup *lookup = lfirst(lc);
+
+		index_endscan(lookup->scan);
+		index_close(lookup->index, AccessShareLock);
+		ExecDropSingleTupleTableSlot(lookup->slot);
+	}
+}
+
 static Oid	last_purge_stream = InvalidOid;
 static TimestampTz last_purge_at = 0;
 
@@ -1046,10 +1187,14 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	Relation	rel = target->rel;
 	bool		sequenced = keyed->sequence_name != NULL;
 	Snapshot	snapshot;
-	Relation	index;
-	IndexScanDesc scan;
-	ScanKeyData *scankeys;
+	Relation	index = NULL;
+	IndexScanDesc scan = NULL;
+	ScanKeyData *scankeys = NULL;
 	TupleTableSlot *slot;
+	bool		partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+	TupleTableSlot *probe = NULL;	/* partitioned: a key to route */
+	List	   *lookups = NIL;	/* partitioned: LeafLookup */
+	ResultRelInfo *leaf = NULL; /* partitioned: where the key routes */
 	keyed_iterator it;
 	KeyedEntry *entry;
 	KeyedChange **sorted;
@@ -1133,10 +1278,19 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 		MemoryContextDelete(keyed->cxt);
 		return;
 	}
-	index = index_open(keyed->index, AccessShareLock);
-	scankeys = palloc0(sizeof(ScanKeyData) * keyed->nkeys);
-	scan = index_beginscan(rel, index, snapshot, keyed->nkeys, 0);
-	slot = table_slot_create(rel, NULL);
+	if (partitioned)
+	{
+		/* a leaf's index per partition the keys route to */
+		probe = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	}
+	else
+	{
+		index = index_open(keyed->index, AccessShareLock);
+		scankeys = palloc0(sizeof(ScanKeyData) * keyed->nkeys);
+		scan = index_beginscan(rel, index, snapshot, keyed->nkeys, 0);
+		slot = table_slot_create(rel, NULL);
+	}
 
 	/*
 	 * In key order: the lookups, updates and index entries then walk the
@@ -1158,14 +1312,16 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 	 * A target without a single page (new, or truncated) has no row to
 	 * look up: every key is new (the loop writes each key once).
 	 */
-	empty = RelationGetNumberOfBlocks(rel) == 0;
+	empty = !partitioned && RelationGetNumberOfBlocks(rel) == 0;
 	for (n = 0; n < nsorted; n++)
 	{
 		KeyedChange *change = sorted[n];
 		bool		found = false;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!empty)
+		if (partitioned)
+			found = find_in_partition(keyed, change, probe, slot, &lookups, snapshot, &leaf);
+		else if (!empty)
 		{
 			for (k = 0; k < keyed->nkeys; k++)
 			{
@@ -1199,7 +1355,7 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 				keep_stored = false;
 			if (change->kind == STREAM_CHANGE_DELETE)
 			{
-				stream_sink_delete(keyed->sink, slot);
+				stream_sink_delete(keyed->sink, leaf, slot);
 				if (sequenced)
 				{
 					tombstone_keys = lappend(tombstone_keys, stream_keyed_key_text(keyed, change));
@@ -1238,8 +1394,16 @@ keyed_end(StreamTarget *target, StreamTargetCounts *counts)
 		}
 		insert_change(keyed, change);
 	}
-	index_endscan(scan);
-	index_close(index, AccessShareLock);
+	if (partitioned)
+	{
+		close_leaf_lookups(lookups);
+		ExecDropSingleTupleTableSlot(probe);
+	}
+	else
+	{
+		index_endscan(scan);
+		index_close(index, AccessShareLock);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 
 	/* new keys of a sequenced stream: is there a newer remembered delete? */

@@ -80,6 +80,7 @@ typedef struct KeyColumn
 	FmgrInfo	equal;
 	FmgrInfo	output;
 	SortSupportData sort;		/* btree order, when the type has one */
+	int			target;			/* target attribute (0-based) */
 	int			index_column;	/* in the unique index (0-based) */
 	Oid			scan_subtype;	/* right-hand type of the index's = */
 	RegProcedure scan_procedure;

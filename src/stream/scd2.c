@@ -590,7 +590,7 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 		}
 		for (v = 0; v < nstored; v++)
 			if (!stored[v].matched)
-				stream_sink_delete(keyed->sink, stored_slots[v]);
+				stream_sink_delete(keyed->sink, NULL, stored_slots[v]);
 		/* the sink copied what it buffered (rows and stored versions) */
 		for (v = 0; v < nstored; v++)
 			ExecDropSingleTupleTableSlot(stored_slots[v]);

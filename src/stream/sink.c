@@ -479,21 +479,22 @@ stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
 }
 
 void
-stream_sink_delete(StreamSink *sink, TupleTableSlot *stored)
+stream_sink_delete(StreamSink *sink, ResultRelInfo *partition, TupleTableSlot *stored)
 {
+	ResultRelInfo *rri = partition ? partition : sink->rri;
 	TM_FailureData tmfd;
 	TM_Result	result;
 
 	if (sink->row_triggers)
 	{
 		/* as logical replication applies a delete: its row triggers fire */
-		ExecSimpleRelationDelete(sink->rri, sink->estate, &sink->epqstate, stored);
+		ExecSimpleRelationDelete(rri, sink->estate, &sink->epqstate, stored);
 		ResetPerTupleExprContext(sink->estate);
 		sink->deleted++;
 		return;
 	}
-	result = table_tuple_delete(sink->rel, &stored->tts_tid, sink->cid, sink->snapshot,
-								InvalidSnapshot, true, &tmfd, false);
+	result = table_tuple_delete(rri->ri_RelationDesc, &stored->tts_tid, sink->cid,
+								sink->snapshot, InvalidSnapshot, true, &tmfd, false);
 	if (result != TM_Ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -666,6 +667,50 @@ route_row(StreamSink *sink, int i)
 	routed->tts_tableOid = RelationGetRelid(rri->ri_RelationDesc);
 	if (!part->before_row)
 		check_partition_row(sink, rri, routed, false);
+}
+
+ResultRelInfo *
+stream_sink_route_key(StreamSink *sink, TupleTableSlot *slot)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ResultRelInfo *volatile rri = NULL;
+
+	Assert(sink->proute != NULL);
+
+	/*
+	 * "No partition for the row" is caught here without a subtransaction.
+	 * The keyed target's unique index on its keys includes every column of
+	 * the partition key at every level (PostgreSQL requires it of unique
+	 * indexes of partitioned tables, and forbids expressions in their
+	 * partition keys), so routing evaluates nothing of the user's: that
+	 * error is raised after the routing's work is done, with nothing
+	 * half-acquired to release.  Any other error is rethrown.
+	 */
+	CurrentResourceOwner = sink->owner;
+	PG_TRY();
+	{
+		rri = ExecFindPartition(sink->mtstate, sink->rri, sink->proute, slot,
+								sink->estate);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		CurrentResourceOwner = owner;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		rri = NULL;
+	}
+	PG_END_TRY();
+	CurrentResourceOwner = owner;
+	MemoryContextSwitchTo(cxt);
+	ResetPerTupleExprContext(sink->estate);
+	return rri;
 }
 
 /*
@@ -893,9 +938,8 @@ prepare_buffered(StreamSink *sink)
  * executor's simple-relation update, which fires them.
  */
 static void
-update_row(StreamSink *sink, int i)
+update_row(StreamSink *sink, int i, ResultRelInfo *rri, TupleTableSlot *slot)
 {
-	TupleTableSlot *slot = sink->slots[i];
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	bool		update_indexes;
@@ -909,9 +953,10 @@ update_row(StreamSink *sink, int i)
 		 * UPDATE triggers (foreign keys' too), generated columns,
 		 * constraints, index entries.
 		 */
+		/* the stored row is found by its tid (in a partition: there) */
 		ExecStoreHeapTuple(sink->old_rows[i], sink->old_slot, false);
 		sink->old_slot->tts_tid = sink->old_tids[i];
-		ExecSimpleRelationUpdate(sink->rri, sink->estate, &sink->epqstate,
+		ExecSimpleRelationUpdate(rri, sink->estate, &sink->epqstate,
 								 sink->old_slot, slot);
 		ExecClearTuple(sink->old_slot);
 		ExecClearTuple(slot);
@@ -919,7 +964,9 @@ update_row(StreamSink *sink, int i)
 		sink->updated++;
 		return;
 	}
-	if (sink->row_triggers_before)
+	if (sink->proute != NULL && sink->routed[i]->before_row)
+		check_partition_row(sink, rri, slot, false);	/* route_row left it */
+	else if (sink->row_triggers_before)
 	{
 		/* prepare_row left these to after the (insert) triggers */
 		if (sink->has_generated)
@@ -927,7 +974,7 @@ update_row(StreamSink *sink, int i)
 		if (sink->rel->rd_att->constr)
 			ExecConstraints(sink->rri, slot, sink->estate);
 	}
-	result = table_tuple_update(sink->rel, &sink->old_tids[i], slot, sink->cid,
+	result = table_tuple_update(rri->ri_RelationDesc, &sink->old_tids[i], slot, sink->cid,
 								sink->snapshot, InvalidSnapshot, true, &tmfd,
 								&lockmode, &update_indexes);
 	if (result != TM_Ok)
@@ -936,11 +983,11 @@ update_row(StreamSink *sink, int i)
 				 errmsg("could not update a row of streaming table \"%s\": it was changed concurrently",
 						RelationGetRelationName(sink->rel)),
 				 errdetail("The batch is rolled back and applied again.")));
-	if (update_indexes && sink->rri->ri_NumIndices == 1 &&
-		RelationGetRelid(sink->rri->ri_IndexRelationDescs[0]) == sink->key_index &&
-		sink->rri->ri_IndexRelationInfo[0]->ii_Expressions == NIL &&
-		sink->rri->ri_IndexRelationInfo[0]->ii_Predicate == NIL &&
-		sink->rri->ri_IndexRelationInfo[0]->ii_ExclusionOps == NULL)
+	if (update_indexes && rri->ri_NumIndices == 1 &&
+		RelationGetRelid(rri->ri_IndexRelationDescs[0]) == sink->key_index &&
+		rri->ri_IndexRelationInfo[0]->ii_Expressions == NIL &&
+		rri->ri_IndexRelationInfo[0]->ii_Predicate == NIL &&
+		rri->ri_IndexRelationInfo[0]->ii_ExclusionOps == NULL)
 	{
 		/*
 		 * The only index is the key's, whose columns the update keeps: the
@@ -953,12 +1000,12 @@ update_row(StreamSink *sink, int i)
 		ExprContext *econtext = GetPerTupleExprContext(sink->estate);
 
 		econtext->ecxt_scantuple = slot;
-		FormIndexDatum(sink->rri->ri_IndexRelationInfo[0], slot, sink->estate, values, isnull);
-		index_insert(sink->rri->ri_IndexRelationDescs[0], values, isnull, &slot->tts_tid,
-					 sink->rel, UNIQUE_CHECK_NO, true, sink->rri->ri_IndexRelationInfo[0]);
+		FormIndexDatum(rri->ri_IndexRelationInfo[0], slot, sink->estate, values, isnull);
+		index_insert(rri->ri_IndexRelationDescs[0], values, isnull, &slot->tts_tid,
+					 rri->ri_RelationDesc, UNIQUE_CHECK_NO, true, rri->ri_IndexRelationInfo[0]);
 	}
-	else if (update_indexes && sink->rri->ri_NumIndices > 0)
-		list_free(ExecInsertIndexTuples(sink->rri, slot, sink->estate,
+	else if (update_indexes && rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(rri, slot, sink->estate,
 										true, false, NULL, NIL));
 	ExecClearTuple(slot);
 	ResetPerTupleExprContext(sink->estate);
@@ -985,6 +1032,17 @@ after_insert(StreamSink *sink, ResultRelInfo *rri, TupleTableSlot *slot)
 	ResetPerTupleExprContext(sink->estate);
 }
 
+/* A bulk-insert state for a partition, living as long as the sink. */
+static BulkInsertState
+partition_bistate(StreamSink *sink)
+{
+	MemoryContext old = MemoryContextSwitchTo(sink->estate->es_query_cxt);
+	BulkInsertState bistate = GetBulkInsertState();
+
+	MemoryContextSwitchTo(old);
+	return bistate;
+}
+
 /*
  * Write the prepared rows of a partitioned target: each into its
  * partition, one multi insert per partition, but one at a time into
@@ -1004,6 +1062,11 @@ flush_partitioned(StreamSink *sink)
 
 		if (sink->rejected[i])
 			continue;
+		if (sink->old_rows[i])
+		{
+			update_row(sink, i, part->rri, slot);
+			continue;
+		}
 		if (!part->one_at_a_time)
 		{
 			part->kept_rows[part->nkept] = i;
@@ -1036,7 +1099,7 @@ flush_partitioned(StreamSink *sink)
 		else
 		{
 			if (part->bistate == NULL)
-				part->bistate = GetBulkInsertState();
+				part->bistate = partition_bistate(sink);
 			table_tuple_insert(rri->ri_RelationDesc, slot, sink->cid, 0, part->bistate);
 		}
 		after_insert(sink, rri, slot);
@@ -1050,7 +1113,7 @@ flush_partitioned(StreamSink *sink)
 		{
 			sink->current = NULL;
 			if (part->bistate == NULL)
-				part->bistate = GetBulkInsertState();
+				part->bistate = partition_bistate(sink);
 			table_multi_insert(part->rri->ri_RelationDesc, part->kept, part->nkept,
 							   sink->cid, 0, part->bistate);
 			for (i = 0; i < part->nkept; i++)
@@ -1092,7 +1155,7 @@ stream_sink_flush(StreamSink *sink)
 			continue;
 		if (sink->old_rows[i])
 		{
-			update_row(sink, i);
+			update_row(sink, i, sink->rri, slot);
 			continue;
 		}
 		if (sink->row_triggers_before)

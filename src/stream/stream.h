@@ -22,6 +22,7 @@
 
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
+#include "nodes/execnodes.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 
@@ -223,15 +224,26 @@ extern void stream_sink_flush(StreamSink *sink);
 
 /*
  * Keyed targets: buffer an update of the stored row in slot stored (its
- * tts_tid and values are copied) to the input row; input columns marked in
- * keep (or none, keep NULL) take the stored value.  Rejects work as for
- * stream_sink_put.  Deletes are immediate.  Both use snapshot (set first).
+ * tts_tid and values, in the target's row type, are copied) to the input
+ * row; input columns marked in keep (or none, keep NULL) take the stored
+ * value.  Rejects work as for stream_sink_put.  Deletes are immediate.
+ * Both use snapshot (set first).  In a partitioned target the stored row is
+ * in the leaf partition stream_sink_route_key found for its key: an update
+ * keeps the key, so its new version goes there too; a delete names it.
  */
 extern void stream_sink_put_update(StreamSink *sink, Datum *values, bool *nulls,
 								   const bool *keep, TupleTableSlot *stored,
 								   const char *topic, int32 partition,
 								   int64 offset);
-extern void stream_sink_delete(StreamSink *sink, TupleTableSlot *stored);
+extern void stream_sink_delete(StreamSink *sink, ResultRelInfo *partition,
+							   TupleTableSlot *stored);
+
+/*
+ * A partitioned target: the leaf partition of the row in slot (the
+ * target's row type; only the partition key columns are looked at), or
+ * NULL when no partition takes it.
+ */
+extern ResultRelInfo *stream_sink_route_key(StreamSink *sink, TupleTableSlot *slot);
 
 /*
  * Updates and deletes fire the target's UPDATE and DELETE triggers (row and

@@ -13,8 +13,10 @@
 #   - pg_partman (run_maintenance_proc) creating the next days' partitions
 #     and detaching old ones while a stream ingests;
 #   - a hash-partitioned target and a foreign (Kafka) partition;
-#   - on_error 'fail' still stops at the first refused row; a keyed mode
-#     over a partitioned table is refused.
+#   - upsert into a hash-partitioned table (the key is its partition key)
+#     equals the reference replay of independent changes after a SIGKILL;
+#   - on_error 'fail' still stops at the first refused row; SCD type 2 and
+#     keys without the partition key are refused.
 
 use strict;
 use warnings;
@@ -300,7 +302,58 @@ is(query(q{SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || bool_and(_part
 	FROM fp_out_topic}), '200 200 true',
 	'the foreign partition produced its rows to its topic');
 
-# --- on_error 'fail' stops at a refused row; keyed modes are refused
+# --- upsert into a hash-partitioned table (the key is the partition key):
+# equal to the reference replay of test/fixtures/keyed_changes.py, after a
+# SIGKILL mid-stream
+my $keyed = "$srcdir/test/fixtures/keyed_changes.py";
+$broker->create_topic('kchanges', 4);
+my ($ok, $kout, $kerr) = run_cmd([ $python, $keyed, 'produce', '--bootstrap', $bs,
+	'--topic', 'kchanges', '--count', 30000, '--keys', 3000, '--partitions', 4 ], 300);
+die "keyed_changes.py produce failed: $kerr$kout" unless $ok;
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE kchanges_topic (id text OPTIONS (kafka 'key'),
+		seq bigint OPTIONS (kafka 'header:seq'), a int, b text, d int)
+	  SERVER k OPTIONS (topic 'kchanges', format 'json');
+	CREATE TABLE kcur (id text PRIMARY KEY, seq bigint, a int, b text, d int)
+	  PARTITION BY HASH (id);
+	CREATE TABLE kcur_0 PARTITION OF kcur FOR VALUES WITH (MODULUS 4, REMAINDER 0);
+	CREATE TABLE kcur_1 PARTITION OF kcur FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+	CREATE TABLE kcur_2 PARTITION OF kcur FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+	CREATE TABLE kcur_3 (d int, b text, gone int, a int, seq bigint, id text NOT NULL);
+	ALTER TABLE kcur_3 DROP COLUMN gone;
+	ALTER TABLE kcur ATTACH PARTITION kcur_3 FOR VALUES WITH (MODULUS 4, REMAINDER 3);
+	SELECT kafka.create_streaming_table('kcur', source => 'kchanges_topic',
+	  max_offsets_per_trigger => 1500, mode => 'upsert', sequence_by => 'seq');
+});
+{
+	my $pid = worker_pid('kcur');
+	my $now = 0;
+	for (1 .. 3000)
+	{
+		$now = consumed('kcur');
+		last if $now >= 8000;
+		usleep(5_000);
+	}
+	kill 'KILL', $pid;
+	note "killed the upsert stream's worker $pid with $now of 30000 changes consumed";
+	usleep(300_000);
+	query('SELECT 1');
+}
+ok(wait_for(q{SELECT coalesce(sum(next_offset), 0) FROM kafka.stream_offsets WHERE stream = 'kcur'::regclass},
+	'30000', 'kcur consumed'), 'the upsert stream consumed every change');
+my $dir = PostgreSQL::Test::Utils::tempdir('reference');
+($ok, $kout, $kerr) = run_cmd([ $python, $keyed, 'reference', '--bootstrap', $bs,
+	'--topic', 'kchanges', '--scd1', "$dir/scd1", '--scd2', "$dir/scd2" ], 300);
+die "keyed_changes.py reference failed: $kerr$kout" unless $ok;
+my $reference = slurp_file("$dir/scd1");
+chomp $reference;
+my $got = query(q{SELECT concat_ws('|', id, seq, a, b, coalesce(d::text, ''))
+	FROM kcur ORDER BY id COLLATE "C"});
+is(scalar(() = $got =~ /\n/g), scalar(() = $reference =~ /\n/g), 'as many keys as the reference');
+ok($got eq $reference, 'the partitioned upsert target equals the reference (updates, deletes, late changes)');
+is(query(q{SELECT count(DISTINCT tableoid) FROM kcur}), '4', 'in all four hash partitions');
+
+# --- on_error 'fail' stops at a refused row; SCD type 2 is refused
 produce_events('--topic', 'strict', '--count', 200, '--bad');
 $node->safe_psql('postgres', topic_table('strict_topic', 'strict') . q{
 	CREATE TABLE strict (LIKE ev) PARTITION BY RANGE (ts);
@@ -314,11 +367,18 @@ is(query(q{SELECT state FROM kafka.streaming_tables WHERE target = 'strict'::reg
 	'and the stream is failed');
 is(query(q{SELECT count(*) FROM strict}), '0', 'nothing of the failed batch was written');
 ($ret, $out, $err) = $node->psql('postgres', q{
-	CREATE TABLE keyed_part (id int, ts timestamptz, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+	CREATE TABLE keyed_part (id int, ts timestamptz, __start_at timestamptz, __end_at timestamptz,
+		PRIMARY KEY (id, ts, __start_at)) PARTITION BY RANGE (ts);
 	SELECT kafka.create_streaming_table('keyed_part', source => 'strict_topic', mode => 'upsert',
-	  keys => ARRAY['id', 'ts'])});
-like($err, qr/streaming table .*keyed_part in mode 'upsert' cannot be a partitioned table/,
-	'a keyed mode over a partitioned table is refused');
+	  keys => ARRAY['id', 'ts'], sequence_by => 'ts', stored_as_scd_type => 2)});
+like($err, qr/streaming table .*keyed_part stored as SCD type 2 cannot be a partitioned table/,
+	'SCD type 2 over a partitioned table is refused');
+($ret, $out, $err) = $node->psql('postgres', q{
+	CREATE TABLE keyed_ts (id int, ts timestamptz, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+	SELECT kafka.create_streaming_table('keyed_ts', source => 'strict_topic', mode => 'upsert',
+	  keys => ARRAY['id'])});
+like($err, qr/has no unique index on its keys \(id\).*\nHINT:  CREATE UNIQUE INDEX ON .*; a unique index of a partitioned table must include its partition key columns/s,
+	'keys without the partition key are refused, with a hint');
 
 my $log = slurp_file($node->logfile);
 unlike($log, qr/reference leak|still referenced|TRAP:/, 'no leaked references');
