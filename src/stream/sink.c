@@ -277,10 +277,6 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	sink->cid = sink->estate->es_output_cid;
 	CheckValidResultRel(sink->rri, CMD_INSERT);
 	ExecOpenIndices(sink->rri, false);
-	if (rel->trigdesc)
-		sink->transition = MakeTransitionCaptureState(rel->trigdesc,
-													  RelationGetRelid(rel),
-													  CMD_INSERT);
 	sink->row_triggers_before = rel->trigdesc && rel->trigdesc->trig_insert_before_row;
 	sink->has_generated = desc->constr && desc->constr->has_generated_stored;
 
@@ -336,7 +332,12 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 										 ALLOCSET_DEFAULT_SIZES);
 	sink->bistate = GetBulkInsertState();
 
+	/* transition tables (REFERENCING NEW TABLE) belong to the query level */
 	AfterTriggerBeginQuery();
+	if (rel->trigdesc)
+		sink->transition = MakeTransitionCaptureState(rel->trigdesc,
+													  RelationGetRelid(rel),
+													  CMD_INSERT);
 	ExecBSInsertTriggers(sink->estate, sink->rri);
 
 	sink->errcallback.callback = sink_error_context;
