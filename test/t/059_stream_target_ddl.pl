@@ -4,12 +4,13 @@
 # not write, one it writes), RENAME COLUMN, ALTER COLUMN ... TYPE (int to
 # bigint, text to varchar(5) with values that no longer fit, a type the
 # source column cannot be assigned to), TRUNCATE while batches commit,
-# RENAME TO, a SIGKILL of the worker in the batch right after a DDL, DROP
-# TABLE rolled back and committed; keyed targets losing their unique index
-# or their key column.  The worker remaps at its next batch, or stops with
-# the error in kafka.stream_progress before writing anything; after each
-# phase every record is stored (or dead-lettered, or was truncated away)
-# exactly once, with its own values.
+# RENAME TO and SET SCHEMA, a SIGKILL of the worker in the batch right after
+# a DDL, DROP TABLE rolled back and committed, a column a transform fills
+# renamed between two ticks of an interval stream; keyed targets losing
+# their unique index or their key column.  The worker remaps at its next
+# batch, or stops with the error in kafka.stream_progress before writing
+# anything; after each phase every record is stored (or dead-lettered, or
+# was truncated away) exactly once, with its own values.
 
 use strict;
 use warnings;
@@ -250,13 +251,19 @@ ok(all_once('after TRUNCATE'), 'TRUNCATE under a running stream: every record on
 ok(query('SELECT count(*) FROM truncated') > 0 && stored() > 0, 'rows on both sides of the TRUNCATE');
 is(wrong_values('true', qw(event_id user_id ts)), '0', 'rows after it hold their values');
 
-# --- RENAME TO: the stream follows its table
+# --- RENAME TO and SET SCHEMA: the stream follows its table
 $node->safe_psql('postgres', "ALTER TABLE $t RENAME TO events_v2");
 $t = 'events_v2';
 produce_more(1000);
 ok(all_once('after RENAME TO'), 'RENAME TO: every record once');
 is(query(q{SELECT target::text FROM kafka.streaming_tables WHERE source = 'ddl_topic'::regclass}),
 	'events_v2', 'the catalog shows the new name');
+$node->safe_psql('postgres', "CREATE SCHEMA warehouse; ALTER TABLE $t SET SCHEMA warehouse");
+$t = 'warehouse.events_v2';
+produce_more(500);
+ok(all_once('after SET SCHEMA'), 'SET SCHEMA: every record once');
+is(query(q{SELECT target::text FROM kafka.streaming_tables WHERE source = 'ddl_topic'::regclass}),
+	'warehouse.events_v2', 'the catalog shows the new schema');
 is(state(), 'active', 'the stream runs on');
 
 # --- SIGKILL of the worker in the batch right after a DDL: the worker is
@@ -297,7 +304,7 @@ produce_more(500);
 $session->query_safe("DROP TABLE $t; COMMIT");
 $session->quit;
 ok(wait_for(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kafka_fdw stream worker'
-		AND application_name LIKE 'kafka_fdw stream public.events%'}, '0', 'worker gone'),
+		AND application_name LIKE 'kafka_fdw stream %events%'}, '0', 'worker gone'),
 	'the worker of the dropped table stops');
 is(query(q{SELECT (SELECT count(*) FROM kafka.streaming_tables WHERE source = 'ddl_topic'::regclass)
 		|| ' ' || (SELECT count(*) FROM kafka.stream_offsets o WHERE NOT EXISTS
