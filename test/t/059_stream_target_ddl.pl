@@ -143,15 +143,20 @@ is(query("SELECT count(*) FILTER (WHERE ts IS NULL AND event_id < 1000) || ' '
 is(wrong_values('e.event_id >= 1000', qw(event_id user_id type amount ts)), '0',
 	'rows written after ADD COLUMN hold their values in the right columns');
 
-# --- ADD COLUMN with a default, NOT NULL with a default, and a volatile
-# default (a table rewrite under the stream)
+# --- ADD COLUMN with a default, NOT NULL with a default, a volatile
+# default (a table rewrite under the stream), a generated column and an
+# identity column
 $node->safe_psql('postgres', qq{ALTER TABLE $t ADD COLUMN loaded_by text DEFAULT 'stream',
 	ADD COLUMN version int NOT NULL DEFAULT 2,
-	ADD COLUMN loaded_at timestamptz NOT NULL DEFAULT clock_timestamp()});
+	ADD COLUMN loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	ADD COLUMN event_key text GENERATED ALWAYS AS ('e' || event_id) STORED,
+	ADD COLUMN row_id bigint GENERATED ALWAYS AS IDENTITY});
 produce_more(1000);
 ok(all_once('after ADD COLUMN DEFAULT'), 'ADD COLUMN with defaults: every record once');
 is(query("SELECT count(*) FROM $t WHERE loaded_by = 'stream' AND version = 2 AND loaded_at IS NOT NULL"),
 	stored(), 'new rows get the added columns\' defaults');
+is(query("SELECT count(*) || ' ' || count(DISTINCT row_id) FROM $t WHERE event_key = 'e' || event_id"),
+	stored() . ' ' . stored(), 'and the generated and identity columns\' values');
 is(wrong_values('e.event_id >= 2000', qw(event_id user_id type amount ts)), '0', 'and their own values');
 
 # --- DROP COLUMN the stream does not write
@@ -334,6 +339,17 @@ ok(wait_for($enriched_once, "$produced|$produced", 'enriched resumed'), 'renamed
 is(query(q{SELECT count(*) FROM enriched e JOIN ddl_topic s USING (_partition, _offset)
 		WHERE e.kind IS DISTINCT FROM upper(s.type) OR e.event_id IS DISTINCT FROM s.event_id}),
 	'0', 'every row holds its transformed values');
+
+# --- SET UNLOGGED: a crash would empty the table while the offsets stay
+$node->safe_psql('postgres', 'ALTER TABLE enriched SET UNLOGGED');
+produce_more(300);
+ok(wait_for($enriched_state, 'failed', 'enriched unlogged'), 'an unlogged target stops the stream');
+like(query(q{SELECT DISTINCT last_error FROM kafka.stream_progress WHERE stream = 'enriched'::regclass}),
+	qr/^streaming table "enriched" must be a logged table/, 'and says why');
+is(query('SELECT count(*) FROM enriched'), $produced - 300, 'nothing of the batch written');
+$node->safe_psql('postgres', q{ALTER TABLE enriched SET LOGGED;
+	SELECT kafka.resume_streaming_table('enriched');});
+ok(wait_for($enriched_once, "$produced|$produced", 'enriched logged'), 'logged again and resumed: every record once');
 
 # --- keyed target (mode upsert): its unique index, then its key column
 $node->safe_psql('postgres', q{
