@@ -19,6 +19,14 @@
  * Memory is bounded by the batch: held messages, one row at a time decoded,
  * the sink's buffer; a transform's input spills to disk beyond work_mem.
  *
+ * The target may change between batches (ALTER TABLE under a running
+ * stream): each batch maps its columns again, under the lock it holds to
+ * its end, so rows are always built for the layout they are written into.
+ * Added columns take their defaults (or their input column, by name), a
+ * retyped column its assignment coercion; a column the previous batch wrote
+ * that was dropped or renamed since stops the stream before anything is
+ * written (check_written_columns), rather than losing its values.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -124,7 +132,37 @@ struct StreamIngest
 	MemoryContext batchcxt;		/* per apply */
 	int64		dead_bytes;		/* of the batch's dead letters so far */
 	bool		catalog_has_counters;	/* streaming_tables.last_batch_inserted... */
+	StreamWrittenColumns *written;	/* what the committed batches wrote */
+	List	   *batch_written;	/* WrittenColumn: what this batch writes */
+	bool		batch_mapped;	/* batch_written is set */
 };
+
+/*
+ * A target column a batch wrote, named by the input column (the source's
+ * or the transform's) whose values it took.
+ */
+typedef struct WrittenColumn
+{
+	char	   *input;
+	AttrNumber	attnum;			/* in the target */
+	char	   *name;			/* the target column's name then */
+} WrittenColumn;
+
+struct StreamWrittenColumns
+{
+	MemoryContext cxt;
+	List	   *columns;		/* WrittenColumn; NIL before the first batch */
+};
+
+StreamWrittenColumns *
+stream_written_columns_create(MemoryContext parent)
+{
+	StreamWrittenColumns *written = MemoryContextAllocZero(parent, sizeof(StreamWrittenColumns));
+
+	written->cxt = AllocSetContextCreate(parent, "kafka stream written columns",
+										 ALLOCSET_SMALL_SIZES);
+	return written;
+}
 
 static void
 free_held(StreamIngest *ingest)
@@ -269,7 +307,8 @@ check_dependencies(StreamDef *def, LOCKMODE target_lock)
 }
 
 StreamIngest *
-stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
+stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
+				   StreamWrittenColumns *written)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "kafka stream ingest",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -286,6 +325,7 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent)
 	ingest->cxt = cxt;
 	ingest->def = def = stream_def_copy(def);
 	ingest->bounded = bounded;
+	ingest->written = written ? written : stream_written_columns_create(cxt);
 	{
 		Oid			nsp = get_namespace_oid("kafka", true);
 		Oid			catalog = OidIsValid(nsp) ?
@@ -723,6 +763,82 @@ report_record_error(StreamIngest *ingest, HeldMessage *h, const char *error, int
 }
 
 /*
+ * A batch is about to write rows shaped like input into rel (locked until
+ * the batch ends): does every target column the previous batch wrote still
+ * take its input column?  The columns map by name anew each batch, so a
+ * column dropped or renamed since would silently stop receiving its values;
+ * the batch raises an error instead, before anything is written, which
+ * stops the stream (class 42) with the offsets where they were.  Resuming
+ * it starts from the target as it is then.  Input columns that are gone
+ * (the source changed, except_columns) are not the target's doing and are
+ * not checked.  Remembers what this batch writes for the next one
+ * (stream_ingest_committed).
+ */
+static void
+check_written_columns(StreamIngest *ingest, Relation rel, TupleDesc input,
+					  const char *input_name)
+{
+	StreamDef  *def = ingest->def;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleDesc	written = stream_sink_written_columns(def, input);
+	int		   *map = stream_sink_map_columns(rel, written, input_name);
+	MemoryContext old = MemoryContextSwitchTo(ingest->batchcxt);
+	ListCell   *lc;
+	int			i;
+	int			j;
+
+	foreach(lc, ingest->written->columns)
+	{
+		WrittenColumn *column = lfirst(lc);
+		Form_pg_attribute att;
+
+		for (j = 0; j < written->natts; j++)
+			if (!TupleDescAttr(written, j)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(written, j)->attname), column->input) == 0)
+				break;
+		if (j == written->natts)
+			continue;
+		for (i = 0; i < desc->natts; i++)
+			if (map[i] == j)
+				break;
+		if (i < desc->natts)
+			continue;
+		att = column->attnum <= desc->natts ? TupleDescAttr(desc, column->attnum - 1) : NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 att == NULL || att->attisdropped ?
+				 errmsg("column \"%s\" of streaming table %s was dropped, but its stream writes it",
+						column->name, def->target_name) :
+				 strcmp(NameStr(att->attname), column->name) != 0 ?
+				 errmsg("column \"%s\" of streaming table %s was renamed to \"%s\", but its stream writes it by name",
+						column->name, def->target_name, NameStr(att->attname)) :
+				 errmsg("column \"%s\" of streaming table %s no longer takes the values its stream writes",
+						column->name, def->target_name),
+				 errdetail("It holds column \"%s\" of %s. The batch was not applied: no record is lost and no offset advanced.",
+						   column->input, input_name),
+				 errhint("To keep the column, add it back (or rename it back), then call kafka.resume_streaming_table(). "
+						 "To go on without it, just call kafka.resume_streaming_table(): the stream then writes the columns the table has.")));
+	}
+
+	ingest->batch_written = NIL;
+	for (i = 0; i < desc->natts; i++)
+	{
+		WrittenColumn *column;
+
+		if (map[i] < 0)
+			continue;
+		column = palloc(sizeof(WrittenColumn));
+		column->input = pstrdup(NameStr(TupleDescAttr(written, map[i])->attname));
+		column->attnum = i + 1;
+		column->name = pstrdup(NameStr(TupleDescAttr(desc, i)->attname));
+		ingest->batch_written = lappend(ingest->batch_written, column);
+	}
+	ingest->batch_mapped = true;
+	pfree(map);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Run the transform over rows (a tuplestore shaped like the source) and
  * return its result rows (heap tuples in the current context).
  */
@@ -878,6 +994,7 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	if (desc != NULL)
 	{
 		*target = stream_target_begin(ingest->def, rel, desc, "the transform", NULL, NULL);
+		check_written_columns(ingest, rel, desc, "the transform");
 		{
 			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
@@ -1253,6 +1370,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			if (rejects)
 				rejects->target = target;
 		}
+		check_written_columns(ingest, rel, source_desc, input_name);
 	}
 
 	for (i = 0; i < ingest->nranges; i++)
@@ -1401,6 +1519,28 @@ stream_ingest_committed(StreamIngest *ingest)
 		ingest->range_array[i]->lost_to = -1;
 	}
 	ingest->def->batch_id++;
+	if (ingest->batch_mapped)
+	{
+		StreamWrittenColumns *written = ingest->written;
+		MemoryContext old;
+		ListCell   *lc;
+
+		MemoryContextReset(written->cxt);
+		old = MemoryContextSwitchTo(written->cxt);
+		written->columns = NIL;
+		foreach(lc, ingest->batch_written)
+		{
+			WrittenColumn *column = palloc(sizeof(WrittenColumn));
+
+			*column = *(WrittenColumn *) lfirst(lc);
+			column->input = pstrdup(column->input);
+			column->name = pstrdup(column->name);
+			written->columns = lappend(written->columns, column);
+		}
+		MemoryContextSwitchTo(old);
+		ingest->batch_written = NIL;
+		ingest->batch_mapped = false;
+	}
 	free_held(ingest);
 	MemoryContextReset(ingest->batchcxt);
 }

@@ -81,6 +81,7 @@ typedef struct RefreshStep
 	StreamDef  *def;
 	MemoryContext cxt;
 	StreamIngest *ingest;
+	StreamWrittenColumns *written;	/* across the ingests of the call */
 	bool		applied;
 	bool		reopen;			/* the source changed: open the ingest again */
 	StreamBatchResult result;
@@ -89,7 +90,7 @@ typedef struct RefreshStep
 static void
 open_step(RefreshStep *step)
 {
-	step->ingest = stream_ingest_open(step->def, true, step->cxt);
+	step->ingest = stream_ingest_open(step->def, true, step->cxt, step->written);
 }
 
 static void
@@ -214,6 +215,7 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 		memset(&step, 0, sizeof(step));
 		step.def = def;
 		step.cxt = cxt;
+		step.written = stream_written_columns_create(cxt);
 		run_step(open_step, &step, atomic, target);
 		ingest = step.ingest;
 		for (;;)

@@ -213,8 +213,10 @@ stream_sink_written_columns(StreamDef *def, TupleDesc input)
 /*
  * Per target attribute, the input column of the same name, or -1.  The
  * input type must be the column's type or its base type (for a domain), or
- * binary coercible to it; typmods and domain constraints are applied to
- * each value (stream_sink_begin).
+ * convert to it implicitly (binary coercible, or a widening such as int to
+ * bigint: a target column retyped so under a running stream keeps its
+ * values); typmods and domain constraints are applied to each value
+ * (stream_sink_begin).
  */
 int *
 stream_sink_map_columns(Relation rel, TupleDesc input, const char *input_name)
@@ -239,7 +241,8 @@ stream_sink_map_columns(Relation rel, TupleDesc input, const char *input_name)
 			if (in->attisdropped || strcmp(NameStr(in->attname), NameStr(att->attname)) != 0)
 				continue;
 			if (in->atttypid != att->atttypid && in->atttypid != base &&
-				!IsBinaryCoercible(in->atttypid, base))
+				!IsBinaryCoercible(in->atttypid, base) &&
+				!can_coerce_type(1, &in->atttypid, &base, COERCION_IMPLICIT))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("column \"%s\" of %s has type %s but column \"%s\" of streaming table \"%s\" has type %s",
@@ -315,10 +318,6 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	sink->cid = sink->estate->es_output_cid;
 	CheckValidResultRel(sink->rri, CMD_INSERT);
 	ExecOpenIndices(sink->rri, false);
-	if (rel->trigdesc)
-		sink->transition = MakeTransitionCaptureState(rel->trigdesc,
-													  RelationGetRelid(rel),
-													  CMD_INSERT);
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 	{
 		/* as COPY FROM: a ModifyTableState for the routing to refer to */
@@ -396,7 +395,12 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 										 ALLOCSET_DEFAULT_SIZES);
 	sink->bistate = GetBulkInsertState();
 
+	/* transition tables (REFERENCING NEW TABLE) belong to the query level */
 	AfterTriggerBeginQuery();
+	if (rel->trigdesc)
+		sink->transition = MakeTransitionCaptureState(rel->trigdesc,
+													  RelationGetRelid(rel),
+													  CMD_INSERT);
 	ExecBSInsertTriggers(sink->estate, sink->rri);
 
 	sink->errcallback.callback = sink_error_context;

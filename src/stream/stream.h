@@ -124,12 +124,25 @@ typedef struct StreamBatchResult
 } StreamBatchResult;
 
 /*
+ * The target columns written by the last committed batch of a worker or of
+ * a refresh, kept across the ingests it opens (a worker reopens one when
+ * the source changes, an interval worker at every tick): a column written
+ * before that a later batch finds dropped or renamed stops the stream
+ * rather than losing its values (ingest.c, check_written_columns).
+ */
+typedef struct StreamWrittenColumns StreamWrittenColumns;
+
+extern StreamWrittenColumns *stream_written_columns_create(MemoryContext parent);
+
+/*
  * Open a stream for ingest (in a transaction): read its offsets, add new
  * partitions, connect, start reading.  bounded: end offsets are the high
- * watermarks now (availableNow); otherwise the read never ends.
+ * watermarks now (availableNow); otherwise the read never ends.  written:
+ * the caller's (NULL: this ingest's batches only).
  */
 extern StreamIngest *stream_ingest_open(StreamDef *def, bool bounded,
-										MemoryContext parent);
+										MemoryContext parent,
+										StreamWrittenColumns *written);
 
 /*
  * Fetch the next batch (no transaction needed).  Bounded reads fill until

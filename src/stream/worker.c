@@ -186,6 +186,7 @@ run_stream(Oid target, MemoryContext parent)
 											  ALLOCSET_SMALL_SIZES);
 	StreamDef  *def;
 	StreamIngest *ingest = NULL;
+	StreamWrittenColumns *written = stream_written_columns_create(parent);
 	TimestampTz last_partition_check = GetCurrentTimestamp();
 	TimestampTz window_start = GetCurrentTimestamp();
 	int64		window_rows = 0;
@@ -217,7 +218,8 @@ run_stream(Oid target, MemoryContext parent)
 		if (ingest == NULL)
 		{
 			stream_worker_report("connecting", -1, NULL);
-			ingest = stream_ingest_open(def, def->trigger == STREAM_TRIGGER_INTERVAL, parent);
+			ingest = stream_ingest_open(def, def->trigger == STREAM_TRIGGER_INTERVAL, parent,
+										written);
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
