@@ -652,6 +652,34 @@ stream_error_is_permanent(ErrorData *edata)
 		stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RETRY;
 }
 
+bool
+stream_in_subtransaction(void (*fn) (void *arg), void *arg, ErrorData **edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
 /* A held message as the record a target is given. */
 static void
 held_record(HeldMessage *h, StreamRecord *record)
@@ -886,107 +914,91 @@ run_transform(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	return result;
 }
 
+/* What transform_batch hands the subtransaction. */
+typedef struct TransformAttempt
+{
+	StreamIngest *ingest;
+	Tuplestorestate *rows;
+	int64		count;
+	List	   *results;		/* out */
+	TupleDesc	desc;			/* out */
+} TransformAttempt;
+
+static void
+transform_attempt(void *arg)
+{
+	TransformAttempt *a = arg;
+
+	a->results = run_transform(a->ingest, a->rows, a->count, &a->desc);
+}
+
 /* Apply the transform; on error find the bad records one by one. */
 static void
 transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 				int *row_index, List **dead, int64 *skipped, StreamTarget **target,
 				Relation rel)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	List	   *volatile results = NIL;
-	TupleDesc	volatile desc = NULL;
-	volatile bool failed = false;
-	ErrorData  *volatile edata = NULL;
+	TransformAttempt attempt = {ingest, rows, count, NIL, NULL};
+	List	   *results;
+	TupleDesc	desc;
+	ErrorData  *edata;
 	ListCell   *lc;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	if (stream_in_subtransaction(transform_attempt, &attempt, &edata))
 	{
-		TupleDesc	d;
-
-		results = run_transform(ingest, rows, count, &d);
-		desc = d;
-		ReleaseCurrentSubTransaction();
+		results = attempt.results;
+		desc = attempt.desc;
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		failed = true;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-
-	/* a failure of the statement, not of a record: the batch's error */
-	if (failed && stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RECORD)
-		ReThrowError(edata);
-	if (failed)
+	else
 	{
 		/* one record at a time, to give each error its coordinates */
 		TupleDesc	source_desc = ingest->source->desc;
 		TupleTableSlot *slot = MakeSingleTupleTableSlot(source_desc, &TTSOpsMinimalTuple);
-		volatile int64 n = 0;
+		int64		n = 0;
 
+		/* a failure of the statement, not of a record: the batch's error */
+		if (stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RECORD)
+			ReThrowError(edata);
 		results = NIL;
+		desc = NULL;
 		tuplestore_rescan(rows);
 		while (tuplestore_gettupleslot(rows, true, true, slot))
 		{
-			Tuplestorestate *one = tuplestore_begin_heap(false, false, work_mem);
 			HeldMessage *h = &ingest->held[row_index[n++]];
-			List	   *r = NIL;
 
-			tuplestore_puttupleslot(one, slot);
-			BeginInternalSubTransaction(NULL);
-			MemoryContextSwitchTo(cxt);
-			PG_TRY();
+			attempt.rows = tuplestore_begin_heap(false, false, work_mem);
+			attempt.count = 1;
+			tuplestore_puttupleslot(attempt.rows, slot);
+			if (stream_in_subtransaction(transform_attempt, &attempt, &edata))
 			{
-				TupleDesc	d;
-
-				r = run_transform(ingest, one, 1, &d);
-				desc = d;
-				ReleaseCurrentSubTransaction();
-				MemoryContextSwitchTo(cxt);
-				CurrentResourceOwner = owner;
-				results = list_concat(results, r);
+				results = list_concat(results, attempt.results);
+				desc = attempt.desc;
+				tuplestore_end(attempt.rows);
+				continue;
 			}
-			PG_CATCH();
+			tuplestore_end(attempt.rows);
+			/* not this record's fault: the whole batch fails */
+			if (stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RECORD)
+				ReThrowError(edata);
+			switch (ingest->def->on_error)
 			{
-				MemoryContextSwitchTo(cxt);
-				edata = CopyErrorData();
-				FlushErrorState();
-				RollbackAndReleaseCurrentSubTransaction();
-				MemoryContextSwitchTo(cxt);
-				CurrentResourceOwner = owner;
-				/* not this record's fault: the whole batch fails */
-				if (stream_classify_error(edata->sqlerrcode) != STREAM_ERROR_RECORD)
-					ReThrowError(edata);
-				switch (ingest->def->on_error)
-				{
-					case STREAM_ON_ERROR_FAIL:
-						report_record_error(ingest, h, psprintf("transform failed: %s", edata->message),
-											edata->sqlerrcode);
-						break;
-					case STREAM_ON_ERROR_DEAD_LETTER:
-						{
-							StreamRecord record;
+				case STREAM_ON_ERROR_FAIL:
+					report_record_error(ingest, h, psprintf("transform failed: %s", edata->message),
+										edata->sqlerrcode);
+					break;
+				case STREAM_ON_ERROR_DEAD_LETTER:
+					{
+						StreamRecord record;
 
-							held_record(h, &record);
-							keep_dead_letter(ingest, dead, &record,
-											 psprintf("transform failed: %s", edata->message));
-							break;
-						}
-					default:
-						(*skipped)++;
+						held_record(h, &record);
+						keep_dead_letter(ingest, dead, &record,
+										 psprintf("transform failed: %s", edata->message));
 						break;
-				}
+					}
+				default:
+					(*skipped)++;
+					break;
 			}
-			PG_END_TRY();
-			tuplestore_end(one);
 		}
 		ExecDropSingleTupleTableSlot(slot);
 	}
@@ -1144,6 +1156,41 @@ is_write_record_error(int sqlerrcode)
 		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_PLPGSQL_ERROR;
 }
 
+/* What try_write hands the subtransaction. */
+typedef struct WriteAttempt
+{
+	StreamIngest *ingest;
+	Relation	rel;
+	const char *input_name;
+	SinkRejects *rejects;
+	int			from;
+	int			to;
+	Datum	   *values;
+	bool	   *nulls;
+	MemoryContext rowcxt;
+	StreamBatchResult *result;
+	MemoryContext cxt;			/* the attempt's memory */
+} WriteAttempt;
+
+static void
+write_attempt(void *arg)
+{
+	WriteAttempt *a = arg;
+	StreamTarget *target;
+	StreamTargetCounts counts;
+
+	MemoryContextSwitchTo(a->cxt);
+	target = stream_target_begin(a->ingest->def, a->rel, a->ingest->source->desc,
+								 a->input_name, sink_reject, a->rejects);
+	a->rejects->target = target;
+	a->rejects->next = a->from;
+	put_held(a->ingest, target, NULL, NULL, NULL, a->from, a->to, a->values, a->nulls,
+			 a->rowcxt, a->rejects->dead, a->result);
+	MemoryContextSwitchTo(a->cxt);
+	stream_target_end(target, &counts);
+	a->result->inserted += counts.inserted;
+}
+
 /*
  * Write the held records [from, to) into the append target in a statement
  * of their own, in a subtransaction: false, with the error, and nothing of
@@ -1154,51 +1201,25 @@ try_write(StreamIngest *ingest, Relation rel, const char *input_name,
 		  SinkRejects *rejects, int from, int to, Datum *values, bool *nulls,
 		  MemoryContext rowcxt, StreamBatchResult *result, ErrorData **edata)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	MemoryContext attempt = AllocSetContextCreate(ingest->batchcxt, "kafka stream write",
-												  ALLOCSET_DEFAULT_SIZES);
+	WriteAttempt attempt = {ingest, rel, input_name, rejects, from, to, values, nulls,
+	rowcxt, result, NULL};
 	List	  **dead = rejects->dead;
 	int			ndead = list_length(*dead);
 	int64		skipped = result->skipped;
+	int64		inserted = result->inserted;
 	int64		dead_bytes = ingest->dead_bytes;
-	volatile bool ok = true;
+	bool		ok;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(attempt);
-	PG_TRY();
-	{
-		StreamTarget *target;
-		StreamTargetCounts counts;
-
-		target = stream_target_begin(ingest->def, rel, ingest->source->desc,
-									 input_name, sink_reject, rejects);
-		rejects->target = target;
-		rejects->next = from;
-		put_held(ingest, target, NULL, NULL, NULL, from, to, values, nulls,
-				 rowcxt, dead, result);
-		MemoryContextSwitchTo(attempt);
-		stream_target_end(target, &counts);
-		ReleaseCurrentSubTransaction();
-		result->inserted += counts.inserted;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		*edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	MemoryContextDelete(attempt);
+	attempt.cxt = AllocSetContextCreate(ingest->batchcxt, "kafka stream write",
+										ALLOCSET_DEFAULT_SIZES);
+	ok = stream_in_subtransaction(write_attempt, &attempt, edata);
+	MemoryContextDelete(attempt.cxt);
 	rejects->target = NULL;
 	if (!ok)
 	{
 		*dead = list_truncate(*dead, ndead);
 		result->skipped = skipped;
+		result->inserted = inserted;
 		ingest->dead_bytes = dead_bytes;
 		stream_record_error_raised = false;
 	}

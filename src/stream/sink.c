@@ -841,34 +841,29 @@ prepare_row(StreamSink *sink, int i)
  * Prepare rows [from, to) in a subtransaction; false with the error when
  * one failed (everything the attempt did is rolled back).
  */
+typedef struct PrepareAttempt
+{
+	StreamSink *sink;
+	int			from;
+	int			to;
+} PrepareAttempt;
+
+static void
+prepare_attempt(void *arg)
+{
+	PrepareAttempt *a = arg;
+	int			i;
+
+	for (i = a->from; i < a->to; i++)
+		prepare_row(a->sink, i);
+}
+
 static bool
 try_prepare(StreamSink *sink, int from, int to, ErrorData **edata)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	PrepareAttempt attempt = {sink, from, to};
+	bool		ok = stream_in_subtransaction(prepare_attempt, &attempt, edata);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		int			i;
-
-		for (i = from; i < to; i++)
-			prepare_row(sink, i);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		*edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
 	sink->current_column = -1;
 	ResetPerTupleExprContext(sink->estate);
 	return ok;

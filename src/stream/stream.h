@@ -198,6 +198,16 @@ extern StreamErrorKind stream_classify_error(int sqlerrcode);
  */
 extern bool stream_error_is_permanent(ErrorData *edata);
 
+/*
+ * Run fn(arg) in an internal subtransaction: true when it returned (the
+ * subtransaction committed), false with its error in *edata (allocated in
+ * the caller's memory context) when it raised one, everything it did
+ * rolled back.  The caller's memory context and resource owner are as
+ * before either way.
+ */
+extern bool stream_in_subtransaction(void (*fn) (void *arg), void *arg,
+									 ErrorData **edata);
+
 /* sink.c: bulk insert into the target, with its indexes, constraints,
  * defaults and triggers. */
 typedef struct StreamSink StreamSink;

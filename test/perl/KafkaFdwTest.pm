@@ -53,7 +53,8 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(extension_equals_fresh_install start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
-  rss_anon_growth $srcdir start_produce finish_produce wait_for_value);
+  rss_anon_growth $srcdir start_produce finish_produce wait_for_value
+  query_retrying stream_worker_pid stream_consumed);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -511,7 +512,8 @@ sub finish_produce
 }
 
 # Poll $sql in database $db of $node every 100 ms until it returns
-# $expected, for at most $seconds (the suite asserts values, not time).
+# $expected, for at most $seconds (the suite asserts values, not time),
+# through a server restart.
 # Returns 1, or 0 after a diag naming $what with the last value seen.
 sub wait_for_value
 {
@@ -519,12 +521,53 @@ sub wait_for_value
 	my $got;
 	for (1 .. $seconds * 10)
 	{
-		$got = $node->safe_psql($db, $sql);
+		$got = query_retrying($node, $sql, $db);
 		return 1 if $got eq $expected;
 		usleep(100_000);
 	}
 	diag("$what: got '$got', expected '$expected'");
 	return 0;
+}
+
+# The result of $sql in database $db (default postgres) of $node, retried
+# every 100 ms (for at most a minute) while the server restarts, as it does
+# after a backend or worker is SIGKILLed; any other error dies.
+sub query_retrying
+{
+	my ($node, $sql, $db) = @_;
+	for (1 .. 600)
+	{
+		my ($ret, $out, $err) = $node->psql($db // 'postgres', $sql);
+		return $out if $ret == 0;
+		croak "$sql: $err"
+		  unless $err =~ /terminating|shut down|starting up|recovery|connect|closed/;
+		usleep(100_000);
+	}
+	croak "no answer to $sql";
+}
+
+# The pid of the worker of streaming table public.$stream, waiting up to a
+# minute for it to start; undef if it does not.
+sub stream_worker_pid
+{
+	my ($node, $stream) = @_;
+	for (1 .. 600)
+	{
+		my $pid = query_retrying($node, qq{SELECT pid FROM pg_stat_activity
+			WHERE backend_type = 'kafka_fdw stream worker'
+			  AND application_name = 'kafka_fdw stream public.$stream'});
+		return $pid if $pid;
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# The records streaming table $stream has committed: the sum of its offsets.
+sub stream_consumed
+{
+	my ($node, $stream) = @_;
+	return query_retrying($node, qq{SELECT coalesce(sum(next_offset), 0)
+		FROM kafka.stream_offsets WHERE stream = '$stream'::regclass});
 }
 
 END

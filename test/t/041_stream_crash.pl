@@ -28,43 +28,10 @@ $node->safe_psql('postgres', qq{
 	CREATE UNIQUE INDEX ON crash (_partition, _offset);
 });
 
-# a query that may hit a restarting server: retry until it answers
-sub query
-{
-	my ($sql) = @_;
-	for (1 .. 600)
-	{
-		my ($ret, $out, $err) = $node->psql('postgres', $sql);
-		return $out if $ret == 0;
-		usleep(100_000);
-	}
-	die "no answer to $sql";
-}
+sub query { return query_retrying($node, @_); }
+sub wait_for { return wait_for_value($node, 'postgres', @_, 120); }
 
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 1200)
-	{
-		$got = query($sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
-
-sub worker_pid
-{
-	for (1 .. 600)
-	{
-		my $pid = query(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'kafka_fdw stream worker' AND application_name = 'kafka_fdw stream public.crash'});
-		return $pid if $pid;
-		usleep(100_000);
-	}
-	return undef;
-}
+sub worker_pid { return stream_worker_pid($node, 'crash'); }
 
 my $produced = 0;
 sub produce_more

@@ -45,39 +45,9 @@ ok($ok && $out =~ /"ok": true/, 'the reference passes its self-check') or diag("
 die "keyed_changes.py produce failed: $err$out" unless $ok;
 note "produced: $out";
 
-# a query that may hit a restarting server: retry until it answers
-sub query
-{
-	my ($sql) = @_;
-	for (1 .. 600)
-	{
-		my ($ret, $res, $e) = $node->psql('postgres', $sql);
-		return $res if $ret == 0;
-		usleep(100_000);
-	}
-	die "no answer to $sql";
-}
-
-sub worker_pid
-{
-	my ($stream) = @_;
-	for (1 .. 600)
-	{
-		my $pid = query(qq{SELECT pid FROM pg_stat_activity
-			WHERE backend_type = 'kafka_fdw stream worker'
-			  AND application_name = 'kafka_fdw stream public.$stream'});
-		return $pid if $pid;
-		usleep(100_000);
-	}
-	return undef;
-}
-
-sub consumed
-{
-	my ($stream) = @_;
-	return query(qq{SELECT coalesce(sum(next_offset), 0) FROM kafka.stream_offsets
-		WHERE stream = '$stream'::regclass});
-}
+sub query { return query_retrying($node, @_); }
+sub worker_pid { return stream_worker_pid($node, @_); }
+sub consumed { return stream_consumed($node, @_); }
 
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');

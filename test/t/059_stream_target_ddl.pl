@@ -27,33 +27,8 @@ my $node = new_node('target_ddl', broker => $broker, conf => 'restart_after_cras
 $broker->create_topic('ddl', 2);
 $broker->create_topic('keyed', 2);
 
-# a query that may meet a server restarting after the SIGKILL: retry
-sub query
-{
-	my ($sql) = @_;
-	for (1 .. 600)
-	{
-		my ($ret, $out, $err) = $node->psql('postgres', $sql);
-		return $out if $ret == 0;
-		die "$sql: $err" unless $err =~ /terminating|shut down|starting up|recovery|connect|closed/;
-		usleep(100_000);
-	}
-	die "no answer to $sql";
-}
-
-sub wait_for
-{
-	my ($sql, $expected, $what) = @_;
-	my $got;
-	for (1 .. 1200)
-	{
-		$got = query($sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("$what: got '$got', expected '$expected'");
-	return 0;
-}
+sub query { return query_retrying($node, @_); }
+sub wait_for { return wait_for_value($node, 'postgres', @_, 120); }
 
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');

@@ -46,41 +46,10 @@ sub produce_events
 	return decode_json($line);
 }
 
-# a query that may hit a restarting server: retry until it answers
-sub query
-{
-	my ($sql) = @_;
-	for (1 .. 600)
-	{
-		my ($ret, $res, $e) = $node->psql('postgres', $sql);
-		return $res if $ret == 0;
-		usleep(100_000);
-	}
-	die "no answer to $sql";
-}
-
+sub query { return query_retrying($node, @_); }
 sub wait_for { return wait_for_value($node, 'postgres', @_, 60); }
-
-sub consumed
-{
-	my ($stream) = @_;
-	return query(qq{SELECT coalesce(sum(next_offset), 0) FROM kafka.stream_offsets
-		WHERE stream = '$stream'::regclass});
-}
-
-sub worker_pid
-{
-	my ($stream) = @_;
-	for (1 .. 600)
-	{
-		my $pid = query(qq{SELECT pid FROM pg_stat_activity
-			WHERE backend_type = 'kafka_fdw stream worker'
-			  AND application_name = 'kafka_fdw stream public.$stream'});
-		return $pid if $pid;
-		usleep(100_000);
-	}
-	return undef;
-}
+sub consumed { return stream_consumed($node, @_); }
+sub worker_pid { return stream_worker_pid($node, @_); }
 
 # rows and dead letters of a stream: every offset once, in one of the two
 sub accounted
