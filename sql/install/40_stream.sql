@@ -48,7 +48,13 @@ CREATE TABLE kafka.streaming_tables (
     tombstone_retention interval NOT NULL DEFAULT '7 days',
     last_batch_inserted bigint,           -- the last batch's rows inserted,
     last_batch_updated bigint,            -- updated (versions closed for SCD 2)
-    last_batch_deleted bigint             -- and deleted
+    last_batch_deleted bigint,            -- and deleted
+    -- 0.4: fields without a column become columns ('add_columns')
+    schema_evolution text NOT NULL DEFAULT 'none'
+        CHECK (schema_evolution IN ('none', 'add_columns')),
+    altered_at timestamptz,               -- last kafka.alter_streaming_table()
+    last_schema_change text,              -- the columns schema evolution added last
+    last_schema_change_at timestamptz
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -179,6 +185,11 @@ CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
 -- 'skip' or 'null'.
 -- mode: 'append' (every row inserted), 'upsert' or 'cdc' (rows applied by
 -- keys in sequence_by order; see the README, "Keyed streaming tables").
+-- schema_evolution: 'none' or 'add_columns' (a payload field without a
+-- column adds one to the source and the target).  Spark's names
+-- startingOffsets, maxOffsetsPerTrigger and failOnDataLoss (folded to lower
+-- case by PostgreSQL, so written either way unquoted) stand for
+-- starting_offsets, max_offsets_per_trigger and fail_on_data_loss.
 CREATE FUNCTION kafka.create_streaming_table(
         target text,
         source regclass,
@@ -197,9 +208,47 @@ CREATE FUNCTION kafka.create_streaming_table(
         except_columns text[] DEFAULT NULL,
         stored_as_scd_type int DEFAULT 1,
         track_history_columns text[] DEFAULT NULL,
-        tombstone_retention interval DEFAULT '7 days')
+        tombstone_retention interval DEFAULT '7 days',
+        schema_evolution text DEFAULT 'none',
+        startingOffsets text DEFAULT NULL,
+        maxOffsetsPerTrigger bigint DEFAULT NULL,
+        failOnDataLoss boolean DEFAULT NULL)
     RETURNS regclass
     AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
+    LANGUAGE C VOLATILE;
+
+-- Changes a stream's options; NULL (not given) keeps an option as it is,
+-- reset => ARRAY['option', ...] puts options back to their defaults.  Takes
+-- effect at the stream's next batch; offsets are kept.  The options that
+-- make the stream what it is (source, mode, keys, sequence_by,
+-- stored_as_scd_type, starting_offsets) are refused: drop and recreate the
+-- stream, or kafka.reset_offsets().  Spark's names as in create.
+CREATE FUNCTION kafka.alter_streaming_table(
+        target regclass,
+        trigger text DEFAULT NULL,
+        max_offsets_per_trigger bigint DEFAULT NULL,
+        on_error text DEFAULT NULL,
+        fail_on_data_loss boolean DEFAULT NULL,
+        transform text DEFAULT NULL,
+        schema_evolution text DEFAULT NULL,
+        apply_as_deletes text DEFAULT NULL,
+        apply_as_truncates text DEFAULT NULL,
+        ignore_null_updates boolean DEFAULT NULL,
+        except_columns text[] DEFAULT NULL,
+        track_history_columns text[] DEFAULT NULL,
+        tombstone_retention interval DEFAULT NULL,
+        reset text[] DEFAULT NULL,
+        maxOffsetsPerTrigger bigint DEFAULT NULL,
+        failOnDataLoss boolean DEFAULT NULL,
+        source regclass DEFAULT NULL,
+        mode text DEFAULT NULL,
+        keys text[] DEFAULT NULL,
+        sequence_by text DEFAULT NULL,
+        stored_as_scd_type int DEFAULT NULL,
+        starting_offsets text DEFAULT NULL,
+        startingOffsets text DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'kafka_alter_streaming_table'
     LANGUAGE C VOLATILE;
 
 CREATE FUNCTION kafka.pause_streaming_table(target regclass)
@@ -273,7 +322,9 @@ SELECT s.target AS stream,
        w.pid AS worker_pid,
        s.last_batch_inserted AS rows_inserted,
        s.last_batch_updated AS rows_updated,
-       s.last_batch_deleted AS rows_deleted
+       s.last_batch_deleted AS rows_deleted,
+       s.last_schema_change AS schema_change,
+       s.last_schema_change_at AS schema_changed_at
   FROM kafka.streaming_tables s
   JOIN kafka.stream_offsets o ON o.stream = s.target
   LEFT JOIN kafka.stream_workers() w ON w.stream = s.target
@@ -291,7 +342,8 @@ GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_
               created_at, search_path, mode, keys, sequence_by, apply_as_deletes,
               apply_as_truncates, ignore_null_updates, except_columns, stored_as_scd_type,
               track_history_columns, tombstone_retention, last_batch_inserted,
-              last_batch_updated, last_batch_deleted)
+              last_batch_updated, last_batch_deleted, schema_evolution, altered_at,
+              last_schema_change, last_schema_change_at)
     ON kafka.streaming_tables TO PUBLIC;
 GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;

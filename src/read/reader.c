@@ -451,7 +451,7 @@ report_data_loss(KafkaPartitionRange *r, int64 from, int64 low, bool fail)
 				 errmsg("offsets " INT64_FORMAT " to " INT64_FORMAT " of %s[%d] are no longer available",
 						from, low - 1, r->topic, r->partition),
 				 errdetail("The earliest available offset is " INT64_FORMAT "; older records were deleted by retention.", low),
-				 errhint("Use failOnDataLoss => false to skip the lost records and continue from the earliest available offset.")));
+				 errhint("Use failOnDataLoss => false to skip the lost records and continue from the earliest available offset; for a streaming table: SELECT kafka.alter_streaming_table('<table>', fail_on_data_loss => false), then kafka.resume_streaming_table('<table>').")));
 	ereport(WARNING,
 			(errmsg("skipped offsets " INT64_FORMAT " to " INT64_FORMAT " of %s[%d]: no longer available",
 					from, low - 1, r->topic, r->partition)));

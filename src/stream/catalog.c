@@ -42,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -60,6 +61,7 @@
 #include "stream/keyed.h"
 
 PG_FUNCTION_INFO_V1(kafka_create_streaming_table);
+PG_FUNCTION_INFO_V1(kafka_alter_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_pause_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_resume_streaming_table);
 PG_FUNCTION_INFO_V1(kafka_drop_streaming_table);
@@ -164,7 +166,7 @@ stream_def_load(Oid target, bool missing_ok)
 	if (stream_catalog_exec(psprintf("SELECT source::oid, owner::oid, trigger, "
 									 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
 									 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
-									 "timezone, datestyle, state, batch_id, %s, %s "
+									 "timezone, datestyle, state, batch_id, %s, %s, %s "
 									 "FROM kafka.streaming_tables WHERE target = $1",
 									 catalog_has_column("search_path") ? "search_path" : "NULL::text",
 									 catalog_has_column("mode") ?
@@ -173,7 +175,9 @@ stream_def_load(Oid target, bool missing_ok)
 									 "track_history_columns, "
 									 "(extract(epoch FROM tombstone_retention) * 1000)::bigint" :
 									 "'append', NULL::text[], NULL, NULL, NULL, false, NULL::text[], 1, "
-									 "NULL::text[], 0::bigint"),
+									 "NULL::text[], 0::bigint",
+									 catalog_has_column("schema_evolution") ?
+									 "schema_evolution, altered_at" : "'none', NULL::timestamptz"),
 							1, types, values, NULL, true) == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -217,6 +221,13 @@ stream_def_load(Oid target, bool missing_ok)
 		def->scd_type = atoi(SPI_getvalue(tup, desc, 21));
 		def->track_history_columns = text_array_column(tup, desc, 22);
 		def->tombstone_retention_ms = strtoll(SPI_getvalue(tup, desc, 23), NULL, 10);
+		def->add_columns = strcmp(SPI_getvalue(tup, desc, 24), "add_columns") == 0;
+		{
+			bool		isnull;
+			Datum		at = SPI_getbinval(tup, desc, 25, &isnull);
+
+			def->altered_at = isnull ? 0 : DatumGetTimestampTz(at);
+		}
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :
@@ -709,12 +720,14 @@ refuse_argument(const char *argument, const char *why, const char *hint)
  * def, refusing combinations that cannot work; what depends on the target
  * and the input is checked by stream_keyed_validate once both exist.
  */
+static void check_keyed_definition(StreamDef *def, StreamOnError on_error);
+static void check_retention(Interval *retention);
+
 static void
 parse_keyed_arguments(FunctionCallInfo fcinfo, StreamDef *def, StreamOnError on_error)
 {
 #define GIVEN(a) ((a) < PG_NARGS() && !PG_ARGISNULL(a))
 	char	   *mode = GIVEN(8) ? text_to_cstring(PG_GETARG_TEXT_PP(8)) : "append";
-	bool		keyed;
 
 	if (strcmp(mode, "append") == 0)
 		def->mode = STREAM_MODE_APPEND;
@@ -727,7 +740,6 @@ parse_keyed_arguments(FunctionCallInfo fcinfo, StreamDef *def, StreamOnError on_
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for mode: \"%s\"", mode),
 				 errhint("Use 'append', 'upsert' or 'cdc'.")));
-	keyed = def->mode != STREAM_MODE_APPEND;
 	def->keys = text_array_argument(fcinfo, 9);
 	def->sequence_by = GIVEN(10) ? text_to_cstring(PG_GETARG_TEXT_PP(10)) : NULL;
 	def->apply_as_deletes = GIVEN(11) ? text_to_cstring(PG_GETARG_TEXT_PP(11)) : NULL;
@@ -736,6 +748,22 @@ parse_keyed_arguments(FunctionCallInfo fcinfo, StreamDef *def, StreamOnError on_
 	def->except_columns = text_array_argument(fcinfo, 14);
 	def->scd_type = GIVEN(15) ? PG_GETARG_INT32(15) : 1;
 	def->track_history_columns = text_array_argument(fcinfo, 16);
+	check_keyed_definition(def, on_error);
+	/* it has a default: given with mode 'append' it is simply unused */
+	if (GIVEN(17))
+		check_retention(PG_GETARG_INTERVAL_P(17));
+#undef GIVEN
+}
+
+/*
+ * The options of a stream being created or altered that cannot work
+ * together (keyed options without a keyed mode, cdc-only options, SCD type
+ * 2 combinations, on_error 'null' with keys).
+ */
+static void
+check_keyed_definition(StreamDef *def, StreamOnError on_error)
+{
+	bool		keyed = def->mode != STREAM_MODE_APPEND;
 
 	if (def->scd_type != 1 && def->scd_type != 2)
 		ereport(ERROR,
@@ -776,18 +804,71 @@ parse_keyed_arguments(FunctionCallInfo fcinfo, StreamDef *def, StreamOnError on_
 	if (keyed && on_error == STREAM_ON_ERROR_NULL)
 		refuse_argument("on_error 'null'", "with a keyed mode",
 						"A record that does not decode has no key: use 'dead_letter', 'skip' or 'fail'.");
-	/* it has a default: given with mode 'append' it is simply unused */
-	if (GIVEN(17))
-	{
-		Interval   *retention = PG_GETARG_INTERVAL_P(17);
+}
 
-		if (retention->month < 0 || retention->day < 0 || retention->time < 0 ||
-			(retention->month == 0 && retention->day == 0 && retention->time == 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid value for tombstone_retention: it must be positive")));
-	}
-#undef GIVEN
+static void
+check_retention(Interval *retention)
+{
+	if (retention->month < 0 || retention->day < 0 || retention->time < 0 ||
+		(retention->month == 0 && retention->day == 0 && retention->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for tombstone_retention: it must be positive")));
+}
+
+static bool
+parse_schema_evolution(const char *text)
+{
+	if (strcmp(text, "none") == 0)
+		return false;
+	if (strcmp(text, "add_columns") == 0)
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for schema_evolution: \"%s\"", text),
+			 errhint("Use 'none' or 'add_columns'.")));
+	return false;
+}
+
+/* An argument in its text form (NULL for NULL). */
+static char *
+argument_text(FunctionCallInfo fcinfo, int arg)
+{
+	Oid			output;
+	bool		varlena;
+
+	if (PG_ARGISNULL(arg))
+		return NULL;
+	getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, arg), &output, &varlena);
+	return OidOutputFunctionCall(output, PG_GETARG_DATUM(arg));
+}
+
+/*
+ * Argument snake of a function that also takes Spark's name for it as
+ * argument camel (kafka.create_streaming_table, alter_streaming_table):
+ * which one to read.  snake_default: the text of snake's SQL default, or
+ * NULL (a snake argument equal to it was not given).  Both given with
+ * different values is an error.
+ */
+static int
+spark_alias(FunctionCallInfo fcinfo, int snake, int camel, const char *snake_name,
+			const char *camel_name, const char *snake_default)
+{
+	char	   *snake_text;
+	char	   *camel_text;
+
+	if (camel >= PG_NARGS() || PG_ARGISNULL(camel))
+		return snake;
+	snake_text = argument_text(fcinfo, snake);
+	camel_text = argument_text(fcinfo, camel);
+	if (snake_text != NULL && strcmp(snake_text, camel_text) != 0 &&
+		(snake_default == NULL || strcmp(snake_text, snake_default) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s and %s are the same option, given different values",
+						snake_name, camel_name),
+				 errhint("Give one of them.")));
+	return camel;
 }
 
 Datum
@@ -795,11 +876,19 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 {
 	char	   *target_text;
 	Oid			source;
-	char	   *starting = PG_ARGISNULL(2) ? "earliest" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int			starting_arg = spark_alias(fcinfo, 2, 19, "starting_offsets", "startingOffsets",
+										   "earliest");
+	int			max_arg = spark_alias(fcinfo, 4, 20, "max_offsets_per_trigger",
+									  "maxOffsetsPerTrigger", NULL);
+	int			loss_arg = spark_alias(fcinfo, 6, 21, "fail_on_data_loss", "failOnDataLoss", "t");
+	char	   *starting = PG_ARGISNULL(starting_arg) ? "earliest" :
+		text_to_cstring(PG_GETARG_TEXT_PP(starting_arg));
 	char	   *trigger_text = PG_ARGISNULL(3) ? "continuous" : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	char	   *on_error_text = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	bool		fail_on_data_loss = PG_ARGISNULL(6) ? true : PG_GETARG_BOOL(6);
+	bool		fail_on_data_loss = PG_ARGISNULL(loss_arg) ? true : PG_GETARG_BOOL(loss_arg);
 	char	   *transform = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	bool		add_columns = PG_NARGS() > 18 && !PG_ARGISNULL(18) &&
+		parse_schema_evolution(text_to_cstring(PG_GETARG_TEXT_PP(18)));
 	Interval   *interval;
 	StreamTrigger trigger;
 	StreamOnError on_error;
@@ -821,10 +910,11 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 				 errmsg("target and source must not be null")));
 	target_text = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	source = PG_GETARG_OID(1);
-	if (!PG_ARGISNULL(4) && PG_GETARG_INT64(4) <= 0)
+	if (!PG_ARGISNULL(max_arg) && PG_GETARG_INT64(max_arg) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for max_offsets_per_trigger: " INT64_FORMAT, PG_GETARG_INT64(4)),
+				 errmsg("invalid value for max_offsets_per_trigger: " INT64_FORMAT,
+						PG_GETARG_INT64(max_arg)),
 				 errhint("Give a positive number of records per batch.")));
 
 	/* the source: a kafka foreign table the caller may read */
@@ -899,14 +989,15 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);
 
 	{
-		Oid			types[22] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
+		Oid			types[23] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
 			TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 			TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID,
-		INT4OID, TEXTARRAYOID, INTERVALOID};
-		Datum		values[22];
-		char		nulls[22];
+		INT4OID, TEXTARRAYOID, INTERVALOID, TEXTOID};
+		Datum		values[23];
+		char		nulls[23];
 		bool		pin_search_path = catalog_has_column("search_path");
 		bool		keyed_catalog = catalog_has_column("mode");
+		bool		evolution_catalog = catalog_has_column("schema_evolution");
 		int			a;
 
 		memset(nulls, ' ', sizeof(nulls));
@@ -916,8 +1007,8 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(trigger_names[trigger]);
 		values[4] = interval ? IntervalPGetDatum(interval) : (Datum) 0;
 		nulls[4] = interval ? ' ' : 'n';
-		values[5] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-		nulls[5] = PG_ARGISNULL(4) ? 'n' : ' ';
+		values[5] = PG_ARGISNULL(max_arg) ? (Datum) 0 : PG_GETARG_DATUM(max_arg);
+		nulls[5] = PG_ARGISNULL(max_arg) ? 'n' : ' ';
 		values[6] = CStringGetTextDatum(on_error_names[on_error]);
 		values[7] = BoolGetDatum(fail_on_data_loss);
 		values[8] = transform ? CStringGetTextDatum(transform) : (Datum) 0;
@@ -941,20 +1032,28 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 			values[14] = keyed.sequence_by ? CStringGetTextDatum(keyed.sequence_by) : (Datum) 0;
 			nulls[14] = keyed.sequence_by ? ' ' : 'n';
 		}
+		values[22] = CStringGetTextDatum(add_columns ? "add_columns" : "none");
+		if (add_columns && !evolution_catalog)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("schema_evolution needs the 0.4 catalog of kafka_fdw"),
+					 errhint("ALTER EXTENSION kafka_fdw UPDATE.")));
 		SPI_connect();
 		stream_catalog_exec(psprintf("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
 									 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
-									 "transform, timezone, datestyle%s%s) "
-									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s)",
+									 "transform, timezone, datestyle%s%s%s) "
+									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s%s)",
 									 pin_search_path ? ", search_path" : "",
 									 keyed_catalog ? ", mode, keys, sequence_by, apply_as_deletes, "
 									 "apply_as_truncates, ignore_null_updates, except_columns, "
 									 "stored_as_scd_type, track_history_columns, tombstone_retention" : "",
+									 evolution_catalog ? ", schema_evolution" : "",
 									 pin_search_path ? ", $12" : "",
 									 keyed_catalog ? ", coalesce($13, 'append'), $14, $15, $16, $17, "
 									 "coalesce($18, false), $19, coalesce($20, 1), $21, "
-									 "coalesce($22, '7 days')" : ""),
-							keyed_catalog ? 22 : pin_search_path ? 12 : 11,
+									 "coalesce($22, '7 days')" : "",
+									 evolution_catalog ? ", $23" : ""),
+							evolution_catalog ? 23 : keyed_catalog ? 22 : pin_search_path ? 12 : 11,
 							types, values, nulls, false);
 		SPI_finish();
 	}
@@ -1038,6 +1137,273 @@ check_source_usable(StreamDef *def)
 	/* the owner's user mapping (no network: only the options are read) */
 	table = kafka_table_open(def->source, CurrentMemoryContext);
 	(void) kafka_connection_for_server(table->server, def->owner);
+}
+
+/* A SET item of kafka.alter_streaming_table's UPDATE. */
+typedef struct AlterSet
+{
+	StringInfoData sql;
+	Oid			types[24];
+	Datum		values[24];
+	char		nulls[24];
+	int			n;
+} AlterSet;
+
+static void
+alter_set(AlterSet *set, const char *column, Oid type, Datum value, bool isnull)
+{
+	set->n++;
+	appendStringInfo(&set->sql, ", %s = $%d", column, set->n);
+	set->types[set->n - 1] = type;
+	set->values[set->n - 1] = value;
+	set->nulls[set->n - 1] = isnull ? 'n' : ' ';
+}
+
+/* The options kafka.alter_streaming_table can reset, with their defaults. */
+static const char *const alterable[] = {
+	"trigger", "max_offsets_per_trigger", "on_error", "fail_on_data_loss", "transform",
+	"schema_evolution", "apply_as_deletes", "apply_as_truncates", "ignore_null_updates",
+	"except_columns", "track_history_columns", "tombstone_retention"
+};
+
+/*
+ * kafka.alter_streaming_table(target, option => value, ..., reset =>
+ * ARRAY[option, ...]): the stream's options as create_streaming_table
+ * takes them, checked the same way against the source, the transform and
+ * the target before anything is stored.  altered_at tells the stream's
+ * worker to reopen (stream_ingest_is_current): the next batch is read from
+ * the committed offsets with the new options.
+ */
+Datum
+kafka_alter_streaming_table(PG_FUNCTION_ARGS)
+{
+#define GIVEN(a) ((a) < PG_NARGS() && !PG_ARGISNULL(a))
+	static const char *const fixed[] = {"source", "mode", "keys", "sequence_by",
+	"stored_as_scd_type", "starting_offsets", "startingOffsets"};
+	static const char *const trigger_names[] = {"continuous", "interval", "available_now"};
+	int			max_arg = spark_alias(fcinfo, 2, 14, "max_offsets_per_trigger",
+									  "maxOffsetsPerTrigger", NULL);
+	int			loss_arg = spark_alias(fcinfo, 4, 15, "fail_on_data_loss", "failOnDataLoss", NULL);
+	List	   *reset = text_array_argument(fcinfo, 13);
+	StreamDef  *def;
+	KafkaTable *table;
+	Relation	rel;
+	TupleDesc	input;
+	const char *input_name;
+	Interval   *interval = NULL;
+	Interval   *retention = NULL;
+	bool		trigger_set = false;
+	bool		transform_set = false;
+	AlterSet	set;
+	ListCell   *lc;
+	int			a;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("target must not be null")));
+	for (a = 16; a <= 22; a++)
+		if (GIVEN(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s of a streaming table cannot be altered", fixed[a - 16]),
+					 a >= 21 ?
+					 errhint("Move its offsets with kafka.reset_offsets().") :
+					 errhint("Drop the stream with kafka.drop_streaming_table() and create it again (its table and rows stay).")));
+	if (!catalog_has_column("schema_evolution"))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("kafka.alter_streaming_table needs the 0.4 catalog of kafka_fdw"),
+				 errhint("ALTER EXTENSION kafka_fdw UPDATE.")));
+	def = owned_stream(PG_GETARG_OID(0));
+	check_source_usable(def);
+	table = kafka_table_open(def->source, CurrentMemoryContext);
+
+	/* reset => ARRAY[...]: back to the defaults of create_streaming_table */
+	foreach(lc, reset)
+	{
+		char	   *name = lfirst(lc);
+		int			i;
+
+		if (pg_strcasecmp(name, "maxOffsetsPerTrigger") == 0)
+			name = "max_offsets_per_trigger";
+		else if (pg_strcasecmp(name, "failOnDataLoss") == 0)
+			name = "fail_on_data_loss";
+		for (i = 0; i < lengthof(alterable); i++)
+			if (strcmp(name, alterable[i]) == 0)
+				break;
+		if (i == lengthof(alterable))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid option in reset: \"%s\"", name),
+					 errhint("Options that can be reset: trigger, max_offsets_per_trigger, on_error, fail_on_data_loss, transform, schema_evolution, apply_as_deletes, apply_as_truncates, ignore_null_updates, except_columns, track_history_columns, tombstone_retention.")));
+		/* argument i + 1 is the option itself (the order of alterable[]) */
+		if (GIVEN(i + 1) || (i == 1 && GIVEN(14)) || (i == 3 && GIVEN(15)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" is both given and reset", name)));
+		switch (i)
+		{
+			case 0:
+				def->trigger = STREAM_TRIGGER_CONTINUOUS;
+				trigger_set = true;
+				break;
+			case 1:
+				def->max_offsets = 0;
+				break;
+			case 2:
+				def->on_error = parse_on_error(NULL, table);
+				break;
+			case 3:
+				def->fail_on_data_loss = true;
+				break;
+			case 4:
+				def->transform = NULL;
+				transform_set = true;
+				break;
+			case 5:
+				def->add_columns = false;
+				break;
+			case 6:
+				def->apply_as_deletes = NULL;
+				break;
+			case 7:
+				def->apply_as_truncates = NULL;
+				break;
+			case 8:
+				def->ignore_null_updates = false;
+				break;
+			case 9:
+				def->except_columns = NIL;
+				break;
+			case 10:
+				def->track_history_columns = NIL;
+				break;
+			case 11:
+				retention = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																  CStringGetDatum("7 days"),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)));
+				break;
+		}
+	}
+
+	/* the options given */
+	if (GIVEN(1))
+	{
+		def->trigger = parse_trigger(text_to_cstring(PG_GETARG_TEXT_PP(1)), &interval);
+		trigger_set = true;
+	}
+	if (!PG_ARGISNULL(max_arg))
+	{
+		if (PG_GETARG_INT64(max_arg) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for max_offsets_per_trigger: " INT64_FORMAT,
+							PG_GETARG_INT64(max_arg)),
+					 errhint("Give a positive number of records per batch.")));
+		def->max_offsets = PG_GETARG_INT64(max_arg);
+	}
+	if (GIVEN(3))
+		def->on_error = parse_on_error(text_to_cstring(PG_GETARG_TEXT_PP(3)), table);
+	if (!PG_ARGISNULL(loss_arg))
+		def->fail_on_data_loss = PG_GETARG_BOOL(loss_arg);
+	if (GIVEN(5))
+	{
+		def->transform = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		transform_set = true;
+	}
+	if (GIVEN(6))
+		def->add_columns = parse_schema_evolution(text_to_cstring(PG_GETARG_TEXT_PP(6)));
+	if (GIVEN(7))
+		def->apply_as_deletes = text_to_cstring(PG_GETARG_TEXT_PP(7));
+	if (GIVEN(8))
+		def->apply_as_truncates = text_to_cstring(PG_GETARG_TEXT_PP(8));
+	if (GIVEN(9))
+		def->ignore_null_updates = PG_GETARG_BOOL(9);
+	if (GIVEN(10))
+		def->except_columns = text_array_argument(fcinfo, 10);
+	if (GIVEN(11))
+		def->track_history_columns = text_array_argument(fcinfo, 11);
+	if (GIVEN(12))
+	{
+		retention = PG_GETARG_INTERVAL_P(12);
+		check_retention(retention);
+	}
+	check_keyed_definition(def, def->on_error);
+
+	/* checked against the source, the transform and the target as created */
+	if (def->transform)
+	{
+		input = check_transform(def->transform, def->source);
+		input_name = "the transform";
+	}
+	else
+	{
+		input = table->desc;
+		input_name = psprintf("foreign table \"%s\"", table->relname);
+	}
+	rel = table_open(def->target, ShareRowExclusiveLock);
+	stream_check_target(rel);
+	check_columns_overlap(rel, input, input_name);
+	pfree(stream_sink_map_columns(rel, input, input_name));
+	if (def->mode != STREAM_MODE_APPEND)
+		stream_keyed_validate(def, rel, input);
+	table_close(rel, NoLock);
+
+	initStringInfo(&set.sql);
+	set.n = 1;					/* $1: the target */
+	set.types[0] = OIDOID;
+	set.values[0] = ObjectIdGetDatum(def->target);
+	set.nulls[0] = ' ';
+	if (trigger_set)
+	{
+		alter_set(&set, "trigger", TEXTOID, CStringGetTextDatum(trigger_names[def->trigger]), false);
+		alter_set(&set, "trigger_interval", INTERVALOID, PointerGetDatum(interval),
+				  interval == NULL);
+	}
+	alter_set(&set, "max_offsets_per_trigger", INT8OID, Int64GetDatum(def->max_offsets),
+			  def->max_offsets == 0);
+	alter_set(&set, "on_error", TEXTOID, CStringGetTextDatum(on_error_names[def->on_error]), false);
+	alter_set(&set, "fail_on_data_loss", BOOLOID, BoolGetDatum(def->fail_on_data_loss), false);
+	if (transform_set)
+	{
+		/* the transform resolves names as in the session that set it */
+		alter_set(&set, "transform", TEXTOID,
+				  def->transform ? CStringGetTextDatum(def->transform) : (Datum) 0,
+				  def->transform == NULL);
+		alter_set(&set, "timezone", TEXTOID,
+				  CStringGetTextDatum(GetConfigOption("TimeZone", false, false)), false);
+		alter_set(&set, "datestyle", TEXTOID,
+				  CStringGetTextDatum(GetConfigOption("DateStyle", false, false)), false);
+		alter_set(&set, "search_path", TEXTOID,
+				  CStringGetTextDatum(GetConfigOption("search_path", false, false)), false);
+	}
+	alter_set(&set, "schema_evolution", TEXTOID,
+			  CStringGetTextDatum(def->add_columns ? "add_columns" : "none"), false);
+	alter_set(&set, "apply_as_deletes", TEXTOID,
+			  def->apply_as_deletes ? CStringGetTextDatum(def->apply_as_deletes) : (Datum) 0,
+			  def->apply_as_deletes == NULL);
+	alter_set(&set, "apply_as_truncates", TEXTOID,
+			  def->apply_as_truncates ? CStringGetTextDatum(def->apply_as_truncates) : (Datum) 0,
+			  def->apply_as_truncates == NULL);
+	alter_set(&set, "ignore_null_updates", BOOLOID, BoolGetDatum(def->ignore_null_updates), false);
+	alter_set(&set, "except_columns", TEXTARRAYOID,
+			  def->except_columns ? stream_keyed_text_array(def->except_columns) : (Datum) 0,
+			  def->except_columns == NIL);
+	alter_set(&set, "track_history_columns", TEXTARRAYOID,
+			  def->track_history_columns ? stream_keyed_text_array(def->track_history_columns) : (Datum) 0,
+			  def->track_history_columns == NIL);
+	if (retention)
+		alter_set(&set, "tombstone_retention", INTERVALOID, IntervalPGetDatum(retention), false);
+	SPI_connect();
+	stream_catalog_exec(psprintf("UPDATE kafka.streaming_tables SET altered_at = clock_timestamp()%s "
+								 "WHERE target = $1", set.sql.data),
+						set.n, set.types, set.values, set.nulls, false);
+	SPI_finish();
+	stream_notify_launcher_at_commit();
+	PG_RETURN_VOID();
+#undef GIVEN
 }
 
 Datum

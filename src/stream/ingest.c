@@ -787,7 +787,8 @@ report_record_error(StreamIngest *ingest, HeldMessage *h, const char *error, int
 			 errcontext("kafka record %s[%d] at offset " INT64_FORMAT " of streaming table %s",
 						h->range->topic, h->range->partition, h->msg->offset,
 						ingest->def->target_name),
-			 errhint("Set on_error to 'dead_letter' or 'skip' to keep the stream going past bad records, then kafka.resume_streaming_table().")));
+			 errhint("To keep the stream going past bad records: SELECT kafka.alter_streaming_table('%s', on_error => 'dead_letter') (or 'skip'), then kafka.resume_streaming_table('%s').",
+					 ingest->def->target_name, ingest->def->target_name)));
 }
 
 /*
@@ -1313,10 +1314,17 @@ write_held(StreamIngest *ingest, Relation rel, const char *input_name,
  * a privilege was revoked (see check_dependencies).
  */
 bool
-stream_ingest_is_current(StreamIngest *ingest)
+stream_ingest_same_definition(StreamIngest *ingest, StreamDef *def)
 {
-	return strcmp(check_dependencies(ingest->def, AccessShareLock),
-				  ingest->dependencies) == 0;
+	return ingest->def->altered_at == def->altered_at;
+}
+
+bool
+stream_ingest_is_current(StreamIngest *ingest, StreamDef *def)
+{
+	return stream_ingest_same_definition(ingest, def) &&
+		strcmp(check_dependencies(ingest->def, AccessShareLock),
+			   ingest->dependencies) == 0;
 }
 
 bool

@@ -661,7 +661,8 @@ bad_record(KeyedTarget *keyed, const char *message, const char *topic,
 				 errmsg("%s", message),
 				 errcontext("kafka record %s[%d] at offset " INT64_FORMAT " of streaming table %s",
 							topic, partition, offset, target->def->target_name),
-				 errhint("Set on_error to 'dead_letter' or 'skip' to keep the stream going past bad records, then kafka.resume_streaming_table().")));
+				 errhint("To keep the stream going past bad records: SELECT kafka.alter_streaming_table('%s', on_error => 'dead_letter') (or 'skip'), then kafka.resume_streaming_table('%s').",
+						 keyed->base.def->target_name, keyed->base.def->target_name)));
 	ereport(ERROR,
 			(errcode(ERRCODE_NOT_NULL_VIOLATION),
 			 errmsg("%s", message),

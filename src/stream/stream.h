@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "datatype/timestamp.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
@@ -80,6 +81,9 @@ typedef struct StreamDef
 	int			scd_type;		/* 1, or 2: history in __start_at/__end_at */
 	List	   *track_history_columns;	/* SCD 2: NIL = every column */
 	int64		tombstone_retention_ms;
+	/* catalogs before 0.4: no schema evolution, never altered */
+	bool		add_columns;	/* schema_evolution 'add_columns' */
+	TimestampTz altered_at;		/* last alter_streaming_table, or 0 */
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */
@@ -172,8 +176,14 @@ extern void stream_ingest_committed(StreamIngest *ingest);
 extern int64 stream_ingest_lag(StreamIngest *ingest);
 extern bool stream_ingest_partitions_changed(StreamIngest *ingest);
 
-/* In a transaction: the checks of stream_ingest_apply without a batch. */
-extern bool stream_ingest_is_current(StreamIngest *ingest);
+/*
+ * In a transaction: the checks of stream_ingest_apply without a batch, and
+ * has the stream been altered (def: as the catalog says now) since the
+ * ingest opened?  false: close it and open it again.
+ */
+extern bool stream_ingest_is_current(StreamIngest *ingest, StreamDef *def);
+/* Only the last: was the stream altered since the ingest opened? */
+extern bool stream_ingest_same_definition(StreamIngest *ingest, StreamDef *def);
 
 /* Why a continuous ingest receives nothing (all brokers down), or NULL. */
 extern char *stream_ingest_trouble(StreamIngest *ingest);

@@ -165,15 +165,15 @@ begin_with_def(Oid target, MemoryContext cxt, bool abort_if_gone)
 }
 
 /*
- * The source (its columns, options, server or user mapping) changed under
- * an open ingest: close it; the next loop opens it again as the catalog now
+ * The source (its columns, options, server or user mapping) or the stream's
+ * options (kafka.alter_streaming_table) changed under an open ingest: close it; the next loop opens it again as the catalog now
  * says, from the committed offsets.  Returns NULL, the ingest to keep.
  */
 static StreamIngest *
 reopen_later(StreamDef *def, StreamIngest *ingest)
 {
 	ereport(LOG,
-			(errmsg("the source of streaming table %s changed: reading again from the committed offsets",
+			(errmsg("the source or the options of streaming table %s changed: reading again from the committed offsets",
 					def->target_name)));
 	stream_ingest_close(ingest);
 	return NULL;
@@ -213,7 +213,7 @@ run_stream(Oid target, MemoryContext parent)
 		 * topic) or vanished (DROP SERVER ... CASCADE, a revoked privilege:
 		 * that error stops the stream).
 		 */
-		if (ingest != NULL && !stream_ingest_is_current(ingest))
+		if (ingest != NULL && !stream_ingest_is_current(ingest, def))
 			ingest = reopen_later(def, ingest);
 		if (ingest == NULL)
 		{
@@ -247,7 +247,9 @@ run_stream(Oid target, MemoryContext parent)
 			SetCurrentStatementStartTimestamp();
 			/* the stream may have been paused or dropped while we fetched */
 			def = begin_with_def(target, cxt, true);
-			if (!stream_ingest_apply(ingest, &result))
+			/* or altered: its next batch is read with the new options */
+			if (!stream_ingest_same_definition(ingest, def) ||
+				!stream_ingest_apply(ingest, &result))
 			{
 				/*
 				 * The source changed while we fetched: the batch was read
