@@ -80,6 +80,7 @@ typedef struct SinkPartition
 	ResultRelInfo *rri;
 	bool		one_at_a_time;	/* BEFORE ROW triggers, or a foreign table */
 	bool		before_row;
+	TupleDesc	desc;			/* the partition's row type, for slots */
 	TupleTableSlot **slots;		/* rows in the partition's shape */
 	int			nslots;			/* created */
 	int			size;			/* of slots[] */
@@ -291,6 +292,7 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 {
 	StreamSink *sink = palloc0(sizeof(StreamSink));
 	TupleDesc	desc = RelationGetDescr(rel);
+	TupleDesc	slot_desc;
 	RangeTblEntry *rte;
 	MemoryContext old;
 	int			i;
@@ -386,8 +388,14 @@ stream_sink_begin(Relation rel, TupleDesc input, const char *input_name)
 	sink->routed_slots = palloc0(sizeof(TupleTableSlot *) * sink->capacity);
 	sink->input_values = palloc0(sizeof(Datum) * sink->capacity * Max(input->natts, 1));
 	sink->input_nulls = palloc0(sizeof(bool) * sink->capacity * Max(input->natts, 1));
+	/*
+	 * The slots share an unpinned copy of the row type: a thousand pins of
+	 * the relation's own would each be forgotten, one linear search of the
+	 * resource owner at a time, when the sink ends.
+	 */
+	slot_desc = CreateTupleDescCopy(desc);
 	for (i = 0; i < sink->capacity; i++)
-		sink->slots[i] = ExecInitExtraTupleSlot(sink->estate, desc,
+		sink->slots[i] = ExecInitExtraTupleSlot(sink->estate, slot_desc,
 												table_slot_callbacks(rel));
 	sink->input_slot = ExecInitExtraTupleSlot(sink->estate, sink->input_desc,
 											  &TTSOpsVirtual);
@@ -613,9 +621,11 @@ partition_slot(StreamSink *sink, SinkPartition *part, int i)
 				repalloc(part->slots, sizeof(TupleTableSlot *) * part->size) :
 				palloc(sizeof(TupleTableSlot *) * part->size);
 		}
+		/* unpinned, as the sink's own slots */
+		if (part->desc == NULL)
+			part->desc = CreateTupleDescCopy(RelationGetDescr(rel));
 		part->slots[part->nslots++] =
-			ExecInitExtraTupleSlot(sink->estate, RelationGetDescr(rel),
-								   table_slot_callbacks(rel));
+			ExecInitExtraTupleSlot(sink->estate, part->desc, table_slot_callbacks(rel));
 		MemoryContextSwitchTo(old);
 	}
 	return part->slots[part->used++];
