@@ -358,7 +358,7 @@ check_column_kind(const char *name, const char *value)
 {
 	static const char *const kinds[] = {
 		"key", "value", "partition", "offset", "timestamp", "timestamp_type",
-		"headers", "topic", "error", "op", "source_ts", "source_lsn"
+		"headers", "topic", "error", "rescued", "op", "source_ts", "source_lsn"
 	};
 	int			i;
 
@@ -370,7 +370,7 @@ check_column_kind(const char *name, const char *value)
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 			 errmsg("invalid value for column option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, header:<name>, and for envelope 'debezium' op, source_ts and source_lsn.")));
+			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, rescued, header:<name>, and for envelope 'debezium' op, source_ts and source_lsn.")));
 }
 
 /*

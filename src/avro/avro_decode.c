@@ -130,6 +130,7 @@ typedef struct AvroDecodeState
 	AvroPlan   *plain_plan;
 	AvroEnvelopePlan *plain_envelope;
 	KafkaChangeEvent *change;	/* envelope 'debezium', else NULL */
+	KafkaDecoder *report_unknown;	/* report fields without a column */
 	StringInfoData scratch;
 } AvroDecodeState;
 
@@ -1035,6 +1036,102 @@ at_unavailable_value(AvroCursor *cursor, const AvroNode *node,
 }
 
 /*
+ * The PostgreSQL type that takes a value of the writer's type node as the
+ * decoder would decode it (see kafka_decoder_unknown_fields); NULL for a
+ * null value (json is its rendering).
+ */
+static const char *
+avro_type_for_unknown(const AvroNode *node, const char *json)
+{
+	if (node->type == AVRO_UNION)
+	{
+		const AvroNode *branch = NULL;
+
+		if (strcmp(json, "null") == 0)
+			return NULL;
+		for (int i = 0; i < node->nchildren; i++)
+		{
+			if (node->children[i]->type == AVRO_NULL)
+				continue;
+			if (branch != NULL)
+				return "jsonb";	/* several types: their JSON */
+			branch = node->children[i];
+		}
+		return branch ? avro_type_for_unknown(branch, json) : NULL;
+	}
+	switch (node->logical)
+	{
+		case AVRO_LOGICAL_DECIMAL:
+			return psprintf("numeric(%d,%d)", node->precision, node->scale);
+		case AVRO_LOGICAL_UUID:
+			return "uuid";
+		case AVRO_LOGICAL_DATE:
+			return "date";
+		case AVRO_LOGICAL_TIME_MILLIS:
+		case AVRO_LOGICAL_TIME_MICROS:
+			return "time";
+		case AVRO_LOGICAL_TIMESTAMP_MILLIS:
+		case AVRO_LOGICAL_TIMESTAMP_MICROS:
+			return "timestamptz";
+		case AVRO_LOGICAL_LOCAL_TIMESTAMP_MILLIS:
+		case AVRO_LOGICAL_LOCAL_TIMESTAMP_MICROS:
+			return "timestamp";
+		case AVRO_LOGICAL_NONE:
+			break;
+	}
+	switch (node->type)
+	{
+		case AVRO_NULL:
+			return NULL;
+		case AVRO_BOOLEAN:
+			return "boolean";
+		case AVRO_INT:
+			return "integer";
+		case AVRO_LONG:
+			return "bigint";
+		case AVRO_FLOAT:
+			return "real";
+		case AVRO_DOUBLE:
+			return "double precision";
+		case AVRO_BYTES:
+		case AVRO_FIXED:
+			return "bytea";
+		case AVRO_STRING:
+		case AVRO_ENUM:
+			return "text";
+		case AVRO_RECORD:
+		case AVRO_ARRAY:
+		case AVRO_MAP:
+		case AVRO_UNION:
+			return "jsonb";
+	}
+	return NULL;
+}
+
+/* Field i of record node has no column: report it, its value as JSON. */
+static bool
+report_unknown_field(AvroDecodeState *state, KafkaConvertState *convert,
+					 AvroCursor *cursor, const AvroNode *node, int i, int depth)
+{
+	const char *name = node->field_names[i];
+	char	   *error;
+
+	resetStringInfo(&state->scratch);
+	if (!avro_value_to_json(cursor, node->children[i], &state->scratch, depth, &error))
+	{
+		if (cursor->too_deep)
+			return nested_too_deeply(convert);
+		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+								 "truncated or malformed Avro data in field \"%s\": %s",
+								 name, error);
+	}
+	kafka_unknown_field_add(state->report_unknown, name, strlen(name), state->scratch.data,
+							state->scratch.len,
+							avro_type_for_unknown(node->children[i], state->scratch.data));
+	return true;
+}
+
+/*
  * The fields of a record into the columns of set.  change: the record is
  * the row image of a Debezium change event (placeholders are looked for).
  */
@@ -1066,6 +1163,12 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 	{
 		int			column = plan->field_columns[i];
 
+		if (column < 0 && state->report_unknown != NULL && set == &state->top)
+		{
+			if (!report_unknown_field(state, convert, cursor, node, i, depth + 1))
+				return false;
+			continue;
+		}
 		if (column < 0)
 		{
 			if (!avro_skip_value(cursor, node->children[i], depth + 1))
@@ -1663,6 +1766,7 @@ kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 
 	avro_source_init(&state->source, options);
 	state->change = decoder->change;
+	state->report_unknown = decoder->unknown ? decoder : NULL;
 	/* the subject's latest schema is an Envelope: no defaults for columns */
 	if (state->source.registry != NULL && options->subject != NULL &&
 		state->change == NULL)

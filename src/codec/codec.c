@@ -191,6 +191,9 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 		decoder->change = palloc0(sizeof(KafkaChangeEvent));
 		decoder->change->unavailable = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	}
+	if (options != NULL && options->unknown_fields &&
+		(format == KAFKA_FORMAT_JSON || format == KAFKA_FORMAT_AVRO))
+		decoder->unknown = palloc0(sizeof(KafkaUnknownFields));
 
 	switch (format)
 	{
@@ -274,6 +277,35 @@ kafka_decoder_change(const KafkaDecoder *decoder)
 	return decoder->change;
 }
 
+const KafkaUnknownFields *
+kafka_decoder_unknown_fields(const KafkaDecoder *decoder)
+{
+	return decoder->unknown;
+}
+
+void
+kafka_unknown_field_add(KafkaDecoder *decoder, const char *name, int name_len,
+						const char *json, int json_len, const char *type_name)
+{
+	KafkaUnknownFields *unknown = decoder->unknown;
+	KafkaUnknownField *field;
+
+	if (unknown->count == unknown->capacity)
+	{
+		MemoryContext old = MemoryContextSwitchTo(decoder->mcxt);
+
+		unknown->capacity = unknown->capacity ? unknown->capacity * 2 : 8;
+		unknown->fields = unknown->fields ?
+			repalloc(unknown->fields, sizeof(KafkaUnknownField) * unknown->capacity) :
+			palloc(sizeof(KafkaUnknownField) * unknown->capacity);
+		MemoryContextSwitchTo(old);
+	}
+	field = &unknown->fields[unknown->count++];
+	field->name = pnstrdup(name, name_len);
+	field->json = pnstrdup(json, json_len);
+	field->type_name = type_name;
+}
+
 bool
 kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 					 Datum *values, bool *nulls, char **error)
@@ -282,6 +314,8 @@ kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	bool		ok;
 
 	*error = NULL;
+	if (decoder->unknown != NULL)
+		decoder->unknown->count = 0;
 	if (decoder->change != NULL)
 	{
 		reset_change(decoder);
@@ -323,6 +357,8 @@ kafka_decoder_decode(KafkaDecoder *decoder, const char *data, size_t len,
 		}
 		if (decoder->change != NULL)
 			reset_change(decoder);
+		if (decoder->unknown != NULL)
+			decoder->unknown->count = 0;
 		*error = decoder->convert.error;
 		if (*error == NULL)
 			elog(ERROR, "kafka payload decoder failed without a message");

@@ -181,6 +181,8 @@ typedef struct KafkaCodecOptions
 	bool		single_value;	/* the one payload column is the whole value
 								 * (a key), not a field of a record */
 	KafkaEnvelope envelope;		/* decoders of formats json and avro */
+	bool		unknown_fields; /* decoders of formats json and avro: report
+								 * the fields no column takes */
 } KafkaCodecOptions;
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
@@ -222,6 +224,41 @@ typedef struct KafkaChangeEvent
  * without an envelope.  Valid until the next decode.
  */
 extern const KafkaChangeEvent *kafka_decoder_change(const KafkaDecoder *decoder);
+
+/*
+ * The fields of the last payload decoded that no column took (decoders
+ * created with KafkaCodecOptions.unknown_fields; NULL for others), in the
+ * order of the payload: JSON members whose key matches no column, Avro
+ * writer fields without a column, the row image's under envelope
+ * 'debezium'.  Each with its value as JSON text (Avro values rendered as
+ * kafka.avro_to_json renders them) and the PostgreSQL type that takes such
+ * a value as the decoder would decode it: JSON's string text, integer
+ * bigint, other numbers numeric, true/false boolean, object and array
+ * jsonb; Avro's writer type (int integer, long bigint, float real, double
+ * double precision, bytes and fixed bytea, string and enum text, records,
+ * maps, arrays and unions of several types jsonb, logical types date, time,
+ * timestamptz, timestamp, numeric(p,s), uuid; a union with null as its
+ * other branch).  type_name is NULL when the value is null: nothing to
+ * type it by.  Rescued data (a kafka 'rescued' column) and schema evolution
+ * (schema_evolution 'add_columns') are built on it.  Empty (count 0) after
+ * a failed decode.  Valid until the next decode; the strings live in the
+ * memory context current at the decode.
+ */
+typedef struct KafkaUnknownField
+{
+	char	   *name;
+	char	   *json;
+	const char *type_name;
+} KafkaUnknownField;
+
+typedef struct KafkaUnknownFields
+{
+	int			count;
+	int			capacity;
+	KafkaUnknownField *fields;
+} KafkaUnknownFields;
+
+extern const KafkaUnknownFields *kafka_decoder_unknown_fields(const KafkaDecoder *decoder);
 
 /*
  * Encoding for produce.  Appends the payload of one row to out (UTF-8 for

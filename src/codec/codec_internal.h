@@ -130,6 +130,8 @@ struct KafkaDecoder
 	int		   *payload_attnums;
 	/* envelope 'debezium' (set before the format's init), else NULL */
 	KafkaChangeEvent *change;
+	/* KafkaCodecOptions.unknown_fields (set before the format's init) */
+	KafkaUnknownFields *unknown;
 };
 
 struct KafkaEncoder
@@ -144,6 +146,12 @@ struct KafkaEncoder
 };
 
 /* codec.c */
+
+/* Note a field no column takes (copies name and json). */
+extern void kafka_unknown_field_add(KafkaDecoder *decoder, const char *name,
+									int name_len, const char *json, int json_len,
+									const char *type_name);
+
 extern bool kafka_decode_fail(KafkaConvertState *state, int error_code,
 							  const char *fmt,...) pg_attribute_printf(3, 4);
 

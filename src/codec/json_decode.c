@@ -102,6 +102,8 @@ typedef struct JsonObjectMap
 
 	/* the payload's map under envelope 'debezium': columns not carried */
 	KafkaChangeEvent *change;
+	/* the payload's map: report the members no column takes, or NULL */
+	KafkaDecoder *report_unknown;
 } JsonObjectMap;
 
 typedef struct JsonDecoderState
@@ -1157,6 +1159,35 @@ at_unavailable_value(JsonCursor *cursor, const JsonColumn *column)
 }
 
 /*
+ * The PostgreSQL type for a JSON value (checked, between start and end)
+ * that no column takes: see kafka_decoder_unknown_fields.  NULL for null.
+ */
+static const char *
+json_type_name(const char *start, const char *end)
+{
+	const char *p;
+
+	switch (*start)
+	{
+		case '"':
+			return "text";
+		case '{':
+		case '[':
+			return "jsonb";
+		case 't':
+		case 'f':
+			return "boolean";
+		case 'n':
+			return NULL;
+	}
+	for (p = start; p < end; p++)
+		if (*p == '.' || *p == 'e' || *p == 'E')
+			return "numeric";
+	/* beyond bigint's digits: numeric too */
+	return end - start - (*start == '-') > 18 ? "numeric" : "bigint";
+}
+
+/*
  * Fills the columns of map from the object at the cursor ('{').  Columns
  * without a field are NULL.
  */
@@ -1201,17 +1232,33 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 
 		if (!scan_key_and_colon(cursor, &key))
 			return false;
-		/* a key with \u0000 matches no column name */
+		/* a key with \u0000 matches no column name (nor becomes one) */
 		if (unescape_string(state, &key, &key_text, &key_length))
 			column_index = find_column(map, key_text, key_length, &match);
 		else
+		{
 			column_index = -1;
+			key_text = NULL;
+		}
 
 		skip_whitespace(cursor);
 		if (cursor->p >= cursor->end)
 			return syntax_error(cursor, NULL);
 
-		if (column_index < 0 || map->match[column_index] > match)
+		if (column_index < 0 && map->report_unknown != NULL && key_text != NULL)
+		{
+			const char *start = cursor->p;
+			/* the unescaped key may live in scratch space the skip reuses */
+			char	   *name = pnstrdup(key_text, key_length);
+
+			if (!skip_value(cursor))
+				return false;
+			kafka_unknown_field_add(map->report_unknown, name, key_length, start,
+									(int) (cursor->p - start),
+									json_type_name(start, cursor->p));
+			pfree(name);
+		}
+		else if (column_index < 0 || map->match[column_index] > match)
 		{
 			if (!skip_value(cursor))
 				return false;
@@ -1653,6 +1700,7 @@ kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
 	json_decoder->map = build_object_map(desc, decoder->payload_attnums,
 										 decoder->npayload, decoder->mcxt);
 	json_decoder->map->change = decoder->change;
+	json_decoder->map->report_unknown = decoder->unknown ? decoder : NULL;
 	json_decoder->nesting_size = 64;
 	json_decoder->nesting = palloc(json_decoder->nesting_size);
 	decoder->format_state = json_decoder;

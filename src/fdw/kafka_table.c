@@ -24,6 +24,7 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
@@ -52,6 +53,7 @@ static const struct
 	{"op", KAFKA_COLUMN_OP},
 	{"source_ts", KAFKA_COLUMN_SOURCE_TS},
 	{"source_lsn", KAFKA_COLUMN_SOURCE_LSN},
+	{"rescued", KAFKA_COLUMN_RESCUED},
 };
 
 const char *
@@ -126,6 +128,18 @@ check_role_type(KafkaTable *table, int attnum, const char *kind)
 		case KAFKA_COLUMN_ERROR:
 			if (typid != TEXTOID)
 				column_type_error(table, att, kind, "text");
+			break;
+		case KAFKA_COLUMN_RESCUED:
+			if (typid != JSONBOID)
+				column_type_error(table, att, kind, "jsonb");
+			if (table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("column \"%s\" of foreign table \"%s\" has kafka 'rescued', which needs format 'json' or 'avro'",
+								NameStr(att->attname), table->relname),
+						 errdetail("Only formats with fields have fields without a column.")));
+			table->report_unknown = true;
+			table->has_rescued = true;
 			break;
 		case KAFKA_COLUMN_OP:
 			if (typid != TEXTOID && typid != VARCHAROID && typid != BPCHAROID)
@@ -221,8 +235,10 @@ build_value_decoder(KafkaTable *table)
 	bool	   *mask = palloc0(sizeof(bool) * Max(table->desc->natts, 1));
 	int			i;
 
+	/* with unknown fields reported, every column's field is known */
 	for (i = 0; i < table->desc->natts; i++)
-		mask[i] = table->roles[i] == KAFKA_COLUMN_PAYLOAD && table->needed[i];
+		mask[i] = table->roles[i] == KAFKA_COLUMN_PAYLOAD &&
+			(table->needed[i] || table->report_unknown);
 	if (table->format == KAFKA_FORMAT_AVRO)
 	{
 		KafkaCodecOptions options = {0};
@@ -232,6 +248,7 @@ build_value_decoder(KafkaTable *table)
 		/* TopicNameStrategy: the latest value schema gives field defaults */
 		options.subject = psprintf("%s-value", table->topic);
 		options.envelope = table->envelope;
+		options.unknown_fields = table->report_unknown;
 		table->value_decoder = kafka_decoder_create_with(table->format,
 														 table->desc, mask,
 														 table->mcxt, &options);
@@ -241,6 +258,7 @@ build_value_decoder(KafkaTable *table)
 		KafkaCodecOptions options = {0};
 
 		options.envelope = table->envelope;
+		options.unknown_fields = table->report_unknown;
 		table->value_decoder = kafka_decoder_create_with(table->format,
 														 table->desc, mask,
 														 table->mcxt, &options);
@@ -404,6 +422,20 @@ kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used, int offset)
 }
 
 void
+kafka_table_report_unknown_fields(KafkaTable *table)
+{
+	MemoryContext old;
+
+	if (table->report_unknown ||
+		(table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO))
+		return;
+	old = MemoryContextSwitchTo(table->mcxt);
+	table->report_unknown = true;
+	build_value_decoder(table);
+	MemoryContextSwitchTo(old);
+}
+
+void
 kafka_table_allow_throw(KafkaTable *table)
 {
 	int			i;
@@ -474,6 +506,60 @@ unix_millis_to_timestamptz(int64 millis, TimestampTz *result)
 	return IS_VALID_TIMESTAMP(*result);
 }
 
+/*
+ * Can jsonb hold the fields no column took?  Not a string with \u0000 in
+ * it (JSON allows it, jsonb does not); *message says which field.
+ */
+static bool
+rescuable(const KafkaUnknownFields *unknown, char **message)
+{
+	int			i;
+
+	for (i = 0; i < unknown->count; i++)
+	{
+		const char *p = unknown->fields[i].json;
+
+		while ((p = strchr(p, '\\')) != NULL)
+		{
+			if (p[1] == '\\')
+				p += 2;
+			else if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+			{
+				*message = psprintf("field \"%s\" holds \\u0000, which jsonb cannot hold",
+									unknown->fields[i].name);
+				return false;
+			}
+			else
+				p++;
+		}
+	}
+	return true;
+}
+
+/*
+ * A jsonb object of the fields no column took: {"name": value, ...}; a
+ * field given twice keeps its last value, as jsonb does.
+ */
+static Datum
+rescued_datum(const KafkaUnknownFields *unknown)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < unknown->count; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, unknown->fields[i].name);
+		appendStringInfoString(&buf, ": ");
+		appendStringInfoString(&buf, unknown->fields[i].json);
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
 static void
 set_error(KafkaTable *table, KafkaDecoder *decoder, char **error,
 		  const char *what, char *message)
@@ -503,6 +589,20 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 	{
 		ok = false;
 		set_error(table, table->value_decoder, error, NULL, message);
+	}
+	table->unknown = kafka_decoder_unknown_fields(table->value_decoder);
+	if (ok && table->has_rescued && !rescuable(table->unknown, &message))
+	{
+		/* as a jsonb column refuses it: the record's error */
+		ok = false;
+		*error = message;
+		table->error_code = ERRCODE_UNTRANSLATABLE_CHARACTER;
+		for (i = 0; i < desc->natts; i++)
+			if (table->roles[i] == KAFKA_COLUMN_PAYLOAD)
+			{
+				values[i] = (Datum) 0;
+				nulls[i] = true;
+			}
 	}
 	change = kafka_decoder_change(table->value_decoder);
 	if (change != NULL)
@@ -625,6 +725,13 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 				break;
 			case KAFKA_COLUMN_ERROR:
 				/* filled below, once every column had its chance */
+				break;
+			case KAFKA_COLUMN_RESCUED:
+				if (ok && table->unknown != NULL && table->unknown->count > 0)
+				{
+					values[i] = rescued_datum(table->unknown);
+					nulls[i] = false;
+				}
 				break;
 			case KAFKA_COLUMN_OP:
 				if (change != NULL && change->op != 0)

@@ -35,6 +35,8 @@ typedef enum KafkaColumnRole
 	KAFKA_COLUMN_OP,			/* envelope 'debezium': c, u, d, r or t */
 	KAFKA_COLUMN_SOURCE_TS,		/* envelope 'debezium': source.ts_ms */
 	KAFKA_COLUMN_SOURCE_LSN,	/* envelope 'debezium': source.lsn */
+	KAFKA_COLUMN_RESCUED,		/* jsonb: the payload's fields no column
+								 * takes (formats json and avro) */
 	KAFKA_COLUMN_DROPPED
 } KafkaColumnRole;
 
@@ -83,6 +85,16 @@ typedef struct KafkaTable
 	bool		skip_record;
 	bool		any_unavailable;
 	const bool *unavailable;
+
+	/*
+	 * The payload's fields no column takes (codec.h): reported when the
+	 * table has a kafka 'rescued' column or report_unknown was asked for
+	 * (kafka_table_report_unknown_fields); then, after kafka_table_decode,
+	 * unknown holds them.
+	 */
+	bool		report_unknown;
+	bool		has_rescued;	/* a kafka 'rescued' column */
+	const KafkaUnknownFields *unknown;
 } KafkaTable;
 
 /*
@@ -113,6 +125,11 @@ extern bool kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
  * Leaving out payload columns makes decoding cheaper; the payload is still
  * checked as a whole.
  */
+/*
+ * Report the fields of each payload that no column takes, in table->unknown
+ * after kafka_table_decode (schema evolution; formats json and avro).
+ */
+extern void kafka_table_report_unknown_fields(KafkaTable *table);
 extern void kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used,
 								   int offset);
 
