@@ -721,6 +721,7 @@ refuse_argument(const char *argument, const char *why, const char *hint)
  * and the input is checked by stream_keyed_validate once both exist.
  */
 static void check_keyed_definition(StreamDef *def, StreamOnError on_error);
+static void check_evolution_owner(Oid source, Oid owner);
 static void check_retention(Interval *retention);
 
 static void
@@ -936,6 +937,8 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 
 	trigger = parse_trigger(trigger_text, &interval);
 	on_error = parse_on_error(on_error_text, table);
+	if (add_columns)
+		check_evolution_owner(source, GetUserId());
 	memset(&keyed, 0, sizeof(keyed));
 	keyed.source = source;
 	keyed.target_name = target_text;
@@ -1159,6 +1162,21 @@ alter_set(AlterSet *set, const char *column, Oid type, Datum value, bool isnull)
 	set->nulls[set->n - 1] = isnull ? 'n' : ' ';
 }
 
+/*
+ * schema_evolution 'add_columns' adds columns to the source and the target
+ * as the stream's owner: it must own both (the target it owns already).
+ */
+static void
+check_evolution_owner(Oid source, Oid owner)
+{
+	if (!pg_class_ownercheck(source, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema_evolution 'add_columns' needs the stream's owner to own its source foreign table \"%s\"",
+						get_rel_name(source)),
+				 errdetail("New fields become columns of the source and of the target.")));
+}
+
 /* The options kafka.alter_streaming_table can reset, with their defaults. */
 static const char *const alterable[] = {
 	"trigger", "max_offsets_per_trigger", "on_error", "fail_on_data_loss", "transform",
@@ -1331,6 +1349,8 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 		check_retention(retention);
 	}
 	check_keyed_definition(def, def->on_error);
+	if (def->add_columns)
+		check_evolution_owner(def->source, def->owner);
 
 	/* checked against the source, the transform and the target as created */
 	if (def->transform)

@@ -132,6 +132,7 @@ struct StreamIngest
 	MemoryContext batchcxt;		/* per apply */
 	int64		dead_bytes;		/* of the batch's dead letters so far */
 	bool		catalog_has_counters;	/* streaming_tables.last_batch_inserted... */
+	bool		catalog_has_schema_change;	/* ...last_schema_change (0.4) */
 	StreamWrittenColumns *written;	/* what the committed batches wrote */
 	List	   *batch_written;	/* WrittenColumn: what this batch writes */
 	bool		batch_mapped;	/* batch_written is set */
@@ -333,11 +334,15 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 
 		ingest->catalog_has_counters = OidIsValid(catalog) &&
 			get_attnum(catalog, "last_batch_inserted") != InvalidAttrNumber;
+		ingest->catalog_has_schema_change = OidIsValid(catalog) &&
+			get_attnum(catalog, "last_schema_change") != InvalidAttrNumber;
 	}
 	ingest->callback.func = ingest_context_callback;
 	ingest->callback.arg = ingest;
 	ingest->dependencies = check_dependencies(def, AccessShareLock);
 	ingest->source = kafka_table_open(def->source, cxt);
+	if (def->add_columns)
+		kafka_table_report_unknown_fields(ingest->source);
 	ingest->capacity = def->max_offsets > 0 ?
 		(int) Min(def->max_offsets, 10000000) : STREAM_DEFAULT_BATCH_RECORDS;
 	ingest->batch_records = ingest->capacity;
@@ -1308,6 +1313,150 @@ write_held(StreamIngest *ingest, Relation rel, const char *input_name,
 				 rowcxt, result);
 }
 
+/* A field schema evolution makes a column of. */
+typedef struct NewColumn
+{
+	char	   *name;
+	const char *type_name;
+} NewColumn;
+
+/*
+ * schema_evolution 'add_columns': the fields of the held records that no
+ * column of the source takes become nullable columns of the source and,
+ * when it has none of that name, of the target (its partitions with it),
+ * typed as the codec says (kafka_decoder_unknown_fields), in the batch's
+ * transaction, before the batch is decoded for good.  A field seen with
+ * several types in the batch gets one that takes them all (bigint and
+ * numeric: numeric; others: jsonb).  Columns are only added: a later value
+ * the column's type cannot take is a bad record.  A field only ever null has no type yet and waits.  At most
+ * STREAM_EVOLUTION_MAX_COLUMNS a batch, names that fit an identifier only,
+ * so that hostile payloads cannot flood the tables with columns.  Runs as
+ * the stream's owner, who must own both tables.  True when columns were
+ * added: the ingest then reads the source as it is now.
+ */
+#define STREAM_EVOLUTION_MAX_COLUMNS 50
+
+static bool
+evolve_schema(StreamIngest *ingest, MemoryContext rowcxt, Datum *values, bool *nulls)
+{
+	StreamDef  *def = ingest->def;
+	KafkaTable *source = ingest->source;
+	List	   *found = NIL;
+	StringInfoData source_sql;
+	StringInfoData target_sql;
+	StringInfoData change;
+	ListCell   *lc;
+	int			target_added = 0;
+	int			i;
+
+	for (i = 0; i < ingest->nheld; i++)
+	{
+		HeldMessage *h = &ingest->held[i];
+		char	   *error;
+		int			f;
+
+		MemoryContextReset(rowcxt);
+		MemoryContextSwitchTo(rowcxt);
+		(void) kafka_table_decode(source, h->msg, h->range, values, nulls, &error);
+		MemoryContextSwitchTo(ingest->batchcxt);
+		if (source->unknown == NULL)
+			break;
+		for (f = 0; f < source->unknown->count; f++)
+		{
+			KafkaUnknownField *field = &source->unknown->fields[f];
+			bool		seen = false;
+
+			if (field->type_name == NULL || strlen(field->name) >= NAMEDATALEN ||
+				field->name[0] == '\0')
+				continue;
+			foreach(lc, found)
+			{
+				NewColumn  *column = lfirst(lc);
+
+				if (strcmp(column->name, field->name) != 0)
+					continue;
+				/* seen with another type: one that takes both */
+				if (strcmp(column->type_name, field->type_name) != 0)
+					column->type_name =
+						(strcmp(column->type_name, "bigint") == 0 ||
+						 strcmp(column->type_name, "numeric") == 0) &&
+						(strcmp(field->type_name, "bigint") == 0 ||
+						 strcmp(field->type_name, "numeric") == 0) ?
+						"numeric" : "jsonb";
+				seen = true;
+			}
+			if (seen)
+				continue;
+			if (list_length(found) == STREAM_EVOLUTION_MAX_COLUMNS)
+			{
+				ereport(LOG,
+						(errmsg("streaming table %s: schema evolution adds at most %d columns a batch; field \"%s\" waits for the next",
+								def->target_name, STREAM_EVOLUTION_MAX_COLUMNS, field->name)));
+				continue;
+			}
+			{
+				NewColumn  *column = palloc(sizeof(NewColumn));
+
+				column->name = pstrdup(field->name);
+				column->type_name = pstrdup(field->type_name);
+				found = lappend(found, column);
+			}
+		}
+	}
+	MemoryContextReset(rowcxt);
+	if (found == NIL)
+		return false;
+
+	initStringInfo(&source_sql);
+	initStringInfo(&target_sql);
+	initStringInfo(&change);
+	appendStringInfo(&source_sql, "ALTER FOREIGN TABLE %s",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(def->source)),
+												get_rel_name(def->source)));
+	appendStringInfo(&target_sql, "ALTER TABLE %s", def->target_name);
+	foreach(lc, found)
+	{
+		NewColumn  *column = lfirst(lc);
+		const char *item = psprintf(" ADD COLUMN IF NOT EXISTS %s %s",
+									quote_identifier(column->name), column->type_name);
+
+		appendStringInfo(&source_sql, "%s%s", foreach_current_index(lc) ? "," : "", item);
+		appendStringInfo(&change, "%s%s %s", change.len ? ", " : "",
+						 quote_identifier(column->name), column->type_name);
+		if (get_attnum(def->target, column->name) == InvalidAttrNumber)
+			appendStringInfo(&target_sql, "%s%s", target_added++ ? "," : "", item);
+	}
+	SPI_connect();
+	if (SPI_execute(source_sql.data, false, 0) != SPI_OK_UTILITY ||
+		(target_added > 0 && SPI_execute(target_sql.data, false, 0) != SPI_OK_UTILITY))
+		elog(ERROR, "schema evolution of streaming table %s failed", def->target_name);
+	if (ingest->catalog_has_schema_change)
+	{
+		Oid			types[2] = {OIDOID, TEXTOID};
+		Datum		args[2] = {ObjectIdGetDatum(def->target), CStringGetTextDatum(change.data)};
+
+		stream_catalog_exec("UPDATE kafka.streaming_tables SET last_schema_change = 'added ' || $2, "
+							"last_schema_change_at = now() WHERE target = $1",
+							2, types, args, NULL, false);
+	}
+	SPI_finish();
+	CommandCounterIncrement();
+	ereport(LOG,
+			(errmsg("streaming table %s: schema evolution added %s", def->target_name,
+					change.data)));
+
+	/* the source as it is now, for this batch and the next */
+	{
+		MemoryContext old = MemoryContextSwitchTo(ingest->cxt);
+
+		ingest->source = kafka_table_open(def->source, ingest->cxt);
+		kafka_table_report_unknown_fields(ingest->source);
+		ingest->dependencies = check_dependencies(def, AccessShareLock);
+		MemoryContextSwitchTo(old);
+	}
+	return true;
+}
+
 /*
  * In a transaction: does the open ingest still match the catalog?  Raises
  * the error that stops the stream when something it depends on vanished or
@@ -1372,6 +1521,14 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 
 	/* the data part runs as the owner */
 	stream_become_owner(def, &user);
+	if (def->add_columns && evolve_schema(ingest, rowcxt, values, nulls))
+	{
+		/* the decode below fills the new columns */
+		source = ingest->source;
+		source_desc = source->desc;
+		values = repalloc(values, sizeof(Datum) * Max(source_desc->natts, 1));
+		nulls = repalloc(nulls, sizeof(bool) * Max(source_desc->natts, 1));
+	}
 	rel = table_open(def->target, NoLock);
 
 	if (def->transform)
