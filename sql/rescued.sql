@@ -34,6 +34,21 @@ SELECT count(*) AS rows, count(rest) AS rescued,
        count(*) FILTER (WHERE rest - 'extra' = '{}') AS only_extra
   FROM orders_whole;
 SELECT count(*) AS nothing_rescued FROM orders_whole WHERE rest IS NULL;
+-- under on_error 'null' a value its column cannot take is rescued (the
+-- column NULL, the record not malformed); otherwise the record is malformed
+CREATE FOREIGN TABLE orders_mistyped (order_id bigint, customer int, qty int,
+    rest jsonb OPTIONS (kafka 'rescued'), error text OPTIONS (kafka 'error'))
+  SERVER k OPTIONS (topic 'fdw_orders', format 'json', on_error 'null');
+SELECT count(*) AS rows, count(customer) AS customers, count(error) AS errors,
+       count(*) FILTER (WHERE rest ? 'customer' AND rest ? 'amount') AS rescued_customers
+  FROM orders_mistyped;
+ALTER FOREIGN TABLE orders_mistyped OPTIONS (SET on_error 'skip');
+SELECT count(*) AS rows_left FROM orders_mistyped;
+CREATE FOREIGN TABLE avro_mistyped (id bigint, name int, rest jsonb OPTIONS (kafka 'rescued'),
+    _offset bigint OPTIONS (kafka 'offset'))
+  SERVER k OPTIONS (topic 'avro_fx', format 'avro', on_error 'null');
+SELECT _offset, name, rest -> 'name' AS rescued_name FROM avro_mistyped WHERE _offset < 3 ORDER BY _offset;
+
 -- only jsonb, only formats with fields
 CREATE FOREIGN TABLE rescued_text (order_id bigint, rest text OPTIONS (kafka 'rescued'))
   SERVER k OPTIONS (topic 'fdw_orders', format 'json');

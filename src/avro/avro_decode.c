@@ -1141,6 +1141,7 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 			Datum *values, bool *nulls, int depth, KafkaChangeEvent *change)
 {
 	const AvroNode *node = plan->node;
+	AvroCursor	start;
 
 	if (plan->single_column >= 0)
 	{
@@ -1191,10 +1192,23 @@ read_record(AvroDecodeState *state, KafkaConvertState *convert,
 		convert->context_field = node->field_names[i];
 		convert->context_field_length = strlen(node->field_names[i]);
 		convert->context_column = set->names[column];
+		start = *cursor;
 		if (!read_into(state, convert, cursor, node->children[i],
 					   &set->inputs[column], &values[set->attnums[column]],
 					   &nulls[set->attnums[column]], depth + 1))
 		{
+			if (state->report_unknown != NULL && state->report_unknown->rescue_mismatches &&
+				set == &state->top && !cursor->too_deep)
+			{
+				/* the value its column cannot take is rescued instead */
+				values[set->attnums[column]] = (Datum) 0;
+				nulls[set->attnums[column]] = true;
+				kafka_convert_forget_error(convert);
+				*cursor = start;
+				if (!report_unknown_field(state, convert, cursor, node, i, depth + 1))
+					return false;
+				continue;
+			}
 			convert->context_in_message = true;
 			return kafka_decode_fail(convert, convert->error_code,
 									 "cannot decode field \"%s\" into column \"%s\": %s",

@@ -193,7 +193,10 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 	}
 	if (options != NULL && options->unknown_fields &&
 		(format == KAFKA_FORMAT_JSON || format == KAFKA_FORMAT_AVRO))
+	{
 		decoder->unknown = palloc0(sizeof(KafkaUnknownFields));
+		decoder->rescue_mismatches = options->rescue_mismatches;
+	}
 
 	switch (format)
 	{
@@ -281,6 +284,16 @@ const KafkaUnknownFields *
 kafka_decoder_unknown_fields(const KafkaDecoder *decoder)
 {
 	return decoder->unknown;
+}
+
+void
+kafka_convert_forget_error(KafkaConvertState *state)
+{
+	state->error = NULL;
+	state->error_code = 0;
+	if (state->pending_error != NULL)
+		FreeErrorData(state->pending_error);
+	state->pending_error = NULL;
 }
 
 void

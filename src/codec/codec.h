@@ -183,6 +183,10 @@ typedef struct KafkaCodecOptions
 	KafkaEnvelope envelope;		/* decoders of formats json and avro */
 	bool		unknown_fields; /* decoders of formats json and avro: report
 								 * the fields no column takes */
+	bool		rescue_mismatches;	/* with unknown_fields: a field whose
+									 * value its column's type cannot take
+									 * is reported too (the column NULL)
+									 * instead of failing the decode */
 } KafkaCodecOptions;
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,

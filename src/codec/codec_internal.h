@@ -132,6 +132,7 @@ struct KafkaDecoder
 	KafkaChangeEvent *change;
 	/* KafkaCodecOptions.unknown_fields (set before the format's init) */
 	KafkaUnknownFields *unknown;
+	bool		rescue_mismatches;
 };
 
 struct KafkaEncoder
@@ -146,6 +147,9 @@ struct KafkaEncoder
 };
 
 /* codec.c */
+
+/* Forget the last failure (a field's value rescued instead). */
+extern void kafka_convert_forget_error(KafkaConvertState *state);
 
 /* Note a field no column takes (copies name and json). */
 extern void kafka_unknown_field_add(KafkaDecoder *decoder, const char *name,

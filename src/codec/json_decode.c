@@ -1266,6 +1266,8 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 		else
 		{
 			JsonColumn *column = &map->columns[column_index];
+			const char *start = cursor->p;
+			int			depth = cursor->depth;
 
 			state->context_field = key.content;
 			state->context_field_length = key.length;
@@ -1282,11 +1284,33 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 			{
 				if (cursor->syntax_error)
 					return false;
-				return kafka_decode_fail(state, state->error_code,
-										 "cannot decode field \"%s\" into column \"%s\": %s",
-										 kafka_payload_text_for_message(state, key.content,
-																		key.length),
-										 column->name, state->error);
+				if (map->report_unknown != NULL && map->report_unknown->rescue_mismatches)
+				{
+					/* the value its column cannot take is rescued instead */
+					char	   *name;
+
+					values[column->attnum] = (Datum) 0;
+					nulls[column->attnum] = true;
+					kafka_convert_forget_error(state);
+					/* the key again: its unescaped text shared scratch space */
+					if (!unescape_string(state, &key, &key_text, &key_length))
+						return false;
+					name = pnstrdup(key_text, key_length);
+					cursor->p = start;
+					cursor->depth = depth;
+					if (!skip_value(cursor))
+						return false;
+					kafka_unknown_field_add(map->report_unknown, name, key_length, start,
+											(int) (cursor->p - start),
+											json_type_name(start, cursor->p));
+					pfree(name);
+				}
+				else
+					return kafka_decode_fail(state, state->error_code,
+											 "cannot decode field \"%s\" into column \"%s\": %s",
+											 kafka_payload_text_for_message(state, key.content,
+																			key.length),
+											 column->name, state->error);
 			}
 			else if (map->change != NULL)
 				map->change->unavailable[column->attnum] = false;

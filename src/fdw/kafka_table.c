@@ -249,6 +249,8 @@ build_value_decoder(KafkaTable *table)
 		options.subject = psprintf("%s-value", table->topic);
 		options.envelope = table->envelope;
 		options.unknown_fields = table->report_unknown;
+		options.rescue_mismatches = table->has_rescued &&
+			table->on_error == KAFKA_ON_ERROR_NULL;
 		table->value_decoder = kafka_decoder_create_with(table->format,
 														 table->desc, mask,
 														 table->mcxt, &options);
@@ -259,6 +261,8 @@ build_value_decoder(KafkaTable *table)
 
 		options.envelope = table->envelope;
 		options.unknown_fields = table->report_unknown;
+		options.rescue_mismatches = table->has_rescued &&
+			table->on_error == KAFKA_ON_ERROR_NULL;
 		table->value_decoder = kafka_decoder_create_with(table->format,
 														 table->desc, mask,
 														 table->mcxt, &options);
