@@ -12,6 +12,10 @@
  */
 #include "postgres.h"
 
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/fmgrprotos.h"
+
 #include "codec/codec_internal.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -284,6 +288,65 @@ const KafkaUnknownFields *
 kafka_decoder_unknown_fields(const KafkaDecoder *decoder)
 {
 	return decoder->unknown;
+}
+
+/* The rescued fields cannot be jsonb: the record's error, as a decode's. */
+static bool
+kafka_decoder_rescued_failed(KafkaDecoder *decoder, char **error)
+{
+	*error = psprintf("rescued fields: %s", decoder->convert.error ?
+					  decoder->convert.error : "not valid jsonb");
+	return false;
+}
+
+bool
+kafka_decoder_rescued_jsonb(KafkaDecoder *decoder, Datum *result, char **error)
+{
+	const KafkaUnknownFields *unknown = decoder->unknown;
+	KafkaConvertState *state = &decoder->convert;
+	StringInfoData buf;
+	const char *converted;
+	int			converted_length;
+	bool		safe;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < unknown->count; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, unknown->fields[i].name);
+		appendStringInfoString(&buf, ": ");
+		appendStringInfoString(&buf, unknown->fields[i].json);
+	}
+	appendStringInfoChar(&buf, '}');
+
+	if (decoder->rescued_input == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(decoder->mcxt);
+
+		decoder->rescued_input = palloc0(sizeof(KafkaValueInput));
+		kafka_value_input_init(decoder->rescued_input, JSONBOID, -1, decoder->mcxt);
+		MemoryContextSwitchTo(old);
+	}
+	kafka_convert_forget_error(state);
+	state->context_field = NULL;
+	state->context_column = NULL;
+	/* as a jsonb column takes a value: the fast path when jsonb_in cannot fail */
+	if (!kafka_json_validate(state, buf.data, buf.len, &safe))
+		return kafka_decoder_rescued_failed(decoder, error);
+	if (!safe)
+	{
+		if (!kafka_value_call_input(state, decoder->rescued_input, buf.data, buf.len, result))
+			return kafka_decoder_rescued_failed(decoder, error);
+		return true;
+	}
+	if (!kafka_utf8_to_server(state, buf.data, buf.len, &converted, &converted_length))
+		return kafka_decoder_rescued_failed(decoder, error);
+	*result = DirectFunctionCall1(jsonb_in,
+								  CStringGetDatum(pnstrdup(converted, converted_length)));
+	return true;
 }
 
 void

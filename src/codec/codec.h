@@ -265,6 +265,16 @@ typedef struct KafkaUnknownFields
 extern const KafkaUnknownFields *kafka_decoder_unknown_fields(const KafkaDecoder *decoder);
 
 /*
+ * The unknown fields of the last decode as a jsonb object {"name": value,
+ * ...} (a name given twice keeps its last value), for a kafka 'rescued'
+ * column; false with the record's error when jsonb cannot hold a value
+ * (\u0000 in a string, a number beyond numeric).  Call only when there is
+ * at least one.
+ */
+extern bool kafka_decoder_rescued_jsonb(KafkaDecoder *decoder, Datum *result,
+										char **error);
+
+/*
  * Encoding for produce.  Appends the payload of one row to out (UTF-8 for
  * json and text) and returns true, or returns false when the message has no
  * value at all (a tombstone: the payload column of a text or raw row is NULL).

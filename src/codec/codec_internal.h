@@ -133,6 +133,7 @@ struct KafkaDecoder
 	/* KafkaCodecOptions.unknown_fields (set before the format's init) */
 	KafkaUnknownFields *unknown;
 	bool		rescue_mismatches;
+	KafkaValueInput *rescued_input; /* jsonb, made at first use */
 };
 
 struct KafkaEncoder

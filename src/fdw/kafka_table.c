@@ -510,60 +510,6 @@ unix_millis_to_timestamptz(int64 millis, TimestampTz *result)
 	return IS_VALID_TIMESTAMP(*result);
 }
 
-/*
- * Can jsonb hold the fields no column took?  Not a string with \u0000 in
- * it (JSON allows it, jsonb does not); *message says which field.
- */
-static bool
-rescuable(const KafkaUnknownFields *unknown, char **message)
-{
-	int			i;
-
-	for (i = 0; i < unknown->count; i++)
-	{
-		const char *p = unknown->fields[i].json;
-
-		while ((p = strchr(p, '\\')) != NULL)
-		{
-			if (p[1] == '\\')
-				p += 2;
-			else if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
-			{
-				*message = psprintf("field \"%s\" holds \\u0000, which jsonb cannot hold",
-									unknown->fields[i].name);
-				return false;
-			}
-			else
-				p++;
-		}
-	}
-	return true;
-}
-
-/*
- * A jsonb object of the fields no column took: {"name": value, ...}; a
- * field given twice keeps its last value, as jsonb does.
- */
-static Datum
-rescued_datum(const KafkaUnknownFields *unknown)
-{
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	for (i = 0; i < unknown->count; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, unknown->fields[i].name);
-		appendStringInfoString(&buf, ": ");
-		appendStringInfoString(&buf, unknown->fields[i].json);
-	}
-	appendStringInfoChar(&buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
-}
-
 static void
 set_error(KafkaTable *table, KafkaDecoder *decoder, char **error,
 		  const char *what, char *message)
@@ -583,6 +529,8 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 	const KafkaChangeEvent *change;
 	bool		ok = true;
 	char	   *message = NULL;
+	Datum		rescued = (Datum) 0;
+	bool		rescued_isnull;
 	int			i;
 
 	*error = NULL;
@@ -595,18 +543,23 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 		set_error(table, table->value_decoder, error, NULL, message);
 	}
 	table->unknown = kafka_decoder_unknown_fields(table->value_decoder);
-	if (ok && table->has_rescued && !rescuable(table->unknown, &message))
+	rescued_isnull = true;
+	if (ok && table->has_rescued && table->unknown->count > 0)
 	{
-		/* as a jsonb column refuses it: the record's error */
-		ok = false;
-		*error = message;
-		table->error_code = ERRCODE_UNTRANSLATABLE_CHARACTER;
-		for (i = 0; i < desc->natts; i++)
-			if (table->roles[i] == KAFKA_COLUMN_PAYLOAD)
-			{
-				values[i] = (Datum) 0;
-				nulls[i] = true;
-			}
+		if (kafka_decoder_rescued_jsonb(table->value_decoder, &rescued, &message))
+			rescued_isnull = false;
+		else
+		{
+			/* as when a jsonb column refuses a value: the record's error */
+			ok = false;
+			set_error(table, table->value_decoder, error, NULL, message);
+			for (i = 0; i < desc->natts; i++)
+				if (table->roles[i] == KAFKA_COLUMN_PAYLOAD)
+				{
+					values[i] = (Datum) 0;
+					nulls[i] = true;
+				}
+		}
 	}
 	change = kafka_decoder_change(table->value_decoder);
 	if (change != NULL)
@@ -731,11 +684,8 @@ kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
 				/* filled below, once every column had its chance */
 				break;
 			case KAFKA_COLUMN_RESCUED:
-				if (ok && table->unknown != NULL && table->unknown->count > 0)
-				{
-					values[i] = rescued_datum(table->unknown);
-					nulls[i] = false;
-				}
+				values[i] = rescued;
+				nulls[i] = rescued_isnull;
 				break;
 			case KAFKA_COLUMN_OP:
 				if (change != NULL && change->op != 0)

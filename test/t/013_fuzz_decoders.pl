@@ -566,6 +566,28 @@ is($node->safe_psql('postgres', q{SELECT count(*), count(*) FILTER (WHERE err IS
 $node->safe_psql('postgres', q{ALTER FOREIGN TABLE avro_in OPTIONS (SET on_error 'skip')});
 is($node->safe_psql('postgres', q{SELECT count(*) FROM avro_in a WHERE a::text <> ''}), $avro_good,
 	'avro scan, on_error skip: the good records');
+# a rescued column over the same mutated payloads: a few columns, the other
+# fields and the values that do not convert rescued (on_error 'null'); every
+# record a row, a rescued value that is valid jsonb or NULL, no crash
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE json_rescued (id bigint, qty int, rest jsonb OPTIONS (kafka 'rescued'),
+		err text OPTIONS (kafka 'error'))
+	  SERVER k OPTIONS (topic 'fuzz_json', format 'json', on_error 'null');
+	CREATE FOREIGN TABLE avro_rescued (i int, s text, rest jsonb OPTIONS (kafka 'rescued'),
+		err text OPTIONS (kafka 'error'))
+	  SERVER k OPTIONS (topic 'fuzz_avro', format 'avro', avro_schema '$all_schema', on_error 'null');
+});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM json_rescued r WHERE r::text <> ''}), $json_count,
+	'json scan with a rescued column: a row per record');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM json_rescued WHERE err IS NULL}), '>=', $json_good,
+	'json scan with a rescued column: at least the records that decode with every column');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM json_rescued WHERE rest IS NOT NULL AND jsonb_typeof(rest) <> 'object'}),
+	'0', 'json rescued: always an object');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM avro_rescued r WHERE r::text <> ''}), $avro_count,
+	'avro scan with a rescued column: a row per record');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM avro_rescued WHERE err IS NULL AND rest IS NULL}), '0',
+	'avro rescued: the writer fields without a column are in every decoded row');
+
 # format text into json and jsonb: the payload checked as one JSON value
 $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE text_jsonb (v jsonb, o bigint OPTIONS (kafka 'offset'),
