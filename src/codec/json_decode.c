@@ -1187,6 +1187,23 @@ json_type_name(const char *start, const char *end)
 	return end - start - (*start == '-') > 18 ? "numeric" : "bigint";
 }
 
+/* The member at the cursor (its value) is one no column takes: note it. */
+static bool
+report_member(JsonCursor *cursor, JsonObjectMap *map, const char *key_text,
+			  int key_length)
+{
+	const char *start = cursor->p;
+	/* the unescaped key may live in scratch space the skip reuses */
+	char	   *name = pnstrdup(key_text, key_length);
+
+	if (!skip_value(cursor))
+		return false;
+	kafka_unknown_field_add(map->report_unknown, name, key_length, start,
+							(int) (cursor->p - start), json_type_name(start, cursor->p));
+	pfree(name);
+	return true;
+}
+
 /*
  * Fills the columns of map from the object at the cursor ('{').  Columns
  * without a field are NULL.
@@ -1247,16 +1264,8 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 
 		if (column_index < 0 && map->report_unknown != NULL && key_text != NULL)
 		{
-			const char *start = cursor->p;
-			/* the unescaped key may live in scratch space the skip reuses */
-			char	   *name = pnstrdup(key_text, key_length);
-
-			if (!skip_value(cursor))
+			if (!report_member(cursor, map, key_text, key_length))
 				return false;
-			kafka_unknown_field_add(map->report_unknown, name, key_length, start,
-									(int) (cursor->p - start),
-									json_type_name(start, cursor->p));
-			pfree(name);
 		}
 		else if (column_index < 0 || map->match[column_index] > match)
 		{
@@ -1287,23 +1296,15 @@ parse_object_into(JsonCursor *cursor, JsonObjectMap *map, Datum *values,
 				if (map->report_unknown != NULL && map->report_unknown->rescue_mismatches)
 				{
 					/* the value its column cannot take is rescued instead */
-					char	   *name;
-
 					values[column->attnum] = (Datum) 0;
 					nulls[column->attnum] = true;
 					kafka_convert_forget_error(state);
-					/* the key again: its unescaped text shared scratch space */
-					if (!unescape_string(state, &key, &key_text, &key_length))
-						return false;
-					name = pnstrdup(key_text, key_length);
 					cursor->p = start;
 					cursor->depth = depth;
-					if (!skip_value(cursor))
+					/* the key again: its unescaped text shared scratch space */
+					if (!unescape_string(state, &key, &key_text, &key_length) ||
+						!report_member(cursor, map, key_text, key_length))
 						return false;
-					kafka_unknown_field_add(map->report_unknown, name, key_length, start,
-											(int) (cursor->p - start),
-											json_type_name(start, cursor->p));
-					pfree(name);
 				}
 				else
 					return kafka_decode_fail(state, state->error_code,
