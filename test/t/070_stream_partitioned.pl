@@ -34,7 +34,7 @@ my $fixture = "$srcdir/test/fixtures/partitioned_events.py";
 my $broker = start_broker(brokers => 1);
 my $bs = $broker->bootstrap;
 my $node = new_node('partitioned', broker => $broker, conf => "restart_after_crash = on");
-$broker->create_topic($_, 4) for qw(ev pm hashed fp fp_out strict);
+$broker->create_topic($_, 4) for qw(ev pm hashed fp fp_out strict excl);
 
 sub produce_events
 {
@@ -321,6 +321,23 @@ my $got = query(q{SELECT concat_ws('|', id, seq, a, b, coalesce(d::text, ''))
 is(scalar(() = $got =~ /\n/g), scalar(() = $reference =~ /\n/g), 'as many keys as the reference');
 ok($got eq $reference, 'the partitioned upsert target equals the reference (updates, deletes, late changes)');
 is(query(q{SELECT count(DISTINCT tableoid) FROM kcur}), '4', 'in all four hash partitions');
+
+# --- an exclusion constraint refuses rows as they are written: dead letters
+produce_events('--topic', 'excl', '--count', 300);
+$node->safe_psql('postgres', topic_table('excl_topic', 'excl') . q{
+	CREATE TABLE excl (id int, ts timestamptz, amount int, note text, _partition int, _offset bigint,
+		span int4range GENERATED ALWAYS AS (int4range(id % 100, id % 100 + 1)) STORED,
+		EXCLUDE USING gist (span WITH &&));
+	SELECT kafka.create_streaming_table('excl', source => 'excl_topic', trigger => 'available_now',
+	  on_error => 'dead_letter');
+});
+like($node->safe_psql('postgres', q{CALL kafka.refresh_streaming_table('excl')}),
+	qr/100 rows from 300 records in 1 batches, 200 dead letters/, 'exclusion violations are dead letters');
+is(accounted('excl', 'SELECT _partition AS p, _offset AS o FROM excl'), '100 rows, 200 dead letters, 0 repeated',
+	'every record once, a row or a dead letter');
+is(query(q{SELECT count(*) FROM kafka.dead_letters WHERE stream = 'excl'::regclass
+	AND error LIKE 'conflicting key value violates exclusion constraint "excl_span_excl": Key (span)=%'}), '200',
+	'each names the constraint and the conflicting key');
 
 # --- on_error 'fail' stops at a refused row; SCD type 2 is refused
 produce_events('--topic', 'strict', '--count', 200, '--bad');
