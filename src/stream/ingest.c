@@ -39,6 +39,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_table.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_user_mapping.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -1195,6 +1196,8 @@ write_attempt(void *arg)
 	MemoryContextSwitchTo(a->cxt);
 	stream_target_end(target, &counts);
 	a->result->inserted += counts.inserted;
+	a->result->updated += counts.updated;
+	a->result->deleted += counts.deleted;
 }
 
 /*
@@ -1213,6 +1216,8 @@ try_write(StreamIngest *ingest, Relation rel, const char *input_name,
 	int			ndead = list_length(*dead);
 	int64		skipped = result->skipped;
 	int64		inserted = result->inserted;
+	int64		updated = result->updated;
+	int64		deleted = result->deleted;
 	int64		dead_bytes = ingest->dead_bytes;
 	bool		ok;
 
@@ -1226,6 +1231,8 @@ try_write(StreamIngest *ingest, Relation rel, const char *input_name,
 		*dead = list_truncate(*dead, ndead);
 		result->skipped = skipped;
 		result->inserted = inserted;
+		result->updated = updated;
+		result->deleted = deleted;
 		ingest->dead_bytes = dead_bytes;
 		stream_record_error_raised = false;
 	}
@@ -1283,8 +1290,42 @@ write_halves(StreamIngest *ingest, Relation rel, const char *input_name,
 }
 
 /*
- * The held records into an append target, under on_error 'dead_letter' or
- * 'skip'.  The batch is one statement in one subtransaction.  When it
+ * Can a keyed target refuse a row when it writes it, for a reason a record
+ * holds, beyond its values (which the sink checks row by row)?  Its
+ * triggers (a foreign key's too) may raise, an exclusion constraint or a
+ * unique index other than the keys' may be violated.  Such a keyed target
+ * is written as an append target is under 'dead_letter' and 'skip'
+ * (write_held): one fill a batch, written again in halves when it fails;
+ * others collapse across fills (extend_batch).
+ */
+static bool
+refuses_when_written(Relation rel)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	int			unique = 0;
+	bool		exclusion = false;
+
+	if (rel->rd_rel->relhastriggers || rel->trigdesc != NULL)
+		return true;
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		unique += ((Form_pg_index) GETSTRUCT(tup))->indisunique;
+		exclusion |= ((Form_pg_index) GETSTRUCT(tup))->indisexclusion;
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return exclusion || unique > 1;
+}
+
+/*
+ * The held records into an append target (or a keyed one that may refuse
+ * rows when written), under on_error 'dead_letter' or 'skip'.  The batch is one statement in one subtransaction.  When it
  * fails because of what a record holds (a constraint of the target, a
  * trigger's error: raised when rows are written, after the checks of
  * values the sink makes row by row), the batch is written again in halves
@@ -1548,8 +1589,9 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 			rejects->target = NULL;
 		}
 		input_name = psprintf("foreign table \"%s\"", source->relname);
-		/* an append target with rejects: write_held, below */
-		if (rejects == NULL || def->mode != STREAM_MODE_APPEND)
+		/* with rejects, appends and keyed targets that may refuse: write_held */
+		if (rejects == NULL ||
+			(def->mode != STREAM_MODE_APPEND && !refuses_when_written(rel)))
 		{
 			target = stream_target_begin(def, rel, source_desc, input_name,
 										 rejects ? sink_reject : NULL, rejects);
@@ -1567,7 +1609,7 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		write_held(ingest, rel, input_name, rejects, values, nulls, rowcxt, result);
 		count_held(ingest);
 		records = ingest->nheld;
-		result->rows = result->inserted;
+		result->rows = result->inserted + result->updated;
 	}
 	else
 	{

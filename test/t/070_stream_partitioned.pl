@@ -339,6 +339,29 @@ is(query(q{SELECT count(*) FROM kafka.dead_letters WHERE stream = 'excl'::regcla
 	AND error LIKE 'conflicting key value violates exclusion constraint "excl_span_excl": Key (span)=%'}), '200',
 	'each names the constraint and the conflicting key');
 
+# --- a keyed target refuses rows when it writes them (a trigger raises):
+# dead letters too, on inserts and on updates
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE excl_keyed (k text OPTIONS (kafka 'key'), id int, amount int, note text)
+	  SERVER k OPTIONS (topic 'excl', format 'json');
+	CREATE TABLE kex (k text PRIMARY KEY, id int, amount int REFERENCES amounts, note text);
+	CREATE FUNCTION no_42() RETURNS trigger LANGUAGE plpgsql AS
+	  $$BEGIN IF NEW.id % 100 = 42 THEN RAISE EXCEPTION 'event % refused', NEW.id; END IF;
+	       RETURN NULL; END$$;
+	CREATE TRIGGER no_42 AFTER INSERT OR UPDATE ON kex FOR EACH ROW EXECUTE FUNCTION no_42();
+	SELECT kafka.create_streaming_table('kex', source => 'excl_keyed', trigger => 'available_now',
+	  mode => 'upsert', on_error => 'dead_letter');
+});
+like($node->safe_psql('postgres', q{CALL kafka.refresh_streaming_table('kex')}),
+	qr/297 rows from 300 records in 1 batches, 3 dead letters/, 'keyed: rows a trigger refuses are dead letters');
+$node->safe_psql('postgres', q{SELECT kafka.reset_offsets('kex', 'earliest')});
+like($node->safe_psql('postgres', q{CALL kafka.refresh_streaming_table('kex')}),
+	qr/297 rows from 300 records in 1 batches, 3 dead letters/, 'and so are the updates it refuses');
+is(query(q{SELECT count(*) || ' ' || count(*) FILTER (WHERE id % 100 = 42) FROM kex}), '297 0',
+	'the keyed table holds every other key');
+is(query(q{SELECT count(*) FROM kafka.dead_letters WHERE stream = 'kex'::regclass AND error LIKE 'event % refused%'}),
+	'6', 'each dead letter says why');
+
 # --- on_error 'fail' stops at a refused row; SCD type 2 is refused
 produce_events('--topic', 'strict', '--count', 200, '--bad');
 $node->safe_psql('postgres', topic_table('strict_topic', 'strict') . q{
