@@ -12,7 +12,8 @@ ALTER TABLE kafka.streaming_tables
         CHECK (schema_evolution IN ('none', 'add_columns')),
     ADD COLUMN altered_at timestamptz,
     ADD COLUMN last_schema_change text,
-    ADD COLUMN last_schema_change_at timestamptz;
+    ADD COLUMN last_schema_change_at timestamptz,
+    ADD COLUMN written_columns text[];
 
 DROP FUNCTION kafka.create_streaming_table(text, regclass, text, text, bigint, text, boolean,
     text, text, text[], text, text, text, boolean, text[], int, text[], interval);

@@ -54,7 +54,10 @@ CREATE TABLE kafka.streaming_tables (
         CHECK (schema_evolution IN ('none', 'add_columns')),
     altered_at timestamptz,               -- last kafka.alter_streaming_table()
     last_schema_change text,              -- the columns schema evolution added last
-    last_schema_change_at timestamptz
+    last_schema_change_at timestamptz,
+    -- the target columns the last batch wrote (input, attnum, name, ...):
+    -- one dropped or renamed since stops the stream; NULL after a resume
+    written_columns text[]
 );
 
 -- The next offset to ingest, per partition of the source topic.

@@ -1098,9 +1098,17 @@ set_state(Oid target, const char *state)
 	Datum		values[2] = {ObjectIdGetDatum(target), CStringGetTextDatum(state)};
 
 	SPI_connect();
-	stream_catalog_exec("UPDATE kafka.streaming_tables SET state = $2, "
-						"last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END "
-						"WHERE target = $1", 2, types, values, NULL, false);
+	/*
+	 * A failed stream resumed goes on with the target's columns as they are
+	 * (a column it wrote may be gone); a paused one still compares.
+	 */
+	stream_catalog_exec(psprintf("UPDATE kafka.streaming_tables SET state = $2, "
+								 "last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END%s "
+								 "WHERE target = $1",
+								 catalog_has_column("written_columns") ?
+								 ", written_columns = CASE WHEN $2 = 'active' AND state = 'failed' "
+								 "THEN NULL ELSE written_columns END" : ""),
+						2, types, values, NULL, false);
 	SPI_finish();
 	stream_notify_launcher_at_commit();
 }

@@ -154,6 +154,7 @@ struct StreamWrittenColumns
 {
 	MemoryContext cxt;
 	List	   *columns;		/* WrittenColumn; NIL before the first batch */
+	bool		loaded;			/* read from the catalog (0.4) */
 };
 
 StreamWrittenColumns *
@@ -798,6 +799,80 @@ report_record_error(StreamIngest *ingest, HeldMessage *h, const char *error, int
 }
 
 /*
+ * What the stream's last committed batch wrote, as the catalog keeps it
+ * (streaming_tables.written_columns: input, attnum and name per column), so
+ * that a column dropped or renamed while no batch ran (between refreshes,
+ * while paused, across a restart) is noticed too.  NULL there (a new
+ * stream, a resumed one, a catalog before 0.4): nothing to compare with.
+ */
+static void
+load_written_columns(StreamIngest *ingest)
+{
+	StreamWrittenColumns *written = ingest->written;
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(ingest->def->target)};
+
+	written->loaded = true;
+	if (!ingest->catalog_has_schema_change)
+		return;
+	SPI_connect();
+	if (stream_catalog_exec("SELECT written_columns FROM kafka.streaming_tables WHERE target = $1",
+							1, types, args, NULL, true) == 1)
+	{
+		bool		isnull;
+		Datum		array = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										  &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(written->cxt);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int			e;
+
+			deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			written->columns = NIL;
+			for (e = 0; e + 2 < n; e += 3)
+			{
+				WrittenColumn *column = palloc(sizeof(WrittenColumn));
+
+				if (nulls[e] || nulls[e + 1] || nulls[e + 2])
+					continue;
+				column->input = TextDatumGetCString(elems[e]);
+				column->attnum = (AttrNumber) atoi(TextDatumGetCString(elems[e + 1]));
+				column->name = TextDatumGetCString(elems[e + 2]);
+				written->columns = lappend(written->columns, column);
+			}
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+}
+
+/* Did this batch write other columns than the last one (as remembered)? */
+static bool
+written_columns_changed(StreamIngest *ingest)
+{
+	ListCell   *a;
+	ListCell   *b;
+
+	if (list_length(ingest->batch_written) != list_length(ingest->written->columns))
+		return true;
+	forboth(a, ingest->batch_written, b, ingest->written->columns)
+	{
+		WrittenColumn *x = lfirst(a);
+		WrittenColumn *y = lfirst(b);
+
+		if (x->attnum != y->attnum || strcmp(x->input, y->input) != 0 ||
+			strcmp(x->name, y->name) != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * A batch is about to write rows shaped like input into rel (locked until
  * the batch ends): does every target column the previous batch wrote still
  * take its input column?  The columns map by name anew each batch, so a
@@ -822,6 +897,8 @@ check_written_columns(StreamIngest *ingest, Relation rel, TupleDesc input,
 	int			i;
 	int			j;
 
+	if (!ingest->written->loaded)
+		load_written_columns(ingest);
 	foreach(lc, ingest->written->columns)
 	{
 		WrittenColumn *column = lfirst(lc);
@@ -1643,6 +1720,26 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 
 	/* the catalog: dead letters, lost ranges, offsets, batch id */
 	SPI_connect();
+	if (ingest->batch_mapped && ingest->catalog_has_schema_change &&
+		written_columns_changed(ingest))
+	{
+		List	   *items = NIL;
+		Oid			types[2] = {OIDOID, TEXTARRAYOID};
+		Datum		args[2];
+
+		foreach(lc, ingest->batch_written)
+		{
+			WrittenColumn *column = lfirst(lc);
+
+			items = lappend(items, column->input);
+			items = lappend(items, psprintf("%d", column->attnum));
+			items = lappend(items, column->name);
+		}
+		args[0] = ObjectIdGetDatum(def->target);
+		args[1] = stream_keyed_text_array(items);
+		stream_catalog_exec("UPDATE kafka.streaming_tables SET written_columns = $2 WHERE target = $1",
+							2, types, args, NULL, false);
+	}
 	foreach(lc, dead)
 	{
 		DeadLetter *d = lfirst(lc);

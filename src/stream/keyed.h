@@ -129,7 +129,6 @@ struct KeyedTarget
 /* keyed.c */
 extern int	stream_keyed_compare_sequences(KeyedTarget *keyed, Datum a, Datum b);
 extern char *stream_keyed_key_text(KeyedTarget *keyed, KeyedChange *change);
-extern Datum stream_keyed_text_array(List *strings);
 
 /*
  * scd2.c: set up (in the keyed target's begin, after the keys, sequence and

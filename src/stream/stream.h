@@ -97,6 +97,9 @@ typedef struct StreamDef
  */
 #define STREAM_KEYED_BATCH_BYTES (64 * 1024 * 1024)
 
+/* keyed.c: a text[] of C strings (for catalog statements) */
+extern Datum stream_keyed_text_array(List *strings);
+
 /* catalog.c */
 extern StreamDef *stream_def_load(Oid target, bool missing_ok);
 extern StreamDef *stream_def_copy(StreamDef *def);

@@ -392,6 +392,26 @@ ok(wait_for($keyed_consumed, $keyed_produced, 'keyed rebuilt'), 'rebuilt: every 
 ok(wait_for($latest_equal, 't', 'keyed reference after rebuild'), 'the rebuilt target equals the reference');
 is(query('SELECT count(*) FROM latest'), '97', 'one row per key');
 
+# --- between two refreshes (no worker, no batch in memory): the catalog
+# remembers what the last batch wrote
+$node->safe_psql('postgres', q{
+	CREATE TABLE refreshed (event_id bigint, amount numeric, _partition int, _offset bigint);
+	SELECT kafka.create_streaming_table('refreshed', source => 'ddl_topic', trigger => 'available_now');
+	CALL kafka.refresh_streaming_table('refreshed');});
+my $refreshed_offsets = q{SELECT sum(next_offset) FROM kafka.stream_offsets WHERE stream = 'refreshed'::regclass};
+is(query($refreshed_offsets), "$produced", 'a refresh loads the topic');
+$node->safe_psql('postgres', 'ALTER TABLE refreshed RENAME COLUMN amount TO amount_usd');
+produce_more(100);
+my ($rret, $rout, $rerr) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('refreshed')});
+like($rerr, qr/column "amount" of streaming table public\.refreshed was renamed to "amount_usd", but its stream writes it by name/,
+	'a column renamed between two refreshes stops the next one');
+is(query($refreshed_offsets), $produced - 100, 'nothing written, no offset advanced');
+$node->safe_psql('postgres', q{SELECT kafka.resume_streaming_table('refreshed');
+	CALL kafka.refresh_streaming_table('refreshed');});
+is(query(qq{SELECT count(*) || ' ' || count(DISTINCT (_partition, _offset)) || ' ' || count(amount_usd)
+	FROM refreshed}), "$produced $produced " . ($produced - 100),
+	'resumed, the stream goes on with the columns the table has, every record once');
+
 $log = slurp_file($node->logfile);
 unlike($log, qr/terminated by signal (?!9\b)/, 'no process crashed (but the worker killed on purpose)');
 unlike($log, qr/relcache reference leak|cache lookup failed|TRAP:/, 'no leak, no stale cache, no assertion');
