@@ -16,7 +16,8 @@
  * a DELETE at b unless the next version starts at b), its remembered
  * deletes (kafka.stream_tombstones: every delete is remembered) and its
  * remembered absorbed upserts (an UPSERT at s with the values of the
- * version holding s, see ABSORBED_MARK) -- merges
+ * version holding s, see ABSORBED_MARK; a stored version a late change
+ * absorbs becomes one) -- merges
  * the batch's changes, replays, and writes the difference: versions whose
  * end or values changed are updated, new ones inserted, vanished ones
  * deleted.  Written columns must have the input's types, so stored and
@@ -514,7 +515,13 @@ stream_scd2_apply(KeyedTarget *keyed, KeyedChange **changes, uint32 nchanges,
 											ev->values[j], ev->nulls[j]);
 				if (same)
 				{
-					if (ev->origin == 1)
+					/*
+					 * Remembered: the batch's change, or a stored version
+					 * that an earlier change with its values absorbs.  A
+					 * delete or a different change arriving later between
+					 * the two reopens it at its own start.
+					 */
+					if (ev->origin == 1 || ev->ordinal >= 0)
 					{
 						MemoryContext batch = MemoryContextSwitchTo(keyed->cxt);
 
