@@ -17,6 +17,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "foreign/foreign.h"
 
 #include "produce/message_buffer.h"

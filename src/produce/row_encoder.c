@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * row_encoder.c
+ *	  A row of a kafka foreign table as the message it produces.  See
+ *	  row_encoder.h.
+ *
+ * offset, timestamp_type, topic and error columns describe consumed
+ * records and are not encoded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/timestamp.h"
+
+#include "codec/codec.h"
+#include "produce/producer.h"
+#include "produce/row_encoder.h"
+
+struct KafkaRowEncoder
+{
+	KafkaTable *table;
+	KafkaEncoder *value_encoder;	/* payload columns; NULL if none */
+	KafkaEncoder **column_encoders; /* key, value, header:<name> columns */
+	int			key_attnum;		/* 0-based, or -1 */
+	int			value_attnum;
+	int			partition_attnum;
+	int			timestamp_attnum;
+	int			headers_attnum;
+	int			nheader_columns;
+	StringInfoData key;
+	StringInfoData value;
+	StringInfoData *header_values;	/* per attribute, header:<name> only */
+};
+
+/*
+ * Avro: the Schema Registry of the table's server, the schema registered
+ * under TopicNameStrategy's subject (<topic>-value, <topic>-key), or the
+ * table's avro_schema for plain Avro values.
+ */
+static KafkaEncoder *
+avro_encoder(KafkaTable *table, TupleDesc desc, const bool *mask, bool key)
+{
+	KafkaCodecOptions options = {0};
+
+	options.server_name = table->server->servername;
+	options.subject = psprintf("%s-%s", table->topic, key ? "key" : "value");
+	options.single_value = key;
+	if (!key)
+		options.avro_schema = table->avro_schema;
+	return kafka_encoder_create_with(KAFKA_FORMAT_AVRO, desc, mask, CurrentMemoryContext,
+									 &options);
+}
+
+static KafkaEncoder *
+single_column_encoder(TupleDesc desc, int attnum, KafkaFormat format)
+{
+	bool	   *mask = palloc0(sizeof(bool) * desc->natts);
+	KafkaEncoder *encoder;
+
+	/* a JSON key column holds the document itself */
+	if (format == KAFKA_FORMAT_JSON)
+		format = KAFKA_FORMAT_TEXT;
+	if (format == KAFKA_FORMAT_TEXT && TupleDescAttr(desc, attnum)->atttypid == BYTEAOID)
+		format = KAFKA_FORMAT_RAW;
+	mask[attnum] = true;
+	encoder = kafka_encoder_create(format, desc, mask, CurrentMemoryContext);
+	pfree(mask);
+	return encoder;
+}
+
+KafkaRowEncoder *
+kafka_row_encoder_create(KafkaTable *table)
+{
+	KafkaRowEncoder *encoder = palloc0(sizeof(KafkaRowEncoder));
+	TupleDesc	desc = table->desc;
+	bool	   *payload;
+	bool		has_payload = false;
+	int			i;
+
+	if (table->envelope != KAFKA_ENVELOPE_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot insert into foreign table \"%s\": it reads change events (envelope 'debezium')",
+						table->relname),
+				 errhint("Produce through another foreign table on the topic, without the envelope option.")));
+	encoder->table = table;
+	encoder->key_attnum = encoder->value_attnum = encoder->partition_attnum = -1;
+	encoder->timestamp_attnum = encoder->headers_attnum = -1;
+	encoder->column_encoders = palloc0(sizeof(KafkaEncoder *) * Max(desc->natts, 1));
+	encoder->header_values = palloc0(sizeof(StringInfoData) * Max(desc->natts, 1));
+	payload = palloc0(sizeof(bool) * Max(desc->natts, 1));
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		switch (table->roles[i])
+		{
+			case KAFKA_COLUMN_PAYLOAD:
+				payload[i] = true;
+				has_payload = true;
+				break;
+			case KAFKA_COLUMN_KEY:
+				if (encoder->key_attnum < 0)
+				{
+					encoder->key_attnum = i;
+					if (table->key_format == KAFKA_FORMAT_AVRO)
+					{
+						bool	   *mask = palloc0(sizeof(bool) * desc->natts);
+
+						mask[i] = true;
+						encoder->column_encoders[i] = avro_encoder(table, desc, mask, true);
+					}
+					else
+						encoder->column_encoders[i] = single_column_encoder(desc, i, table->key_format);
+				}
+				break;
+			case KAFKA_COLUMN_VALUE:
+				if (encoder->value_attnum < 0)
+				{
+					encoder->value_attnum = i;
+					encoder->column_encoders[i] = single_column_encoder(desc, i, KAFKA_FORMAT_TEXT);
+				}
+				break;
+			case KAFKA_COLUMN_HEADER:
+				encoder->column_encoders[i] = single_column_encoder(desc, i, KAFKA_FORMAT_TEXT);
+				initStringInfo(&encoder->header_values[i]);
+				encoder->nheader_columns++;
+				break;
+			case KAFKA_COLUMN_PARTITION:
+				if (encoder->partition_attnum < 0)
+					encoder->partition_attnum = i;
+				break;
+			case KAFKA_COLUMN_TIMESTAMP:
+				/* bigint: milliseconds since 1970, as the scan gives them */
+				if (encoder->timestamp_attnum < 0)
+					encoder->timestamp_attnum = i;
+				break;
+			case KAFKA_COLUMN_HEADERS:
+				if (encoder->headers_attnum < 0)
+					encoder->headers_attnum = i;
+				break;
+			default:
+				break;
+		}
+	}
+	if (has_payload && table->format == KAFKA_FORMAT_AVRO)
+		encoder->value_encoder = avro_encoder(table, desc, payload, false);
+	else if (has_payload)
+		encoder->value_encoder = kafka_encoder_create(table->format, desc, payload,
+													  CurrentMemoryContext);
+	pfree(payload);
+	initStringInfo(&encoder->key);
+	initStringInfo(&encoder->value);
+	return encoder;
+}
+
+static int32
+partition_value(KafkaRowEncoder *encoder, Datum value)
+{
+	int			attnum = encoder->partition_attnum;
+	int64		partition = TupleDescAttr(encoder->table->desc, attnum)->atttypid == INT8OID ?
+		DatumGetInt64(value) : DatumGetInt32(value);
+
+	if (partition < 0 || partition > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid kafka partition " INT64_FORMAT " in column \"%s\" of foreign table \"%s\"",
+						partition, NameStr(TupleDescAttr(encoder->table->desc, attnum)->attname),
+						encoder->table->relname),
+				 errhint("Give NULL to let the partitioner choose.")));
+	return (int32) partition;
+}
+
+static int64
+timestamp_value(KafkaRowEncoder *encoder, Datum value)
+{
+	int			attnum = encoder->timestamp_attnum;
+
+	if (TupleDescAttr(encoder->table->desc, attnum)->atttypid == INT8OID)
+	{
+		int64		ms = DatumGetInt64(value);
+
+		if (ms < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("kafka message timestamp must not be negative: " INT64_FORMAT, ms)));
+		return ms;
+	}
+	/* timestamp without time zone is read as UTC, like the scan writes it */
+	return kafka_produce_timestamp_ms(DatumGetTimestampTz(value));
+}
+
+void
+kafka_row_encoder_encode(KafkaRowEncoder *encoder, Datum *values, bool *nulls,
+						 KafkaMessageData *message)
+{
+	KafkaTable *table = encoder->table;
+	TupleDesc	desc = table->desc;
+	KafkaHeaderData *headers = NULL;
+	int			nheaders = 0;
+	int			i;
+
+	memset(message, 0, sizeof(*message));
+	message->partition = -1;
+
+	resetStringInfo(&encoder->value);
+	if (encoder->value_attnum >= 0 && !nulls[encoder->value_attnum])
+	{
+		(void) kafka_encoder_encode(encoder->column_encoders[encoder->value_attnum],
+									values, nulls, &encoder->value);
+		message->value = encoder->value.data;
+		message->value_len = encoder->value.len;
+	}
+	else if (encoder->value_encoder &&
+			 kafka_encoder_encode(encoder->value_encoder, values, nulls, &encoder->value))
+	{
+		message->value = encoder->value.data;
+		message->value_len = encoder->value.len;
+	}
+
+	resetStringInfo(&encoder->key);
+	if (encoder->key_attnum >= 0 &&
+		kafka_encoder_encode(encoder->column_encoders[encoder->key_attnum], values, nulls,
+							 &encoder->key))
+	{
+		message->key = encoder->key.data;
+		message->key_len = encoder->key.len;
+	}
+
+	if (encoder->partition_attnum >= 0 && !nulls[encoder->partition_attnum])
+		message->partition = partition_value(encoder, values[encoder->partition_attnum]);
+	if (encoder->timestamp_attnum >= 0 && !nulls[encoder->timestamp_attnum])
+		message->timestamp_ms = timestamp_value(encoder, values[encoder->timestamp_attnum]);
+
+	if (encoder->headers_attnum >= 0 && !nulls[encoder->headers_attnum])
+		headers = kafka_produce_headers_from_array(values[encoder->headers_attnum], &nheaders);
+	if (encoder->nheader_columns > 0)
+	{
+		KafkaHeaderData *all = palloc((nheaders + encoder->nheader_columns) * sizeof(KafkaHeaderData));
+
+		if (nheaders > 0)
+			memcpy(all, headers, nheaders * sizeof(KafkaHeaderData));
+		for (i = 0; i < desc->natts; i++)
+		{
+			StringInfo	buf = &encoder->header_values[i];
+
+			/* a NULL header:<name> column means no such header */
+			if (table->roles[i] != KAFKA_COLUMN_HEADER || nulls[i])
+				continue;
+			resetStringInfo(buf);
+			(void) kafka_encoder_encode(encoder->column_encoders[i], values, nulls, buf);
+			all[nheaders].name = kafka_produce_utf8(table->header_names[i],
+													strlen(table->header_names[i]),
+													&all[nheaders].name_len);
+			all[nheaders].value = buf->data;
+			all[nheaders].value_len = buf->len;
+			nheaders++;
+		}
+		headers = all;
+	}
+	message->headers = headers;
+	message->nheaders = nheaders;
+}
