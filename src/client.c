@@ -60,7 +60,12 @@ struct KafkaClientCore
 typedef enum JobKind
 {
 	JOB_METADATA,
-	JOB_OFFSETS_FOR_TIMES
+	JOB_OFFSETS_FOR_TIMES,
+	JOB_TXN_INIT,
+	JOB_TXN_COMMIT,
+	JOB_TXN_ABORT,
+	JOB_TXN_SEND_OFFSETS,
+	JOB_GROUP_OFFSETS
 } JobKind;
 
 enum
@@ -80,6 +85,8 @@ typedef struct KafkaJob
 	rd_kafka_topic_t *topic;	/* metadata of this topic only, or NULL */
 	const struct rd_kafka_metadata *metadata;
 	rd_kafka_topic_partition_list_t *partitions;
+	char	   *group;			/* malloc'd: send offsets, group offsets */
+	rd_kafka_error_t *error;	/* transactions */
 } KafkaJob;
 
 static void *
@@ -160,8 +167,69 @@ job_free(KafkaJob *job)
 		rd_kafka_metadata_destroy(job->metadata);
 	if (job->partitions)
 		rd_kafka_topic_partition_list_destroy(job->partitions);
+	if (job->error)
+		rd_kafka_error_destroy(job->error);
+	free(job->group);
 	core_release(job->core, true);
 	free(job);
+}
+
+/*
+ * The offsets committed for job->group on job->partitions (offset
+ * RD_KAFKA_OFFSET_INVALID where none), through the admin API on the job's
+ * own queue.  Helper thread.
+ */
+static rd_kafka_resp_err_t
+group_offsets(KafkaJob *job)
+{
+	rd_kafka_queue_t *queue = rd_kafka_queue_new(job->core->rk);
+	rd_kafka_ListConsumerGroupOffsets_t *request =
+		rd_kafka_ListConsumerGroupOffsets_new(job->group, job->partitions);
+	rd_kafka_AdminOptions_t *options =
+		rd_kafka_AdminOptions_new(job->core->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	rd_kafka_event_t *ev;
+	rd_kafka_resp_err_t err;
+
+	rd_kafka_AdminOptions_set_request_timeout(options, job->timeout_ms, NULL, 0);
+	rd_kafka_ListConsumerGroupOffsets(job->core->rk, &request, 1, options, queue);
+	rd_kafka_ListConsumerGroupOffsets_destroy(request);
+	rd_kafka_AdminOptions_destroy(options);
+	ev = rd_kafka_queue_poll(queue, job->timeout_ms + 1000);
+	if (ev == NULL)
+		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	else if ((err = rd_kafka_event_error(ev)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		const rd_kafka_ListConsumerGroupOffsets_result_t *result =
+			rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+		size_t		ngroups = 0;
+		const rd_kafka_group_result_t **groups =
+			rd_kafka_ListConsumerGroupOffsets_result_groups(result, &ngroups);
+
+		if (ngroups != 1)
+			err = RD_KAFKA_RESP_ERR__BAD_MSG;
+		else if (rd_kafka_group_result_error(groups[0]) != NULL)
+			err = rd_kafka_error_code(rd_kafka_group_result_error(groups[0]));
+		else
+		{
+			const rd_kafka_topic_partition_list_t *found =
+				rd_kafka_group_result_partitions(groups[0]);
+			int			i;
+
+			for (i = 0; i < job->partitions->cnt; i++)
+			{
+				rd_kafka_topic_partition_t *want = &job->partitions->elems[i];
+				rd_kafka_topic_partition_t *got = found ?
+					rd_kafka_topic_partition_list_find(found, want->topic, want->partition) : NULL;
+
+				want->offset = got && got->err == RD_KAFKA_RESP_ERR_NO_ERROR ?
+					got->offset : RD_KAFKA_OFFSET_INVALID;
+			}
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(queue);
+	return err;
 }
 
 /* Helper thread: librdkafka calls only; no palloc, no elog, no signals. */
@@ -180,6 +248,29 @@ job_thread(void *arg)
 		case JOB_OFFSETS_FOR_TIMES:
 			job->err = rd_kafka_offsets_for_times(job->core->rk, job->partitions,
 												  job->timeout_ms);
+			break;
+		case JOB_TXN_INIT:
+			job->error = rd_kafka_init_transactions(job->core->rk, job->timeout_ms);
+			break;
+		case JOB_TXN_COMMIT:
+			job->error = rd_kafka_commit_transaction(job->core->rk, job->timeout_ms);
+			break;
+		case JOB_TXN_ABORT:
+			job->error = rd_kafka_abort_transaction(job->core->rk, job->timeout_ms);
+			break;
+		case JOB_TXN_SEND_OFFSETS:
+			{
+				rd_kafka_consumer_group_metadata_t *group =
+					rd_kafka_consumer_group_metadata_new(job->group);
+
+				job->error = rd_kafka_send_offsets_to_transaction(job->core->rk,
+																  job->partitions, group,
+																  job->timeout_ms);
+				rd_kafka_consumer_group_metadata_destroy(group);
+				break;
+			}
+		case JOB_GROUP_OFFSETS:
+			job->err = group_offsets(job);
 			break;
 	}
 	if (!__atomic_compare_exchange_n(&job->state, &expected, JOB_DONE, false,
@@ -530,7 +621,15 @@ build_conf(KafkaConnectionSpec *spec, KafkaClientRole role)
 		conf_set(conf, "allow.auto.create.topics", "false", false);
 	}
 	else
+	{
 		conf_set(conf, "enable.idempotence", "true", false);
+		if (spec->transactional_id)
+		{
+			conf_set(conf, "transactional.id", spec->transactional_id, false);
+			snprintf(buf, sizeof(buf), "%d", spec->transaction_timeout_ms);
+			conf_set(conf, "transaction.timeout.ms", buf, false);
+		}
+	}
 	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR |
 							 (role == KAFKA_CLIENT_PRODUCER ? RD_KAFKA_EVENT_DR : 0));
 	return conf;
@@ -747,5 +846,128 @@ kafka_client_offsets_for_times(KafkaClient *client,
 		partitions->elems[i].offset = job->partitions->elems[i].offset;
 		partitions->elems[i].err = job->partitions->elems[i].err;
 	}
+	job_free(job);
+}
+
+/*
+ * Transactions of a transactional producer (kafka_client_create with
+ * spec->transactional_id), run on a helper thread while the backend waits
+ * in cancellable slices and serves delivery reports.  A failure is
+ * returned, classified, in *result (its message scrubbed); nothing throws
+ * but a cancel.
+ */
+static bool
+run_txn_job(KafkaClient *client, KafkaJob *job, KafkaTxnResult *result)
+{
+	memset(result, 0, sizeof(*result));
+	run_job(client, job);
+	if (job->error == NULL)
+	{
+		job_free(job);
+		return true;
+	}
+	result->code = rd_kafka_error_code(job->error);
+	result->fatal = rd_kafka_error_is_fatal(job->error);
+	result->abortable = rd_kafka_error_txn_requires_abort(job->error);
+	result->retriable = rd_kafka_error_is_retriable(job->error);
+	strlcpy(result->message, rd_kafka_error_string(job->error), sizeof(result->message));
+	job_free(job);
+	{
+		char	   *scrubbed = kafka_client_scrub(client, result->message);
+
+		strlcpy(result->message, scrubbed, sizeof(result->message));
+		pfree(scrubbed);
+	}
+	return false;
+}
+
+static KafkaJob *
+txn_job(KafkaClient *client, JobKind kind, int timeout_ms)
+{
+	KafkaJob   *job = calloc(1, sizeof(KafkaJob));
+
+	if (job == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	job->kind = kind;
+	job->timeout_ms = timeout_ms;
+	return job;
+}
+
+bool
+kafka_client_init_transactions(KafkaClient *client, int timeout_ms, KafkaTxnResult *result)
+{
+	return run_txn_job(client, txn_job(client, JOB_TXN_INIT, timeout_ms), result);
+}
+
+bool
+kafka_client_begin_transaction(KafkaClient *client, KafkaTxnResult *result)
+{
+	rd_kafka_error_t *error = rd_kafka_begin_transaction(client->rk);
+
+	memset(result, 0, sizeof(*result));
+	if (error == NULL)
+		return true;
+	result->code = rd_kafka_error_code(error);
+	result->fatal = rd_kafka_error_is_fatal(error);
+	result->abortable = rd_kafka_error_txn_requires_abort(error);
+	result->retriable = rd_kafka_error_is_retriable(error);
+	strlcpy(result->message, rd_kafka_error_string(error), sizeof(result->message));
+	rd_kafka_error_destroy(error);
+	return false;
+}
+
+bool
+kafka_client_send_offsets(KafkaClient *client, const char *group,
+						  rd_kafka_topic_partition_list_t *offsets, int timeout_ms,
+						  KafkaTxnResult *result)
+{
+	KafkaJob   *job = txn_job(client, JOB_TXN_SEND_OFFSETS, timeout_ms);
+
+	job->group = strdup(group);
+	job->partitions = rd_kafka_topic_partition_list_copy(offsets);
+	if (job->group == NULL)
+	{
+		job_free(job);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	return run_txn_job(client, job, result);
+}
+
+bool
+kafka_client_commit_transaction(KafkaClient *client, int timeout_ms, KafkaTxnResult *result)
+{
+	return run_txn_job(client, txn_job(client, JOB_TXN_COMMIT, timeout_ms), result);
+}
+
+bool
+kafka_client_abort_transaction(KafkaClient *client, int timeout_ms, KafkaTxnResult *result)
+{
+	return run_txn_job(client, txn_job(client, JOB_TXN_ABORT, timeout_ms), result);
+}
+
+void
+kafka_client_group_offsets(KafkaClient *client, const char *group,
+						   rd_kafka_topic_partition_list_t *partitions)
+{
+	KafkaJob   *job = txn_job(client, JOB_GROUP_OFFSETS, client->spec->connect_timeout_ms);
+	int			i;
+
+	job->group = strdup(group);
+	job->partitions = rd_kafka_topic_partition_list_copy(partitions);
+	if (job->group == NULL)
+	{
+		job_free(job);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	run_job(client, job);
+	if (job->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_resp_err_t err = job->err;
+
+		job_free(job);
+		kafka_client_error(client, err, psprintf("reading the offsets of consumer group \"%s\"", group));
+	}
+	for (i = 0; i < partitions->cnt; i++)
+		partitions->elems[i].offset = job->partitions->elems[i].offset;
 	job_free(job);
 }

@@ -115,6 +115,41 @@ extern void kafka_client_offsets_for_times(KafkaClient *client,
 extern void kafka_client_wake_fetchers(KafkaClient *client,
 									   rd_kafka_topic_partition_list_t *partitions);
 
+/*
+ * Transactions of a producer whose spec has a transactional_id.  Each call
+ * returns true on success, or false with the error classified in *result
+ * (fatal: the producer is fenced or broken and must be recreated;
+ * abortable: abort the transaction, then retry; retriable: the same call may
+ * be retried).  Only a cancel throws.
+ */
+typedef struct KafkaTxnResult
+{
+	rd_kafka_resp_err_t code;
+	bool		fatal;
+	bool		abortable;
+	bool		retriable;
+	char		message[512];	/* scrubbed */
+} KafkaTxnResult;
+
+extern bool kafka_client_init_transactions(KafkaClient *client, int timeout_ms,
+										   KafkaTxnResult *result);
+extern bool kafka_client_begin_transaction(KafkaClient *client, KafkaTxnResult *result);
+extern bool kafka_client_send_offsets(KafkaClient *client, const char *group,
+									  rd_kafka_topic_partition_list_t *offsets,
+									  int timeout_ms, KafkaTxnResult *result);
+extern bool kafka_client_commit_transaction(KafkaClient *client, int timeout_ms,
+											KafkaTxnResult *result);
+extern bool kafka_client_abort_transaction(KafkaClient *client, int timeout_ms,
+										   KafkaTxnResult *result);
+
+/*
+ * The offsets group committed on partitions (each offset set, or
+ * RD_KAFKA_OFFSET_INVALID where it has none); an ERROR when the brokers do
+ * not answer.
+ */
+extern void kafka_client_group_offsets(KafkaClient *client, const char *group,
+									   rd_kafka_topic_partition_list_t *partitions);
+
 /* ereport(ERROR) for a librdkafka error code, naming the brokers. */
 extern void kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err,
 							   const char *what) pg_attribute_noreturn();

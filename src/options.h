@@ -33,6 +33,8 @@ typedef struct KafkaConnectionSpec
 	char	   *schema_registry_password;	/* secret */
 	int			connect_timeout_ms;
 	int			message_timeout_ms; /* producers: delivery deadline */
+	char	   *transactional_id;	/* producers: set by the extension only */
+	int			transaction_timeout_ms;
 	List	   *properties;		/* DefElem list of librdkafka name -> value */
 	List	   *secrets;		/* every secret value, to scrub from logs */
 } KafkaConnectionSpec;

@@ -56,6 +56,7 @@
 
 #include "client.h"
 #include "options.h"
+#include "stream/kafka_target.h"
 #include "stream/stream.h"
 #include "stream/target.h"
 #include "stream/keyed.h"
@@ -286,13 +287,26 @@ stream_check_owner(StreamDef *def)
 				 errmsg("must be owner of streaming table %s", def->target_name)));
 }
 
-/* A target must be a permanent heap table: a crash would empty an unlogged
- * one while its offsets survive. */
+/* A target must be a permanent heap table (a crash would empty an unlogged
+ * one while its offsets survive), or a kafka foreign table. */
 void
 stream_check_target(Relation rel)
 {
 	const char *name = RelationGetRelationName(rel);
 
+	/* a kafka foreign table: the stream produces (kafka_target.c) */
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+
+		if (strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
+				   "kafka_fdw") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a kafka_fdw foreign table", name),
+					 errhint("A streaming table is a table, or a kafka foreign table to produce to.")));
+		return;
+	}
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -973,6 +987,22 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	stream_check_target(rel);
 	if (!pg_class_ownercheck(target, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		if (keyed.mode != STREAM_MODE_APPEND)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("streaming table %s into a kafka foreign table must be in mode 'append'",
+							target_text),
+					 errdetail("A topic is append-only: records are produced, not updated."),
+					 errhint("Produce the changes as they are, keyed by the table's key column, and let consumers compact them.")));
+		if (add_columns)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("schema_evolution 'add_columns' is not supported for streaming table %s into a kafka foreign table",
+							target_text)));
+	}
+
 	check_columns_overlap(rel, input, input_name);
 	/* keys and sequence are stored resolved (defaults: see keyed.c) */
 	if (keyed.mode != STREAM_MODE_APPEND)
@@ -986,7 +1016,15 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is already a streaming table", RelationGetRelationName(rel)),
 				 errhint("Drop it first with kafka.drop_streaming_table().")));
 	/* types must match by name now, not at the first batch */
-	pfree(stream_sink_map_columns(rel, input, input_name));
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		pfree(stream_kafka_target_map(rel, input, input_name));
+		/* the producer's server: USAGE and a user mapping, now */
+		(void) kafka_connection_for_server(GetForeignServer(GetForeignTable(target)->serverid),
+										   GetUserId());
+	}
+	else
+		pfree(stream_sink_map_columns(rel, input, input_name));
 
 	/* 'latest' is resolved now, so nothing produced from here on is missed */
 	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);

@@ -62,6 +62,7 @@
 #include "options.h"
 #include "read/read_kafka.h"
 #include "stream/stream.h"
+#include "stream/kafka_target.h"
 #include "stream/target.h"
 
 /*
@@ -137,6 +138,7 @@ struct StreamIngest
 	StreamWrittenColumns *written;	/* what the committed batches wrote */
 	List	   *batch_written;	/* WrittenColumn: what this batch writes */
 	bool		batch_mapped;	/* batch_written is set */
+	StreamOutput *output;		/* a kafka foreign table target's, or NULL */
 };
 
 /*
@@ -426,6 +428,43 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 		}
 	}
 	SPI_finish();
+
+	/*
+	 * A stream into Kafka: its producer (fencing an earlier one), and where
+	 * the output is ahead of the catalog, the catalog moves up to it.
+	 */
+	if (stream_target_is_kafka(def->target))
+	{
+		int64	   *group = palloc(sizeof(int64) * Max(ingest->nranges, 1));
+
+		ingest->output = stream_output_open(def, ingest->source);
+		memcpy(group, ingest->committed, sizeof(int64) * ingest->nranges);
+		stream_output_resume(ingest->output, ingest->range_array, ingest->nranges, group);
+		SPI_connect();
+		for (i = 0; i < ingest->nranges; i++)
+		{
+			KafkaPartitionRange *r = ingest->range_array[i];
+			Oid			utypes[5] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID};
+			Datum		uvalues[5];
+
+			if (ingest->committed[i] < 0 || group[i] <= ingest->committed[i])
+				continue;
+			uvalues[0] = ObjectIdGetDatum(def->target);
+			uvalues[1] = CStringGetTextDatum(r->topic);
+			uvalues[2] = Int32GetDatum(r->partition);
+			uvalues[3] = Int64GetDatum(group[i]);
+			uvalues[4] = Int64GetDatum(ingest->committed[i]);
+			if (stream_catalog_exec("UPDATE kafka.stream_offsets SET next_offset = $4 "
+									"WHERE stream = $1 AND topic = $2 AND \"partition\" = $3 AND next_offset = $5",
+									5, utypes, uvalues, NULL, false) == 1)
+			{
+				r->start_offset = group[i];
+				ingest->committed[i] = group[i];
+			}
+		}
+		SPI_finish();
+	}
+
 	for (i = 0; i < ingest->nranges; i++)
 	{
 		/* partitions added to the topic since: from their beginning */
@@ -1089,7 +1128,8 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 
 	if (desc != NULL)
 	{
-		*target = stream_target_begin(ingest->def, rel, desc, "the transform", NULL, NULL);
+		*target = stream_target_begin(ingest->def, rel, desc, "the transform", NULL, NULL,
+									  ingest->output);
 		check_written_columns(ingest, rel, desc, "the transform");
 		{
 			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
@@ -1265,7 +1305,7 @@ write_attempt(void *arg)
 
 	MemoryContextSwitchTo(a->cxt);
 	target = stream_target_begin(a->ingest->def, a->rel, a->ingest->source->desc,
-								 a->input_name, sink_reject, a->rejects);
+								 a->input_name, sink_reject, a->rejects, NULL);
 	a->rejects->target = target;
 	a->rejects->next = a->from;
 	put_held(a->ingest, target, NULL, NULL, NULL, a->from, a->to, a->values, a->nulls,
@@ -1637,6 +1677,10 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		return false;
 	}
 
+	/* a stream into Kafka: the batch's Kafka transaction */
+	if (ingest->output)
+		stream_output_begin(ingest->output);
+
 	/* the data part runs as the owner */
 	stream_become_owner(def, &user);
 	if (def->add_columns && evolve_schema(ingest, rowcxt, values, nulls))
@@ -1667,11 +1711,12 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		}
 		input_name = psprintf("foreign table \"%s\"", source->relname);
 		/* with rejects, appends and keyed targets that may refuse: write_held */
-		if (rejects == NULL ||
+		if (rejects == NULL || ingest->output ||
 			(def->mode != STREAM_MODE_APPEND && !refuses_when_written(rel)))
 		{
 			target = stream_target_begin(def, rel, source_desc, input_name,
-										 rejects ? sink_reject : NULL, rejects);
+										 rejects ? sink_reject : NULL, rejects,
+										 ingest->output);
 			if (rejects)
 				rejects->target = target;
 		}
@@ -1827,6 +1872,13 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 							def->target_name)));
 	}
 	SPI_finish();
+
+	/*
+	 * Last, the Kafka transaction: its records and the input offsets become
+	 * visible together, just before the catalog's (see kafka_target.c).
+	 */
+	if (ingest->output)
+		stream_output_commit(ingest->output, ingest->range_array, ingest->nranges);
 	result->records = records;
 	MemoryContextSwitchTo(old);
 	return true;

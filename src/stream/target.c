@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "stream/kafka_target.h"
 #include "stream/target.h"
 
 typedef struct AppendTarget
@@ -51,11 +52,13 @@ static const StreamTargetMethods append_methods = {
 StreamTarget *
 stream_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 					const char *input_name, StreamSinkRejectCallback reject,
-					void *reject_arg)
+					void *reject_arg, StreamOutput *output)
 {
 	StreamTarget *target;
 
-	if (def->mode == STREAM_MODE_APPEND)
+	if (output)
+		target = stream_kafka_target_begin(def, rel, input, input_name, output);
+	else if (def->mode == STREAM_MODE_APPEND)
 	{
 		AppendTarget *append = palloc0(sizeof(AppendTarget));
 

@@ -42,6 +42,9 @@ typedef struct StreamTargetCounts
 
 typedef struct StreamTarget StreamTarget;
 
+/* The Kafka transaction of a stream into a kafka foreign table. */
+typedef struct StreamOutput StreamOutput;
+
 /* The Kafka record a change comes from: its coordinates and bytes. */
 typedef struct StreamRecord
 {
@@ -89,12 +92,13 @@ struct StreamTarget
  * documents; without it such a record fails the batch with its coordinates
  * in the context (and stream_record_error_raised set).  Keyed modes refuse
  * here what cannot work (stream_keyed_validate) with an error of class 42
- * or 0A, which stops the stream.
+ * or 0A, which stops the stream.  output: the stream's Kafka transaction
+ * when rel is a kafka foreign table (kafka_target.h), else NULL.
  */
 extern StreamTarget *stream_target_begin(StreamDef *def, Relation rel,
 										 TupleDesc input, const char *input_name,
 										 StreamSinkRejectCallback reject,
-										 void *reject_arg);
+										 void *reject_arg, StreamOutput *output);
 
 /*
  * Put one change.  Values are copied.  unavailable (per input column, or

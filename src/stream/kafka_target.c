@@ -1,0 +1,407 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_target.c
+ *	  Streams that end in Kafka: the target is a kafka foreign table, each
+ *	  batch's rows are encoded as INSERT encodes them (produce/row_encoder.c)
+ *	  and produced in one Kafka transaction together with the batch's input
+ *	  offsets.
+ *
+ * The output (StreamOutput) lives as long as the ingest: one transactional
+ * producer per stream, its transactional.id stable for the stream (the
+ * cluster, the database and the target), so that initializing it at open
+ * fences a previous incarnation (a killed worker) and aborts the
+ * transaction it left open.  A batch:
+ *
+ *	 stream_output_begin   abort what a failed batch left, begin
+ *	 put (target)		   encode, add the source header, produce
+ *	 stream_output_commit  send the input offsets to the transaction (the
+ *						   stream's consumer group), commit: the rows and
+ *						   the offsets become visible together
+ *	 then the PostgreSQL transaction commits the catalog's offsets.
+ *
+ * A crash between the two commits leaves the group ahead of the catalog:
+ * stream_output_resume, at open, moves the catalog up to the group, so
+ * nothing is produced twice.  A crash before the Kafka commit leaves an
+ * open transaction that the next open aborts: read_committed consumers
+ * never see its records.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "client.h"
+#include "fdw/kafka_table.h"
+#include "produce/row_encoder.h"
+#include "stream/kafka_target.h"
+
+/* The header naming each produced record's input record. */
+#define SOURCE_HEADER "kafka_fdw.source"
+
+/* Kafka's limit on a transaction's duration (the broker may cap it lower). */
+#define TRANSACTION_TIMEOUT_MS 60000
+
+struct StreamOutput
+{
+	KafkaClient *client;
+	KafkaTable *table;			/* the target foreign table */
+	KafkaTable *source;			/* for the source coordinates of transform rows */
+	rd_kafka_topic_t *topic;
+	char	   *transactional_id;
+	char	   *group;
+	char	   *target_name;
+	bool		in_transaction;
+	int			timeout_ms;
+	/* delivery reports of the current transaction (no palloc there) */
+	int64		failed;
+	rd_kafka_resp_err_t first_error;
+};
+
+typedef struct KafkaTarget
+{
+	StreamTarget base;
+	StreamOutput *output;
+	KafkaRowEncoder *encoder;
+	int		   *map;			/* per target attribute: input column or -1 */
+	Datum	   *values;			/* shaped like the target */
+	bool	   *nulls;
+	int			topic_in;		/* transform rows: the input columns named */
+	int			partition_in;	/* like the source's topic, partition and */
+	int			offset_in;		/* offset columns, or -1 */
+	MemoryContext rowcxt;
+	int64		produced;
+} KafkaTarget;
+
+static void
+output_delivery_report(const rd_kafka_message_t *message, void *arg)
+{
+	StreamOutput *output = arg;
+
+	if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && output->failed++ == 0)
+		output->first_error = message->err;
+}
+
+static void pg_attribute_noreturn()
+output_error(StreamOutput *output, const char *what, KafkaTxnResult *result)
+{
+	ereport(ERROR,
+			(errcode(result->fatal ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE :
+					 ERRCODE_CONNECTION_FAILURE),
+			 errmsg("streaming table %s could not %s its Kafka transaction: %s",
+					output->target_name, what, result->message),
+			 result->code == RD_KAFKA_RESP_ERR__FENCED ||
+			 result->code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ?
+			 errdetail("Another producer with transactional.id \"%s\" started: only one may write the stream's output.",
+					   output->transactional_id) : 0));
+}
+
+/* The stream's transactional.id and consumer group (the same name). */
+static char *
+output_name(StreamDef *def)
+{
+	return psprintf("kafka_fdw-" UINT64_FORMAT "-%u-%u", GetSystemIdentifier(),
+					MyDatabaseId, def->target);
+}
+
+bool
+stream_target_is_kafka(Oid target)
+{
+	return get_rel_relkind(target) == RELKIND_FOREIGN_TABLE;
+}
+
+StreamOutput *
+stream_output_open(StreamDef *def, KafkaTable *source)
+{
+	StreamOutput *output = palloc0(sizeof(StreamOutput));
+	KafkaConnectionSpec *spec;
+	KafkaTxnResult result;
+
+	output->table = kafka_table_open(def->target, CurrentMemoryContext);
+	output->source = source;
+	output->target_name = def->target_name;
+	output->transactional_id = output_name(def);
+	output->group = output->transactional_id;
+	spec = kafka_connection_for_server(output->table->server, def->owner);
+	spec->transactional_id = output->transactional_id;
+	spec->transaction_timeout_ms = TRANSACTION_TIMEOUT_MS;
+	output->timeout_ms = Max(spec->message_timeout_ms, spec->connect_timeout_ms);
+	output->client = kafka_client_create(spec, KAFKA_CLIENT_PRODUCER);
+	output->client->delivery_report = output_delivery_report;
+	output->client->delivery_report_arg = output;
+	output->topic = kafka_client_topic(output->client, output->table->topic);
+
+	/* fences an earlier producer of the stream, aborts what it left open */
+	if (!kafka_client_init_transactions(output->client, output->timeout_ms, &result))
+		output_error(output, "initialize", &result);
+	return output;
+}
+
+void
+stream_output_resume(StreamOutput *output, KafkaPartitionRange **ranges, int nranges,
+					 int64 *committed)
+{
+	rd_kafka_topic_partition_list_t *partitions = rd_kafka_topic_partition_list_new(Max(nranges, 1));
+	int			i;
+
+	for (i = 0; i < nranges; i++)
+		rd_kafka_topic_partition_list_add(partitions, ranges[i]->topic, ranges[i]->partition);
+	PG_TRY();
+	{
+		kafka_client_group_offsets(output->client, output->group, partitions);
+	}
+	PG_CATCH();
+	{
+		rd_kafka_topic_partition_list_destroy(partitions);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	for (i = 0; i < nranges; i++)
+	{
+		int64		group = partitions->elems[i].offset;
+
+		if (group < 0 || group <= committed[i])
+			continue;
+		/* the Kafka transaction committed, the catalog did not: skip ahead */
+		ereport(LOG,
+				(errmsg("streaming table %s resumes %s[%d] at offset " INT64_FORMAT " committed with its output, not at " INT64_FORMAT,
+						output->target_name, ranges[i]->topic, ranges[i]->partition,
+						group, committed[i])));
+		committed[i] = group;
+	}
+	rd_kafka_topic_partition_list_destroy(partitions);
+}
+
+void
+stream_output_begin(StreamOutput *output)
+{
+	KafkaTxnResult result;
+
+	if (output->in_transaction)
+	{
+		/* a batch that failed: its records are never committed */
+		kafka_client_purge(output->client);
+		if (!kafka_client_abort_transaction(output->client, output->timeout_ms, &result))
+			output_error(output, "abort", &result);
+		output->in_transaction = false;
+	}
+	output->failed = 0;
+	if (!kafka_client_begin_transaction(output->client, &result))
+		output_error(output, "begin", &result);
+	output->in_transaction = true;
+}
+
+void
+stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nranges)
+{
+	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(Max(nranges, 1));
+	KafkaTxnResult result;
+	bool		ok;
+	int			i;
+
+	for (i = 0; i < nranges; i++)
+		rd_kafka_topic_partition_list_add(offsets, ranges[i]->topic,
+										  ranges[i]->partition)->offset = ranges[i]->next_offset;
+	ok = kafka_client_send_offsets(output->client, output->group, offsets,
+								   output->timeout_ms, &result);
+	rd_kafka_topic_partition_list_destroy(offsets);
+	if (!ok)
+		output_error(output, "add the input offsets to", &result);
+	if (!kafka_client_commit_transaction(output->client, output->timeout_ms, &result))
+	{
+		if (output->failed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("streaming table %s could not produce " INT64_FORMAT " records to topic \"%s\": %s",
+							output->target_name, output->failed, output->table->topic,
+							rd_kafka_err2str(output->first_error))));
+		output_error(output, "commit", &result);
+	}
+	output->in_transaction = false;
+}
+
+/* Find the input column named like the source's column of role. */
+static int
+source_column(KafkaTarget *target, KafkaColumnRole role)
+{
+	KafkaTable *source = target->output->source;
+	TupleDesc	input = target->base.input;
+	int			i;
+	int			j;
+
+	for (i = 0; i < source->desc->natts; i++)
+	{
+		if (source->roles[i] != role)
+			continue;
+		for (j = 0; j < input->natts; j++)
+			if (!TupleDescAttr(input, j)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(input, j)->attname),
+					   NameStr(TupleDescAttr(source->desc, i)->attname)) == 0)
+				return j;
+	}
+	return -1;
+}
+
+static char *
+value_text(TupleDesc desc, int column, Datum value)
+{
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(TupleDescAttr(desc, column)->atttypid, &output, &varlena);
+	return OidOutputFunctionCall(output, value);
+}
+
+static void
+kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
+				 const bool *unavailable, StreamChangeKind kind,
+				 const StreamRecord *record)
+{
+	KafkaTarget *target = (KafkaTarget *) base;
+	StreamOutput *output = target->output;
+	TupleDesc	desc = output->table->desc;
+	KafkaMessageData message;
+	MemoryContext old = MemoryContextSwitchTo(target->rowcxt);
+	rd_kafka_headers_t *headers;
+	char	   *source = NULL;
+	rd_kafka_resp_err_t err;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		int			j = target->map[i];
+
+		target->values[i] = j >= 0 ? values[j] : (Datum) 0;
+		target->nulls[i] = j >= 0 ? nulls[j] : true;
+	}
+	kafka_row_encoder_encode(target->encoder, target->values, target->nulls, &message);
+
+	/* the input record's coordinates, or those the transform carried */
+	if (record)
+		source = psprintf("%s/%d/" INT64_FORMAT, record->topic, record->partition,
+						  record->offset);
+	else if (target->partition_in >= 0 && target->offset_in >= 0 &&
+			 !nulls[target->partition_in] && !nulls[target->offset_in])
+	{
+		source = psprintf("%s/%s/%s",
+						  target->topic_in >= 0 && !nulls[target->topic_in] ?
+						  TextDatumGetCString(values[target->topic_in]) :
+						  output->source->topic,
+						  value_text(base->input, target->partition_in,
+									 values[target->partition_in]),
+						  value_text(base->input, target->offset_in,
+									 values[target->offset_in]));
+	}
+
+	headers = rd_kafka_headers_new(message.nheaders + 1);
+	for (i = 0; i < message.nheaders; i++)
+		rd_kafka_header_add(headers, message.headers[i].name, message.headers[i].name_len,
+							message.headers[i].value, message.headers[i].value_len);
+	if (source)
+		rd_kafka_header_add(headers, SOURCE_HEADER, -1, source, -1);
+
+	for (;;)
+	{
+		err = rd_kafka_producev(output->client->rk,
+								RD_KAFKA_V_RKT(output->topic),
+								RD_KAFKA_V_PARTITION(message.partition >= 0 ?
+													 message.partition : RD_KAFKA_PARTITION_UA),
+								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+								RD_KAFKA_V_KEY(message.key, message.key ? message.key_len : 0),
+								RD_KAFKA_V_VALUE((void *) message.value,
+												 message.value ? message.value_len : 0),
+								RD_KAFKA_V_TIMESTAMP(message.timestamp_ms),
+								RD_KAFKA_V_HEADERS(headers),
+								RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		/* librdkafka's queue is full: let deliveries make room */
+		kafka_client_wait_events(output->client, 100);
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_headers_destroy(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("streaming table %s could not produce to topic \"%s\": %s",
+						output->target_name, output->table->topic, rd_kafka_err2str(err))));
+	}
+	target->produced++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(target->rowcxt);
+	/* serve delivery reports as we go */
+	kafka_client_poll_events(output->client);
+}
+
+static void
+kafka_target_end(StreamTarget *base, StreamTargetCounts *counts)
+{
+	KafkaTarget *target = (KafkaTarget *) base;
+
+	counts->inserted = target->produced;
+	MemoryContextDelete(target->rowcxt);
+}
+
+static const StreamTargetMethods kafka_methods = {
+	kafka_target_put,
+	kafka_target_end,
+	NULL,						/* holds nothing: rows go to librdkafka */
+	NULL
+};
+
+StreamTarget *
+stream_kafka_target_begin(StreamDef *def, Relation rel, TupleDesc input,
+						  const char *input_name, StreamOutput *output)
+{
+	KafkaTarget *target = palloc0(sizeof(KafkaTarget));
+	TupleDesc	desc = output->table->desc;
+
+	target->base.methods = &kafka_methods;
+	target->base.input = input;
+	target->output = output;
+	target->encoder = kafka_row_encoder_create(output->table);
+	target->map = stream_kafka_target_map(rel, input, input_name);
+	target->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	target->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	target->topic_in = source_column(target, KAFKA_COLUMN_TOPIC);
+	target->partition_in = source_column(target, KAFKA_COLUMN_PARTITION);
+	target->offset_in = source_column(target, KAFKA_COLUMN_OFFSET);
+	target->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "kafka stream output row",
+										   ALLOCSET_DEFAULT_SIZES);
+	return &target->base;
+}
+
+int *
+stream_kafka_target_map(Relation rel, TupleDesc input, const char *input_name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int		   *map = stream_sink_map_columns(rel, input, input_name);
+	int			i;
+
+	/* the encoder reads the values with the table's types */
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Form_pg_attribute in;
+
+		if (map[i] < 0)
+			continue;
+		in = TupleDescAttr(input, map[i]);
+		if (in->atttypid != att->atttypid && !IsBinaryCoercible(in->atttypid, att->atttypid))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of %s has type %s but column \"%s\" of foreign table \"%s\" has type %s",
+							NameStr(in->attname), input_name, format_type_be(in->atttypid),
+							NameStr(att->attname), RelationGetRelationName(rel),
+							format_type_be(att->atttypid)),
+					 errhint("Give both columns the same type, or cast in the transform.")));
+	}
+	return map;
+}
