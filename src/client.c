@@ -65,7 +65,8 @@ typedef enum JobKind
 	JOB_TXN_COMMIT,
 	JOB_TXN_ABORT,
 	JOB_TXN_SEND_OFFSETS,
-	JOB_GROUP_OFFSETS
+	JOB_GROUP_OFFSETS,
+	JOB_GROUP_COMMIT
 } JobKind;
 
 enum
@@ -232,6 +233,26 @@ group_offsets(KafkaJob *job)
 	return err;
 }
 
+/* Commit job->partitions' offsets for job->group outside any transaction. */
+static rd_kafka_resp_err_t
+group_commit(KafkaJob *job)
+{
+	rd_kafka_queue_t *queue = rd_kafka_queue_new(job->core->rk);
+	rd_kafka_AlterConsumerGroupOffsets_t *request =
+		rd_kafka_AlterConsumerGroupOffsets_new(job->group, job->partitions);
+	rd_kafka_event_t *ev;
+	rd_kafka_resp_err_t err;
+
+	rd_kafka_AlterConsumerGroupOffsets(job->core->rk, &request, 1, NULL, queue);
+	rd_kafka_AlterConsumerGroupOffsets_destroy(request);
+	ev = rd_kafka_queue_poll(queue, job->timeout_ms + 1000);
+	err = ev == NULL ? RD_KAFKA_RESP_ERR__TIMED_OUT : rd_kafka_event_error(ev);
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(queue);
+	return err;
+}
+
 /* Helper thread: librdkafka calls only; no palloc, no elog, no signals. */
 static void *
 job_thread(void *arg)
@@ -271,6 +292,9 @@ job_thread(void *arg)
 			}
 		case JOB_GROUP_OFFSETS:
 			job->err = group_offsets(job);
+			break;
+		case JOB_GROUP_COMMIT:
+			job->err = group_commit(job);
 			break;
 	}
 	if (!__atomic_compare_exchange_n(&job->state, &expected, JOB_DONE, false,
@@ -969,5 +993,29 @@ kafka_client_group_offsets(KafkaClient *client, const char *group,
 	}
 	for (i = 0; i < partitions->cnt; i++)
 		partitions->elems[i].offset = job->partitions->elems[i].offset;
+	job_free(job);
+}
+
+void
+kafka_client_commit_group_offsets(KafkaClient *client, const char *group,
+								  rd_kafka_topic_partition_list_t *offsets)
+{
+	KafkaJob   *job = txn_job(client, JOB_GROUP_COMMIT, client->spec->connect_timeout_ms);
+
+	job->group = strdup(group);
+	job->partitions = rd_kafka_topic_partition_list_copy(offsets);
+	if (job->group == NULL)
+	{
+		job_free(job);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	run_job(client, job);
+	if (job->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_resp_err_t err = job->err;
+
+		job_free(job);
+		kafka_client_error(client, err, psprintf("committing the offsets of consumer group \"%s\"", group));
+	}
 	job_free(job);
 }

@@ -150,6 +150,11 @@ extern bool kafka_client_abort_transaction(KafkaClient *client, int timeout_ms,
 extern void kafka_client_group_offsets(KafkaClient *client, const char *group,
 									   rd_kafka_topic_partition_list_t *partitions);
 
+/* Commit group's offsets outside any transaction (tests only: see
+ * kafka_target.c); an ERROR when the brokers refuse. */
+extern void kafka_client_commit_group_offsets(KafkaClient *client, const char *group,
+											  rd_kafka_topic_partition_list_t *offsets);
+
 /* ereport(ERROR) for a librdkafka error code, naming the brokers. */
 extern void kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err,
 							   const char *what) pg_attribute_noreturn();

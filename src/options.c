@@ -889,3 +889,13 @@ kafka_connection_apply_call_options(KafkaConnectionSpec *spec, Jsonb *options)
 		}
 	}
 }
+
+void
+kafka_check_topic_name(const char *name, const char *what)
+{
+	if (!kafka_topic_name_valid(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid kafka topic name for %s: \"%s\"", what, name),
+				 errhint("A topic name has 1 to 249 characters among letters, digits, '.', '_' and '-'.")));
+}

@@ -48,6 +48,12 @@ extern void kafka_validate_options(List *options, unsigned context);
 /* Look up an option by name (or Spark alias) in a DefElem list. */
 extern char *kafka_option_value(List *options, const char *name);
 
+/*
+ * ereport (22023, naming what: "dead_letter_topic", "topic column \"x\"")
+ * unless name is a topic name Kafka accepts.
+ */
+extern void kafka_check_topic_name(const char *name, const char *what);
+
 /* Connection spec for a kafka_fdw server as used by userid. */
 extern KafkaConnectionSpec *kafka_connection_for_server(ForeignServer *server,
 														Oid userid);

@@ -57,7 +57,12 @@ CREATE TABLE kafka.streaming_tables (
     last_schema_change_at timestamptz,
     -- the target columns the last batch wrote (input, attnum, name, ...):
     -- one dropped or renamed since stops the stream; NULL after a resume
-    written_columns text[]
+    written_columns text[],
+    -- 0.5: streams that end in Kafka, dead-letter topics
+    dead_letter_topic text,               -- bad records go to this topic
+    transactional_id text,                -- NULL: derived from the stream
+    group_id text,                        -- NULL: derived from the stream
+    source_header boolean NOT NULL DEFAULT true  -- kafka_fdw.source on records produced
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -193,6 +198,10 @@ CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
 -- startingOffsets, maxOffsetsPerTrigger and failOnDataLoss (folded to lower
 -- case by PostgreSQL, so written either way unquoted) stand for
 -- starting_offsets, max_offsets_per_trigger and fail_on_data_loss.
+-- target may be a kafka foreign table: each batch is produced in one Kafka
+-- transaction (transactional_id and group_id override the names derived
+-- from the stream; source_header: the kafka_fdw.source header).
+-- dead_letter_topic: bad records go to this topic (on_error 'dead_letter').
 CREATE FUNCTION kafka.create_streaming_table(
         target text,
         source regclass,
@@ -215,7 +224,11 @@ CREATE FUNCTION kafka.create_streaming_table(
         schema_evolution text DEFAULT 'none',
         startingOffsets text DEFAULT NULL,
         maxOffsetsPerTrigger bigint DEFAULT NULL,
-        failOnDataLoss boolean DEFAULT NULL)
+        failOnDataLoss boolean DEFAULT NULL,
+        dead_letter_topic text DEFAULT NULL,
+        transactional_id text DEFAULT NULL,
+        group_id text DEFAULT NULL,
+        source_header boolean DEFAULT true)
     RETURNS regclass
     AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
     LANGUAGE C VOLATILE;
@@ -249,7 +262,11 @@ CREATE FUNCTION kafka.alter_streaming_table(
         sequence_by text DEFAULT NULL,
         stored_as_scd_type int DEFAULT NULL,
         starting_offsets text DEFAULT NULL,
-        startingOffsets text DEFAULT NULL)
+        startingOffsets text DEFAULT NULL,
+        dead_letter_topic text DEFAULT NULL,
+        source_header boolean DEFAULT NULL,
+        transactional_id text DEFAULT NULL,
+        group_id text DEFAULT NULL)
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_alter_streaming_table'
     LANGUAGE C VOLATILE;

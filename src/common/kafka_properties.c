@@ -657,3 +657,22 @@ fail:
 	*password = NULL;
 	return false;
 }
+
+bool
+kafka_topic_name_valid(const char *name)
+{
+	size_t		len = strlen(name);
+	size_t		i;
+
+	if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}

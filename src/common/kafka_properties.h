@@ -95,6 +95,12 @@ extern bool kafka_connection_uses_credential(const KafkaCredentialFacts *facts);
 /* Is this property a secret (masked everywhere, user mappings only)? */
 extern bool kafka_property_is_secret(const char *name);
 
+/*
+ * Is name a topic name Kafka accepts: 1 to 249 characters of [a-zA-Z0-9._-],
+ * not "." or ".."?
+ */
+extern bool kafka_topic_name_valid(const char *name);
+
 /* Human-readable list of contexts, e.g. "server or user mapping". */
 extern const char *kafka_context_names(unsigned contexts);
 

@@ -167,7 +167,7 @@ stream_def_load(Oid target, bool missing_ok)
 	if (stream_catalog_exec(psprintf("SELECT source::oid, owner::oid, trigger, "
 									 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
 									 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
-									 "timezone, datestyle, state, batch_id, %s, %s, %s "
+									 "timezone, datestyle, state, batch_id, %s, %s, %s, %s "
 									 "FROM kafka.streaming_tables WHERE target = $1",
 									 catalog_has_column("search_path") ? "search_path" : "NULL::text",
 									 catalog_has_column("mode") ?
@@ -178,7 +178,10 @@ stream_def_load(Oid target, bool missing_ok)
 									 "'append', NULL::text[], NULL, NULL, NULL, false, NULL::text[], 1, "
 									 "NULL::text[], 0::bigint",
 									 catalog_has_column("schema_evolution") ?
-									 "schema_evolution, altered_at" : "'none', NULL::timestamptz"),
+									 "schema_evolution, altered_at" : "'none', NULL::timestamptz",
+									 catalog_has_column("dead_letter_topic") ?
+									 "dead_letter_topic, transactional_id, group_id, source_header" :
+									 "NULL::text, NULL::text, NULL::text, true"),
 							1, types, values, NULL, true) == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -229,6 +232,10 @@ stream_def_load(Oid target, bool missing_ok)
 
 			def->altered_at = isnull ? 0 : DatumGetTimestampTz(at);
 		}
+		def->dead_letter_topic = SPI_getvalue(tup, desc, 26);
+		def->transactional_id = SPI_getvalue(tup, desc, 27);
+		def->group_id = SPI_getvalue(tup, desc, 28);
+		def->source_header = SPI_getvalue(tup, desc, 29)[0] == 't';
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :
@@ -274,6 +281,9 @@ stream_def_copy(StreamDef *def)
 	copy->apply_as_truncates = def->apply_as_truncates ? pstrdup(def->apply_as_truncates) : NULL;
 	copy->except_columns = copy_string_list(def->except_columns);
 	copy->track_history_columns = copy_string_list(def->track_history_columns);
+	copy->dead_letter_topic = def->dead_letter_topic ? pstrdup(def->dead_letter_topic) : NULL;
+	copy->transactional_id = def->transactional_id ? pstrdup(def->transactional_id) : NULL;
+	copy->group_id = def->group_id ? pstrdup(def->group_id) : NULL;
 	return copy;
 }
 
@@ -845,14 +855,14 @@ parse_schema_evolution(const char *text)
 	return false;
 }
 
-/* An argument in its text form (NULL for NULL). */
+/* An argument in its text form (NULL for NULL, or missing: an older catalog). */
 static char *
 argument_text(FunctionCallInfo fcinfo, int arg)
 {
 	Oid			output;
 	bool		varlena;
 
-	if (PG_ARGISNULL(arg))
+	if (arg >= PG_NARGS() || PG_ARGISNULL(arg))
 		return NULL;
 	getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, arg), &output, &varlena);
 	return OidOutputFunctionCall(output, PG_GETARG_DATUM(arg));
@@ -886,6 +896,58 @@ spark_alias(FunctionCallInfo fcinfo, int snake, int camel, const char *snake_nam
 	return camel;
 }
 
+/* Types must match by name: a table's as the sink writes, a kafka foreign table's as its encoder reads. */
+static void
+check_target_columns(Relation rel, TupleDesc input, const char *input_name)
+{
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+		pfree(stream_kafka_target_map(rel, input, input_name));
+	else
+		pfree(stream_sink_map_columns(rel, input, input_name));
+}
+
+/* A transactional.id or group.id: printable ASCII, at most 249 bytes. */
+static void
+check_kafka_name(const char *name, const char *what)
+{
+	const char *c;
+
+	for (c = name; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			break;
+	if (*name == '\0' || *c != '\0' || c - name > 249)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for %s", what),
+				 errhint("Give 1 to 249 printable ASCII characters without spaces.")));
+}
+
+/*
+ * The options of streams that produce: a dead-letter topic (whose records
+ * need on_error 'dead_letter', the default with one) and the names of the
+ * Kafka transaction.
+ */
+static void
+check_produce_options(const char *dead_letter_topic, const char *transactional_id,
+					  const char *group_id, char **on_error_text)
+{
+	if (dead_letter_topic)
+	{
+		kafka_check_topic_name(dead_letter_topic, "dead_letter_topic");
+		if (*on_error_text == NULL)
+			*on_error_text = "dead_letter";
+		else if (strcmp(*on_error_text, "dead_letter") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dead_letter_topic needs on_error 'dead_letter', not '%s'", *on_error_text),
+					 errhint("Leave on_error out, or give 'dead_letter'.")));
+	}
+	if (transactional_id)
+		check_kafka_name(transactional_id, "transactional_id");
+	if (group_id)
+		check_kafka_name(group_id, "group_id");
+}
+
 Datum
 kafka_create_streaming_table(PG_FUNCTION_ARGS)
 {
@@ -904,6 +966,10 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	char	   *transform = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
 	bool		add_columns = PG_NARGS() > 18 && !PG_ARGISNULL(18) &&
 		parse_schema_evolution(text_to_cstring(PG_GETARG_TEXT_PP(18)));
+	char	   *dead_letter_topic = argument_text(fcinfo, 22);
+	char	   *transactional_id = argument_text(fcinfo, 23);
+	char	   *group_id = argument_text(fcinfo, 24);
+	bool		source_header = PG_NARGS() <= 25 || PG_ARGISNULL(25) || PG_GETARG_BOOL(25);
 	Interval   *interval;
 	StreamTrigger trigger;
 	StreamOnError on_error;
@@ -950,6 +1016,7 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	table = kafka_table_open(source, CurrentMemoryContext);
 
 	trigger = parse_trigger(trigger_text, &interval);
+	check_produce_options(dead_letter_topic, transactional_id, group_id, &on_error_text);
 	on_error = parse_on_error(on_error_text, table);
 	if (add_columns)
 		check_evolution_owner(source, GetUserId());
@@ -1002,6 +1069,18 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 					 errmsg("schema_evolution 'add_columns' is not supported for streaming table %s into a kafka foreign table",
 							target_text)));
 	}
+	else if ((transactional_id || group_id) && dead_letter_topic == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s applies only to streams that produce to Kafka", transactional_id ?
+						"transactional_id" : "group_id"),
+				 errhint("Give a kafka foreign table as the target, or a dead_letter_topic.")));
+	if ((dead_letter_topic || transactional_id || group_id || !source_header) &&
+		!catalog_has_column("dead_letter_topic"))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("dead_letter_topic, transactional_id, group_id and source_header need the 0.5 catalog of kafka_fdw"),
+				 errhint("ALTER EXTENSION kafka_fdw UPDATE.")));
 
 	check_columns_overlap(rel, input, input_name);
 	/* keys and sequence are stored resolved (defaults: see keyed.c) */
@@ -1016,26 +1095,25 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is already a streaming table", RelationGetRelationName(rel)),
 				 errhint("Drop it first with kafka.drop_streaming_table().")));
 	/* types must match by name now, not at the first batch */
+	check_target_columns(rel, input, input_name);
 	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
 	{
-		pfree(stream_kafka_target_map(rel, input, input_name));
 		/* the producer's server: USAGE and a user mapping, now */
 		(void) kafka_connection_for_server(GetForeignServer(GetForeignTable(target)->serverid),
 										   GetUserId());
 	}
-	else
-		pfree(stream_sink_map_columns(rel, input, input_name));
 
 	/* 'latest' is resolved now, so nothing produced from here on is missed */
 	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);
 
 	{
-		Oid			types[23] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
+		Oid			types[27] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
 			TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 			TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID,
-		INT4OID, TEXTARRAYOID, INTERVALOID, TEXTOID};
-		Datum		values[23];
-		char		nulls[23];
+		INT4OID, TEXTARRAYOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+		Datum		values[27];
+		char		nulls[27];
+		bool		produce_catalog = catalog_has_column("dead_letter_topic");
 		bool		pin_search_path = catalog_has_column("search_path");
 		bool		keyed_catalog = catalog_has_column("mode");
 		bool		evolution_catalog = catalog_has_column("schema_evolution");
@@ -1074,6 +1152,13 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 			nulls[14] = keyed.sequence_by ? ' ' : 'n';
 		}
 		values[22] = CStringGetTextDatum(add_columns ? "add_columns" : "none");
+		values[23] = dead_letter_topic ? CStringGetTextDatum(dead_letter_topic) : (Datum) 0;
+		nulls[23] = dead_letter_topic ? ' ' : 'n';
+		values[24] = transactional_id ? CStringGetTextDatum(transactional_id) : (Datum) 0;
+		nulls[24] = transactional_id ? ' ' : 'n';
+		values[25] = group_id ? CStringGetTextDatum(group_id) : (Datum) 0;
+		nulls[25] = group_id ? ' ' : 'n';
+		values[26] = BoolGetDatum(source_header);
 		if (add_columns && !evolution_catalog)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1082,19 +1167,23 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		SPI_connect();
 		stream_catalog_exec(psprintf("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
 									 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
-									 "transform, timezone, datestyle%s%s%s) "
-									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s%s)",
+									 "transform, timezone, datestyle%s%s%s%s) "
+									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s%s%s)",
 									 pin_search_path ? ", search_path" : "",
 									 keyed_catalog ? ", mode, keys, sequence_by, apply_as_deletes, "
 									 "apply_as_truncates, ignore_null_updates, except_columns, "
 									 "stored_as_scd_type, track_history_columns, tombstone_retention" : "",
 									 evolution_catalog ? ", schema_evolution" : "",
+									 produce_catalog ? ", dead_letter_topic, transactional_id, group_id, "
+									 "source_header" : "",
 									 pin_search_path ? ", $12" : "",
 									 keyed_catalog ? ", coalesce($13, 'append'), $14, $15, $16, $17, "
 									 "coalesce($18, false), $19, coalesce($20, 1), $21, "
 									 "coalesce($22, '7 days')" : "",
-									 evolution_catalog ? ", $23" : ""),
-							evolution_catalog ? 23 : keyed_catalog ? 22 : pin_search_path ? 12 : 11,
+									 evolution_catalog ? ", $23" : "",
+									 produce_catalog ? ", $24, $25, $26, $27" : ""),
+							produce_catalog ? 27 : evolution_catalog ? 23 : keyed_catalog ? 22 :
+							pin_search_path ? 12 : 11,
 							types, values, nulls, false);
 		SPI_finish();
 	}
@@ -1258,6 +1347,8 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 	Interval   *retention = NULL;
 	bool		trigger_set = false;
 	bool		transform_set = false;
+	bool		reset_dead_letter_topic = false;
+	bool		produce_set = false;
 	AlterSet	set;
 	ListCell   *lc;
 	int			a;
@@ -1274,6 +1365,14 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 					 a >= 21 ?
 					 errhint("Move its offsets with kafka.reset_offsets().") :
 					 errhint("Drop the stream with kafka.drop_streaming_table() and create it again (its table and rows stay).")));
+	/* the names that fence a zombie and keep the output's offsets */
+	for (a = 25; a <= 26; a++)
+		if (GIVEN(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s of a streaming table cannot be altered", a == 25 ? "transactional_id" : "group_id"),
+					 errdetail("A producer under the old name could still commit, and the offsets committed with the output would be lost."),
+					 errhint("Drop the stream with kafka.drop_streaming_table() and create it again.")));
 	if (!catalog_has_column("schema_evolution"))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1289,6 +1388,20 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 		char	   *name = lfirst(lc);
 		int			i;
 
+		if (strcmp(name, "dead_letter_topic") == 0 || strcmp(name, "source_header") == 0)
+		{
+			bool		topic = name[0] == 'd';
+
+			if (GIVEN(topic ? 23 : 24))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" is both given and reset", name)));
+			if (topic)
+				reset_dead_letter_topic = true;
+			else
+				def->source_header = true;
+			continue;
+		}
 		if (pg_strcasecmp(name, "maxOffsetsPerTrigger") == 0)
 			name = "max_offsets_per_trigger";
 		else if (pg_strcasecmp(name, "failOnDataLoss") == 0)
@@ -1300,7 +1413,7 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid option in reset: \"%s\"", name),
-					 errhint("Options that can be reset: trigger, max_offsets_per_trigger, on_error, fail_on_data_loss, transform, schema_evolution, apply_as_deletes, apply_as_truncates, ignore_null_updates, except_columns, track_history_columns, tombstone_retention.")));
+					 errhint("Options that can be reset: trigger, max_offsets_per_trigger, on_error, fail_on_data_loss, transform, schema_evolution, apply_as_deletes, apply_as_truncates, ignore_null_updates, except_columns, track_history_columns, tombstone_retention, dead_letter_topic, source_header.")));
 		/* argument i + 1 is the option itself (the order of alterable[]) */
 		if (GIVEN(i + 1) || (i == 1 && GIVEN(14)) || (i == 3 && GIVEN(15)))
 			ereport(ERROR,
@@ -1394,9 +1507,44 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 		retention = PG_GETARG_INTERVAL_P(12);
 		check_retention(retention);
 	}
+	if (GIVEN(23) || GIVEN(24) || reset_dead_letter_topic)
+	{
+		if (!catalog_has_column("dead_letter_topic"))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("dead_letter_topic and source_header need the 0.5 catalog of kafka_fdw"),
+					 errhint("ALTER EXTENSION kafka_fdw UPDATE.")));
+		produce_set = true;
+	}
+	if (reset_dead_letter_topic)
+		def->dead_letter_topic = NULL;
+	if (GIVEN(23))
+	{
+		char	   *on_error_text = (char *) on_error_names[def->on_error];
+
+		def->dead_letter_topic = text_to_cstring(PG_GETARG_TEXT_PP(23));
+		/* on_error follows unless given otherwise */
+		if (!GIVEN(3))
+			on_error_text = NULL;
+		check_produce_options(def->dead_letter_topic, NULL, NULL, &on_error_text);
+		def->on_error = parse_on_error(on_error_text, table);
+	}
+	if (GIVEN(24))
+		def->source_header = PG_GETARG_BOOL(24);
 	check_keyed_definition(def, def->on_error);
 	if (def->add_columns)
 		check_evolution_owner(def->source, def->owner);
+	if (def->dead_letter_topic && def->on_error != STREAM_ON_ERROR_DEAD_LETTER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dead_letter_topic needs on_error 'dead_letter', not '%s'",
+						on_error_names[def->on_error]),
+				 errhint("Reset dead_letter_topic first: reset => ARRAY['dead_letter_topic'].")));
+	if (def->add_columns && stream_target_is_kafka(def->target))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("schema_evolution 'add_columns' is not supported for streaming table %s into a kafka foreign table",
+						def->target_name)));
 
 	/* checked against the source, the transform and the target as created */
 	if (def->transform)
@@ -1412,7 +1560,7 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 	rel = table_open(def->target, ShareRowExclusiveLock);
 	stream_check_target(rel);
 	check_columns_overlap(rel, input, input_name);
-	pfree(stream_sink_map_columns(rel, input, input_name));
+	check_target_columns(rel, input, input_name);
 	if (def->mode != STREAM_MODE_APPEND)
 		stream_keyed_validate(def, rel, input);
 	table_close(rel, NoLock);
@@ -1462,6 +1610,13 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 			  def->track_history_columns == NIL);
 	if (retention)
 		alter_set(&set, "tombstone_retention", INTERVALOID, IntervalPGetDatum(retention), false);
+	if (produce_set)
+	{
+		alter_set(&set, "dead_letter_topic", TEXTOID,
+				  def->dead_letter_topic ? CStringGetTextDatum(def->dead_letter_topic) : (Datum) 0,
+				  def->dead_letter_topic == NULL);
+		alter_set(&set, "source_header", BOOLOID, BoolGetDatum(def->source_header), false);
+	}
 	SPI_connect();
 	stream_catalog_exec(psprintf("UPDATE kafka.streaming_tables SET altered_at = clock_timestamp()%s "
 								 "WHERE target = $1", set.sql.data),

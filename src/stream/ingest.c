@@ -98,6 +98,11 @@ typedef struct DeadLetter
 	Datum		key;			/* bytea, or 0: none */
 	Datum		value;			/* bytea, or 0: none (a tombstone) */
 	char	   *error;
+	/* for a dead-letter topic: the record's headers */
+	int			nheaders;
+	char	  **header_names;
+	char	  **header_values;
+	int		   *header_lens;
 } DeadLetter;
 
 /*
@@ -138,7 +143,8 @@ struct StreamIngest
 	StreamWrittenColumns *written;	/* what the committed batches wrote */
 	List	   *batch_written;	/* WrittenColumn: what this batch writes */
 	bool		batch_mapped;	/* batch_written is set */
-	StreamOutput *output;		/* a kafka foreign table target's, or NULL */
+	StreamOutput *output;		/* the stream produces (kafka_target.h), or NULL */
+	StreamOutput *target_output;	/* output, when it is the target too */
 };
 
 /*
@@ -430,16 +436,27 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 	SPI_finish();
 
 	/*
-	 * A stream into Kafka: its producer (fencing an earlier one), and where
-	 * the output is ahead of the catalog, the catalog moves up to it.
+	 * A stream that produces (into a kafka foreign table, or dead letters to
+	 * a topic): its producer, fencing an earlier one.  Where a kafka
+	 * target's output is ahead of the catalog, the catalog moves up to it.
 	 */
-	if (stream_target_is_kafka(def->target))
+	if (stream_target_is_kafka(def->target) || def->dead_letter_topic)
 	{
 		int64	   *group = palloc(sizeof(int64) * Max(ingest->nranges, 1));
 
 		ingest->output = stream_output_open(def, ingest->source);
 		memcpy(group, ingest->committed, sizeof(int64) * ingest->nranges);
 		stream_output_resume(ingest->output, ingest->range_array, ingest->nranges, group);
+
+		/*
+		 * A table's rows are in PostgreSQL's transaction only: the batch is
+		 * written again, its dead letters are not produced twice
+		 * (stream_output_dead_letter).
+		 */
+		if (stream_target_is_kafka(def->target))
+			ingest->target_output = ingest->output;
+		else
+			memcpy(group, ingest->committed, sizeof(int64) * ingest->nranges);
 		SPI_connect();
 		for (i = 0; i < ingest->nranges; i++)
 		{
@@ -737,6 +754,12 @@ held_record(HeldMessage *h, StreamRecord *record)
 	record->key_len = h->msg->key_len;
 	record->value = h->msg->payload;
 	record->value_len = h->msg->len;
+	{
+		rd_kafka_headers_t *headers = NULL;
+
+		record->headers = rd_kafka_message_headers(h->msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR ?
+			headers : NULL;
+	}
 }
 
 /* Keep a copy of a bad record and its error for kafka.dead_letters. */
@@ -753,6 +776,29 @@ keep_dead_letter(StreamIngest *ingest, List **dead, const StreamRecord *record,
 	d->key = record->key ? kafka_bytes_datum(record->key, record->key_len) : (Datum) 0;
 	d->value = record->value ? kafka_bytes_datum(record->value, record->value_len) : (Datum) 0;
 	d->error = pstrdup(error);
+	d->nheaders = 0;
+	if (stream_output_has_dead_letter_topic(ingest->output) && record->headers)
+	{
+		rd_kafka_headers_t *headers = (rd_kafka_headers_t *) record->headers;
+		size_t		n = rd_kafka_header_cnt(headers);
+		const char *name;
+		const void *value;
+		size_t		size;
+		size_t		i;
+
+		d->header_names = palloc(sizeof(char *) * Max(n, 1));
+		d->header_values = palloc(sizeof(char *) * Max(n, 1));
+		d->header_lens = palloc(sizeof(int) * Max(n, 1));
+		for (i = 0; i < n &&
+			 rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+		{
+			d->header_names[i] = pstrdup(name);
+			d->header_values[i] = value ? pnstrdup(value, size) : NULL;
+			d->header_lens[i] = value ? (int) size : -1;
+			ingest->dead_bytes += strlen(name) + size;
+		}
+		d->nheaders = (int) i;
+	}
 	ingest->dead_bytes += sizeof(DeadLetter) + record->key_len + record->value_len +
 		strlen(error);
 	*dead = lappend(*dead, d);
@@ -1129,7 +1175,7 @@ transform_batch(StreamIngest *ingest, Tuplestorestate *rows, int64 count,
 	if (desc != NULL)
 	{
 		*target = stream_target_begin(ingest->def, rel, desc, "the transform", NULL, NULL,
-									  ingest->output);
+									  ingest->target_output);
 		check_written_columns(ingest, rel, desc, "the transform");
 		{
 			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
@@ -1711,12 +1757,12 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		}
 		input_name = psprintf("foreign table \"%s\"", source->relname);
 		/* with rejects, appends and keyed targets that may refuse: write_held */
-		if (rejects == NULL || ingest->output ||
+		if (rejects == NULL || ingest->target_output ||
 			(def->mode != STREAM_MODE_APPEND && !refuses_when_written(rel)))
 		{
 			target = stream_target_begin(def, rel, source_desc, input_name,
 										 rejects ? sink_reject : NULL, rejects,
-										 ingest->output);
+										 ingest->target_output);
 			if (rejects)
 				rejects->target = target;
 		}
@@ -1791,6 +1837,28 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		Oid			types[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
 		Datum		dv[7];
 		char		dn[8] = "       ";
+
+		/* to the dead-letter topic, in the batch's Kafka transaction */
+		if (stream_output_has_dead_letter_topic(ingest->output))
+		{
+			StreamDeadLetter letter;
+
+			letter.topic = TextDatumGetCString(d->topic);
+			letter.partition = d->partition;
+			letter.offset = d->offset;
+			letter.key = d->key ? VARDATA_ANY(DatumGetPointer(d->key)) : NULL;
+			letter.key_len = d->key ? VARSIZE_ANY_EXHDR(DatumGetPointer(d->key)) : 0;
+			letter.value = d->value ? VARDATA_ANY(DatumGetPointer(d->value)) : NULL;
+			letter.value_len = d->value ? VARSIZE_ANY_EXHDR(DatumGetPointer(d->value)) : 0;
+			letter.nheaders = d->nheaders;
+			letter.header_names = d->header_names;
+			letter.header_values = d->header_values;
+			letter.header_lens = d->header_lens;
+			letter.error = d->error;
+			stream_output_dead_letter(ingest->output, &letter);
+			result->dead_letters++;
+			continue;
+		}
 
 		dv[0] = ObjectIdGetDatum(def->target);
 		dv[1] = d->topic;

@@ -29,11 +29,15 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -49,17 +53,37 @@
 /* Kafka's limit on a transaction's duration (the broker may cap it lower). */
 #define TRANSACTION_TIMEOUT_MS 60000
 
+/*
+ * GUC kafka_fdw.test_faults, for the test suite only: a comma-separated
+ * list of
+ *	 mirror_group_offsets	 after each Kafka commit, commit the same group
+ *							 offsets outside the transaction too (the test
+ *							 broker acknowledges TxnOffsetCommit without
+ *							 storing it; a real broker stores it)
+ *	 crash_between_commits=FILE  if FILE exists, remove it and SIGKILL the
+ *							 process after the Kafka commit, before
+ *							 PostgreSQL's
+ */
+static char *test_faults = "";
+
 struct StreamOutput
 {
 	KafkaClient *client;
-	KafkaTable *table;			/* the target foreign table */
+	KafkaTable *table;			/* the target foreign table, or NULL */
 	KafkaTable *source;			/* for the source coordinates of transform rows */
-	rd_kafka_topic_t *topic;
+	rd_kafka_topic_t *topic;	/* the target's, or NULL */
+	rd_kafka_topic_t *dead_letter_topic;	/* or NULL */
 	char	   *transactional_id;
 	char	   *group;
 	char	   *target_name;
+	bool		source_header;
 	bool		in_transaction;
 	int			timeout_ms;
+	/* per partition of the source: the offset committed with the output */
+	int			ndone;
+	char	  **done_topics;
+	int32	   *done_partitions;
+	int64	   *done_offsets;
 	/* delivery reports of the current transaction (no palloc there) */
 	int64		failed;
 	rd_kafka_resp_err_t first_error;
@@ -103,6 +127,43 @@ output_error(StreamOutput *output, const char *what, KafkaTxnResult *result)
 					   output->transactional_id) : 0));
 }
 
+void
+stream_output_init(void)
+{
+	DefineCustomStringVariable("kafka_fdw.test_faults",
+							   "Faults the test suite injects into streams that produce (never set it otherwise).",
+							   NULL, &test_faults, "", PGC_SIGHUP,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+}
+
+/* Is fault in kafka_fdw.test_faults?  *arg: its "=value", or NULL. */
+static bool
+test_fault(const char *fault, char **arg)
+{
+	char	   *copy;
+	char	   *item;
+	char	   *save = NULL;
+
+	if (test_faults == NULL || test_faults[0] == '\0')
+		return false;
+	copy = pstrdup(test_faults);
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	{
+		char	   *eq = strchr(item, '=');
+
+		if (eq)
+			*eq = '\0';
+		if (strcmp(item, fault) == 0)
+		{
+			if (arg)
+				*arg = eq ? eq + 1 : NULL;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The stream's transactional.id and consumer group (the same name). */
 static char *
 output_name(StreamDef *def)
@@ -121,22 +182,31 @@ StreamOutput *
 stream_output_open(StreamDef *def, KafkaTable *source)
 {
 	StreamOutput *output = palloc0(sizeof(StreamOutput));
+	ForeignServer *server = source->server;
 	KafkaConnectionSpec *spec;
 	KafkaTxnResult result;
 
-	output->table = kafka_table_open(def->target, CurrentMemoryContext);
+	if (stream_target_is_kafka(def->target))
+	{
+		output->table = kafka_table_open(def->target, CurrentMemoryContext);
+		server = output->table->server;
+	}
 	output->source = source;
 	output->target_name = def->target_name;
-	output->transactional_id = output_name(def);
-	output->group = output->transactional_id;
-	spec = kafka_connection_for_server(output->table->server, def->owner);
+	output->transactional_id = def->transactional_id ? def->transactional_id : output_name(def);
+	output->group = def->group_id ? def->group_id : output_name(def);
+	output->source_header = def->source_header;
+	spec = kafka_connection_for_server(server, def->owner);
 	spec->transactional_id = output->transactional_id;
 	spec->transaction_timeout_ms = TRANSACTION_TIMEOUT_MS;
 	output->timeout_ms = Max(spec->message_timeout_ms, spec->connect_timeout_ms);
 	output->client = kafka_client_create(spec, KAFKA_CLIENT_PRODUCER);
 	output->client->delivery_report = output_delivery_report;
 	output->client->delivery_report_arg = output;
-	output->topic = kafka_client_topic(output->client, output->table->topic);
+	if (output->table)
+		output->topic = kafka_client_topic(output->client, output->table->topic);
+	if (def->dead_letter_topic)
+		output->dead_letter_topic = kafka_client_topic(output->client, def->dead_letter_topic);
 
 	/* fences an earlier producer of the stream, aborts what it left open */
 	if (!kafka_client_init_transactions(output->client, output->timeout_ms, &result))
@@ -163,15 +233,22 @@ stream_output_resume(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	output->ndone = nranges;
+	output->done_topics = palloc(sizeof(char *) * Max(nranges, 1));
+	output->done_partitions = palloc(sizeof(int32) * Max(nranges, 1));
+	output->done_offsets = palloc(sizeof(int64) * Max(nranges, 1));
 	for (i = 0; i < nranges; i++)
 	{
 		int64		group = partitions->elems[i].offset;
 
+		output->done_topics[i] = pstrdup(ranges[i]->topic);
+		output->done_partitions[i] = ranges[i]->partition;
+		output->done_offsets[i] = group;
 		if (group < 0 || group <= committed[i])
 			continue;
-		/* the Kafka transaction committed, the catalog did not: skip ahead */
+		/* the Kafka transaction committed, the catalog did not */
 		ereport(LOG,
-				(errmsg("streaming table %s resumes %s[%d] at offset " INT64_FORMAT " committed with its output, not at " INT64_FORMAT,
+				(errmsg("streaming table %s: %s[%d] was committed with its Kafka output up to offset " INT64_FORMAT ", the catalog up to " INT64_FORMAT,
 						output->target_name, ranges[i]->topic, ranges[i]->partition,
 						group, committed[i])));
 		committed[i] = group;
@@ -211,20 +288,116 @@ stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 										  ranges[i]->partition)->offset = ranges[i]->next_offset;
 	ok = kafka_client_send_offsets(output->client, output->group, offsets,
 								   output->timeout_ms, &result);
-	rd_kafka_topic_partition_list_destroy(offsets);
 	if (!ok)
+	{
+		rd_kafka_topic_partition_list_destroy(offsets);
 		output_error(output, "add the input offsets to", &result);
+	}
 	if (!kafka_client_commit_transaction(output->client, output->timeout_ms, &result))
 	{
+		rd_kafka_topic_partition_list_destroy(offsets);
 		if (output->failed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("streaming table %s could not produce " INT64_FORMAT " records to topic \"%s\": %s",
-							output->target_name, output->failed, output->table->topic,
+					 errmsg("streaming table %s could not produce " INT64_FORMAT " records: %s",
+							output->target_name, output->failed,
 							rd_kafka_err2str(output->first_error))));
 		output_error(output, "commit", &result);
 	}
 	output->in_transaction = false;
+	if (test_fault("mirror_group_offsets", NULL))
+		kafka_client_commit_group_offsets(output->client, output->group, offsets);
+	rd_kafka_topic_partition_list_destroy(offsets);
+	{
+		char	   *file;
+
+		if (test_fault("crash_between_commits", &file) && file && unlink(file) == 0)
+		{
+			ereport(LOG,
+					(errmsg("streaming table %s: test fault crash_between_commits", output->target_name)));
+			kill(MyProcPid, SIGKILL);
+			pg_usleep(10000000L);
+		}
+	}
+}
+
+/*
+ * Produce one record in the batch's transaction (copied; headers are
+ * handed over).  Waits while librdkafka's queue is full.
+ */
+static void
+output_produce(StreamOutput *output, rd_kafka_topic_t *topic, int32 partition,
+			   const char *key, size_t key_len, const char *value, size_t value_len,
+			   int64 timestamp_ms, rd_kafka_headers_t *headers)
+{
+	rd_kafka_resp_err_t err;
+
+	for (;;)
+	{
+		err = rd_kafka_producev(output->client->rk,
+								RD_KAFKA_V_RKT(topic),
+								RD_KAFKA_V_PARTITION(partition >= 0 ? partition : RD_KAFKA_PARTITION_UA),
+								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+								RD_KAFKA_V_KEY(key, key ? key_len : 0),
+								RD_KAFKA_V_VALUE((void *) value, value ? value_len : 0),
+								RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+								RD_KAFKA_V_HEADERS(headers),
+								RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			break;
+		/* librdkafka's queue is full: let deliveries make room */
+		kafka_client_wait_events(output->client, 100);
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_headers_destroy(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("streaming table %s could not produce to topic \"%s\": %s",
+						output->target_name, rd_kafka_topic_name(topic), rd_kafka_err2str(err))));
+	}
+	/* serve delivery reports as we go */
+	kafka_client_poll_events(output->client);
+}
+
+bool
+stream_output_has_dead_letter_topic(StreamOutput *output)
+{
+	return output != NULL && output->dead_letter_topic != NULL;
+}
+
+void
+stream_output_dead_letter(StreamOutput *output, const StreamDeadLetter *dead)
+{
+	rd_kafka_headers_t *headers;
+	char	   *text;
+	int			i;
+
+	/* committed with an earlier transaction whose batch PostgreSQL redoes */
+	for (i = 0; i < output->ndone; i++)
+		if (output->done_partitions[i] == dead->partition &&
+			strcmp(output->done_topics[i], dead->topic) == 0 &&
+			dead->offset < output->done_offsets[i])
+			return;
+
+	headers = rd_kafka_headers_new(dead->nheaders + 6);
+	for (i = 0; i < dead->nheaders; i++)
+		rd_kafka_header_add(headers, dead->header_names[i], -1, dead->header_values[i],
+							dead->header_lens[i]);
+	rd_kafka_header_add(headers, "kafka_fdw.error", -1, dead->error, -1);
+	rd_kafka_header_add(headers, "kafka_fdw.topic", -1, dead->topic, -1);
+	text = psprintf("%d", dead->partition);
+	rd_kafka_header_add(headers, "kafka_fdw.partition", -1, text, -1);
+	text = psprintf(INT64_FORMAT, dead->offset);
+	rd_kafka_header_add(headers, "kafka_fdw.offset", -1, text, -1);
+	rd_kafka_header_add(headers, "kafka_fdw.stream", -1, output->target_name, -1);
+	if (output->source_header)
+	{
+		text = psprintf("%s/%d/" INT64_FORMAT, dead->topic, dead->partition, dead->offset);
+		rd_kafka_header_add(headers, SOURCE_HEADER, -1, text, -1);
+	}
+	output_produce(output, output->dead_letter_topic, -1, dead->key, dead->key_len,
+				   dead->value, dead->value_len, 0, headers);
 }
 
 /* Find the input column named like the source's column of role. */
@@ -271,7 +444,6 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 	MemoryContext old = MemoryContextSwitchTo(target->rowcxt);
 	rd_kafka_headers_t *headers;
 	char	   *source = NULL;
-	rd_kafka_resp_err_t err;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
@@ -304,40 +476,14 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 	for (i = 0; i < message.nheaders; i++)
 		rd_kafka_header_add(headers, message.headers[i].name, message.headers[i].name_len,
 							message.headers[i].value, message.headers[i].value_len);
-	if (source)
+	if (source && output->source_header)
 		rd_kafka_header_add(headers, SOURCE_HEADER, -1, source, -1);
 
-	for (;;)
-	{
-		err = rd_kafka_producev(output->client->rk,
-								RD_KAFKA_V_RKT(output->topic),
-								RD_KAFKA_V_PARTITION(message.partition >= 0 ?
-													 message.partition : RD_KAFKA_PARTITION_UA),
-								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-								RD_KAFKA_V_KEY(message.key, message.key ? message.key_len : 0),
-								RD_KAFKA_V_VALUE((void *) message.value,
-												 message.value ? message.value_len : 0),
-								RD_KAFKA_V_TIMESTAMP(message.timestamp_ms),
-								RD_KAFKA_V_HEADERS(headers),
-								RD_KAFKA_V_END);
-		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			break;
-		/* librdkafka's queue is full: let deliveries make room */
-		kafka_client_wait_events(output->client, 100);
-	}
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		rd_kafka_headers_destroy(headers);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("streaming table %s could not produce to topic \"%s\": %s",
-						output->target_name, output->table->topic, rd_kafka_err2str(err))));
-	}
+	output_produce(output, output->topic, message.partition, message.key, message.key_len,
+				   message.value, message.value_len, message.timestamp_ms, headers);
 	target->produced++;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(target->rowcxt);
-	/* serve delivery reports as we go */
-	kafka_client_poll_events(output->client);
 }
 
 static void

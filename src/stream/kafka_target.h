@@ -16,6 +16,9 @@
 #include "read/reader.h"
 #include "stream/target.h"
 
+/* GUCs; called once from kafka_stream_init. */
+extern void stream_output_init(void);
+
 /* Is the stream's target a (kafka) foreign table? */
 extern bool stream_target_is_kafka(Oid target);
 
@@ -43,6 +46,34 @@ extern void stream_output_begin(StreamOutput *output);
  */
 extern void stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges,
 								 int nranges);
+
+/* A bad record for the dead-letter topic (bytes NULL: none). */
+typedef struct StreamDeadLetter
+{
+	const char *topic;
+	int32		partition;
+	int64		offset;
+	const char *key;
+	size_t		key_len;
+	const char *value;
+	size_t		value_len;
+	int			nheaders;		/* the record's own headers */
+	char	  **header_names;
+	char	  **header_values;	/* NULL: a header without a value */
+	int		   *header_lens;
+	const char *error;
+} StreamDeadLetter;
+
+/* Has the stream a dead-letter topic (output may be NULL)? */
+extern bool stream_output_has_dead_letter_topic(StreamOutput *output);
+
+/*
+ * Produce a bad record to the dead-letter topic in the batch's transaction:
+ * its key, value and headers, and headers naming the error, its topic,
+ * partition and offset and the stream.  One that an earlier transaction
+ * committed (a batch PostgreSQL redoes after a crash) is not produced again.
+ */
+extern void stream_output_dead_letter(StreamOutput *output, const StreamDeadLetter *dead);
 
 /* The target of one batch (stream_target_begin calls it). */
 extern StreamTarget *stream_kafka_target_begin(StreamDef *def, Relation rel,

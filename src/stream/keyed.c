@@ -956,6 +956,7 @@ keyed_record(StreamTarget *target, const char *topic, int32 partition,
 		record->key_len = change->record_key_len;
 		record->value = change->record_value;
 		record->value_len = change->record_value_len;
+		record->headers = NULL;
 		return true;
 	}
 	return false;

@@ -64,6 +64,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "stream/kafka_target.h"
 #include "stream/stream.h"
 #include "stream/stream_shmem.h"
 
@@ -309,6 +310,8 @@ kafka_stream_init(void)
 							"Streaming tables the launcher can track, over all databases.",
 							NULL, &stream_max_streams, 256, 1, 10000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	stream_output_init();
 
 	prev_process_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = stream_process_utility;

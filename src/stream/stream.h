@@ -84,6 +84,11 @@ typedef struct StreamDef
 	/* catalogs before 0.4: no schema evolution, never altered */
 	bool		add_columns;	/* schema_evolution 'add_columns' */
 	TimestampTz altered_at;		/* last alter_streaming_table, or 0 */
+	/* catalogs before 0.5: none of these */
+	char	   *dead_letter_topic;	/* bad records go there, or NULL */
+	char	   *transactional_id;	/* NULL: derived (kafka_target.c) */
+	char	   *group_id;		/* NULL: derived */
+	bool		source_header;	/* kafka_fdw.source on records produced */
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */

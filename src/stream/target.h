@@ -55,6 +55,7 @@ typedef struct StreamRecord
 	size_t		key_len;
 	const char *value;			/* NULL: no value (a tombstone) */
 	size_t		value_len;
+	const void *headers;		/* its rd_kafka_headers_t, or NULL */
 } StreamRecord;
 
 /* One implementation of a target. */

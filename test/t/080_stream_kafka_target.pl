@@ -167,8 +167,107 @@ is(scalar(grep { my $id = $live{$_}; grep { !/"id":$id,/ } @{ $out->{$_} } } key
 note 'records shown more than once (aborted transactions the test broker serves): '
   . scalar(grep { @{ $out->{$_} } > 1 } keys %$out);
 
-# --- refusals
+# --- dead-letter topics: bad records with their key, value and headers,
+# and headers naming the error and the record, inside the batch's
+# transaction (a kafka target) or next to the table's rows
+$broker->create_topic($_, 2) for qw(mixed mixed_out mixed_dlq table_dlq);
+my @mixed = map { $_ % 10 == 0 ? "m$_|not json $_" : sprintf('m%d|{"id":%d,"customer":%d,"amount":1}', $_, $_, 1 + $_ % 5) } 1 .. 300;
+{
+	my $input = join("\n", @mixed) . "\n";
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'kcat', '-P', '-b', $bs, '-t', 'mixed', '-K', '|', '-Z', '-H', 'origin=test' ],
+		'<', \$input, '>', \$o, '2>', \$e, IPC::Run::timeout(300)) or die "kcat failed: $e";
+}
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE mixed (id int, customer int, amount int) SERVER k OPTIONS (topic 'mixed', format 'json');
+	CREATE FOREIGN TABLE mixed_out (id int, amount int) SERVER k OPTIONS (topic 'mixed_out', format 'json');
+	SELECT kafka.create_streaming_table('mixed_out', source => 'mixed', trigger => 'available_now',
+	  dead_letter_topic => 'mixed_dlq', max_offsets_per_trigger => 70);
+	CREATE TABLE mixed_rows (id int, customer int, amount int);
+	SELECT kafka.create_streaming_table('mixed_rows', source => 'mixed', trigger => 'available_now',
+	  dead_letter_topic => 'table_dlq', max_offsets_per_trigger => 70);
+	CALL kafka.refresh_streaming_table('mixed_out');
+	CALL kafka.refresh_streaming_table('mixed_rows');});
+
+sub read_dead_letters
+{
+	my ($topic) = @_;
+	my ($ok, $o, $e) = run_cmd([ 'kcat', '-C', '-b', $bs, '-t', $topic, '-e', '-q',
+		'-o', 'beginning', '-f', '%k\t%s\t%h\n' ], 300);
+	die "kcat -C failed: $e" unless $ok;
+	return [ split /\n/, $o ];
+}
+for my $case ([ 'mixed_out', 'mixed_dlq' ], [ 'mixed_rows', 'table_dlq' ])
+{
+	my ($stream, $topic) = @$case;
+	my $letters = read_dead_letters($topic);
+	is(scalar(@$letters), 30, "$stream: every bad record is in dead-letter topic $topic");
+	is(scalar(grep { /^m(\d+)\tnot json \1\t/ } @$letters), 30, "$stream: with its key and value");
+	is(scalar(grep { /origin=test/ && /kafka_fdw\.error=[^,]*JSON/ && /kafka_fdw\.topic=mixed,/
+			&& /kafka_fdw\.partition=\d/ && /kafka_fdw\.offset=\d/ && /kafka_fdw\.stream=public\.$stream/
+			&& m{kafka_fdw\.source=mixed/\d/\d+} } @$letters), 30,
+		"$stream: with its headers and headers naming the error, the record and the stream");
+	is(query(qq{SELECT count(*) FROM kafka.dead_letters WHERE stream = '$stream'::regclass}), '0',
+		"$stream: the dead-letter topic instead of kafka.dead_letters");
+}
+is(scalar(map { @$_ } values %{ read_output('mixed_out') }), 270, 'the good records produced');
+is(query('SELECT count(*) FROM mixed_rows'), '270', 'the good records written');
 my ($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	SELECT kafka.create_streaming_table('bad_dlq', source => 'mixed', dead_letter_topic => 'a/b')});
+like($stderr, qr/invalid kafka topic name for dead_letter_topic: "a\/b"/, 'a dead-letter topic must be a topic name');
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	SELECT kafka.create_streaming_table('bad_dlq', source => 'mixed', dead_letter_topic => 'x', on_error => 'skip')});
+like($stderr, qr/dead_letter_topic needs on_error 'dead_letter', not 'skip'/, 'and goes with on_error dead_letter');
+
+# --- a crash between the Kafka commit and PostgreSQL's: the stream resumes
+# from the offsets committed with its output, so nothing is produced twice.
+# The test broker acknowledges the offsets sent to a transaction without
+# storing them; mirror_group_offsets stores them as a real broker would.
+$broker->create_topic($_, 4) for qw(exact exact_out exact_dlq);
+my $flag = $node->basedir . '/crash_between_commits';
+$node->append_conf('postgresql.conf', "kafka_fdw.test_faults = 'mirror_group_offsets,crash_between_commits=$flag'");
+$node->reload;
+my $exact_total = 20000;
+my @exact = map { $_ % 100 == 0 ? "e$_|bad $_" : sprintf('e%d|{"id":%d,"customer":%d,"amount":1}', $_, $_, 1 + $_ % 5) } 1 .. $exact_total;
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE exact (id int, customer int, amount int) SERVER k OPTIONS (topic 'exact', format 'json');
+	CREATE FOREIGN TABLE exact_out (id int, amount int) SERVER k OPTIONS (topic 'exact_out', format 'json');
+	SELECT kafka.create_streaming_table('exact_out', source => 'exact', max_offsets_per_trigger => 300,
+	  dead_letter_topic => 'exact_dlq');});
+# four chunks; the first batch of each of the first three crashes after
+# its Kafka commit
+for my $round (1 .. 4)
+{
+	my $pid = stream_worker_pid($node, 'exact_out');
+	ok($pid, "crash round $round: worker running");
+	PostgreSQL::Test::Utils::append_to_file($flag, 'x') if $round <= 3;
+	send_records('exact', @exact[ ($round - 1) * 5000 .. $round * 5000 - 1 ]);
+	next if $round > 3;
+	my $gone = 0;
+	for (1 .. 600)
+	{
+		if (!-e $flag) { $gone = 1; last; }
+		usleep(50_000);
+	}
+	ok($gone, "crash round $round: the worker crashed between the two commits");
+	usleep(300_000);
+	query('SELECT 1');
+}
+is(wait_consumed('exact_out', $exact_total), $exact_total, 'after the crashes the stream consumed every record');
+like(slurp_file($node->logfile), qr/was committed with its Kafka output up to offset \d+, the catalog up to \d+/,
+	'it resumed from the offsets committed with its output');
+$out = read_output('exact_out');
+is(scalar(keys %$out), $exact_total - $exact_total / 100, 'every good record in the output');
+is(scalar(grep { @{ $out->{$_} } != 1 } keys %$out), 0, 'each exactly once');
+my $letters = read_dead_letters('exact_dlq');
+my %dead_sources = map { m{kafka_fdw\.source=([^,\s]+)} ? ($1 => 1) : () } @$letters;
+is(scalar(@$letters), $exact_total / 100, 'every bad record in the dead-letter topic, exactly once');
+is(scalar(keys %dead_sources), $exact_total / 100, 'each its own record');
+$node->append_conf('postgresql.conf', "kafka_fdw.test_faults = ''");
+$node->reload;
+
+# --- refusals
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
 	CREATE FOREIGN TABLE keyed_out (id int, customer int) SERVER k OPTIONS (topic 'keyed_out', format 'json');
 	SELECT kafka.create_streaming_table('keyed_out', source => 'orders', mode => 'upsert', keys => ARRAY['id']);});
 like($stderr, qr/into a kafka foreign table must be in mode 'append'/, 'keyed modes are refused');

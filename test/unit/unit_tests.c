@@ -83,6 +83,19 @@ test_properties(void)
 		  "unknown property not passed through");
 	check(kafka_property_is_secret("ssl.key.password") && !kafka_property_is_secret("sasl.username"),
 		  "secret classification");
+	check(kafka_topic_name_valid("orders_dlq") && kafka_topic_name_valid("a.b-c_D9") &&
+		  !kafka_topic_name_valid("") && !kafka_topic_name_valid(".") &&
+		  !kafka_topic_name_valid("..") && !kafka_topic_name_valid("a b") &&
+		  !kafka_topic_name_valid("a/b") && !kafka_topic_name_valid("caf\xc3\xa9"),
+		  "topic names as Kafka accepts them");
+	{
+		char		long_name[251];
+
+		memset(long_name, 'x', 250);
+		long_name[250] = '\0';
+		check(!kafka_topic_name_valid(long_name) && kafka_topic_name_valid(long_name + 1),
+			  "topic names up to 249 characters");
+	}
 }
 
 /* librdkafka's own value rules and the ones the extension's settings impose */
