@@ -3,8 +3,9 @@
  * fdw_modify.c
  *	  INSERT and COPY FROM into a kafka foreign table.
  *
- * A row becomes one message (produce/row_encoder.c; the table's topic
- * always wins, as Spark's topic option overrides a topic column).
+ * A row becomes one message (produce/row_encoder.c) for the table's topic
+ * or, in a table without a topic option, for the topic its kafka 'topic'
+ * column names (Spark's rule: a topic option wins over a topic column).
  * Messages are held by the transaction (produce/producer.c) and delivered
  * at commit.  Topics are append-only: UPDATE and DELETE are refused.
  *
@@ -18,6 +19,7 @@
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -39,6 +41,13 @@
 #define ROW_CONTEXT_ROWS	64
 #define ROW_CONTEXT_LIMIT	(1024 * 1024)
 
+/* A routed table's target for one topic. */
+typedef struct TopicTarget
+{
+	char		topic[KAFKA_TOPIC_NAME_MAX + 1];	/* hash key */
+	KafkaProduceTarget *target;
+} TopicTarget;
+
 typedef struct KafkaModifyState
 {
 	MemoryContext row_cxt;		/* reset every few rows */
@@ -46,7 +55,8 @@ typedef struct KafkaModifyState
 	KafkaTable *table;
 	Oid			userid;
 	int			message_timeout_ms; /* table option, or 0 */
-	KafkaProduceTarget *target;
+	KafkaProduceTarget *target; /* the table's topic's */
+	HTAB	   *routed_targets; /* of TopicTarget, without a topic option */
 	KafkaRowEncoder *encoder;
 } KafkaModifyState;
 
@@ -56,8 +66,19 @@ begin_insert(Relation rel, Oid userid, MemoryContext parent)
 	KafkaModifyState *state = palloc0(sizeof(KafkaModifyState));
 	char	   *timeout;
 
-	state->table = kafka_table_open(RelationGetRelid(rel), CurrentMemoryContext);
+	state->table = kafka_table_open_to_produce(RelationGetRelid(rel), CurrentMemoryContext);
 	state->encoder = kafka_row_encoder_create(state->table);
+	if (state->table->topic == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		/* many rows to few topics look up their target once per topic */
+		ctl.keysize = KAFKA_TOPIC_NAME_MAX + 1;
+		ctl.entrysize = sizeof(TopicTarget);
+		ctl.hcxt = CurrentMemoryContext;
+		state->routed_targets = hash_create("kafka_fdw insert targets", 16, &ctl,
+											HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
 	state->userid = userid;
 	state->row_cxt = AllocSetContextCreate(parent, "kafka_fdw insert row",
 										   ALLOCSET_DEFAULT_SIZES);
@@ -67,21 +88,41 @@ begin_insert(Relation rel, Oid userid, MemoryContext parent)
 	return state;
 }
 
+/* The target of topic in the current transaction. */
+static KafkaProduceTarget *
+topic_target(KafkaModifyState *state, const char *topic)
+{
+	KafkaProduceTarget **target = &state->target;
+
+	if (state->routed_targets != NULL)
+	{
+		TopicTarget *entry;
+		bool		found;
+
+		entry = hash_search(state->routed_targets, topic, HASH_ENTER, &found);
+		if (!found)
+			entry->target = NULL;
+		target = &entry->target;
+	}
+	if (!kafka_produce_target_is_current(*target))
+		*target = kafka_produce_target(state->table->server, state->userid, topic,
+									   state->message_timeout_ms);
+	return *target;
+}
+
 static void
 insert_row(KafkaModifyState *state, TupleTableSlot *slot)
 {
-	KafkaTable *table = state->table;
 	MemoryContext oldcontext;
 	KafkaMessageData message;
-
-	if (!kafka_produce_target_is_current(state->target))
-		state->target = kafka_produce_target(table->server, state->userid, table->topic,
-											 state->message_timeout_ms);
+	KafkaProduceTarget *target;
 
 	slot_getallattrs(slot);
 	oldcontext = MemoryContextSwitchTo(state->row_cxt);
+	target = topic_target(state, kafka_row_encoder_topic(state->encoder, slot->tts_values,
+														 slot->tts_isnull));
 	kafka_row_encoder_encode(state->encoder, slot->tts_values, slot->tts_isnull, &message);
-	kafka_produce_message(state->target, &message);
+	kafka_produce_message(target, &message);
 	MemoryContextSwitchTo(oldcontext);
 	if (++state->rows_in_cxt >= ROW_CONTEXT_ROWS ||
 		MemoryContextMemAllocated(state->row_cxt, false) > ROW_CONTEXT_LIMIT)

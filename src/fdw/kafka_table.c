@@ -5,11 +5,12 @@
  *	  topic: table options, the role of each column, and the decoders.
  *
  * Foreign-table scans, INSERT and streaming tables all start from
- * kafka_table_open(), so a table's options and column roles mean the same
- * thing everywhere.  Payload columns are filled by the value decoder (the
- * codec); the key, a raw value of another type and single headers
- * ("header:<name>") get a one-column decoder of their own, so their type
- * rules (UTF-8 checks, text input) are the codec's too.
+ * kafka_table_open() (kafka_table_open_to_produce() for INSERT, which also
+ * takes a table routed by its topic column), so a table's options and
+ * column roles mean the same thing everywhere.  Payload columns are filled
+ * by the value decoder (the codec); the key, a raw value of another type
+ * and single headers ("header:<name>") get a one-column decoder of their
+ * own, so their type rules (UTF-8 checks, text input) are the codec's too.
  *
  *-------------------------------------------------------------------------
  */
@@ -246,7 +247,8 @@ build_value_decoder(KafkaTable *table)
 		options.server_name = table->server->servername;
 		options.avro_schema = table->avro_schema;
 		/* TopicNameStrategy: the latest value schema gives field defaults */
-		options.subject = psprintf("%s-value", table->topic);
+		if (table->topic != NULL)
+			options.subject = psprintf("%s-value", table->topic);
 		options.envelope = table->envelope;
 		options.unknown_fields = table->report_unknown;
 		options.rescue_mismatches = table->has_rescued &&
@@ -272,8 +274,36 @@ build_value_decoder(KafkaTable *table)
 	pfree(mask);
 }
 
-KafkaTable *
-kafka_table_open(Oid relid, MemoryContext mcxt)
+/*
+ * Without a topic option a table needs a kafka 'topic' column, and then it
+ * only produces: each row goes to the topic its column names (Spark's rule
+ * for a sink, where a topic option wins over a topic column), so there is
+ * no one topic to read.
+ */
+static void
+check_topic(KafkaTable *table, bool to_produce)
+{
+	if (table->topic != NULL)
+		return;
+	if (table->topic_attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no topic option and no kafka 'topic' column",
+						table->relname),
+				 errhint("Give it a topic option (ALTER FOREIGN TABLE %s OPTIONS (ADD topic '...')), or a text column with OPTIONS (kafka 'topic') to route each inserted row to its topic.",
+						 quote_identifier(table->relname))));
+	if (!to_produce)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read from foreign table \"%s\": it has no topic option",
+						table->relname),
+				 errdetail("It routes each inserted row to the topic in its kafka 'topic' column \"%s\", so it is produce-only.",
+						   NameStr(TupleDescAttr(table->desc, table->topic_attnum)->attname)),
+				 errhint("Give it a topic option to read one topic, or read through another foreign table with that topic option.")));
+}
+
+static KafkaTable *
+open_table(Oid relid, MemoryContext mcxt, bool to_produce)
 {
 	MemoryContext old = MemoryContextSwitchTo(mcxt);
 	KafkaTable *table = palloc0(sizeof(KafkaTable));
@@ -290,12 +320,7 @@ kafka_table_open(Oid relid, MemoryContext mcxt)
 	table->server = GetForeignServer(ft->serverid);
 
 	table->topic = kafka_option_value(ft->options, "topic");
-	if (table->topic == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("foreign table \"%s\" has no topic option", table->relname),
-				 errhint("ALTER FOREIGN TABLE %s OPTIONS (ADD topic '...').",
-						 quote_identifier(table->relname))));
+	table->topic_attnum = -1;
 	value = kafka_option_value(ft->options, "format");
 	table->format = value ? kafka_format_from_name(value) : KAFKA_FORMAT_JSON;
 	table->key_format_name = kafka_option_value(ft->options, "key_format");
@@ -392,10 +417,15 @@ kafka_table_open(Oid relid, MemoryContext mcxt)
 				if (table->error_attnum < 0)
 					table->error_attnum = i;
 				break;
+			case KAFKA_COLUMN_TOPIC:
+				if (table->topic_attnum < 0)
+					table->topic_attnum = i;
+				break;
 			default:
 				break;
 		}
 	}
+	check_topic(table, to_produce);
 	if (table->key_decoder == NULL)
 		table->key_format = table->key_format_name ?
 			kafka_format_from_name(table->key_format_name) : KAFKA_FORMAT_TEXT;
@@ -410,6 +440,18 @@ kafka_table_open(Oid relid, MemoryContext mcxt)
 	build_value_decoder(table);
 	MemoryContextSwitchTo(old);
 	return table;
+}
+
+KafkaTable *
+kafka_table_open(Oid relid, MemoryContext mcxt)
+{
+	return open_table(relid, mcxt, false);
+}
+
+KafkaTable *
+kafka_table_open_to_produce(Oid relid, MemoryContext mcxt)
+{
+	return open_table(relid, mcxt, true);
 }
 
 void

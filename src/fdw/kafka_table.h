@@ -53,7 +53,10 @@ typedef struct KafkaTable
 	MemoryContext mcxt;			/* where the table and its decoders live */
 	char	   *relname;		/* for messages */
 	ForeignServer *server;
-	char	   *topic;
+	char	   *topic;			/* table option topic; NULL: routed by the
+								 * topic column (produce only) */
+	int			topic_attnum;	/* first kafka 'topic' column (0-based), or
+								 * -1 */
 	KafkaFormat format;			/* of the value */
 	KafkaFormat key_format;		/* of the key (text by default) */
 	KafkaOnError on_error;
@@ -98,10 +101,19 @@ typedef struct KafkaTable
 } KafkaTable;
 
 /*
- * Describe a kafka foreign table: options, column roles, decoders.  Lives in
- * mcxt.  Errors name the table and the offending option.
+ * Describe a kafka foreign table to read from: options, column roles,
+ * decoders.  Lives in mcxt.  Errors name the table and the offending
+ * option.  A table without a topic option is refused: it routes the rows
+ * inserted into it by its kafka 'topic' column, so it has no topic to read.
  */
 extern KafkaTable *kafka_table_open(Oid relid, MemoryContext mcxt);
+
+/*
+ * The same, for producing into the table: without a topic option, a
+ * kafka 'topic' column names each row's topic (table->topic is then NULL
+ * and table->topic_attnum the column).
+ */
+extern KafkaTable *kafka_table_open_to_produce(Oid relid, MemoryContext mcxt);
 
 /*
  * Decode one record into a row of the table (values/nulls sized

@@ -4,23 +4,47 @@
  *	  A row of a kafka foreign table as the message it produces.  See
  *	  row_encoder.h.
  *
- * offset, timestamp_type, topic and error columns describe consumed
- * records and are not encoded.
+ * offset, timestamp_type and error columns describe consumed records and
+ * are not encoded; neither is a topic column, which routes the row when
+ * the table has no topic option.
+ *
+ * Avro through the Schema Registry registers under the topic's subject
+ * (<topic>-value, <topic>-key), so a routed table gets those encoders per
+ * topic, when a row first goes there.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 #include "codec/codec.h"
 #include "produce/producer.h"
 #include "produce/row_encoder.h"
 
+/* A routed table's Avro encoders for one topic. */
+typedef struct TopicEncoders
+{
+	char		topic[KAFKA_TOPIC_NAME_MAX + 1];	/* hash key */
+	KafkaEncoder *value_encoder;
+	KafkaEncoder *key_encoder;
+} TopicEncoders;
+
 struct KafkaRowEncoder
 {
 	KafkaTable *table;
+	MemoryContext mcxt;			/* where it lives */
+	int			topic_attnum;	/* the routing column, or -1: the table's
+								 * topic */
+	char		topic[KAFKA_TOPIC_NAME_MAX + 1];	/* the last routed row's */
+	/* routed tables with Avro from the registry: encoders per topic */
+	bool	   *payload_mask;	/* value encoders' columns, or NULL */
+	bool		key_per_topic;
+	HTAB	   *topic_encoders; /* of TopicEncoders */
 	KafkaEncoder *value_encoder;	/* payload columns; NULL if none */
 	KafkaEncoder **column_encoders; /* key, value, header:<name> columns */
 	int			key_attnum;		/* 0-based, or -1 */
@@ -40,12 +64,14 @@ struct KafkaRowEncoder
  * table's avro_schema for plain Avro values.
  */
 static KafkaEncoder *
-avro_encoder(KafkaTable *table, TupleDesc desc, const bool *mask, bool key)
+avro_encoder(KafkaTable *table, const char *topic, TupleDesc desc,
+			 const bool *mask, bool key)
 {
 	KafkaCodecOptions options = {0};
 
 	options.server_name = table->server->servername;
-	options.subject = psprintf("%s-%s", table->topic, key ? "key" : "value");
+	if (topic != NULL)
+		options.subject = psprintf("%s-%s", topic, key ? "key" : "value");
 	options.single_value = key;
 	if (!key)
 		options.avro_schema = table->avro_schema;
@@ -86,6 +112,8 @@ kafka_row_encoder_create(KafkaTable *table)
 						table->relname),
 				 errhint("Produce through another foreign table on the topic, without the envelope option.")));
 	encoder->table = table;
+	encoder->mcxt = CurrentMemoryContext;
+	encoder->topic_attnum = table->topic == NULL ? table->topic_attnum : -1;
 	encoder->key_attnum = encoder->value_attnum = encoder->partition_attnum = -1;
 	encoder->timestamp_attnum = encoder->headers_attnum = -1;
 	encoder->column_encoders = palloc0(sizeof(KafkaEncoder *) * Max(desc->natts, 1));
@@ -104,12 +132,15 @@ kafka_row_encoder_create(KafkaTable *table)
 				if (encoder->key_attnum < 0)
 				{
 					encoder->key_attnum = i;
-					if (table->key_format == KAFKA_FORMAT_AVRO)
+					if (table->key_format == KAFKA_FORMAT_AVRO && table->topic == NULL)
+						encoder->key_per_topic = true;
+					else if (table->key_format == KAFKA_FORMAT_AVRO)
 					{
 						bool	   *mask = palloc0(sizeof(bool) * desc->natts);
 
 						mask[i] = true;
-						encoder->column_encoders[i] = avro_encoder(table, desc, mask, true);
+						encoder->column_encoders[i] = avro_encoder(table, table->topic,
+																   desc, mask, true);
 					}
 					else
 						encoder->column_encoders[i] = single_column_encoder(desc, i, table->key_format);
@@ -144,15 +175,133 @@ kafka_row_encoder_create(KafkaTable *table)
 				break;
 		}
 	}
-	if (has_payload && table->format == KAFKA_FORMAT_AVRO)
-		encoder->value_encoder = avro_encoder(table, desc, payload, false);
+	/* with avro_schema, plain Avro: no subject */
+	if (has_payload && table->format == KAFKA_FORMAT_AVRO &&
+		table->topic == NULL && table->avro_schema == NULL)
+		encoder->payload_mask = payload;
+	else if (has_payload && table->format == KAFKA_FORMAT_AVRO)
+		encoder->value_encoder = avro_encoder(table, table->topic, desc, payload, false);
 	else if (has_payload)
 		encoder->value_encoder = kafka_encoder_create(table->format, desc, payload,
 													  CurrentMemoryContext);
-	pfree(payload);
+	if (encoder->payload_mask == NULL)
+		pfree(payload);
 	initStringInfo(&encoder->key);
 	initStringInfo(&encoder->value);
 	return encoder;
+}
+
+/*
+ * What is wrong with a topic name, or NULL: Kafka's own rule (1 to 249
+ * characters of ASCII letters, digits, '.', '_' and '-', neither "." nor
+ * "..").
+ */
+static const char *
+topic_name_problem(const char *name, Size len)
+{
+	Size		i;
+
+	if (len == 0)
+		return "A topic name must not be empty.";
+	if (len > KAFKA_TOPIC_NAME_MAX)
+		return "A topic name is at most 249 characters long.";
+	if ((len == 1 || len == 2) && strncmp(name, "..", len) == 0)
+		return "\".\" and \"..\" are not topic names.";
+	for (i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return "A topic name consists of ASCII letters, digits, '.', '_' and '-'.";
+	}
+	return NULL;
+}
+
+const char *
+kafka_row_encoder_topic(KafkaRowEncoder *encoder, Datum *values, bool *nulls)
+{
+	KafkaTable *table = encoder->table;
+	int			attnum = encoder->topic_attnum;
+	const char *column;
+	text	   *name;
+	Size		len;
+	const char *problem;
+
+	if (attnum < 0)
+		return table->topic;
+	column = NameStr(TupleDescAttr(table->desc, attnum)->attname);
+	if (nulls[attnum])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("null kafka topic in column \"%s\" of foreign table \"%s\"",
+						column, table->relname),
+				 errdetail("The table has no topic option: each row goes to the topic its kafka 'topic' column names.")));
+
+	/* a hostile value is judged by its first bytes, never read whole */
+	len = toast_raw_datum_size(values[attnum]) - VARHDRSZ;
+	name = DatumGetTextPSlice(values[attnum], 0, KAFKA_TOPIC_NAME_MAX + 1);
+	problem = topic_name_problem(VARDATA_ANY(name), len);
+	if (problem != NULL)
+	{
+		int			shown = pg_mbcliplen(VARDATA_ANY(name),
+										 Min(len, VARSIZE_ANY_EXHDR(name)), 64);
+
+		ereport(ERROR,
+				(errcode(len == 0 ? ERRCODE_ZERO_LENGTH_CHARACTER_STRING :
+						 ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid kafka topic \"%.*s%s\" in column \"%s\" of foreign table \"%s\"",
+						shown, VARDATA_ANY(name), (Size) shown < len ? "..." : "",
+						column, table->relname),
+				 errdetail("%s", problem)));
+	}
+	memcpy(encoder->topic, VARDATA_ANY(name), len);
+	encoder->topic[len] = '\0';
+	if ((Pointer) name != DatumGetPointer(values[attnum]))
+		pfree(name);
+	return encoder->topic;
+}
+
+/* A routed table's Avro encoders for topic, made when first asked for. */
+static TopicEncoders *
+topic_encoders(KafkaRowEncoder *encoder, const char *topic)
+{
+	KafkaTable *table = encoder->table;
+	TopicEncoders *entry;
+	MemoryContext oldcontext;
+	bool		found;
+
+	if (encoder->topic_encoders == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		ctl.keysize = KAFKA_TOPIC_NAME_MAX + 1;
+		ctl.entrysize = sizeof(TopicEncoders);
+		ctl.hcxt = encoder->mcxt;
+		encoder->topic_encoders = hash_create("kafka_fdw Avro encoders per topic", 16, &ctl,
+											  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	entry = hash_search(encoder->topic_encoders, topic, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->value_encoder = NULL;
+		entry->key_encoder = NULL;
+	}
+	/* made after the entry, so a registry error leaves it to be made again */
+	oldcontext = MemoryContextSwitchTo(encoder->mcxt);
+	if (encoder->payload_mask != NULL && entry->value_encoder == NULL)
+		entry->value_encoder = avro_encoder(table, topic, table->desc,
+											encoder->payload_mask, false);
+	if (encoder->key_per_topic && entry->key_encoder == NULL)
+	{
+		bool	   *mask = palloc0(sizeof(bool) * table->desc->natts);
+
+		mask[encoder->key_attnum] = true;
+		entry->key_encoder = avro_encoder(table, topic, table->desc, mask, true);
+		pfree(mask);
+	}
+	MemoryContextSwitchTo(oldcontext);
+	return entry;
 }
 
 static int32
@@ -198,11 +347,26 @@ kafka_row_encoder_encode(KafkaRowEncoder *encoder, Datum *values, bool *nulls,
 	KafkaTable *table = encoder->table;
 	TupleDesc	desc = table->desc;
 	KafkaHeaderData *headers = NULL;
+	KafkaEncoder *value_encoder = encoder->value_encoder;
+	KafkaEncoder *key_encoder = NULL;
 	int			nheaders = 0;
 	int			i;
 
 	memset(message, 0, sizeof(*message));
 	message->partition = -1;
+
+	if (encoder->key_attnum >= 0)
+		key_encoder = encoder->column_encoders[encoder->key_attnum];
+	if (encoder->payload_mask != NULL || encoder->key_per_topic)
+	{
+		TopicEncoders *per_topic =
+			topic_encoders(encoder, kafka_row_encoder_topic(encoder, values, nulls));
+
+		if (encoder->payload_mask != NULL)
+			value_encoder = per_topic->value_encoder;
+		if (encoder->key_per_topic)
+			key_encoder = per_topic->key_encoder;
+	}
 
 	resetStringInfo(&encoder->value);
 	if (encoder->value_attnum >= 0 && !nulls[encoder->value_attnum])
@@ -212,17 +376,16 @@ kafka_row_encoder_encode(KafkaRowEncoder *encoder, Datum *values, bool *nulls,
 		message->value = encoder->value.data;
 		message->value_len = encoder->value.len;
 	}
-	else if (encoder->value_encoder &&
-			 kafka_encoder_encode(encoder->value_encoder, values, nulls, &encoder->value))
+	else if (value_encoder &&
+			 kafka_encoder_encode(value_encoder, values, nulls, &encoder->value))
 	{
 		message->value = encoder->value.data;
 		message->value_len = encoder->value.len;
 	}
 
 	resetStringInfo(&encoder->key);
-	if (encoder->key_attnum >= 0 &&
-		kafka_encoder_encode(encoder->column_encoders[encoder->key_attnum], values, nulls,
-							 &encoder->key))
+	if (key_encoder &&
+		kafka_encoder_encode(key_encoder, values, nulls, &encoder->key))
 	{
 		message->key = encoder->key.data;
 		message->key_len = encoder->key.len;

@@ -10,6 +10,9 @@
  * INSERT into a kafka foreign table and streams whose target is one both
  * encode their rows here.
  *
+ * The topic: the table's topic option, or, without one, each row's kafka
+ * 'topic' column (a topic option wins over a topic column, as in Spark).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef KAFKA_ROW_ENCODER_H
@@ -22,6 +25,9 @@
 
 typedef struct KafkaRowEncoder KafkaRowEncoder;
 
+/* Kafka's longest topic name. */
+#define KAFKA_TOPIC_NAME_MAX 249
+
 /*
  * An encoder for rows of table (shaped like table->desc), allocated in the
  * current memory context.  Refuses a table with an envelope (it reads
@@ -30,8 +36,19 @@ typedef struct KafkaRowEncoder KafkaRowEncoder;
 extern KafkaRowEncoder *kafka_row_encoder_create(KafkaTable *table);
 
 /*
- * Encode one row into message.  The message's bytes live until the next
- * call; its header array is allocated in the current memory context.
+ * The topic the row goes to: the table's topic option, else the row's
+ * kafka 'topic' column, checked as Kafka checks a topic name.  A NULL, an
+ * empty or an invalid name is an error of class 22 (data exception) naming
+ * the column and the table: a bad row, never a name handed to librdkafka.
+ * The string lives until the next call.
+ */
+extern const char *kafka_row_encoder_topic(KafkaRowEncoder *encoder,
+										   Datum *values, bool *nulls);
+
+/*
+ * Encode one row into message (for the row's topic: a routed table's Avro
+ * subjects depend on it).  The message's bytes live until the next call;
+ * its header array is allocated in the current memory context.
  */
 extern void kafka_row_encoder_encode(KafkaRowEncoder *encoder, Datum *values,
 									 bool *nulls, KafkaMessageData *message);
