@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "codec/codec.h"
+#include "common/kafka_properties.h"
 #include "produce/producer.h"
 #include "produce/row_encoder.h"
 
@@ -199,23 +200,23 @@ kafka_row_encoder_create(KafkaTable *table)
 static const char *
 topic_name_problem(const char *name, Size len)
 {
-	Size		i;
+	char		copy[KAFKA_TOPIC_NAME_MAX + 1];
 
 	if (len == 0)
 		return "A topic name must not be empty.";
 	if (len > KAFKA_TOPIC_NAME_MAX)
 		return "A topic name is at most 249 characters long.";
-	if ((len == 1 || len == 2) && strncmp(name, "..", len) == 0)
-		return "\".\" and \"..\" are not topic names.";
-	for (i = 0; i < len; i++)
-	{
-		char		c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return "A topic name consists of ASCII letters, digits, '.', '_' and '-'.";
-	}
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	if (strlen(copy) != len || !kafka_topic_name_valid(copy))
+		return "A topic name consists of ASCII letters, digits, '.', '_' and '-', and is neither \".\" nor \"..\".";
 	return NULL;
+}
+
+bool
+kafka_row_encoder_routes(KafkaRowEncoder *encoder)
+{
+	return encoder->topic_attnum >= 0;
 }
 
 const char *

@@ -45,6 +45,9 @@ extern KafkaRowEncoder *kafka_row_encoder_create(KafkaTable *table);
 extern const char *kafka_row_encoder_topic(KafkaRowEncoder *encoder,
 										   Datum *values, bool *nulls);
 
+/* Does the table route rows by its kafka 'topic' column (no topic option)? */
+extern bool kafka_row_encoder_routes(KafkaRowEncoder *encoder);
+
 /*
  * Encode one row into message (for the row's topic: a routed table's Avro
  * subjects depend on it).  The message's bytes live until the next call;

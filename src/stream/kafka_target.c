@@ -188,7 +188,7 @@ stream_output_open(StreamDef *def, KafkaTable *source)
 
 	if (stream_target_is_kafka(def->target))
 	{
-		output->table = kafka_table_open(def->target, CurrentMemoryContext);
+		output->table = kafka_table_open_to_produce(def->target, CurrentMemoryContext);
 		server = output->table->server;
 	}
 	output->source = source;
@@ -203,7 +203,8 @@ stream_output_open(StreamDef *def, KafkaTable *source)
 	output->client = kafka_client_create(spec, KAFKA_CLIENT_PRODUCER);
 	output->client->delivery_report = output_delivery_report;
 	output->client->delivery_report_arg = output;
-	if (output->table)
+	/* NULL: the table routes each row by its kafka 'topic' column */
+	if (output->table && output->table->topic)
 		output->topic = kafka_client_topic(output->client, output->table->topic);
 	if (def->dead_letter_topic)
 		output->dead_letter_topic = kafka_client_topic(output->client, def->dead_letter_topic);
@@ -326,16 +327,26 @@ stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nra
  * handed over).  Waits while librdkafka's queue is full.
  */
 static void
-output_produce(StreamOutput *output, rd_kafka_topic_t *topic, int32 partition,
-			   const char *key, size_t key_len, const char *value, size_t value_len,
-			   int64 timestamp_ms, rd_kafka_headers_t *headers)
+output_produce(StreamOutput *output, rd_kafka_topic_t *topic, const char *topic_name,
+			   int32 partition, const char *key, size_t key_len, const char *value,
+			   size_t value_len, int64 timestamp_ms, rd_kafka_headers_t *headers)
 {
 	rd_kafka_resp_err_t err;
 
 	for (;;)
 	{
-		err = rd_kafka_producev(output->client->rk,
-								RD_KAFKA_V_RKT(topic),
+		err = topic ?
+			rd_kafka_producev(output->client->rk,
+							  RD_KAFKA_V_RKT(topic),
+							  RD_KAFKA_V_PARTITION(partition >= 0 ? partition : RD_KAFKA_PARTITION_UA),
+							  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							  RD_KAFKA_V_KEY(key, key ? key_len : 0),
+							  RD_KAFKA_V_VALUE((void *) value, value ? value_len : 0),
+							  RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+							  RD_KAFKA_V_HEADERS(headers),
+							  RD_KAFKA_V_END) :
+			rd_kafka_producev(output->client->rk,
+								RD_KAFKA_V_TOPIC(topic_name),
 								RD_KAFKA_V_PARTITION(partition >= 0 ? partition : RD_KAFKA_PARTITION_UA),
 								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 								RD_KAFKA_V_KEY(key, key ? key_len : 0),
@@ -354,7 +365,8 @@ output_produce(StreamOutput *output, rd_kafka_topic_t *topic, int32 partition,
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("streaming table %s could not produce to topic \"%s\": %s",
-						output->target_name, rd_kafka_topic_name(topic), rd_kafka_err2str(err))));
+						output->target_name, topic ? rd_kafka_topic_name(topic) : topic_name,
+						rd_kafka_err2str(err))));
 	}
 	/* serve delivery reports as we go */
 	kafka_client_poll_events(output->client);
@@ -396,7 +408,7 @@ stream_output_dead_letter(StreamOutput *output, const StreamDeadLetter *dead)
 		text = psprintf("%s/%d/" INT64_FORMAT, dead->topic, dead->partition, dead->offset);
 		rd_kafka_header_add(headers, SOURCE_HEADER, -1, text, -1);
 	}
-	output_produce(output, output->dead_letter_topic, -1, dead->key, dead->key_len,
+	output_produce(output, output->dead_letter_topic, NULL, -1, dead->key, dead->key_len,
 				   dead->value, dead->value_len, 0, headers);
 }
 
@@ -422,6 +434,59 @@ source_column(KafkaTarget *target, KafkaColumnRole role)
 	return -1;
 }
 
+/* What kafka_target_put hands a subtransaction: the row's topic. */
+typedef struct RouteAttempt
+{
+	KafkaRowEncoder *encoder;
+	Datum	   *values;
+	bool	   *nulls;
+	const char *topic;			/* out */
+} RouteAttempt;
+
+static void
+record_context(void *arg)
+{
+	const StreamRecord *record = arg;
+
+	errcontext("kafka record %s[%d] at offset " INT64_FORMAT,
+			   record->topic, record->partition, record->offset);
+}
+
+static void
+route_attempt(void *arg)
+{
+	RouteAttempt *attempt = arg;
+
+	attempt->topic = kafka_row_encoder_topic(attempt->encoder, attempt->values,
+											 attempt->nulls);
+}
+
+/* The row's topic, an error naming record (or NULL) stopping the stream. */
+static void
+route_record(RouteAttempt *attempt, const StreamRecord *record)
+{
+	ErrorContextCallback context;
+
+	context.callback = record_context;
+	context.arg = (void *) record;
+	context.previous = error_context_stack;
+	if (record)
+		error_context_stack = &context;
+	PG_TRY();
+	{
+		route_attempt(attempt);
+	}
+	PG_CATCH();
+	{
+		/* a record's fault: it stops the stream (on_error 'fail') */
+		if (record)
+			stream_record_error_raised = true;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	error_context_stack = context.previous;
+}
+
 static char *
 value_text(TupleDesc desc, int column, Datum value)
 {
@@ -444,6 +509,7 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 	MemoryContext old = MemoryContextSwitchTo(target->rowcxt);
 	rd_kafka_headers_t *headers;
 	char	   *source = NULL;
+	const char *topic = NULL;
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
@@ -452,6 +518,28 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 
 		target->values[i] = j >= 0 ? values[j] : (Datum) 0;
 		target->nulls[i] = j >= 0 ? nulls[j] : true;
+	}
+
+	/* a table that routes: the row's topic, a bad record when it has none */
+	if (kafka_row_encoder_routes(target->encoder))
+	{
+		RouteAttempt attempt = {target->encoder, target->values, target->nulls, NULL};
+		ErrorData  *edata;
+
+		if (base->reject && record)
+		{
+			if (!stream_in_subtransaction(route_attempt, &attempt, &edata))
+			{
+				MemoryContextSwitchTo(old);
+				base->reject(base->reject_arg, record->topic, record->partition,
+							 record->offset, edata);
+				MemoryContextReset(target->rowcxt);
+				return;
+			}
+		}
+		else
+			route_record(&attempt, record);
+		topic = attempt.topic;
 	}
 	kafka_row_encoder_encode(target->encoder, target->values, target->nulls, &message);
 
@@ -479,8 +567,9 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 	if (source && output->source_header)
 		rd_kafka_header_add(headers, SOURCE_HEADER, -1, source, -1);
 
-	output_produce(output, output->topic, message.partition, message.key, message.key_len,
-				   message.value, message.value_len, message.timestamp_ms, headers);
+	output_produce(output, output->topic, topic, message.partition, message.key,
+				   message.key_len, message.value, message.value_len, message.timestamp_ms,
+				   headers);
 	target->produced++;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(target->rowcxt);

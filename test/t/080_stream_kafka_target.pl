@@ -219,6 +219,42 @@ like($stderr, qr/invalid kafka topic name for dead_letter_topic: "a\/b"/, 'a dea
 	SELECT kafka.create_streaming_table('bad_dlq', source => 'mixed', dead_letter_topic => 'x', on_error => 'skip')});
 like($stderr, qr/dead_letter_topic needs on_error 'dead_letter', not 'skip'/, 'and goes with on_error dead_letter');
 
+# --- routing: a kafka 'topic' column (the target has no topic option)
+# picks each row's topic: by a CASE in the transform, or from the record;
+# a record without one is a bad record
+$broker->create_topic($_, 2) for qw(route_src r_a r_b r_c route_dlq case_a case_b case_c);
+send_records('route_src', map {
+	my $dest = $_ % 10 == 0 ? '' : sprintf(',"dest":"r_%s"', (qw(a b c))[ $_ % 3 ]);
+	qq(k$_|{"id":$_$dest})
+} 1 .. 300);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE route_src (id int, dest text) SERVER k OPTIONS (topic 'route_src', format 'json');
+	CREATE FOREIGN TABLE routed (id int, dest text OPTIONS (kafka 'topic')) SERVER k OPTIONS (format 'json');
+	SELECT kafka.create_streaming_table('routed', source => 'route_src', trigger => 'available_now',
+	  dead_letter_topic => 'route_dlq', max_offsets_per_trigger => 100);
+	CALL kafka.refresh_streaming_table('routed');
+	CREATE FOREIGN TABLE by_case (id int, amount int, dest text OPTIONS (kafka 'topic'))
+	  SERVER k OPTIONS (format 'json');
+	SELECT kafka.create_streaming_table('by_case', source => 'orders', trigger => 'available_now',
+	  transform => 'SELECT id, amount, CASE WHEN amount < 300 THEN ''case_a'' WHEN amount < 900 THEN ''case_b''
+	                ELSE ''case_c'' END AS dest, _topic, _partition, _offset FROM batch');
+	CALL kafka.refresh_streaming_table('by_case');});
+for my $d (qw(a b c))
+{
+	my $got = read_output("r_$d");
+	my @ids = sort { $a <=> $b } map { /"id":(\d+)/ ? $1 : () } map { @$_ } values %$got;
+	my @want = grep { $_ % 10 != 0 && (qw(a b c))[ $_ % 3 ] eq $d } 1 .. 300;
+	is("@ids", "@want", "records routed to r_$d by their topic column");
+}
+is(scalar(@{ read_dead_letters('route_dlq') }), 30, 'records without a topic are dead letters');
+like(read_dead_letters('route_dlq')->[0], qr/kafka_fdw\.error=null kafka topic in column "dest" of foreign table "routed"/,
+	'naming the column');
+my %case_count = map { my $t = $_; ($t => scalar(map { @$_ } values %{ read_output($t) })) } qw(case_a case_b case_c);
+is(join(' ', map { $case_count{$_} } qw(case_a case_b case_c)), '99 200 201',
+	'a CASE in the transform routes rows to three topics');
+($ret, $stdout, $stderr) = $node->psql('postgres', 'SELECT * FROM routed');
+like($stderr, qr/cannot read from foreign table "routed"/, 'a table that routes is produce-only');
+
 # --- a crash between the Kafka commit and PostgreSQL's: the stream resumes
 # from the offsets committed with its output, so nothing is produced twice.
 # The test broker acknowledges the offsets sent to a transaction without
