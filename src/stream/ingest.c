@@ -203,6 +203,53 @@ dependency_error_context(void *arg)
 }
 
 /*
+ * What a batch read or produced with depends on in a kafka foreign table:
+ * its server's and its own options, the user mapping the owner uses, its
+ * columns (appended to buf).
+ */
+static void
+describe_foreign_table(StringInfo buf, Oid relid, Oid owner)
+{
+	ForeignTable *ft = GetForeignTable(relid);
+	ForeignServer *server = GetForeignServer(ft->serverid);
+	HeapTuple	tup;
+	Relation	rel;
+	TupleDesc	desc;
+	int			i;
+
+	appendStringInfo(buf, "server %u %s\ntable %s\n", ft->serverid,
+					 nodeToString(server->options), nodeToString(ft->options));
+	/* the mapping kafka_connection_for_server used: the owner's, else PUBLIC's */
+	tup = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(owner),
+						  ObjectIdGetDatum(ft->serverid));
+	if (!HeapTupleIsValid(tup))
+		tup = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							  ObjectIdGetDatum(ft->serverid));
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tup,
+											  Anum_pg_user_mapping_umoptions, &isnull);
+
+		appendStringInfo(buf, "user mapping %u %s\n",
+						 ((Form_pg_user_mapping) GETSTRUCT(tup))->oid,
+						 isnull ? "" : TextDatumGetCString(options));
+		ReleaseSysCache(tup);
+	}
+	rel = relation_open(relid, NoLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		appendStringInfo(buf, "column %s %u %d %d %s\n", NameStr(att->attname),
+						 att->atttypid, att->atttypmod, (int) att->attisdropped,
+						 nodeToString(GetForeignColumnOptions(relid, i + 1)));
+	}
+	relation_close(rel, NoLock);
+}
+
+/*
  * What an ingest depends on, checked when it opens and before each batch,
  * under the locks the batch then holds (the source first, then the target,
  * always in this order): the source foreign table and its server exist, and
@@ -226,13 +273,9 @@ check_dependencies(StreamDef *def, LOCKMODE target_lock)
 	StringInfoData buf;
 	HeapTuple	tup;
 	Oid			serverid;
-	ForeignTable *ft;
 	ForeignServer *server;
-	Relation	rel;
-	TupleDesc	desc;
 	AclResult	aclresult;
 	char	   *owner;
-	int			i;
 
 	owner = GetUserNameFromId(def->owner, true);
 	owner = owner ? pstrdup(quote_identifier(owner)) : psprintf("%u", def->owner);
@@ -257,7 +300,6 @@ check_dependencies(StreamDef *def, LOCKMODE target_lock)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the foreign server of the source of streaming table %s no longer exists",
 						def->target_name)));
-	ft = GetForeignTable(def->source);
 	server = GetForeignServer(serverid);
 
 	what = psprintf("streaming table %s needs USAGE on foreign server %s and a user mapping there for its owner %s",
@@ -284,36 +326,22 @@ check_dependencies(StreamDef *def, LOCKMODE target_lock)
 	error_context_stack = errcallback.previous;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "server %u %s\ntable %s\n", serverid,
-					 nodeToString(server->options), nodeToString(ft->options));
-	/* the mapping kafka_connection_for_server used: the owner's, else PUBLIC's */
-	tup = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(def->owner),
-						  ObjectIdGetDatum(serverid));
-	if (!HeapTupleIsValid(tup))
-		tup = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
-							  ObjectIdGetDatum(serverid));
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		options = SysCacheGetAttr(USERMAPPINGUSERSERVER, tup,
-											  Anum_pg_user_mapping_umoptions, &isnull);
+	describe_foreign_table(&buf, def->source, def->owner);
 
-		appendStringInfo(&buf, "user mapping %u %s\n",
-						 ((Form_pg_user_mapping) GETSTRUCT(tup))->oid,
-						 isnull ? "" : TextDatumGetCString(options));
-		ReleaseSysCache(tup);
-	}
-	rel = relation_open(def->source, NoLock);
-	desc = RelationGetDescr(rel);
-	for (i = 0; i < desc->natts; i++)
+	/* a kafka foreign table target: its producer's server, mapping and columns */
+	if (stream_target_is_kafka(def->target))
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ForeignTable *target_ft = GetForeignTable(def->target);
+		ForeignServer *target_server = GetForeignServer(target_ft->serverid);
 
-		appendStringInfo(&buf, "column %s %u %d %d %s\n", NameStr(att->attname),
-						 att->atttypid, att->atttypmod, (int) att->attisdropped,
-						 nodeToString(GetForeignColumnOptions(def->source, i + 1)));
+		error_context_stack = &errcallback;
+		what = psprintf("streaming table %s needs USAGE on foreign server %s and a user mapping there for its owner %s",
+						def->target_name, quote_identifier(target_server->servername), owner);
+		(void) kafka_connection_for_server(target_server, def->owner);
+		error_context_stack = errcallback.previous;
+		appendStringInfoString(&buf, "target\n");
+		describe_foreign_table(&buf, def->target, def->owner);
 	}
-	relation_close(rel, NoLock);
 	return buf.data;
 }
 

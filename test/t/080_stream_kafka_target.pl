@@ -167,6 +167,63 @@ is(scalar(grep { my $id = $live{$_}; grep { !/"id":$id,/ } @{ $out->{$_} } } key
 note 'records shown more than once (aborted transactions the test broker serves): '
   . scalar(grep { @{ $out->{$_} } > 1 } keys %$out);
 
+# --- what a DBA does to the target of a non-superuser's stream while it
+# runs: its topic changed, its server's user mapping dropped and created
+# again, its server dropped
+$broker->create_topic($_, 8) for qw(ops_out ops_out2);
+$node->safe_psql('postgres', qq{
+	CREATE SERVER k2 FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');
+	CREATE ROLE streamer NOLOGIN;
+	GRANT USAGE ON SCHEMA kafka TO streamer;
+	GRANT USAGE ON FOREIGN SERVER k, k2 TO streamer;
+	CREATE USER MAPPING FOR streamer SERVER k OPTIONS (password_required 'false');
+	CREATE USER MAPPING FOR streamer SERVER k2 OPTIONS (password_required 'false');
+	GRANT SELECT ON live TO streamer;
+	CREATE FOREIGN TABLE ops_out (id int, _partition int, _offset bigint)
+	  SERVER k2 OPTIONS (topic 'ops_out', format 'json');
+	ALTER FOREIGN TABLE ops_out OWNER TO streamer;
+	SET ROLE streamer;
+	SELECT kafka.create_streaming_table('ops_out', source => 'live', starting_offsets => 'latest',
+	  transform => 'SELECT id, _partition, _offset FROM batch');
+	RESET ROLE;});
+my $ops_base = stream_consumed($node, 'ops_out');
+send_records('live', map { sprintf('x%d|{"id":%d,"customer":1,"amount":1}', $_, $_) } 1 .. 100);
+is(wait_consumed('ops_out', $ops_base + 100), $ops_base + 100, 'a stream into a second server runs');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE ops_out OPTIONS (SET topic 'ops_out2')});
+send_records('live', map { sprintf('x%d|{"id":%d,"customer":1,"amount":1}', $_, $_) } 101 .. 200);
+is(wait_consumed('ops_out', $ops_base + 200), $ops_base + 200, 'it goes on after its target moves to another topic');
+is(scalar(keys %{ read_output('ops_out') }) . ' ' . scalar(keys %{ read_output('ops_out2') }), '100 100',
+	'the records before in the old topic, those after in the new one');
+$node->safe_psql('postgres', q{DROP USER MAPPING FOR streamer SERVER k2});
+send_records('live', map { sprintf('x%d|{"id":%d,"customer":1,"amount":1}', $_, $_) } 201 .. 210);
+my $ops_state = '';
+for (1 .. 600)
+{
+	$ops_state = query(q{SELECT state || ': ' || coalesce(last_error, '') FROM kafka.streaming_tables
+		WHERE target = 'ops_out'::regclass});
+	last if $ops_state =~ /^failed/;
+	usleep(100_000);
+}
+like($ops_state, qr/^failed: .*user mapping/, 'without a user mapping for its target the stream stops, saying why');
+$node->safe_psql('postgres', q{CREATE USER MAPPING FOR streamer SERVER k2 OPTIONS (password_required 'false');
+	SELECT kafka.resume_streaming_table('ops_out')});
+is(wait_consumed('ops_out', $ops_base + 210), $ops_base + 210, 'resumed, it produces what arrived meanwhile');
+my $ops2 = read_output('ops_out2');
+is(scalar(keys %$ops2) . ' ' . scalar(grep { @{ $ops2->{$_} } != 1 } keys %$ops2), '110 0',
+	'each record once');
+$node->safe_psql('postgres', q{DROP SERVER k2 CASCADE});
+is(query(q{SELECT count(*) FROM kafka.streaming_tables WHERE target::text = 'ops_out'}), '0',
+	'dropping the target server drops the stream');
+my $ops_workers = 1;
+for (1 .. 600)
+{
+	$ops_workers = query(q{SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'kafka_fdw stream public.ops_out'});
+	last if $ops_workers == 0;
+	usleep(100_000);
+}
+is($ops_workers, '0', 'and its worker leaves');
+
 # --- dead-letter topics: bad records with their key, value and headers,
 # and headers naming the error and the record, inside the batch's
 # transaction (a kafka target) or next to the table's rows
