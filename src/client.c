@@ -969,12 +969,15 @@ kafka_client_abort_transaction(KafkaClient *client, int timeout_ms, KafkaTxnResu
 	return run_txn_job(client, txn_job(client, JOB_TXN_ABORT, timeout_ms), result);
 }
 
-void
-kafka_client_group_offsets(KafkaClient *client, const char *group,
-						   rd_kafka_topic_partition_list_t *partitions)
+/*
+ * Run a job on group's offsets over a copy of partitions; the done job (the
+ * caller frees it), or an ERROR saying what failed.
+ */
+static KafkaJob *
+run_group_job(KafkaClient *client, JobKind kind, const char *group,
+			  rd_kafka_topic_partition_list_t *partitions, const char *what)
 {
-	KafkaJob   *job = txn_job(client, JOB_GROUP_OFFSETS, client->spec->connect_timeout_ms);
-	int			i;
+	KafkaJob   *job = txn_job(client, kind, client->spec->connect_timeout_ms);
 
 	job->group = strdup(group);
 	job->partitions = rd_kafka_topic_partition_list_copy(partitions);
@@ -989,8 +992,19 @@ kafka_client_group_offsets(KafkaClient *client, const char *group,
 		rd_kafka_resp_err_t err = job->err;
 
 		job_free(job);
-		kafka_client_error(client, err, psprintf("reading the offsets of consumer group \"%s\"", group));
+		kafka_client_error(client, err, psprintf("%s the offsets of consumer group \"%s\"",
+												 what, group));
 	}
+	return job;
+}
+
+void
+kafka_client_group_offsets(KafkaClient *client, const char *group,
+						   rd_kafka_topic_partition_list_t *partitions)
+{
+	KafkaJob   *job = run_group_job(client, JOB_GROUP_OFFSETS, group, partitions, "reading");
+	int			i;
+
 	for (i = 0; i < partitions->cnt; i++)
 		partitions->elems[i].offset = job->partitions->elems[i].offset;
 	job_free(job);
@@ -1000,22 +1014,5 @@ void
 kafka_client_commit_group_offsets(KafkaClient *client, const char *group,
 								  rd_kafka_topic_partition_list_t *offsets)
 {
-	KafkaJob   *job = txn_job(client, JOB_GROUP_COMMIT, client->spec->connect_timeout_ms);
-
-	job->group = strdup(group);
-	job->partitions = rd_kafka_topic_partition_list_copy(offsets);
-	if (job->group == NULL)
-	{
-		job_free(job);
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	}
-	run_job(client, job);
-	if (job->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		rd_kafka_resp_err_t err = job->err;
-
-		job_free(job);
-		kafka_client_error(client, err, psprintf("committing the offsets of consumer group \"%s\"", group));
-	}
-	job_free(job);
+	job_free(run_group_job(client, JOB_GROUP_COMMIT, group, offsets, "committing"));
 }

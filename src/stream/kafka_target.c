@@ -332,28 +332,41 @@ output_produce(StreamOutput *output, rd_kafka_topic_t *topic, const char *topic_
 			   size_t value_len, int64 timestamp_ms, rd_kafka_headers_t *headers)
 {
 	rd_kafka_resp_err_t err;
+	rd_kafka_vu_t vus[7];
+
+	/* the target's topic handle, or a routed row's topic by name */
+	if (topic)
+	{
+		vus[0].vtype = RD_KAFKA_VTYPE_RKT;
+		vus[0].u.rkt = topic;
+	}
+	else
+	{
+		vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+		vus[0].u.cstr = topic_name;
+	}
+	vus[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+	vus[1].u.i32 = partition >= 0 ? partition : RD_KAFKA_PARTITION_UA;
+	vus[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+	vus[2].u.i = RD_KAFKA_MSG_F_COPY;
+	vus[3].vtype = RD_KAFKA_VTYPE_KEY;
+	vus[3].u.mem.ptr = (void *) key;
+	vus[3].u.mem.size = key ? key_len : 0;
+	vus[4].vtype = RD_KAFKA_VTYPE_VALUE;
+	vus[4].u.mem.ptr = (void *) value;
+	vus[4].u.mem.size = value ? value_len : 0;
+	vus[5].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+	vus[5].u.i64 = timestamp_ms;
+	vus[6].vtype = RD_KAFKA_VTYPE_HEADERS;
+	vus[6].u.headers = headers;
 
 	for (;;)
 	{
-		err = topic ?
-			rd_kafka_producev(output->client->rk,
-							  RD_KAFKA_V_RKT(topic),
-							  RD_KAFKA_V_PARTITION(partition >= 0 ? partition : RD_KAFKA_PARTITION_UA),
-							  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-							  RD_KAFKA_V_KEY(key, key ? key_len : 0),
-							  RD_KAFKA_V_VALUE((void *) value, value ? value_len : 0),
-							  RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-							  RD_KAFKA_V_HEADERS(headers),
-							  RD_KAFKA_V_END) :
-			rd_kafka_producev(output->client->rk,
-								RD_KAFKA_V_TOPIC(topic_name),
-								RD_KAFKA_V_PARTITION(partition >= 0 ? partition : RD_KAFKA_PARTITION_UA),
-								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-								RD_KAFKA_V_KEY(key, key ? key_len : 0),
-								RD_KAFKA_V_VALUE((void *) value, value ? value_len : 0),
-								RD_KAFKA_V_TIMESTAMP(timestamp_ms),
-								RD_KAFKA_V_HEADERS(headers),
-								RD_KAFKA_V_END);
+		rd_kafka_error_t *error = rd_kafka_produceva(output->client->rk, vus, lengthof(vus));
+
+		err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+		if (error)
+			rd_kafka_error_destroy(error);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		/* librdkafka's queue is full: let deliveries make room */
