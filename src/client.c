@@ -224,6 +224,15 @@ group_offsets(KafkaJob *job)
 
 				want->offset = got && got->err == RD_KAFKA_RESP_ERR_NO_ERROR ?
 					got->offset : RD_KAFKA_OFFSET_INVALID;
+				free(want->metadata);
+				want->metadata = NULL;
+				want->metadata_size = 0;
+				if (got && got->err == RD_KAFKA_RESP_ERR_NO_ERROR && got->metadata_size > 0 &&
+					(want->metadata = malloc(got->metadata_size)) != NULL)
+				{
+					memcpy(want->metadata, got->metadata, got->metadata_size);
+					want->metadata_size = got->metadata_size;
+				}
 			}
 		}
 	}
@@ -1006,7 +1015,18 @@ kafka_client_group_offsets(KafkaClient *client, const char *group,
 	int			i;
 
 	for (i = 0; i < partitions->cnt; i++)
-		partitions->elems[i].offset = job->partitions->elems[i].offset;
+	{
+		rd_kafka_topic_partition_t *want = &partitions->elems[i];
+		rd_kafka_topic_partition_t *got = &job->partitions->elems[i];
+
+		want->offset = got->offset;
+		/* hand the metadata over: the list frees it */
+		free(want->metadata);
+		want->metadata = got->metadata;
+		want->metadata_size = got->metadata_size;
+		got->metadata = NULL;
+		got->metadata_size = 0;
+	}
 	job_free(job);
 }
 

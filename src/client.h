@@ -143,9 +143,9 @@ extern bool kafka_client_abort_transaction(KafkaClient *client, int timeout_ms,
 										   KafkaTxnResult *result);
 
 /*
- * The offsets group committed on partitions (each offset set, or
- * RD_KAFKA_OFFSET_INVALID where it has none); an ERROR when the brokers do
- * not answer.
+ * The offsets group committed on partitions (each offset and its metadata
+ * set, or RD_KAFKA_OFFSET_INVALID where it has none); an ERROR when the
+ * brokers do not answer.
  */
 extern void kafka_client_group_offsets(KafkaClient *client, const char *group,
 									   rd_kafka_topic_partition_list_t *partitions);

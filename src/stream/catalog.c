@@ -167,7 +167,8 @@ stream_def_load(Oid target, bool missing_ok)
 	if (stream_catalog_exec(psprintf("SELECT source::oid, owner::oid, trigger, "
 									 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
 									 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
-									 "timezone, datestyle, state, batch_id, %s, %s, %s, %s "
+									 "timezone, datestyle, state, batch_id, %s, %s, %s, %s, "
+									 "(extract(epoch FROM created_at) * 1000000)::bigint "
 									 "FROM kafka.streaming_tables WHERE target = $1",
 									 catalog_has_column("search_path") ? "search_path" : "NULL::text",
 									 catalog_has_column("mode") ?
@@ -236,6 +237,7 @@ stream_def_load(Oid target, bool missing_ok)
 		def->transactional_id = SPI_getvalue(tup, desc, 27);
 		def->group_id = SPI_getvalue(tup, desc, 28);
 		def->source_header = SPI_getvalue(tup, desc, 29)[0] == 't';
+		def->created_us = strtoll(SPI_getvalue(tup, desc, 30), NULL, 10);
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :

@@ -471,10 +471,12 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 	if (stream_target_is_kafka(def->target) || def->dead_letter_topic)
 	{
 		int64	   *group = palloc(sizeof(int64) * Max(ingest->nranges, 1));
+		bool		ahead;
 
 		ingest->output = stream_output_open(def, ingest->source);
 		memcpy(group, ingest->committed, sizeof(int64) * ingest->nranges);
-		stream_output_resume(ingest->output, ingest->range_array, ingest->nranges, group);
+		ahead = stream_output_resume(ingest->output, ingest->range_array, ingest->nranges,
+									 def->batch_id, group);
 
 		/*
 		 * A table's rows are in PostgreSQL's transaction only: the batch is
@@ -506,6 +508,17 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 				r->start_offset = group[i];
 				ingest->committed[i] = group[i];
 			}
+		}
+		/* that batch counts as committed: the next one is the next batch */
+		if (ahead && ingest->target_output)
+		{
+			Oid			btypes[2] = {OIDOID, INT8OID};
+			Datum		bvalues[2] = {ObjectIdGetDatum(def->target), Int64GetDatum(def->batch_id)};
+
+			if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1 "
+									"WHERE target = $1 AND batch_id = $2",
+									2, btypes, bvalues, NULL, false) == 1)
+				def->batch_id++;
 		}
 		SPI_finish();
 	}
@@ -1974,7 +1987,8 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	 * visible together, just before the catalog's (see kafka_target.c).
 	 */
 	if (ingest->output)
-		stream_output_commit(ingest->output, ingest->range_array, ingest->nranges);
+		stream_output_commit(ingest->output, ingest->range_array, ingest->nranges,
+							 def->batch_id + 1);
 	result->records = records;
 	MemoryContextSwitchTo(old);
 	return true;

@@ -76,6 +76,7 @@ struct StreamOutput
 	char	   *transactional_id;
 	char	   *group;
 	char	   *target_name;
+	char	   *stamp;			/* offsets' metadata: the stream's creation */
 	bool		source_header;
 	bool		in_transaction;
 	int			timeout_ms;
@@ -196,6 +197,7 @@ stream_output_open(StreamDef *def, KafkaTable *source)
 	output->transactional_id = def->transactional_id ? def->transactional_id : output_name(def);
 	output->group = def->group_id ? def->group_id : output_name(def);
 	output->source_header = def->source_header;
+	output->stamp = psprintf("kafka_fdw stream " INT64_FORMAT, def->created_us);
 	spec = kafka_connection_for_server(server, def->owner);
 	spec->transactional_id = output->transactional_id;
 	spec->transaction_timeout_ms = TRANSACTION_TIMEOUT_MS;
@@ -215,11 +217,20 @@ stream_output_open(StreamDef *def, KafkaTable *source)
 	return output;
 }
 
-void
+/* The metadata of the offsets batch batch_id commits (librdkafka copies it). */
+static char *
+batch_metadata(StreamOutput *output, int64 batch_id)
+{
+	return psprintf("%s batch " INT64_FORMAT, output->stamp, batch_id);
+}
+
+bool
 stream_output_resume(StreamOutput *output, KafkaPartitionRange **ranges, int nranges,
-					 int64 *committed)
+					 int64 batch_id, int64 *committed)
 {
 	rd_kafka_topic_partition_list_t *partitions = rd_kafka_topic_partition_list_new(Max(nranges, 1));
+	char	   *next = batch_metadata(output, batch_id + 1);
+	bool		ahead = false;
 	int			i;
 
 	for (i = 0; i < nranges; i++)
@@ -234,27 +245,38 @@ stream_output_resume(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	output->ndone = nranges;
+	output->ndone = 0;
 	output->done_topics = palloc(sizeof(char *) * Max(nranges, 1));
 	output->done_partitions = palloc(sizeof(int32) * Max(nranges, 1));
 	output->done_offsets = palloc(sizeof(int64) * Max(nranges, 1));
 	for (i = 0; i < nranges; i++)
 	{
-		int64		group = partitions->elems[i].offset;
+		rd_kafka_topic_partition_t *p = &partitions->elems[i];
 
-		output->done_topics[i] = pstrdup(ranges[i]->topic);
-		output->done_partitions[i] = ranges[i]->partition;
-		output->done_offsets[i] = group;
-		if (group < 0 || group <= committed[i])
+		/*
+		 * Only the batch after the catalog's last, committed by this stream
+		 * (not offsets an earlier stream of the same name left, nor those
+		 * kafka.reset_offsets() moved the catalog away from).
+		 */
+		if (p->offset < 0 || p->metadata_size != strlen(next) ||
+			memcmp(p->metadata, next, p->metadata_size) != 0)
+			continue;
+		output->done_topics[output->ndone] = pstrdup(ranges[i]->topic);
+		output->done_partitions[output->ndone] = ranges[i]->partition;
+		output->done_offsets[output->ndone] = p->offset;
+		output->ndone++;
+		ahead = true;
+		if (p->offset <= committed[i])
 			continue;
 		/* the Kafka transaction committed, the catalog did not */
 		ereport(LOG,
 				(errmsg("streaming table %s: %s[%d] was committed with its Kafka output up to offset " INT64_FORMAT ", the catalog up to " INT64_FORMAT,
 						output->target_name, ranges[i]->topic, ranges[i]->partition,
-						group, committed[i])));
-		committed[i] = group;
+						p->offset, committed[i])));
+		committed[i] = p->offset;
 	}
 	rd_kafka_topic_partition_list_destroy(partitions);
+	return ahead;
 }
 
 void
@@ -277,16 +299,24 @@ stream_output_begin(StreamOutput *output)
 }
 
 void
-stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nranges)
+stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nranges,
+					 int64 batch_id)
 {
 	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(Max(nranges, 1));
+	char	   *metadata = batch_metadata(output, batch_id);
 	KafkaTxnResult result;
 	bool		ok;
 	int			i;
 
 	for (i = 0; i < nranges; i++)
-		rd_kafka_topic_partition_list_add(offsets, ranges[i]->topic,
-										  ranges[i]->partition)->offset = ranges[i]->next_offset;
+	{
+		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(offsets, ranges[i]->topic,
+																		   ranges[i]->partition);
+
+		p->offset = ranges[i]->next_offset;
+		p->metadata = strdup(metadata);
+		p->metadata_size = p->metadata ? strlen(metadata) : 0;
+	}
 	ok = kafka_client_send_offsets(output->client, output->group, offsets,
 								   output->timeout_ms, &result);
 	if (!ok)

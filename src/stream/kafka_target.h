@@ -31,21 +31,24 @@ extern StreamOutput *stream_output_open(StreamDef *def, KafkaTable *source);
 
 /*
  * Where the output is ahead of the catalog (a crash after the Kafka
- * transaction committed, before PostgreSQL did), raise committed[i] (the
- * catalog's next offsets of ranges) to the offsets committed with it.
+ * transaction of batch batch_id + 1 committed, before PostgreSQL did), raise
+ * committed[i] (the catalog's next offsets of ranges) to the offsets
+ * committed with it, and remember them: the batch's dead letters are not
+ * produced again.  True when that batch committed in Kafka.
  */
-extern void stream_output_resume(StreamOutput *output, KafkaPartitionRange **ranges,
-								 int nranges, int64 *committed);
+extern bool stream_output_resume(StreamOutput *output, KafkaPartitionRange **ranges,
+								 int nranges, int64 batch_id, int64 *committed);
 
 /* Begin a batch's Kafka transaction (aborting one a failed batch left). */
 extern void stream_output_begin(StreamOutput *output);
 
 /*
  * Commit it with the ranges' next offsets as the stream's consumer group's
- * offsets; an ERROR when any record could not be delivered.
+ * offsets, marked as batch batch_id's (the count of committed batches once
+ * it commits); an ERROR when any record could not be delivered.
  */
 extern void stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges,
-								 int nranges);
+								 int nranges, int64 batch_id);
 
 /* A bad record for the dead-letter topic (bytes NULL: none). */
 typedef struct StreamDeadLetter

@@ -89,6 +89,7 @@ typedef struct StreamDef
 	char	   *transactional_id;	/* NULL: derived (kafka_target.c) */
 	char	   *group_id;		/* NULL: derived */
 	bool		source_header;	/* kafka_fdw.source on records produced */
+	int64		created_us;		/* created_at, microseconds since 1970 */
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */

@@ -356,6 +356,33 @@ my $letters = read_dead_letters('exact_dlq');
 my %dead_sources = map { m{kafka_fdw\.source=([^,\s]+)} ? ($1 => 1) : () } @$letters;
 is(scalar(@$letters), $exact_total / 100, 'every bad record in the dead-letter topic, exactly once');
 is(scalar(keys %dead_sources), $exact_total / 100, 'each its own record');
+
+# kafka.reset_offsets moves the stream back even though its consumer group
+# is ahead (mirror_group_offsets still on): the offsets committed with the
+# output count only for the batch after the catalog's last
+$node->safe_psql('postgres', q{SELECT kafka.pause_streaming_table('exact_out')});
+for (1 .. 600)
+{
+	last if query(q{SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'kafka_fdw stream public.exact_out'}) == 0;
+	usleep(100_000);
+}
+$node->safe_psql('postgres', q{SELECT kafka.reset_offsets('exact_out', 'earliest')});
+$node->safe_psql('postgres', q{SELECT kafka.resume_streaming_table('exact_out')});
+my $again = 0;
+for (1 .. 1200)
+{
+	$again = query(q{SELECT count(*) FROM kafka.stream_offsets WHERE stream = 'exact_out'::regclass
+		AND next_offset = high_watermark});
+	last if $again == 4 && stream_consumed($node, 'exact_out') == $exact_total;
+	usleep(100_000);
+}
+$out = read_output('exact_out');
+is(scalar(grep { @{ $out->{$_} } >= 2 } keys %$out), $exact_total - $exact_total / 100,
+	'after kafka.reset_offsets every record is produced again')
+  or diag(query(q{SELECT state || ' ' || batch_id || ' ' || coalesce(last_error, '') FROM kafka.streaming_tables
+	WHERE target = 'exact_out'::regclass}) . "\n" . query(q{SELECT string_agg(partition || ':' || next_offset || '/' || high_watermark, ' ')
+	FROM kafka.stream_offsets WHERE stream = 'exact_out'::regclass}));
 $node->append_conf('postgresql.conf', "kafka_fdw.test_faults = ''");
 $node->reload;
 
