@@ -1350,6 +1350,7 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 	bool		trigger_set = false;
 	bool		transform_set = false;
 	bool		reset_dead_letter_topic = false;
+	bool		reset_source_header = false;
 	bool		produce_set = false;
 	AlterSet	set;
 	ListCell   *lc;
@@ -1401,7 +1402,7 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 			if (topic)
 				reset_dead_letter_topic = true;
 			else
-				def->source_header = true;
+				reset_source_header = true;
 			continue;
 		}
 		if (pg_strcasecmp(name, "maxOffsetsPerTrigger") == 0)
@@ -1509,7 +1510,7 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 		retention = PG_GETARG_INTERVAL_P(12);
 		check_retention(retention);
 	}
-	if (GIVEN(23) || GIVEN(24) || reset_dead_letter_topic)
+	if (GIVEN(23) || GIVEN(24) || reset_dead_letter_topic || reset_source_header)
 	{
 		if (!catalog_has_column("dead_letter_topic"))
 			ereport(ERROR,
@@ -1520,6 +1521,8 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 	}
 	if (reset_dead_letter_topic)
 		def->dead_letter_topic = NULL;
+	if (reset_source_header)
+		def->source_header = true;
 	if (GIVEN(23))
 	{
 		char	   *on_error_text = (char *) on_error_names[def->on_error];
