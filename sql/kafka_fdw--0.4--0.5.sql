@@ -12,6 +12,8 @@ ALTER TABLE kafka.streaming_tables
     ADD COLUMN transactional_id text,
     ADD COLUMN group_id text,
     ADD COLUMN source_header boolean NOT NULL DEFAULT true;
+GRANT SELECT (dead_letter_topic, transactional_id, group_id, source_header)
+    ON kafka.streaming_tables TO PUBLIC;
 
 DROP FUNCTION kafka.create_streaming_table(text, regclass, text, text, bigint, text, boolean,
     text, text, text[], text, text, text, boolean, text[], int, text[], interval, text,

@@ -363,7 +363,8 @@ GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_
               apply_as_truncates, ignore_null_updates, except_columns, stored_as_scd_type,
               track_history_columns, tombstone_retention, last_batch_inserted,
               last_batch_updated, last_batch_deleted, schema_evolution, altered_at,
-              last_schema_change, last_schema_change_at)
+              last_schema_change, last_schema_change_at, dead_letter_topic,
+              transactional_id, group_id, source_header)
     ON kafka.streaming_tables TO PUBLIC;
 GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;
