@@ -29,6 +29,8 @@
 #include "read/reader.h"
 
 #define READER_BATCH_SIZE 4096
+/* Between wakes of idle fetchers while records flow (see reader.h). */
+#define READER_WAKE_MS 50
 
 /*
  * A gap between seek ranges at least this long is skipped with a seek; a
@@ -61,6 +63,7 @@ struct KafkaReader
 	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
 	TimestampTz last_wake;
 	int			wake_interval_ms;	/* between wakes of idle fetchers */
+	TimestampTz last_record;	/* when the queue last gave records */
 	/* kafka_reader_retain: used fetch batches kept until released */
 	bool		retain;
 	rd_kafka_message_t **retained;
@@ -659,7 +662,7 @@ kafka_reader_start(KafkaClient *client, List *ranges, bool fail_on_data_loss)
 	reader->client = client;
 	reader->ranges = ranges;
 	reader->fail_on_data_loss = fail_on_data_loss;
-	reader->wake_interval_ms = 50;
+	reader->wake_interval_ms = READER_WAKE_MS;
 	reader->batch = palloc(sizeof(rd_kafka_message_t *) * READER_BATCH_SIZE);
 
 	/*
@@ -942,10 +945,18 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 						(errcode(ERRCODE_ADMIN_SHUTDOWN),
 						 errmsg("terminating a kafka read because the postmaster died")));
 
-			/* the queue ran dry: make sure the fetchers are not idling */
+			/*
+			 * The queue ran dry: make sure the fetchers are not idling.  While
+			 * records flow (a backlog being drained, whose fetchers librdkafka
+			 * parks whenever the queue is full) at the default pace; an
+			 * unbounded read that has been waiting for records at its own.
+			 */
 			if (reader->started &&
 				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(),
-										   reader->wake_interval_ms))
+										   TimestampDifferenceExceeds(reader->last_record,
+																	  GetCurrentTimestamp(),
+																	  reader->wake_interval_ms) ?
+										   reader->wake_interval_ms : READER_WAKE_MS))
 			{
 				kafka_client_wake_fetchers(reader->client, reader->started);
 				reader->last_wake = GetCurrentTimestamp();
@@ -976,6 +987,7 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 			kafka_client_error(reader->client, rd_kafka_last_error(), "consuming");
 		reader->batch_count = (int) n;
 		reader->batch_pos = 0;
+		reader->last_record = GetCurrentTimestamp();
 	}
 }
 

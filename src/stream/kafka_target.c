@@ -50,6 +50,9 @@
 /* The header naming each produced record's input record. */
 #define SOURCE_HEADER "kafka_fdw.source"
 
+/* Records produced between two servings of the delivery reports. */
+#define POLL_EVERY_RECORDS 1000
+
 /* Kafka's limit on a transaction's duration (the broker may cap it lower). */
 #define TRANSACTION_TIMEOUT_MS 60000
 
@@ -85,6 +88,7 @@ struct StreamOutput
 	char	  **done_topics;
 	int32	   *done_partitions;
 	int64	   *done_offsets;
+	int			produced_since_poll;
 	/* delivery reports of the current transaction (no palloc there) */
 	int64		failed;
 	rd_kafka_resp_err_t first_error;
@@ -101,6 +105,9 @@ typedef struct KafkaTarget
 	int			topic_in;		/* transform rows: the input columns named */
 	int			partition_in;	/* like the source's topic, partition and */
 	int			offset_in;		/* offset columns, or -1 */
+	FmgrInfo	partition_out;	/* their output functions */
+	FmgrInfo	offset_out;
+	StringInfoData source;		/* the source header's value */
 	MemoryContext rowcxt;
 	int64		produced;
 } KafkaTarget;
@@ -411,8 +418,12 @@ output_produce(StreamOutput *output, rd_kafka_topic_t *topic, const char *topic_
 						output->target_name, topic ? rd_kafka_topic_name(topic) : topic_name,
 						rd_kafka_err2str(err))));
 	}
-	/* serve delivery reports as we go */
-	kafka_client_poll_events(output->client);
+	/* serve delivery reports as we go (the queue's waits serve them too) */
+	if (++output->produced_since_poll >= POLL_EVERY_RECORDS)
+	{
+		kafka_client_poll_events(output->client);
+		output->produced_since_poll = 0;
+	}
 }
 
 bool
@@ -530,14 +541,25 @@ route_record(RouteAttempt *attempt, const StreamRecord *record)
 	error_context_stack = context.previous;
 }
 
-static char *
-value_text(TupleDesc desc, int column, Datum value)
+/* Append an integer column's value (any other type by its output function). */
+static void
+append_number(StringInfo buf, TupleDesc desc, int column, Datum value, FmgrInfo *output)
 {
-	Oid			output;
-	bool		varlena;
-
-	getTypeOutputInfo(TupleDescAttr(desc, column)->atttypid, &output, &varlena);
-	return OidOutputFunctionCall(output, value);
+	switch (TupleDescAttr(desc, column)->atttypid)
+	{
+		case INT2OID:
+			appendStringInfo(buf, "%d", (int) DatumGetInt16(value));
+			break;
+		case INT4OID:
+			appendStringInfo(buf, "%d", DatumGetInt32(value));
+			break;
+		case INT8OID:
+			appendStringInfo(buf, INT64_FORMAT, DatumGetInt64(value));
+			break;
+		default:
+			appendStringInfoString(buf, OutputFunctionCall(output, value));
+			break;
+	}
 }
 
 static void
@@ -551,7 +573,6 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 	KafkaMessageData message;
 	MemoryContext old = MemoryContextSwitchTo(target->rowcxt);
 	rd_kafka_headers_t *headers;
-	char	   *source = NULL;
 	const char *topic = NULL;
 	int			i;
 
@@ -587,28 +608,31 @@ kafka_target_put(StreamTarget *base, Datum *values, bool *nulls,
 	kafka_row_encoder_encode(target->encoder, target->values, target->nulls, &message);
 
 	/* the input record's coordinates, or those the transform carried */
-	if (record)
-		source = psprintf("%s/%d/" INT64_FORMAT, record->topic, record->partition,
-						  record->offset);
-	else if (target->partition_in >= 0 && target->offset_in >= 0 &&
+	resetStringInfo(&target->source);
+	if (output->source_header && record)
+		appendStringInfo(&target->source, "%s/%d/" INT64_FORMAT, record->topic,
+						 record->partition, record->offset);
+	else if (output->source_header && target->partition_in >= 0 && target->offset_in >= 0 &&
 			 !nulls[target->partition_in] && !nulls[target->offset_in])
 	{
-		source = psprintf("%s/%s/%s",
-						  target->topic_in >= 0 && !nulls[target->topic_in] ?
-						  TextDatumGetCString(values[target->topic_in]) :
-						  output->source->topic,
-						  value_text(base->input, target->partition_in,
-									 values[target->partition_in]),
-						  value_text(base->input, target->offset_in,
-									 values[target->offset_in]));
+		if (target->topic_in >= 0 && !nulls[target->topic_in])
+			appendStringInfoString(&target->source, TextDatumGetCString(values[target->topic_in]));
+		else
+			appendStringInfoString(&target->source, output->source->topic);
+		appendStringInfoChar(&target->source, '/');
+		append_number(&target->source, base->input, target->partition_in,
+					  values[target->partition_in], &target->partition_out);
+		appendStringInfoChar(&target->source, '/');
+		append_number(&target->source, base->input, target->offset_in,
+					  values[target->offset_in], &target->offset_out);
 	}
 
 	headers = rd_kafka_headers_new(message.nheaders + 1);
 	for (i = 0; i < message.nheaders; i++)
 		rd_kafka_header_add(headers, message.headers[i].name, message.headers[i].name_len,
 							message.headers[i].value, message.headers[i].value_len);
-	if (source && output->source_header)
-		rd_kafka_header_add(headers, SOURCE_HEADER, -1, source, -1);
+	if (target->source.len > 0)
+		rd_kafka_header_add(headers, SOURCE_HEADER, -1, target->source.data, target->source.len);
 
 	output_produce(output, output->topic, topic, message.partition, message.key,
 				   message.key_len, message.value, message.value_len, message.timestamp_ms,
@@ -651,6 +675,17 @@ stream_kafka_target_begin(StreamDef *def, Relation rel, TupleDesc input,
 	target->topic_in = source_column(target, KAFKA_COLUMN_TOPIC);
 	target->partition_in = source_column(target, KAFKA_COLUMN_PARTITION);
 	target->offset_in = source_column(target, KAFKA_COLUMN_OFFSET);
+	if (target->partition_in >= 0 && target->offset_in >= 0)
+	{
+		Oid			function;
+		bool		varlena;
+
+		getTypeOutputInfo(TupleDescAttr(input, target->partition_in)->atttypid, &function, &varlena);
+		fmgr_info(function, &target->partition_out);
+		getTypeOutputInfo(TupleDescAttr(input, target->offset_in)->atttypid, &function, &varlena);
+		fmgr_info(function, &target->offset_out);
+	}
+	initStringInfo(&target->source);
 	target->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "kafka stream output row",
 										   ALLOCSET_DEFAULT_SIZES);
 	return &target->base;
