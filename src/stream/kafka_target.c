@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
+#include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -63,7 +64,8 @@
  *							 offsets outside the transaction too (the test
  *							 broker acknowledges TxnOffsetCommit without
  *							 storing it; a real broker stores it)
- *	 crash_between_commits=FILE  if FILE exists, remove it and SIGKILL the
+ *	 crash_between_commits=FILE  if FILE exists and names the stream
+ *							 (schema-qualified), remove it and SIGKILL the
  *							 process after the Kafka commit, before
  *							 PostgreSQL's
  */
@@ -170,6 +172,24 @@ test_fault(const char *fault, char **arg)
 		}
 	}
 	return false;
+}
+
+/* Does file exist and hold name (a trailing newline aside)? */
+static bool
+fault_file_names(const char *file, const char *name)
+{
+	char		buf[NAMEDATALEN * 2 + 8];
+	FILE	   *f = AllocateFile(file, "r");
+	size_t		n;
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	FreeFile(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	return strcmp(buf, name) == 0;
 }
 
 /* The stream's transactional.id and consumer group (the same name). */
@@ -349,7 +369,8 @@ stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 	{
 		char	   *file;
 
-		if (test_fault("crash_between_commits", &file) && file && unlink(file) == 0)
+		if (test_fault("crash_between_commits", &file) && file &&
+			fault_file_names(file, output->target_name) && unlink(file) == 0)
 		{
 			ereport(LOG,
 					(errmsg("streaming table %s: test fault crash_between_commits", output->target_name)));

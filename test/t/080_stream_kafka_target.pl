@@ -316,7 +316,7 @@ like($stderr, qr/cannot read from foreign table "routed"/, 'a table that routes 
 # from the offsets committed with its output, so nothing is produced twice.
 # The test broker acknowledges the offsets sent to a transaction without
 # storing them; mirror_group_offsets stores them as a real broker would.
-$broker->create_topic($_, 4) for qw(exact exact_out exact_dlq);
+$broker->create_topic($_, 4) for qw(exact exact_out exact_dlq exact2 exact_rows_dlq);
 my $flag = $node->basedir . '/crash_between_commits';
 $node->append_conf('postgresql.conf', "kafka_fdw.test_faults = 'mirror_group_offsets,crash_between_commits=$flag'");
 $node->reload;
@@ -324,29 +324,52 @@ my $exact_total = 20000;
 my @exact = map { $_ % 100 == 0 ? "e$_|bad $_" : sprintf('e%d|{"id":%d,"customer":%d,"amount":1}', $_, $_, 1 + $_ % 5) } 1 .. $exact_total;
 $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE exact (id int, customer int, amount int) SERVER k OPTIONS (topic 'exact', format 'json');
+	CREATE FOREIGN TABLE exact2 (id int, customer int, amount int) SERVER k OPTIONS (topic 'exact2', format 'json');
 	CREATE FOREIGN TABLE exact_out (id int, amount int) SERVER k OPTIONS (topic 'exact_out', format 'json');
 	SELECT kafka.create_streaming_table('exact_out', source => 'exact', max_offsets_per_trigger => 300,
-	  dead_letter_topic => 'exact_dlq');});
-# four chunks; the first batch of each of the first three crashes after
-# its Kafka commit
-for my $round (1 .. 4)
+	  dead_letter_topic => 'exact_dlq');
+	CREATE TABLE exact_rows (id int, customer int, amount int);
+	SELECT kafka.create_streaming_table('exact_rows', source => 'exact2', max_offsets_per_trigger => 300,
+	  dead_letter_topic => 'exact_rows_dlq');});
+
+# four chunks; the first batch of each of the first three crashes after its
+# Kafka commit.  One stream at a time: a crash restarts every process, and
+# a stream killed inside its Kafka transaction shows that transaction's
+# records on the test broker (which serves aborted records).
+sub crash_rounds
 {
-	my $pid = stream_worker_pid($node, 'exact_out');
-	ok($pid, "crash round $round: worker running");
-	PostgreSQL::Test::Utils::append_to_file($flag, 'x') if $round <= 3;
-	send_records('exact', @exact[ ($round - 1) * 5000 .. $round * 5000 - 1 ]);
-	next if $round > 3;
-	my $gone = 0;
-	for (1 .. 600)
+	my ($stream, $topic) = @_;
+	for my $round (1 .. 4)
 	{
-		if (!-e $flag) { $gone = 1; last; }
-		usleep(50_000);
+		ok(stream_worker_pid($node, $stream), "$stream, crash round $round: worker running");
+		PostgreSQL::Test::Utils::append_to_file($flag, "public.$stream") if $round <= 3;
+		send_records($topic, @exact[ ($round - 1) * 5000 .. $round * 5000 - 1 ]);
+		next if $round > 3;
+		my $gone = 0;
+		for (1 .. 600)
+		{
+			if (!-e $flag) { $gone = 1; last; }
+			usleep(50_000);
+		}
+		ok($gone, "$stream, crash round $round: the worker crashed between the two commits");
+		usleep(300_000);
+		query('SELECT 1');
 	}
-	ok($gone, "crash round $round: the worker crashed between the two commits");
-	usleep(300_000);
-	query('SELECT 1');
+	is(wait_consumed($stream, $exact_total), $exact_total, "$stream: after the crashes every record consumed");
 }
-is(wait_consumed('exact_out', $exact_total), $exact_total, 'after the crashes the stream consumed every record');
+
+crash_rounds('exact_rows', 'exact2');
+is(query('SELECT count(*) || \' \' || count(DISTINCT id) FROM exact_rows'),
+	($exact_total - $exact_total / 100) . ' ' . ($exact_total - $exact_total / 100),
+	'every good record in the table once');
+like(slurp_file($node->logfile), qr/streaming table public\.exact_rows: exact2\[\d\] was committed with its Kafka output/,
+	'the table target found dead letters committed with a batch PostgreSQL lost');
+my $row_letters = read_dead_letters('exact_rows_dlq');
+my %row_dead = map { m{kafka_fdw\.source=([^,\s]+)} ? ($1 => 1) : () } @$row_letters;
+is(scalar(@$row_letters) . ' ' . scalar(keys %row_dead), ($exact_total / 100) . ' ' . ($exact_total / 100),
+	'every bad record in its dead-letter topic, exactly once');
+
+crash_rounds('exact_out', 'exact');
 like(slurp_file($node->logfile), qr/was committed with its Kafka output up to offset \d+, the catalog up to \d+/,
 	'it resumed from the offsets committed with its output');
 $out = read_output('exact_out');
