@@ -73,8 +73,13 @@
 #define record_skipped(table) ((table)->skip_record)
 #define record_unavailable(table) ((table)->any_unavailable ? (table)->unavailable : NULL)
 
-/* After the first record of a continuous batch, wait this long for more. */
+/*
+ * After the first record of a continuous batch, wait this long for more; a
+ * stream into a kafka foreign table, whose consumers wait for its records,
+ * half as long.
+ */
 #define LINGER_MS 100
+#define KAFKA_TARGET_LINGER_MS 50
 /* An idle continuous stream wakes its fetchers this often (see reader.h). */
 #define STREAM_IDLE_WAKE_MS 1000
 /* How long the periodic partition count may wait for the brokers. */
@@ -651,7 +656,8 @@ stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
 			ingest->batch_start = first;
 			hold(ingest, msg, range);
 			while (!batch_full(ingest, ingest->capacity) &&
-				   !TimestampDifferenceExceeds(first, GetCurrentTimestamp(), LINGER_MS))
+				   !TimestampDifferenceExceeds(first, GetCurrentTimestamp(),
+											   ingest->target_output ? KAFKA_TARGET_LINGER_MS : LINGER_MS))
 			{
 				msg = kafka_reader_next_wait(ingest->reader, &range, 10, &timed_out);
 				if (msg == NULL)
