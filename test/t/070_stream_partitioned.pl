@@ -124,7 +124,7 @@ for my $round (1 .. 2)
 	for (1 .. 3000)
 	{
 		$now = consumed('ev');
-		last if $now >= $last + 5000;
+		last if $now >= $last + 1400;
 		usleep(5_000);
 	}
 	kill 'KILL', $pid;
