@@ -63,7 +63,7 @@ struct KafkaReader
 	rd_kafka_topic_partition_list_t *started;	/* for waking fetchers */
 	TimestampTz last_wake;
 	int			wake_interval_ms;	/* between wakes of idle fetchers */
-	TimestampTz last_record;	/* when the queue last gave records */
+	TimestampTz last_full;		/* the last pull that filled a batch */
 	/* kafka_reader_retain: used fetch batches kept until released */
 	bool		retain;
 	rd_kafka_message_t **retained;
@@ -946,14 +946,15 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 						 errmsg("terminating a kafka read because the postmaster died")));
 
 			/*
-			 * The queue ran dry: make sure the fetchers are not idling.  While
-			 * records flow (a backlog being drained, whose fetchers librdkafka
-			 * parks whenever the queue is full) at the default pace; an
-			 * unbounded read that has been waiting for records at its own.
+			 * The queue ran dry: make sure the fetchers are not idling.  Soon
+			 * after a pull that filled a whole batch (a backlog being
+			 * drained, whose fetchers librdkafka parks whenever the queue is
+			 * full) at the default pace; otherwise at the read's own (a wake
+			 * costs a request per leader, which slows a steady trickle).
 			 */
 			if (reader->started &&
 				TimestampDifferenceExceeds(reader->last_wake, GetCurrentTimestamp(),
-										   TimestampDifferenceExceeds(reader->last_record,
+										   TimestampDifferenceExceeds(reader->last_full,
 																	  GetCurrentTimestamp(),
 																	  reader->wake_interval_ms) ?
 										   reader->wake_interval_ms : READER_WAKE_MS))
@@ -987,7 +988,8 @@ kafka_reader_next_wait(KafkaReader *reader, KafkaPartitionRange **range_out,
 			kafka_client_error(reader->client, rd_kafka_last_error(), "consuming");
 		reader->batch_count = (int) n;
 		reader->batch_pos = 0;
-		reader->last_record = GetCurrentTimestamp();
+		if (n >= READER_BATCH_SIZE)
+			reader->last_full = GetCurrentTimestamp();
 	}
 }
 

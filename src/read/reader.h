@@ -144,9 +144,9 @@ extern void kafka_reader_take(KafkaReader *reader);
 /*
  * While the queue is dry the reader wakes idle fetchers (a small request
  * per wake, 50 ms apart by default).  An unbounded read that mostly waits
- * for new records spaces them out to interval_ms once no record came for
- * that long; while records flow it keeps the default pace (librdkafka parks
- * a partition's fetcher whenever the queue is full).
+ * for new records spaces them out to interval_ms, except right after pulls
+ * that filled whole batches: a backlog being drained, whose fetchers
+ * librdkafka parks whenever the queue is full.
  */
 extern void kafka_reader_set_wake_interval(KafkaReader *reader, int interval_ms);
 
