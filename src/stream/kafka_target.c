@@ -21,9 +21,17 @@
  *
  * A crash between the two commits leaves the group ahead of the catalog:
  * stream_output_resume, at open, moves the catalog up to the group, so
- * nothing is produced twice.  A crash before the Kafka commit leaves an
- * open transaction that the next open aborts: read_committed consumers
- * never see its records.
+ * nothing is produced twice.  The offsets carry the stream's creation and
+ * the batch's number as metadata, so that only the batch after the
+ * catalog's last counts (not offsets kafka.reset_offsets moved the catalog
+ * away from, nor those of an earlier stream of the same name).  A crash
+ * before the Kafka commit leaves an open transaction that the next open
+ * aborts: read_committed consumers never see its records.
+ *
+ * A stream into a table with a dead-letter topic has an output too, for its
+ * dead letters only: their transaction commits just before PostgreSQL's,
+ * and a batch redone after a crash between the two does not produce them
+ * again (stream_output_dead_letter).
  *
  *-------------------------------------------------------------------------
  */
