@@ -347,8 +347,19 @@ stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 	{
 		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(offsets, ranges[i]->topic,
 																		   ranges[i]->partition);
+		int			d;
 
+		/*
+		 * A batch redone after a crash between the two commits may end
+		 * before the one Kafka committed: the group keeps that one's
+		 * offsets (what Kafka holds), or a second crash would forget which
+		 * dead letters are already there.
+		 */
 		p->offset = ranges[i]->next_offset;
+		for (d = 0; d < output->ndone; d++)
+			if (output->done_partitions[d] == ranges[i]->partition &&
+				strcmp(output->done_topics[d], ranges[i]->topic) == 0)
+				p->offset = Max(p->offset, output->done_offsets[d]);
 		p->metadata = strdup(metadata);
 		p->metadata_size = p->metadata ? strlen(metadata) : 0;
 	}

@@ -367,9 +367,43 @@ like(slurp_file($node->logfile), qr/streaming table public\.exact_rows: exact2\[
 my $row_letters = read_dead_letters('exact_rows_dlq');
 my %row_dead = map { m{kafka_fdw\.source=([^,\s]+)} ? ($1 => 1) : () } @$row_letters;
 is(scalar(@$row_letters) . ' ' . scalar(keys %row_dead), ($exact_total / 100) . ' ' . ($exact_total / 100),
-	'every bad record in its dead-letter topic, exactly once');
+	'every bad record in its dead-letter topic, exactly once')
+  or do
+{
+	my %n;
+	$n{$_}++ for map { m{kafka_fdw\.source=([^,\s]+)} ? $1 : () } @$row_letters;
+	diag('repeated: ' . join(' ', grep { $n{$_} > 1 } sort keys %n));
+	my ($ok2, $o2) = run_cmd([ 'kcat', '-C', '-b', $bs, '-t', 'exact_rows_dlq', '-e', '-q',
+		'-o', 'beginning', '-f', '%p %o %h\n' ]);
+	diag(join("\n", grep { my $l = $_; grep { index($l, "kafka_fdw.source=$_") >= 0 } grep { $n{$_} > 1 } keys %n } split /\n/, $o2));
+};
 
 crash_rounds('exact_out', 'exact');
+
+# a batch redone after such a crash may end before the one Kafka committed
+# (here: a smaller max_offsets_per_trigger), and crash again: the dead
+# letters between the two ends are not produced a third time
+$broker->create_topic($_, 1) for qw(redo redo_dlq);
+send_records('redo', map { $_ % 50 == 0 ? "r$_|bad $_" : sprintf('r%d|{"id":%d,"customer":1,"amount":1}', $_, $_) } 1 .. 600);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE redo (id int, customer int, amount int) SERVER k OPTIONS (topic 'redo', format 'json');
+	CREATE TABLE redo_rows (id int, customer int, amount int);
+	SELECT kafka.create_streaming_table('redo_rows', source => 'redo', trigger => 'available_now',
+	  max_offsets_per_trigger => 300, dead_letter_topic => 'redo_dlq');});
+PostgreSQL::Test::Utils::append_to_file($flag, 'public.redo_rows');
+my ($redo_ret) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('redo_rows')});
+ok($redo_ret != 0 && !-e $flag, 'a refresh crashes after its first Kafka commit (300 records)');
+query(q{SELECT kafka.alter_streaming_table('redo_rows', max_offsets_per_trigger => 100)});
+PostgreSQL::Test::Utils::append_to_file($flag, 'public.redo_rows');
+($redo_ret) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('redo_rows')});
+ok($redo_ret != 0 && !-e $flag, 'the next one redoes 100 of them and crashes after its Kafka commit too');
+query(q{CALL kafka.refresh_streaming_table('redo_rows')});
+is(query('SELECT count(*) || \' \' || count(DISTINCT id) FROM redo_rows'), '588 588',
+	'the third loads every good record once');
+my $redo_letters = read_dead_letters('redo_dlq');
+my %redo_dead = map { m{kafka_fdw\.source=([^,\s]+)} ? ($1 => 1) : () } @$redo_letters;
+is(scalar(@$redo_letters) . ' ' . scalar(keys %redo_dead), '12 12',
+	'and each dead letter is in the topic once');
 like(slurp_file($node->logfile), qr/was committed with its Kafka output up to offset \d+, the catalog up to \d+/,
 	'it resumed from the offsets committed with its output');
 $out = read_output('exact_out');
