@@ -68,14 +68,24 @@ exactly_once('first load');
 
 # --- smaller batches, and a SIGKILL right after the change
 $node->safe_psql('postgres', q{SELECT kafka.alter_streaming_table('alt_events', max_offsets_per_trigger => 100)});
-produce_good(20000);
+# produced while the stream is paused, so that the kill falls a few batches
+# into them however fast a continuous stream drains a backlog
+$node->safe_psql('postgres', q{SELECT kafka.pause_streaming_table('alt_events')});
+for (1 .. 600)
+{
+	last if query(q{SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'kafka_fdw stream public.alt_events'}) == 0;
+	usleep(100_000);
+}
+produce_good(40000);
+$node->safe_psql('postgres', q{SELECT kafka.resume_streaming_table('alt_events')});
 my $pid = stream_worker_pid($node, 'alt_events');
 my $consumed = 0;
-for (1 .. 2000)
+for (1 .. 20000)
 {
 	$consumed = stream_consumed($node, 'alt_events');
-	last if $consumed >= 6000;
-	usleep(5_000);
+	last if $consumed >= 3500;
+	usleep(1_000);
 }
 kill 'KILL', $pid;
 cmp_ok($consumed, '<', $good, "killed the worker mid-stream ($consumed of $good consumed)");
