@@ -889,29 +889,39 @@ kafka_client_offsets_for_times(KafkaClient *client,
  * returned, classified, in *result (its message scrubbed); nothing throws
  * but a cancel.
  */
+/*
+ * A transaction call's outcome in *result: true for no error, else false
+ * with error (which this destroys) classified and its message scrubbed.
+ */
+static bool
+txn_result(KafkaClient *client, rd_kafka_error_t *error, KafkaTxnResult *result)
+{
+	char	   *scrubbed;
+
+	memset(result, 0, sizeof(*result));
+	if (error == NULL)
+		return true;
+	result->code = rd_kafka_error_code(error);
+	result->fatal = rd_kafka_error_is_fatal(error);
+	result->abortable = rd_kafka_error_txn_requires_abort(error);
+	result->retriable = rd_kafka_error_is_retriable(error);
+	scrubbed = kafka_client_scrub(client, rd_kafka_error_string(error));
+	strlcpy(result->message, scrubbed, sizeof(result->message));
+	pfree(scrubbed);
+	rd_kafka_error_destroy(error);
+	return false;
+}
+
 static bool
 run_txn_job(KafkaClient *client, KafkaJob *job, KafkaTxnResult *result)
 {
-	memset(result, 0, sizeof(*result));
-	run_job(client, job);
-	if (job->error == NULL)
-	{
-		job_free(job);
-		return true;
-	}
-	result->code = rd_kafka_error_code(job->error);
-	result->fatal = rd_kafka_error_is_fatal(job->error);
-	result->abortable = rd_kafka_error_txn_requires_abort(job->error);
-	result->retriable = rd_kafka_error_is_retriable(job->error);
-	strlcpy(result->message, rd_kafka_error_string(job->error), sizeof(result->message));
-	job_free(job);
-	{
-		char	   *scrubbed = kafka_client_scrub(client, result->message);
+	rd_kafka_error_t *error;
 
-		strlcpy(result->message, scrubbed, sizeof(result->message));
-		pfree(scrubbed);
-	}
-	return false;
+	run_job(client, job);
+	error = job->error;
+	job->error = NULL;
+	job_free(job);
+	return txn_result(client, error, result);
 }
 
 static KafkaJob *
@@ -935,18 +945,7 @@ kafka_client_init_transactions(KafkaClient *client, int timeout_ms, KafkaTxnResu
 bool
 kafka_client_begin_transaction(KafkaClient *client, KafkaTxnResult *result)
 {
-	rd_kafka_error_t *error = rd_kafka_begin_transaction(client->rk);
-
-	memset(result, 0, sizeof(*result));
-	if (error == NULL)
-		return true;
-	result->code = rd_kafka_error_code(error);
-	result->fatal = rd_kafka_error_is_fatal(error);
-	result->abortable = rd_kafka_error_txn_requires_abort(error);
-	result->retriable = rd_kafka_error_is_retriable(error);
-	strlcpy(result->message, rd_kafka_error_string(error), sizeof(result->message));
-	rd_kafka_error_destroy(error);
-	return false;
+	return txn_result(client, rd_kafka_begin_transaction(client->rk), result);
 }
 
 bool

@@ -299,6 +299,16 @@ stream_check_owner(StreamDef *def)
 				 errmsg("must be owner of streaming table %s", def->target_name)));
 }
 
+/* Is relid a foreign table of kafka_fdw (its relkind checked by the caller)? */
+static bool
+is_kafka_foreign_table(Oid relid)
+{
+	ForeignTable *ft = GetForeignTable(relid);
+
+	return strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
+				  "kafka_fdw") == 0;
+}
+
 /* A target must be a permanent heap table (a crash would empty an unlogged
  * one while its offsets survive), or a kafka foreign table. */
 void
@@ -309,10 +319,7 @@ stream_check_target(Relation rel)
 	/* a kafka foreign table: the stream produces (kafka_target.c) */
 	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
 	{
-		ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
-
-		if (strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
-				   "kafka_fdw") != 0)
+		if (!is_kafka_foreign_table(RelationGetRelid(rel)))
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("\"%s\" is not a kafka_fdw foreign table", name),
@@ -908,6 +915,16 @@ check_target_columns(Relation rel, TupleDesc input, const char *input_name)
 		pfree(stream_sink_map_columns(rel, input, input_name));
 }
 
+/* Schema evolution adds columns to a table, not to a topic's records. */
+static void
+refuse_evolution_into_kafka(const char *stream)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("schema_evolution 'add_columns' is not supported for streaming table %s into a kafka foreign table",
+					stream)));
+}
+
 /* A transactional.id or group.id: printable ASCII, at most 249 bytes. */
 static void
 check_kafka_name(const char *name, const char *what)
@@ -976,7 +993,6 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	StreamTrigger trigger;
 	StreamOnError on_error;
 	KafkaTable *table;
-	ForeignTable *ft;
 	TupleDesc	input;
 	const char *input_name;
 	RangeVar   *rv;
@@ -1006,9 +1022,7 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("source \"%s\" is not a foreign table", get_rel_name(source)),
 				 errhint("Give a kafka_fdw foreign table over the topic.")));
-	ft = GetForeignTable(source);
-	if (strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
-			   "kafka_fdw") != 0)
+	if (!is_kafka_foreign_table(source))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("source \"%s\" is not a kafka_fdw foreign table", get_rel_name(source))));
@@ -1066,10 +1080,7 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 					 errdetail("A topic is append-only: records are produced, not updated."),
 					 errhint("Produce the changes as they are, keyed by the table's key column, and let consumers compact them.")));
 		if (add_columns)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("schema_evolution 'add_columns' is not supported for streaming table %s into a kafka foreign table",
-							target_text)));
+			refuse_evolution_into_kafka(target_text);
 	}
 	else if ((transactional_id || group_id) && dead_letter_topic == NULL)
 		ereport(ERROR,
@@ -1258,7 +1269,6 @@ static void
 check_source_usable(StreamDef *def)
 {
 	KafkaTable *table;
-	ForeignTable *ft;
 
 	if (get_rel_relkind(def->source) != RELKIND_FOREIGN_TABLE)
 		ereport(ERROR,
@@ -1267,9 +1277,7 @@ check_source_usable(StreamDef *def)
 						def->target_name),
 				 errdetail("It was dropped, or its foreign server was dropped with CASCADE."),
 				 errhint("Drop the stream with kafka.drop_streaming_table() and create it again over an existing kafka_fdw foreign table.")));
-	ft = GetForeignTable(def->source);
-	if (strcmp(GetForeignDataWrapper(GetForeignServer(ft->serverid)->fdwid)->fdwname,
-			   "kafka_fdw") != 0)
+	if (!is_kafka_foreign_table(def->source))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("source \"%s\" of streaming table %s is not a kafka_fdw foreign table",
@@ -1546,10 +1554,7 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 						on_error_names[def->on_error]),
 				 errhint("Reset dead_letter_topic first: reset => ARRAY['dead_letter_topic'].")));
 	if (def->add_columns && stream_target_is_kafka(def->target))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("schema_evolution 'add_columns' is not supported for streaming table %s into a kafka foreign table",
-						def->target_name)));
+		refuse_evolution_into_kafka(def->target_name);
 
 	/* checked against the source, the transform and the target as created */
 	if (def->transform)

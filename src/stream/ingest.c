@@ -484,48 +484,48 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 									 def->batch_id, group);
 
 		/*
-		 * A table's rows are in PostgreSQL's transaction only: the batch is
-		 * written again, its dead letters are not produced twice
-		 * (stream_output_dead_letter).
+		 * A table's rows are in PostgreSQL's transaction only: its batch is
+		 * written again, without producing its dead letters twice
+		 * (stream_output_dead_letter).  A kafka target's batch is in Kafka:
+		 * the catalog catches up, and that batch counts as committed.
 		 */
 		if (stream_target_is_kafka(def->target))
+		{
 			ingest->target_output = ingest->output;
-		else
-			memcpy(group, ingest->committed, sizeof(int64) * ingest->nranges);
-		SPI_connect();
-		for (i = 0; i < ingest->nranges; i++)
-		{
-			KafkaPartitionRange *r = ingest->range_array[i];
-			Oid			utypes[5] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID};
-			Datum		uvalues[5];
-
-			if (ingest->committed[i] < 0 || group[i] <= ingest->committed[i])
-				continue;
-			uvalues[0] = ObjectIdGetDatum(def->target);
-			uvalues[1] = CStringGetTextDatum(r->topic);
-			uvalues[2] = Int32GetDatum(r->partition);
-			uvalues[3] = Int64GetDatum(group[i]);
-			uvalues[4] = Int64GetDatum(ingest->committed[i]);
-			if (stream_catalog_exec("UPDATE kafka.stream_offsets SET next_offset = $4 "
-									"WHERE stream = $1 AND topic = $2 AND \"partition\" = $3 AND next_offset = $5",
-									5, utypes, uvalues, NULL, false) == 1)
+			SPI_connect();
+			for (i = 0; i < ingest->nranges; i++)
 			{
-				r->start_offset = group[i];
-				ingest->committed[i] = group[i];
-			}
-		}
-		/* that batch counts as committed: the next one is the next batch */
-		if (ahead && ingest->target_output)
-		{
-			Oid			btypes[2] = {OIDOID, INT8OID};
-			Datum		bvalues[2] = {ObjectIdGetDatum(def->target), Int64GetDatum(def->batch_id)};
+				KafkaPartitionRange *r = ingest->range_array[i];
+				Oid			utypes[5] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID};
+				Datum		uvalues[5];
 
-			if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1 "
-									"WHERE target = $1 AND batch_id = $2",
-									2, btypes, bvalues, NULL, false) == 1)
-				def->batch_id++;
+				if (ingest->committed[i] < 0 || group[i] <= ingest->committed[i])
+					continue;
+				uvalues[0] = ObjectIdGetDatum(def->target);
+				uvalues[1] = CStringGetTextDatum(r->topic);
+				uvalues[2] = Int32GetDatum(r->partition);
+				uvalues[3] = Int64GetDatum(group[i]);
+				uvalues[4] = Int64GetDatum(ingest->committed[i]);
+				if (stream_catalog_exec("UPDATE kafka.stream_offsets SET next_offset = $4 "
+										"WHERE stream = $1 AND topic = $2 AND \"partition\" = $3 AND next_offset = $5",
+										5, utypes, uvalues, NULL, false) == 1)
+				{
+					r->start_offset = group[i];
+					ingest->committed[i] = group[i];
+				}
+			}
+			if (ahead)
+			{
+				Oid			btypes[2] = {OIDOID, INT8OID};
+				Datum		bvalues[2] = {ObjectIdGetDatum(def->target), Int64GetDatum(def->batch_id)};
+
+				if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1 "
+										"WHERE target = $1 AND batch_id = $2",
+										2, btypes, bvalues, NULL, false) == 1)
+					def->batch_id++;
+			}
+			SPI_finish();
 		}
-		SPI_finish();
 	}
 
 	for (i = 0; i < ingest->nranges; i++)

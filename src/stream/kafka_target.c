@@ -252,6 +252,22 @@ stream_output_open(StreamDef *def, KafkaTable *source)
 	return output;
 }
 
+/*
+ * The offset up to which partition's records are in Kafka already (the batch
+ * stream_output_resume found committed there), or -1.
+ */
+static int64
+done_offset(StreamOutput *output, const char *topic, int32 partition)
+{
+	int			i;
+
+	for (i = 0; i < output->ndone; i++)
+		if (output->done_partitions[i] == partition &&
+			strcmp(output->done_topics[i], topic) == 0)
+			return output->done_offsets[i];
+	return -1;
+}
+
 /* The metadata of the offsets batch batch_id commits (librdkafka copies it). */
 static char *
 batch_metadata(StreamOutput *output, int64 batch_id)
@@ -347,7 +363,6 @@ stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 	{
 		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(offsets, ranges[i]->topic,
 																		   ranges[i]->partition);
-		int			d;
 
 		/*
 		 * A batch redone after a crash between the two commits may end
@@ -355,11 +370,8 @@ stream_output_commit(StreamOutput *output, KafkaPartitionRange **ranges, int nra
 		 * offsets (what Kafka holds), or a second crash would forget which
 		 * dead letters are already there.
 		 */
-		p->offset = ranges[i]->next_offset;
-		for (d = 0; d < output->ndone; d++)
-			if (output->done_partitions[d] == ranges[i]->partition &&
-				strcmp(output->done_topics[d], ranges[i]->topic) == 0)
-				p->offset = Max(p->offset, output->done_offsets[d]);
+		p->offset = Max(ranges[i]->next_offset,
+						done_offset(output, ranges[i]->topic, ranges[i]->partition));
 		p->metadata = strdup(metadata);
 		p->metadata_size = p->metadata ? strlen(metadata) : 0;
 	}
@@ -480,11 +492,8 @@ stream_output_dead_letter(StreamOutput *output, const StreamDeadLetter *dead)
 	int			i;
 
 	/* committed with an earlier transaction whose batch PostgreSQL redoes */
-	for (i = 0; i < output->ndone; i++)
-		if (output->done_partitions[i] == dead->partition &&
-			strcmp(output->done_topics[i], dead->topic) == 0 &&
-			dead->offset < output->done_offsets[i])
-			return;
+	if (dead->offset < done_offset(output, dead->topic, dead->partition))
+		return;
 
 	headers = rd_kafka_headers_new(dead->nheaders + 6);
 	for (i = 0; i < dead->nheaders; i++)
