@@ -54,7 +54,7 @@ use PostgreSQL::Test::Utils;
 our @EXPORT = qw(extension_equals_fresh_install start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
   rss_anon_growth $srcdir start_produce finish_produce wait_for_value
-  query_retrying stream_worker_pid stream_consumed);
+  query_retrying stream_worker_pid stream_consumed kcat_produce_keyed);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -568,6 +568,19 @@ sub stream_consumed
 	my ($node, $stream) = @_;
 	return query_retrying($node, qq{SELECT coalesce(sum(next_offset), 0)
 		FROM kafka.stream_offsets WHERE stream = '$stream'::regclass});
+}
+
+# Produce "key|value" lines to $topic with kcat (-K '|'), more kcat
+# options after them (-Z: an empty value is a tombstone; -p 0; -H name=v).
+sub kcat_produce_keyed
+{
+	my ($bootstrap, $topic, $lines, @options) = @_;
+	my $input = join("\n", @$lines) . "\n";
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kcat', '-P', '-b', $bootstrap, '-t', $topic, '-K', '|', @options ],
+		'<', \$input, '>', \$out, '2>', \$err, IPC::Run::timeout(300))
+	  or die "kcat failed: $err";
+	return;
 }
 
 END

@@ -6,7 +6,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use KafkaFdwTest;
@@ -19,11 +18,7 @@ $broker->create_topic('h', 1);
 sub send_records
 {
 	my ($topic, @lines) = @_;
-	my $input = join("\n", @lines) . "\n";
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $bs, '-t', $topic, '-p', '0', '-K', '|', '-Z' ],
-		'<', \$input, '>', \$out, '2>', \$err)
-	  or die "kcat failed: $err";
+	kcat_produce_keyed($bs, $topic, \@lines, '-p', '0', '-Z');
 	return;
 }
 

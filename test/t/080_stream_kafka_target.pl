@@ -16,7 +16,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
@@ -32,11 +31,7 @@ $broker->create_topic($_, 8) for qw(enriched live_out);
 sub send_records
 {
 	my ($topic, @lines) = @_;
-	my $input = join("\n", @lines) . "\n";
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $bs, '-t', $topic, '-K', '|', '-Z' ],
-		'<', \$input, '>', \$out, '2>', \$err, IPC::Run::timeout(300))
-	  or die "kcat failed: $err";
+	kcat_produce_keyed($bs, $topic, \@lines, '-Z');
 	return;
 }
 
@@ -229,12 +224,7 @@ is($ops_workers, '0', 'and its worker leaves');
 # transaction (a kafka target) or next to the table's rows
 $broker->create_topic($_, 2) for qw(mixed mixed_out mixed_dlq table_dlq);
 my @mixed = map { $_ % 10 == 0 ? "m$_|not json $_" : sprintf('m%d|{"id":%d,"customer":%d,"amount":1}', $_, $_, 1 + $_ % 5) } 1 .. 300;
-{
-	my $input = join("\n", @mixed) . "\n";
-	my ($o, $e) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $bs, '-t', 'mixed', '-K', '|', '-Z', '-H', 'origin=test' ],
-		'<', \$input, '>', \$o, '2>', \$e, IPC::Run::timeout(300)) or die "kcat failed: $e";
-}
+kcat_produce_keyed($bs, 'mixed', \@mixed, '-Z', '-H', 'origin=test');
 $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE mixed (id int, customer int, amount int) SERVER k OPTIONS (topic 'mixed', format 'json');
 	CREATE FOREIGN TABLE mixed_out (id int, amount int) SERVER k OPTIONS (topic 'mixed_out', format 'json');

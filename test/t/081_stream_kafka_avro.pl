@@ -8,7 +8,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -20,11 +19,9 @@ my $bs = $broker->bootstrap;
 my $url = $registry->url;
 my $node = new_node('kafka_avro', broker => $broker, schema_registry => $registry);
 
-my $input = join('', map { sprintf(qq(o%d|{"id":%d,"customer":%d,"amount":%d.25}\n), $_, $_, 1 + $_ % 3, $_) } 1 .. 400);
-my ($out, $err) = ('', '');
-IPC::Run::run([ 'kcat', '-P', '-b', $bs, '-t', 'orders_json', '-K', '|' ],
-	'<', \$input, '>', \$out, '2>', \$err, IPC::Run::timeout(120))
-  or die "kcat failed: $err";
+kcat_produce_keyed($bs, 'orders_json',
+	[ map { sprintf(q(o%d|{"id":%d,"customer":%d,"amount":%d.25}), $_, $_, 1 + $_ % 3, $_) } 1 .. 400 ]);
+my ($out, $err);
 
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw
