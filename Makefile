@@ -9,7 +9,7 @@
 # test broker (test/harness/run_tests.sh); it never touches a running server.
 
 EXTENSION    = kafka_fdw
-EXTVERSION   = 0.5
+EXTVERSION   = 0.6
 MODULE_big   = kafka_fdw
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS         = $(SRCS:.c=.o)
@@ -17,7 +17,8 @@ DATA_built   = kafka_fdw--$(EXTVERSION).sql
 DATA         = sql/kafka_fdw--0.1.sql sql/kafka_fdw--0.1--0.2.sql \
                sql/kafka_fdw--0.2.sql sql/kafka_fdw--0.2--0.3.sql \
                sql/kafka_fdw--0.3.sql sql/kafka_fdw--0.3--0.4.sql \
-               sql/kafka_fdw--0.4.sql sql/kafka_fdw--0.4--0.5.sql
+               sql/kafka_fdw--0.4.sql sql/kafka_fdw--0.4--0.5.sql \
+               sql/kafka_fdw--0.5.sql sql/kafka_fdw--0.5--0.6.sql
 EXTRA_CLEAN  = test/broker/kafka_test_broker test/unit/unit_tests
 
 PG_CONFIG   ?= pg_config
