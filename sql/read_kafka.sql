@@ -83,7 +83,7 @@ SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
 -- Timestamps resolve through offsets-for-times.  The loopback test broker
 -- answers "no such offset" to every timestamp lookup; by Spark's rule that
 -- means "latest", so a start by timestamp reads nothing and an end by
--- timestamp reads everything.  (Real brokers answer; see the README.)
+-- timestamp reads everything.  (Real brokers answer; see doc/reading.md.)
 SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingTimestamp => 0);
 SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', endingTimestamp => 1700000005000);
 SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',

@@ -192,7 +192,7 @@ CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
 -- on_error: default from the source table's on_error; 'fail', 'dead_letter',
 -- 'skip' or 'null'.
 -- mode: 'append' (every row inserted), 'upsert' or 'cdc' (rows applied by
--- keys in sequence_by order; see the README, "Keyed streaming tables").
+-- keys in sequence_by order; see doc/streaming-tables.md, "Keyed streaming tables").
 -- schema_evolution: 'none' or 'add_columns' (a payload field without a
 -- column adds one to the source and the target).  Spark's names
 -- startingOffsets, maxOffsetsPerTrigger and failOnDataLoss (folded to lower

@@ -19,10 +19,11 @@
  * a failed delivery) is purged and destroyed: nothing of an aborted
  * transaction may be sent later by a producer that outlives it.
  *
- * What this cannot promise (README, "Producing"): Kafka has no rollback for
- * a non-transactional producer, so messages acknowledged before a failure
- * later in the flush, or before a failure after it (a serialization failure
- * at commit, a crash), stay in Kafka although the transaction aborted.
+ * What this cannot promise (doc/producing.md, "What cannot be taken
+ * back"): Kafka has no rollback for a non-transactional producer, so
+ * messages acknowledged before a failure later in the flush, or before a
+ * failure after it (a serialization failure at commit, a crash), stay in
+ * Kafka although the transaction aborted.
  *
  *-------------------------------------------------------------------------
  */
