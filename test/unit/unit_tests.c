@@ -404,6 +404,49 @@ test_java_names(void)
 		  "java names: librdkafka's own names are left alone");
 }
 
+/* a stand-in for the server's timestamptz parser: "T<ms>" only */
+static bool
+parse_test_timestamp(const char *text, int64_t *ms, char *errbuf, size_t errlen)
+{
+	if (text[0] != 'T' || text[1] < '0' || text[1] > '9')
+	{
+		snprintf(errbuf, errlen, "\"%s\" is no timestamp", text);
+		return false;
+	}
+	*ms = strtoll(text + 1, NULL, 10);
+	return true;
+}
+
+/* timestamps by partition may be strings, which the caller's parser reads */
+static void
+test_timestamp_specs(void)
+{
+	KafkaOffsetSpec spec;
+	char		err[256];
+	const KafkaOffsetSpecEntry *e0;
+	const KafkaOffsetSpecEntry *e1;
+
+	check(kafka_parse_timestamp_spec("{\"t\":{\"0\":\"T1700000000000\",\"1\":5}}",
+									 parse_test_timestamp, &spec, err, sizeof(err)) &&
+		  (e0 = kafka_offset_spec_find(&spec, "t", 0)) != NULL && e0->value == 1700000000000LL &&
+		  (e1 = kafka_offset_spec_find(&spec, "t", 1)) != NULL && e1->value == 5,
+		  "timestamp specs: strings through the parser, numbers as milliseconds");
+	kafka_offset_spec_free(&spec);
+	check(!kafka_parse_timestamp_spec("{\"t\":{\"0\":\"soon\"}}", parse_test_timestamp,
+									  &spec, err, sizeof(err)) &&
+		  strstr(err, "t[0]") != NULL && strstr(err, "no timestamp") != NULL,
+		  "timestamp specs: the parser's refusal, with the partition");
+	check(!kafka_parse_timestamp_spec("{\"t\":{\"0\":true}}", parse_test_timestamp,
+									  &spec, err, sizeof(err)) &&
+		  strstr(err, "or a string") != NULL,
+		  "timestamp specs: neither number nor string refused");
+	check(!kafka_parse_timestamp_spec("{\"t\":{\"0\":-1}}", parse_test_timestamp,
+									  &spec, err, sizeof(err)),
+		  "timestamp specs: negative milliseconds refused");
+	check(!kafka_parse_offset_spec("{\"t\":{\"0\":\"T5\"}}", false, true, &spec, err, sizeof(err)),
+		  "timestamp specs: without a parser, strings are refused");
+}
+
 int
 main(void)
 {
@@ -413,6 +456,7 @@ main(void)
 	test_credentials();
 	test_jaas();
 	test_offset_specs();
+	test_timestamp_specs();
 	test_parser_fuzz();
 	printf("1..%d\n", tests);
 	return failures ? 1 : 0;
