@@ -35,9 +35,17 @@ CREATE FUNCTION kafka.read_kafka(
     SUPPORT kafka.read_kafka_support
     ROWS 10000;
 
+COMMENT ON FUNCTION kafka.read_kafka_support(internal) IS
+    'planner support for kafka.read_kafka: its row estimate';
+COMMENT ON FUNCTION kafka.read_kafka(text, text, text, text, text, text, text, "any", "any", text, text, boolean, boolean, jsonb) IS
+    'read the records of Kafka topics between starting and ending offsets or timestamps (Spark''s batch Kafka source)';
+
 -- The librdkafka configuration a read through this server uses (secrets
 -- masked).
 CREATE FUNCTION kafka.client_config(server text, options jsonb DEFAULT NULL)
     RETURNS TABLE (property text, value text)
     AS 'MODULE_PATHNAME', 'kafka_client_config'
     LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION kafka.client_config(text, jsonb) IS
+    'the librdkafka configuration a read through this server uses, secrets masked';
