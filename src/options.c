@@ -405,7 +405,8 @@ check_property(const char *display_name, const char *property,
 	const char *as = "";
 
 	if (c.property != NULL && strcmp(c.property, property) != 0)
-		as = psprintf(" (librdkafka's \"%s\")", c.property);
+		as = psprintf(" (librdkafka's \"%s\"%s%s)", c.property,
+					  c.unit ? ", " : "", c.unit ? c.unit : "");
 
 	switch (c.verdict)
 	{

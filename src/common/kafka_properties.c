@@ -510,7 +510,9 @@ kafka_property_check(const char *name, const char *value,
 	switch (translation.kind)
 	{
 		case KAFKA_TRANSLATION_SAME:
+			break;
 		case KAFKA_TRANSLATION_RENAMED:
+			result.unit = translation.note;
 			break;
 		case KAFKA_TRANSLATION_NO_OP:
 			return result;
@@ -524,6 +526,7 @@ kafka_property_check(const char *name, const char *value,
 			return result;
 		case KAFKA_TRANSLATION_BAD_VALUE:
 			result.verdict = KAFKA_PROPERTY_BAD_VALUE;
+			result.unit = translation.note;
 			return result;
 	}
 	name = translation.property;

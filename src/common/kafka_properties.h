@@ -52,6 +52,7 @@ typedef struct KafkaPropertyCheck
 	bool		value_rule;		/* SUPERUSER only because of this value */
 	/* librdkafka's name the rules were applied to; NULL: nothing to set */
 	const char *property;
+	const char *unit;			/* a unit conversion on the way, or NULL */
 	/* librdkafka's own words for INVALID/UNSUPPORTED; empty for secrets */
 	char		detail[256];
 } KafkaPropertyCheck;

@@ -356,6 +356,10 @@ test_java_names(void)
 	check(c.verdict == KAFKA_PROPERTY_INVALID && strstr(c.detail, "message.max.bytes") != NULL &&
 		  strcmp(c.property, "message.max.bytes") == 0,
 		  "java names: a renamed value is checked by librdkafka under its name");
+	c = kafka_property_check("buffer.memory", "33554432", KAFKA_CTX_SERVER, 0);
+	check(c.verdict == KAFKA_PROPERTY_OK && strcmp(c.property, "queue.buffering.max.kbytes") == 0 &&
+		  c.unit != NULL && strstr(c.unit, "KiB") != NULL,
+		  "java names: buffer.memory is librdkafka's queue.buffering.max.kbytes, in KiB");
 	check(verdict("buffer.memory", "0", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_INVALID &&
 		  verdict("buffer.memory", "32MB", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_BAD_VALUE,
 		  "java names: buffer.memory needs a number of bytes that is at least 1 KiB");
