@@ -1,7 +1,7 @@
 --
 -- delta_export: the SQL surface of kafka.delta_export() and the Delta log it
 -- writes.  Reading the Parquet files back with independent readers is done
--- by the TAP tests (test/t/6*_delta_*.pl); here the log is read with
+-- by the TAP tests (test/t/06*_delta_*.pl); here the log is read with
 -- pg_read_file() and checked as JSON.
 --
 CREATE EXTENSION kafka_fdw;

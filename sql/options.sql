@@ -32,6 +32,76 @@ ALTER SERVER good OPTIONS (ADD "kafka.partitioner" 'murmur2');
 SELECT * FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"fetch.wait.max.ms": -5}');
 SELECT * FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"check.crcs": "sometimes"}');
 SELECT count(*) FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"fetch.wait.max.ms": 10}');
+
+--
+-- Java client property names, as Spark users paste them with the "kafka."
+-- prefix: mapped to librdkafka's name and unit, then checked under that name.
+--
+CREATE SERVER spark FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs',
+  "kafka.max.request.size" '2097152', "kafka.fetch.max.wait.ms" '250', "kafka.retries" '10',
+  "kafka.buffer.memory" '33554433', "kafka.send.buffer.bytes" '-1', "kafka.receive.buffer.bytes" '65536',
+  "kafka.enable.idempotence" 'true', "kafka.isolation.level" 'read_committed',
+  "kafka.batch.size" '16384', "kafka.linger.ms" '20', "kafka.delivery.timeout.ms" '120000',
+  "kafka.request.timeout.ms" '30000', "kafka.compression.type" 'lz4', "kafka.acks" 'all',
+  "kafka.client.id" 'spark-job', "kafka.fetch.min.bytes" '1', "kafka.fetch.max.bytes" '4194304',
+  "kafka.max.partition.fetch.bytes" '524288', "kafka.security.protocol" 'PLAINTEXT');
+-- librdkafka's names and units (buffer.memory: bytes to KiB, rounded up;
+-- send.buffer.bytes -1: the system default, librdkafka's 0)
+SELECT property, value FROM kafka.client_config('spark')
+WHERE property IN ('message.max.bytes', 'fetch.wait.max.ms', 'message.send.max.retries',
+                   'queue.buffering.max.kbytes', 'socket.send.buffer.bytes',
+                   'socket.receive.buffer.bytes', 'isolation.level',
+                   'batch.size', 'queue.buffering.max.ms', 'compression.codec', 'client.id',
+                   'fetch.min.bytes', 'fetch.max.bytes', 'fetch.message.max.bytes', 'security.protocol')
+ORDER BY 1;
+-- the idempotent producer and the consumer start with them
+SELECT kafka.produce('spark', 'opt_spark', 'key', 'produced with Spark''s names');
+SELECT convert_from(key, 'UTF8') AS key, convert_from(value, 'UTF8') AS value
+FROM kafka.read_kafka(server => 'spark', subscribe => 'opt_spark');
+-- a Java name and librdkafka's name for the same property are one option
+ALTER SERVER spark OPTIONS (ADD "kafka.message.max.bytes" '3000000');
+ALTER SERVER spark OPTIONS (ADD "kafka.fetch.wait.max.ms" '100');
+-- the mapped value is checked as librdkafka's, and the message names both
+ALTER SERVER spark OPTIONS (SET "kafka.max.request.size" '10');
+ALTER SERVER spark OPTIONS (SET "kafka.buffer.memory" '0');
+ALTER SERVER spark OPTIONS (SET "kafka.buffer.memory" '32MB');
+ALTER SERVER spark OPTIONS (SET "kafka.retries" '0');
+-- what kafka_fdw always does is accepted; the opposite is refused
+ALTER SERVER spark OPTIONS (SET "kafka.enable.idempotence" 'false');
+ALTER SERVER spark OPTIONS (SET "kafka.isolation.level" 'read_uncommitted');
+ALTER SERVER spark OPTIONS (ADD "kafka.auto.offset.reset" 'earliest');
+-- names without an equivalent are refused with what to use instead
+ALTER SERVER spark OPTIONS (ADD "kafka.max.poll.records" '500');
+ALTER SERVER spark OPTIONS (ADD "kafka.session.timeout.ms" '30000');
+ALTER SERVER spark OPTIONS (ADD "kafka.key.deserializer" 'org.apache.kafka.common.serialization.StringDeserializer');
+ALTER SERVER spark OPTIONS (ADD "kafka.ssl.truststore.location" '/etc/kafka/truststore.jks');
+ALTER SERVER spark OPTIONS (ADD "kafka.ssl.keystore.key" 'a key');
+-- the security rules apply to the mapped name: Java's empty algorithm is
+-- librdkafka's none, which turns off host name verification
+CREATE ROLE kafka_opt_owner;
+GRANT USAGE ON FOREIGN DATA WRAPPER kafka_fdw TO kafka_opt_owner;
+SET ROLE kafka_opt_owner;
+CREATE SERVER spark_user FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs',
+  "kafka.ssl.endpoint.identification.algorithm" '');
+CREATE SERVER spark_user FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs',
+  "kafka.fetch.max.bytes" '1073741824');
+RESET ROLE;
+DROP OWNED BY kafka_opt_owner;
+DROP ROLE kafka_opt_owner;
+CREATE SERVER spark_tls FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs',
+  "kafka.ssl.endpoint.identification.algorithm" '');
+SELECT property, value FROM kafka.client_config('spark_tls')
+WHERE property = 'ssl.endpoint.identification.algorithm';
+-- per call, as librdkafka's name may be
+SELECT count(*) FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic',
+  options => '{"kafka.fetch.max.wait.ms": 50, "kafka.max.partition.fetch.bytes": 65536, "kafka.isolation.level": "read_committed"}');
+SELECT property, value FROM kafka.client_config('good', '{"kafka.fetch.max.wait.ms": 50}')
+WHERE property = 'fetch.wait.max.ms';
+SELECT count(*) FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"kafka.max.request.size": 2097152}');
+SELECT count(*) FROM kafka.read_kafka(server => 'good', subscribe => 'fx_basic', options => '{"kafka.max.poll.records": 500}');
+-- properties on no list point to the list
+CREATE SERVER bad FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers :'bs', "kafka.no.such.property" '1');
+
 -- a secret's value is never quoted, whatever librdkafka says of it (this
 -- build may lack OIDC altogether)
 CREATE FUNCTION pg_temp.leaks(q text, secret text) RETURNS boolean LANGUAGE plpgsql AS $$

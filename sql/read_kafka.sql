@@ -88,6 +88,32 @@ SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', st
 SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', endingTimestamp => 1700000005000);
 SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
                                       startingOffsetsByTimestamp => '{"fx_basic":{"1":0}}');
+-- a timestamp is milliseconds since 1970 (any integer type, or digits in
+-- text) or a point in time: a timestamptz, a timestamp (session time zone),
+-- a date, or a literal of either; JSON values may be strings too
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingTimestamp => '2023-11-14 22:13:20+00'::timestamptz);
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingTimestamp => '2023-11-14 22:13:20+00');
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingtimestamp => '1700000000000', endingtimestamp => now());
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingTimestamp => 1700000000000::bigint,
+                                      endingTimestamp => '2100-01-01'::date);
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingTimestamp => '1970-01-01 00:00:00'::timestamp,
+                                      endingTimestamp => 'epoch'::text);
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      startingOffsetsByTimestamp => '{"fx_basic":{"1":"2023-11-14 22:13:20+00","2":1700000000000}}');
+SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      endingOffsetsByTimestamp => '{"fx_basic":{"0":"1700000000000"}}');
+-- positional, as before
+SELECT count(*) FROM kafka.read_kafka('k', NULL, 'fx_basic', NULL, NULL, 'earliest', 'latest', 0);
+-- a view calling read_kafka with a timestamp keeps working
+CREATE VIEW pg_temp.since AS SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic',
+                                      endingTimestamp => '2100-01-01 00:00:00+00');
+SELECT count(*) FROM pg_temp.since;
+DROP VIEW pg_temp.since;
 
 -- Streaming: in FROM it is a custom scan that returns rows as they arrive,
 -- so LIMIT stops the read after the rows it needs.
@@ -136,6 +162,14 @@ SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingO
 SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingOffsets => '{"fx_gzip":{"0":1}}');
 SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', endingOffsets => '{"fx_basic":{"0":-2}}');
 SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingTimestamp => -5);
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingTimestamp => 'yesterday-ish');
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', endingTimestamp => '1969-12-31 23:59:59.999+00');
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', endingTimestamp => 'infinity'::timestamptz);
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingTimestamp => '99999999999999999999');
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingTimestamp => 1.5);
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingTimestamp => true);
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingOffsetsByTimestamp => '{"fx_basic":{"0":"soon"}}');
+SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', endingOffsetsByTimestamp => '{"fx_basic":{"0":true}}');
 SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic', startingOffsetsByTimestamp => '[1]');
 SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'no_such_topic');
 SELECT * FROM kafka.read_kafka(server => 'k', subscribe => 'fx_basic,,fx_lz4');

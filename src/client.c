@@ -3,7 +3,7 @@
  * client.c
  *	  The one librdkafka wrapper.
  *
- * Rules this file enforces for the whole extension (docs/SECURITY.md):
+ * Rules this file enforces for the whole extension:
  * - librdkafka threads never call into PostgreSQL: logs and errors are
  *   routed to a queue (log.queue) and drained here, in the backend.
  * - Every wait is sliced (<= 100 ms) and interruptible.  librdkafka's

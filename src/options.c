@@ -392,23 +392,37 @@ check_avro_schema(const char *name, const char *value)
 /*
  * Check one "kafka.<property>" passthrough against the policy and against
  * librdkafka's own rules for its value; ereport with the property's name
- * (never a secret's value) when it is not allowed.
+ * (never a secret's value) when it is not allowed.  A Java client name is
+ * checked as the librdkafka property it stands for, and the messages name
+ * both.  Returns librdkafka's name for it, or NULL when there is nothing to
+ * set (a value kafka_fdw always uses).
  */
-static void
+static const char *
 check_property(const char *display_name, const char *property,
 			   const char *value, unsigned context)
 {
 	KafkaPropertyCheck c = kafka_property_check(property, value, context, superuser());
+	const char *as = "";
+
+	if (c.property != NULL && strcmp(c.property, property) != 0)
+		as = psprintf(" (librdkafka's \"%s\"%s%s)", c.property,
+					  c.unit ? ", " : "", c.unit ? c.unit : "");
 
 	switch (c.verdict)
 	{
 		case KAFKA_PROPERTY_OK:
-			return;
+			return c.property;
 		case KAFKA_PROPERTY_UNKNOWN:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 					 errmsg("librdkafka property \"%s\" is not supported by kafka_fdw", display_name),
-					 errhint("Only properties on the kafka_fdw allowlist can be passed through; see the README.")));
+					 errhint("Only properties on the kafka_fdw allowlist can be passed through; see \"librdkafka properties\" in doc/security.md.")));
+			break;
+		case KAFKA_PROPERTY_NO_EQUIVALENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("Kafka client property \"%s\" has no equivalent in kafka_fdw", display_name),
+					 errhint("%s", c.why)));
 			break;
 		case KAFKA_PROPERTY_OWNED:
 			ereport(ERROR,
@@ -419,61 +433,65 @@ check_property(const char *display_name, const char *property,
 		case KAFKA_PROPERTY_REFUSED:
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("librdkafka property \"%s\" is not allowed", display_name),
+					 errmsg("librdkafka property \"%s\"%s is not allowed", display_name, as),
 					 errdetail("It is refused for every user because %s.", c.why)));
 			break;
 		case KAFKA_PROPERTY_SUPERUSER:
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("only superusers may set librdkafka property \"%s\"%s", display_name,
+					 errmsg("only superusers may set librdkafka property \"%s\"%s%s", display_name, as,
 							c.value_rule ? " to this value" : ""),
 					 errdetail("It is restricted because %s.", c.why)));
 			break;
 		case KAFKA_PROPERTY_WRONG_PLACE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("librdkafka property \"%s\" is not allowed in %s", display_name,
+					 errmsg("librdkafka property \"%s\"%s is not allowed in %s", display_name, as,
 							kafka_context_names(context)),
 					 errhint("It may be set in: %s.", kafka_context_names(c.allowed_contexts))));
 			break;
 		case KAFKA_PROPERTY_SECRET_PLACE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("librdkafka property \"%s\" is a secret and is only accepted in a user mapping",
-							display_name)));
+					 errmsg("librdkafka property \"%s\"%s is a secret and is only accepted in a user mapping",
+							display_name, as)));
 			break;
 		case KAFKA_PROPERTY_TOO_LARGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("value for librdkafka property \"%s\" exceeds the limit for non-superusers", display_name),
+					 errmsg("value for librdkafka property \"%s\"%s exceeds the limit for non-superusers",
+							display_name, as),
 					 errdetail("The limit is " INT64_FORMAT ".", (int64) c.bound)));
 			break;
 		case KAFKA_PROPERTY_BAD_VALUE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for librdkafka property \"%s\": a whole number is required", display_name)));
+					 errmsg("invalid value for librdkafka property \"%s\"%s: a whole number is required",
+							display_name, as)));
 			break;
 		case KAFKA_PROPERTY_INVALID:
 			/* librdkafka's words may quote the value: none for a secret */
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for librdkafka property \"%s\"", display_name),
+					 errmsg("invalid value for librdkafka property \"%s\"%s", display_name, as),
 					 c.detail[0] != '\0' ? errdetail("%s.", c.detail) :
 					 errdetail("The value is not shown because the property is a secret.")));
 			break;
 		case KAFKA_PROPERTY_UNSUPPORTED:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("librdkafka property \"%s\" is not supported by the installed librdkafka", display_name),
+					 errmsg("librdkafka property \"%s\"%s is not supported by the installed librdkafka",
+							display_name, as),
 					 errdetail("librdkafka %s says: %s.", rd_kafka_version_str(), c.detail)));
 			break;
 		case KAFKA_PROPERTY_CONFLICT:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for librdkafka property \"%s\": \"%s\"", display_name, value),
+					 errmsg("invalid value for librdkafka property \"%s\"%s: \"%s\"", display_name, as, value),
 					 errdetail("It contradicts what kafka_fdw sets itself: %s.", c.why)));
 			break;
 	}
+	return NULL;				/* keep compiler quiet */
 }
 
 /* Foreign-table options that are valid alone but not together. */
@@ -527,8 +545,9 @@ kafka_validate_options(List *options, unsigned context)
 		else if (strncmp(def->defname, "kafka.", 6) == 0 &&
 				 (context & (SRV | UM)) != 0)
 		{
-			check_property(def->defname, def->defname + 6, value, context);
-			canonical = def->defname + 6;
+			canonical = check_property(def->defname, def->defname + 6, value, context);
+			if (canonical == NULL)
+				canonical = def->defname + 6;
 		}
 		else
 			ereport(ERROR,
@@ -607,6 +626,23 @@ add_secret(KafkaConnectionSpec *spec, const char *value)
 		spec->secrets = lappend(spec->secrets, pstrdup(value));
 }
 
+/*
+ * Set one "kafka.<property>" option, already checked, in a spec: under
+ * librdkafka's name, with its value in librdkafka's units.
+ */
+static void
+set_passthrough(KafkaConnectionSpec *spec, const char *property, const char *value)
+{
+	char		buf[32];
+	KafkaPropertyTranslation t = kafka_property_translate(property, value, buf, sizeof(buf));
+
+	if (t.kind != KAFKA_TRANSLATION_SAME && t.kind != KAFKA_TRANSLATION_RENAMED)
+		return;
+	kafka_spec_set_property(spec, t.property, t.value);
+	if (kafka_property_is_secret(t.property))
+		add_secret(spec, value);
+}
+
 /* Copy "kafka.<property>" passthrough options of a catalog into the spec. */
 static void
 collect_passthrough(KafkaConnectionSpec *spec, List *options)
@@ -618,11 +654,7 @@ collect_passthrough(KafkaConnectionSpec *spec, List *options)
 		DefElem    *def = (DefElem *) lfirst(lc);
 
 		if (find_option(def->defname) == NULL && strncmp(def->defname, "kafka.", 6) == 0)
-		{
-			kafka_spec_set_property(spec, def->defname + 6, defGetString(def));
-			if (kafka_property_is_secret(def->defname + 6))
-				add_secret(spec, defGetString(def));
-		}
+			set_passthrough(spec, def->defname + 6, defGetString(def));
 	}
 }
 
@@ -884,8 +916,8 @@ kafka_connection_apply_call_options(KafkaConnectionSpec *spec, Jsonb *options)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("option \"%s\" cannot be given per call", key),
 						 errhint("Per-call options may only tune fetching; connection settings belong to the server and user mapping.")));
-			check_property(key, property, value, KAFKA_CTX_CALL);
-			kafka_spec_set_property(spec, property, value);
+			(void) check_property(key, property, value, KAFKA_CTX_CALL);
+			set_passthrough(spec, property, value);
 		}
 	}
 }

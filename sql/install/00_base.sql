@@ -13,6 +13,11 @@ CREATE FUNCTION kafka.kafka_fdw_validator(text[], oid)
     AS 'MODULE_PATHNAME', 'kafka_fdw_validator'
     LANGUAGE C STRICT;
 
+COMMENT ON FUNCTION kafka.kafka_fdw_handler() IS
+    'foreign-data wrapper handler of kafka_fdw: scans of and inserts into kafka foreign tables';
+COMMENT ON FUNCTION kafka.kafka_fdw_validator(text[], oid) IS
+    'checks the options of kafka_fdw servers, user mappings, foreign tables and columns';
+
 CREATE FOREIGN DATA WRAPPER kafka_fdw
     HANDLER kafka.kafka_fdw_handler
     VALIDATOR kafka.kafka_fdw_validator;

@@ -184,6 +184,8 @@ CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
     WHEN TAG IN ('DROP TABLE', 'DROP FOREIGN TABLE', 'DROP SCHEMA', 'DROP OWNED',
                  'DROP SERVER', 'DROP FOREIGN DATA WRAPPER', 'DROP USER MAPPING')
     EXECUTE FUNCTION kafka.streaming_objects_dropped();
+COMMENT ON FUNCTION kafka.streaming_objects_dropped() IS
+    'event trigger: forgets the streams of dropped tables, fails those whose source or user mapping was dropped';
 
 -- target: the streaming table, created from the source's columns when it
 -- does not exist.  trigger: 'continuous', an interval such as '30 seconds',
@@ -232,6 +234,8 @@ CREATE FUNCTION kafka.create_streaming_table(
     RETURNS regclass
     AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
     LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kafka.create_streaming_table(text, regclass, text, text, bigint, text, boolean, text, text, text[], text, text, text, boolean, text[], integer, text[], interval, text, text, bigint, boolean, text, text, text, boolean) IS
+    'create a streaming table, kept filled from a kafka foreign table exactly once by a background worker or kafka.refresh_streaming_table';
 
 -- Changes a stream's options; NULL (not given) keeps an option as it is,
 -- reset => ARRAY['option', ...] puts options back to their defaults.  Takes
@@ -270,17 +274,23 @@ CREATE FUNCTION kafka.alter_streaming_table(
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_alter_streaming_table'
     LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kafka.alter_streaming_table(regclass, text, bigint, text, boolean, text, text, text, text, boolean, text[], text[], interval, text[], bigint, boolean, regclass, text, text[], text, integer, text, text, text, boolean, text, text) IS
+    'change a streaming table''s options from its next batch; reset => ARRAY[...] puts options back to their defaults';
 
 CREATE FUNCTION kafka.pause_streaming_table(target regclass)
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_pause_streaming_table'
     LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION kafka.pause_streaming_table(regclass) IS
+    'stop a streaming table''s ingestion, keeping its offsets';
 
 -- Also restarts a failed stream (clears its error).
 CREATE FUNCTION kafka.resume_streaming_table(target regclass)
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_resume_streaming_table'
     LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION kafka.resume_streaming_table(regclass) IS
+    'restart a paused or failed streaming table from its committed offsets';
 
 -- Forgets the stream (catalog rows, dead letters); the table stays unless
 -- drop_table => true.
@@ -289,6 +299,8 @@ CREATE FUNCTION kafka.drop_streaming_table(target regclass,
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_drop_streaming_table'
     LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kafka.drop_streaming_table(regclass, boolean) IS
+    'forget a stream (its catalog rows and dead letters); the table stays unless drop_table => true';
 
 -- Rewind or skip: 'earliest', 'latest' or {"topic":{"0":42}} (partitions
 -- not named keep their offsets).  Rows already ingested stay.
@@ -296,6 +308,8 @@ CREATE FUNCTION kafka.reset_offsets(target regclass, starting_offsets text)
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_reset_offsets'
     LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION kafka.reset_offsets(regclass, text) IS
+    'move a streaming table''s next offsets to earliest, latest or given offsets per partition';
 
 -- availableNow: ingests what the topic holds when the call starts, batch by
 -- batch (max_offsets_per_trigger), committing each batch when called on its
@@ -306,6 +320,8 @@ CREATE PROCEDURE kafka.refresh_streaming_table(target regclass,
                                                INOUT summary text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'kafka_refresh_streaming_table'
     LANGUAGE C;
+COMMENT ON PROCEDURE kafka.refresh_streaming_table(regclass, text) IS
+    'ingest what the source topic holds now into a streaming table, batch by batch (Spark''s availableNow)';
 
 -- The launcher's view of this database's streams: only those the caller may
 -- see progress of (see kafka.stream_progress).
@@ -316,6 +332,8 @@ CREATE FUNCTION kafka.stream_workers(
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'kafka_stream_workers_visible'
     LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kafka.stream_workers() IS
+    'the stream workers of this database the caller may see: pid, state, rows/s, last error, restarts';
 
 -- Per stream and partition: what runs, what was committed, how far behind.
 -- Errors quote record contents, so progress is shown only to the stream's

@@ -158,6 +158,7 @@ static const PropertyRule property_rules[] = {
 	{"sticky.partitioning.linger.ms", RULE_ALLOWED, SRV, 0, NULL, NULL},
 	{"max.in.flight.requests.per.connection", RULE_ALLOWED, SRV, 0, NULL, NULL},
 	{"max.in.flight", RULE_ALLOWED, SRV, 0, NULL, NULL},
+	{"message.send.max.retries", RULE_ALLOWED, SRV, 0, NULL, NULL},
 
 	/* Fetch tuning: the only kind a single call may change. */
 	{"fetch.wait.max.ms", RULE_ALLOWED, SRV | CALL, 0, NULL, NULL},
@@ -171,6 +172,105 @@ static const PropertyRule property_rules[] = {
 	{"queued.max.messages.kbytes", RULE_ALLOWED, SRV | CALL, 65536, NULL, NULL},
 	{"queued.min.messages", RULE_ALLOWED, SRV | CALL, 100000, NULL, NULL},
 };
+
+/*
+ * Java client properties as Spark users paste them after "kafka." (Spark
+ * hands its kafka.* options to the Java client).  Most share librdkafka's
+ * names and meaning and need no entry; these are spelled differently,
+ * measured in other units, always what kafka_fdw does, or have no
+ * equivalent.  A renamed property is then checked under librdkafka's name
+ * by the rules above, exactly as if the user had written that name: a
+ * mapping can never reach a property the policy would refuse.
+ */
+typedef enum JavaKind
+{
+	JAVA_RENAMED,				/* librdkafka's name; value as given */
+	JAVA_BYTES_TO_KIB,			/* librdkafka's name counts KiB */
+	JAVA_FORCED,				/* kafka_fdw always does what value says */
+	JAVA_NONE					/* no equivalent: hint says what to use */
+} JavaKind;
+
+typedef struct JavaProperty
+{
+	const char *name;			/* the Java client's name */
+	JavaKind	kind;
+	const char *property;		/* librdkafka's name (renamed, KiB) */
+	const char *value;			/* forced: the only value accepted */
+	/* renamed: a value librdkafka spells differently, and its spelling */
+	const char *java_value;
+	const char *librdkafka_value;
+	const char *hint;			/* none: what to use instead; forced: why */
+} JavaProperty;
+
+#define NO_GROUP_HINT "kafka_fdw assigns partitions itself and joins no consumer group."
+#define SERDE_HINT "kafka_fdw reads and writes records as bytes: decode and encode them with the format and key_format table options, or with kafka.from_json, kafka.from_avro, kafka.to_json and kafka.to_avro."
+#define TRUSTSTORE_HINT "librdkafka reads no Java trust store: give the CA certificates in PEM with kafka.ssl.ca.pem (or, as a superuser, a PEM file with kafka.ssl.ca.location)."
+#define NO_CLASSES_HINT "Java classes cannot be loaded into the database server."
+
+static const JavaProperty java_properties[] = {
+	/* spelled differently */
+	{"max.request.size", JAVA_RENAMED, "message.max.bytes", NULL, NULL, NULL, NULL},
+	{"fetch.max.wait.ms", JAVA_RENAMED, "fetch.wait.max.ms", NULL, NULL, NULL, NULL},
+	{"retries", JAVA_RENAMED, "message.send.max.retries", NULL, NULL, NULL, NULL},
+	/* Java's -1 (the operating system's default) is librdkafka's 0 */
+	{"send.buffer.bytes", JAVA_RENAMED, "socket.send.buffer.bytes", NULL, "-1", "0", NULL},
+	{"receive.buffer.bytes", JAVA_RENAMED, "socket.receive.buffer.bytes", NULL, "-1", "0", NULL},
+	/* Java's empty algorithm turns host name verification off: "none" */
+	{"ssl.endpoint.identification.algorithm", JAVA_RENAMED, "ssl.endpoint.identification.algorithm",
+	NULL, "", "none", NULL},
+	/* other units */
+	{"buffer.memory", JAVA_BYTES_TO_KIB, "queue.buffering.max.kbytes", NULL, NULL, NULL, NULL},
+	/* what kafka_fdw always does */
+	{"enable.idempotence", JAVA_FORCED, NULL, "true", NULL, NULL,
+	"the producer is always idempotent"},
+	{"isolation.level", JAVA_FORCED, NULL, "read_committed", NULL, NULL,
+	"consumers always read committed records only"},
+	/* no equivalent */
+	{"max.poll.records", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"kafka_fdw has no poll loop to size: a streaming table's batches are sized by max_offsets_per_trigger (maxOffsetsPerTrigger), and read_kafka reads the offsets it is given (endingOffsets)."},
+	{"max.poll.interval.ms", JAVA_NONE, NULL, NULL, NULL, NULL, NO_GROUP_HINT},
+	{"session.timeout.ms", JAVA_NONE, NULL, NULL, NULL, NULL, NO_GROUP_HINT},
+	{"heartbeat.interval.ms", JAVA_NONE, NULL, NULL, NULL, NULL, NO_GROUP_HINT},
+	{"partition.assignment.strategy", JAVA_NONE, NULL, NULL, NULL, NULL, NO_GROUP_HINT},
+	{"auto.commit.interval.ms", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"kafka_fdw keeps offsets itself and never commits them automatically."},
+	{"key.deserializer", JAVA_NONE, NULL, NULL, NULL, NULL, SERDE_HINT},
+	{"value.deserializer", JAVA_NONE, NULL, NULL, NULL, NULL, SERDE_HINT},
+	{"key.serializer", JAVA_NONE, NULL, NULL, NULL, NULL, SERDE_HINT},
+	{"value.serializer", JAVA_NONE, NULL, NULL, NULL, NULL, SERDE_HINT},
+	{"interceptor.classes", JAVA_NONE, NULL, NULL, NULL, NULL, NO_CLASSES_HINT},
+	{"metric.reporters", JAVA_NONE, NULL, NULL, NULL, NULL, NO_CLASSES_HINT},
+	{"partitioner.class", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"Java classes cannot be loaded into the database server; librdkafka's kafka.partitioner chooses among its built-in partitioners."},
+	{"sasl.login.callback.handler.class", JAVA_NONE, NULL, NULL, NULL, NULL, NO_CLASSES_HINT},
+	{"sasl.client.callback.handler.class", JAVA_NONE, NULL, NULL, NULL, NULL, NO_CLASSES_HINT},
+	{"ssl.truststore.location", JAVA_NONE, NULL, NULL, NULL, NULL, TRUSTSTORE_HINT},
+	{"ssl.truststore.password", JAVA_NONE, NULL, NULL, NULL, NULL, TRUSTSTORE_HINT},
+	{"ssl.truststore.type", JAVA_NONE, NULL, NULL, NULL, NULL, TRUSTSTORE_HINT},
+	{"ssl.truststore.certificates", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"Give the CA certificates (PEM) with kafka.ssl.ca.pem."},
+	{"ssl.keystore.type", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"librdkafka reads PKCS#12 key stores (kafka.ssl.keystore.location) or PEM (kafka.ssl.certificate.pem, with kafka.ssl.key.pem in the user mapping)."},
+	{"ssl.keystore.key", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"Give the private key (PEM) with kafka.ssl.key.pem in the user mapping."},
+	{"ssl.keystore.certificate.chain", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"Give the certificate (PEM) with kafka.ssl.certificate.pem."},
+	{"ssl.protocol", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"librdkafka negotiates the TLS version with OpenSSL and has no such setting."},
+	{"ssl.enabled.protocols", JAVA_NONE, NULL, NULL, NULL, NULL,
+	"librdkafka negotiates the TLS version with OpenSSL and has no such setting."},
+};
+
+static const JavaProperty *
+find_java_property(const char *name)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(java_properties) / sizeof(java_properties[0]); i++)
+		if (strcmp(java_properties[i].name, name) == 0)
+			return &java_properties[i];
+	return NULL;
+}
 
 static const PropertyRule *
 find_rule(const char *name)
@@ -186,7 +286,8 @@ find_rule(const char *name)
 bool
 kafka_property_is_secret(const char *name)
 {
-	const PropertyRule *rule = find_rule(name);
+	const JavaProperty *java = find_java_property(name);
+	const PropertyRule *rule = find_rule(java && java->property ? java->property : name);
 
 	return rule != NULL && rule->kind == RULE_SECRET;
 }
@@ -236,6 +337,62 @@ parse_count(const char *value, int64_t *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+KafkaPropertyTranslation
+kafka_property_translate(const char *name, const char *value,
+						 char *buf, size_t bufsize)
+{
+	KafkaPropertyTranslation t;
+	const JavaProperty *java = find_java_property(name);
+
+	t.kind = KAFKA_TRANSLATION_SAME;
+	t.property = name;
+	t.value = value;
+	t.note = NULL;
+	if (java == NULL)
+		return t;
+
+	switch (java->kind)
+	{
+		case JAVA_RENAMED:
+			t.property = java->property;
+			if (value != NULL && java->java_value != NULL &&
+				strcmp(value, java->java_value) == 0)
+				t.value = java->librdkafka_value;
+			break;
+		case JAVA_BYTES_TO_KIB:
+			{
+				int64_t		bytes;
+
+				t.property = java->property;
+				t.note = "in KiB, rounded up";
+				if (value == NULL)
+					break;
+				if (!parse_count(value, &bytes))
+				{
+					t.kind = KAFKA_TRANSLATION_BAD_VALUE;
+					return t;
+				}
+				snprintf(buf, bufsize, "%lld", (long long) (bytes / 1024 + (bytes % 1024 != 0)));
+				t.value = buf;
+			}
+			break;
+		case JAVA_FORCED:
+			t.property = NULL;
+			t.note = java->hint;
+			t.kind = value != NULL && strcasecmp(value, java->value) == 0 ?
+				KAFKA_TRANSLATION_NO_OP : KAFKA_TRANSLATION_FORCED;
+			return t;
+		case JAVA_NONE:
+			t.property = NULL;
+			t.note = java->hint;
+			t.kind = KAFKA_TRANSLATION_NO_EQUIVALENT;
+			return t;
+	}
+	if (strcmp(t.property, name) != 0)
+		t.kind = KAFKA_TRANSLATION_RENAMED;
+	return t;
 }
 
 /* librdkafka's message without its trailing newline or period */
@@ -317,6 +474,13 @@ forced_setting_conflict(const char *name, const char *value)
 		if (parse_count(value, &n) && n > 5)
 			return "the producer is always idempotent, which allows at most 5 requests in flight";
 	}
+	else if (strcmp(name, "message.send.max.retries") == 0 || strcmp(name, "retries") == 0)
+	{
+		int64_t		n;
+
+		if (parse_count(value, &n) && n == 0)
+			return "the producer is always idempotent, which needs at least 1 retry";
+	}
 	return NULL;
 }
 
@@ -326,6 +490,8 @@ kafka_property_check(const char *name, const char *value,
 {
 	KafkaPropertyCheck result;
 	const PropertyRule *rule;
+	KafkaPropertyTranslation translation;
+	char		converted[32];
 
 	memset(&result, 0, sizeof(result));
 	result.verdict = KAFKA_PROPERTY_OK;
@@ -337,6 +503,34 @@ kafka_property_check(const char *name, const char *value,
 		result.why = "it replaces the real cluster with an in-process fake";
 		return result;
 	}
+
+	/* a Java client name: what it means to librdkafka, if anything */
+	translation = kafka_property_translate(name, value, converted, sizeof(converted));
+	result.property = translation.property;
+	switch (translation.kind)
+	{
+		case KAFKA_TRANSLATION_SAME:
+			break;
+		case KAFKA_TRANSLATION_RENAMED:
+			result.unit = translation.note;
+			break;
+		case KAFKA_TRANSLATION_NO_OP:
+			return result;
+		case KAFKA_TRANSLATION_FORCED:
+			result.verdict = KAFKA_PROPERTY_OWNED;
+			result.why = translation.note;
+			return result;
+		case KAFKA_TRANSLATION_NO_EQUIVALENT:
+			result.verdict = KAFKA_PROPERTY_NO_EQUIVALENT;
+			result.why = translation.note;
+			return result;
+		case KAFKA_TRANSLATION_BAD_VALUE:
+			result.verdict = KAFKA_PROPERTY_BAD_VALUE;
+			result.unit = translation.note;
+			return result;
+	}
+	name = translation.property;
+	value = translation.value;
 
 	rule = find_rule(name);
 	if (rule == NULL)

@@ -36,8 +36,11 @@ typedef enum KafkaPropertyVerdict
 	KAFKA_PROPERTY_BAD_VALUE,	/* not a valid value for the property */
 	KAFKA_PROPERTY_INVALID,		/* librdkafka refuses the value (detail) */
 	KAFKA_PROPERTY_UNSUPPORTED, /* this librdkafka build lacks it (detail) */
-	KAFKA_PROPERTY_CONFLICT		/* the value contradicts what the extension
+	KAFKA_PROPERTY_CONFLICT,	/* the value contradicts what the extension
 								 * forces (why) */
+	KAFKA_PROPERTY_NO_EQUIVALENT	/* a Java client property librdkafka or
+									 * kafka_fdw has no use for (why: what
+									 * to use instead, a sentence) */
 } KafkaPropertyVerdict;
 
 typedef struct KafkaPropertyCheck
@@ -47,6 +50,9 @@ typedef struct KafkaPropertyCheck
 	int64_t		bound;			/* for TOO_LARGE */
 	unsigned	allowed_contexts;	/* for WRONG_PLACE */
 	bool		value_rule;		/* SUPERUSER only because of this value */
+	/* librdkafka's name the rules were applied to; NULL: nothing to set */
+	const char *property;
+	const char *unit;			/* a unit conversion on the way, or NULL */
 	/* librdkafka's own words for INVALID/UNSUPPORTED; empty for secrets */
 	char		detail[256];
 } KafkaPropertyCheck;
@@ -54,15 +60,51 @@ typedef struct KafkaPropertyCheck
 /*
  * Check one librdkafka property (name without the "kafka." prefix) with its
  * value, written in context (one KAFKA_CTX_* bit) by a user who is or is not
- * privileged (superuser).  A property the policy lets through has its value
- * tried on a throwaway librdkafka configuration, so a value librdkafka would
- * refuse at connection time is refused now; the detail of a secret's refusal
- * never quotes the value.
+ * privileged (superuser).  A Java client name is first translated (see
+ * kafka_property_translate) and the rules applied to librdkafka's name and
+ * value.  A property the policy lets through has its value tried on a
+ * throwaway librdkafka configuration, so a value librdkafka would refuse at
+ * connection time is refused now; the detail of a secret's refusal never
+ * quotes the value.
  */
 extern KafkaPropertyCheck kafka_property_check(const char *name,
 											   const char *value,
 											   unsigned context,
 											   bool privileged);
+
+/*
+ * Java client property names (as Spark users write them after "kafka.")
+ * translated to librdkafka's: one table drives the renames, the unit
+ * conversions, the values kafka_fdw always uses and the refusals.
+ */
+typedef enum KafkaTranslationKind
+{
+	KAFKA_TRANSLATION_SAME,		/* librdkafka's own name: set as given */
+	KAFKA_TRANSLATION_RENAMED,	/* set property = value instead */
+	KAFKA_TRANSLATION_NO_OP,	/* kafka_fdw always does this: set nothing */
+	KAFKA_TRANSLATION_FORCED,	/* contradicts what kafka_fdw always does
+								 * (note: why) */
+	KAFKA_TRANSLATION_NO_EQUIVALENT,	/* note: what to use instead */
+	KAFKA_TRANSLATION_BAD_VALUE /* a unit conversion needs a whole number */
+} KafkaTranslationKind;
+
+typedef struct KafkaPropertyTranslation
+{
+	KafkaTranslationKind kind;
+	const char *property;		/* librdkafka's name (SAME, RENAMED) */
+	const char *value;			/* the value given, a static spelling, or buf */
+	const char *note;			/* a unit ("in KiB, rounded up"), why or hint */
+} KafkaPropertyTranslation;
+
+/*
+ * Translate name (without "kafka.") and value; a converted value is written
+ * into buf.  Only names, units and spellings change: the result must still
+ * pass kafka_property_check under librdkafka's name.
+ */
+extern KafkaPropertyTranslation kafka_property_translate(const char *name,
+														 const char *value,
+														 char *buf,
+														 size_t bufsize);
 
 /*
  * What password_required needs to know about a connection: the credentials
@@ -92,7 +134,10 @@ typedef struct KafkaCredentialFacts
  */
 extern bool kafka_connection_uses_credential(const KafkaCredentialFacts *facts);
 
-/* Is this property a secret (masked everywhere, user mappings only)? */
+/*
+ * Is this property (librdkafka's or a Java client name for it) a secret
+ * (masked everywhere, user mappings only)?
+ */
 extern bool kafka_property_is_secret(const char *name);
 
 /*

@@ -125,9 +125,28 @@ load_object(const char *text, char *errbuf, size_t errlen)
 	return root;
 }
 
+static bool parse_spec(const char *text, bool keywords, bool timestamps,
+					   KafkaTimestampParser parse_timestamp,
+					   KafkaOffsetSpec *out, char *errbuf, size_t errlen);
+
 bool
 kafka_parse_offset_spec(const char *text, bool keywords, bool timestamps,
 						KafkaOffsetSpec *out, char *errbuf, size_t errlen)
+{
+	return parse_spec(text, keywords, timestamps, NULL, out, errbuf, errlen);
+}
+
+bool
+kafka_parse_timestamp_spec(const char *text, KafkaTimestampParser parse_timestamp,
+						   KafkaOffsetSpec *out, char *errbuf, size_t errlen)
+{
+	return parse_spec(text, false, true, parse_timestamp, out, errbuf, errlen);
+}
+
+static bool
+parse_spec(const char *text, bool keywords, bool timestamps,
+		   KafkaTimestampParser parse_timestamp,
+		   KafkaOffsetSpec *out, char *errbuf, size_t errlen)
 {
 	json_t	   *root;
 	const char *topic;
@@ -181,13 +200,31 @@ kafka_parse_offset_spec(const char *text, bool keywords, bool timestamps,
 				snprintf(errbuf, errlen, "invalid partition \"%.40s\" for topic \"%.200s\"", pkey, topic);
 				goto fail;
 			}
-			if (!json_is_integer(pvalue))
+			if (parse_timestamp != NULL && json_is_string(pvalue))
 			{
-				snprintf(errbuf, errlen, "the %s for %.200s[%d] must be an integer",
-						 timestamps ? "timestamp" : "offset", topic, partition);
+				int64_t		ms;
+				char		why[200];
+
+				why[0] = '\0';
+				if (!parse_timestamp(json_string_value(pvalue), &ms, why, sizeof(why)))
+				{
+					snprintf(errbuf, errlen, "the timestamp for %.200s[%d]: %s",
+							 topic, partition, why);
+					goto fail;
+				}
+				v = ms;
+			}
+			else if (!json_is_integer(pvalue))
+			{
+				snprintf(errbuf, errlen, "the %s for %.200s[%d] must be %s",
+						 timestamps ? "timestamp" : "offset", topic, partition,
+						 parse_timestamp != NULL ?
+						 "an integer (milliseconds since 1970) or a string (a timestamp)" :
+						 "an integer");
 				goto fail;
 			}
-			v = json_integer_value(pvalue);
+			else
+				v = json_integer_value(pvalue);
 			if (timestamps ? v < 0 : v < -2)
 			{
 				snprintf(errbuf, errlen, "invalid %s %lld for %.200s[%d]%s",

@@ -6,7 +6,8 @@
  * startingOffsets / endingOffsets: "earliest", "latest" or
  *   {"topic":{"0":23,"1":-2}}  (-2 earliest, -1 latest)
  * assign: {"topic":[0,1]}
- * starting/endingOffsetsByTimestamp: {"topic":{"0":1700000000000}}
+ * starting/endingOffsetsByTimestamp: {"topic":{"0":1700000000000}}, or
+ *   {"topic":{"0":"2024-05-01 12:00:00+00"}} (a string the caller parses)
  *
  * Free of PostgreSQL headers so it can be unit-tested (test/unit).
  *
@@ -52,6 +53,23 @@ typedef struct KafkaOffsetSpec
 extern bool kafka_parse_offset_spec(const char *text, bool keywords,
 									bool timestamps, KafkaOffsetSpec *out,
 									char *errbuf, size_t errlen);
+
+/*
+ * Turns a timestamp written as a string into milliseconds since 1970; on
+ * failure returns false with a message in errbuf.  It must not throw: the
+ * parser holds memory of its own while it calls it.
+ */
+typedef bool (*KafkaTimestampParser) (const char *text, int64_t *ms,
+									  char *errbuf, size_t errlen);
+
+/*
+ * Parse a timestamp specification: numbers are milliseconds since 1970
+ * (>= 0), strings go through parse_timestamp.
+ */
+extern bool kafka_parse_timestamp_spec(const char *text,
+									   KafkaTimestampParser parse_timestamp,
+									   KafkaOffsetSpec *out,
+									   char *errbuf, size_t errlen);
 
 /* Parse {"topic":[0,1]}; entries' value is unused (0). */
 extern bool kafka_parse_assign_spec(const char *text, KafkaOffsetSpec *out,

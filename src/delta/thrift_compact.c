@@ -165,12 +165,6 @@ thrift_write_i32(ThriftWriter *writer, int32 value)
 }
 
 void
-thrift_write_i64(ThriftWriter *writer, int64 value)
-{
-	put_varint(writer->out, zigzag64(value));
-}
-
-void
 thrift_write_binary(ThriftWriter *writer, const void *data, int len)
 {
 	put_varint(writer->out, (uint64) len);

@@ -63,7 +63,6 @@ extern void thrift_field_list_begin(ThriftWriter *writer, int16 id,
 
 /* List elements (no field header). */
 extern void thrift_write_i32(ThriftWriter *writer, int32 value);
-extern void thrift_write_i64(ThriftWriter *writer, int64 value);
 extern void thrift_write_binary(ThriftWriter *writer, const void *data,
 								int len);
 

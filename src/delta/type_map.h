@@ -108,10 +108,6 @@ extern char *delta_columns_bind(DeltaColumn *columns, int ncolumns,
 								const DeltaField *fields, int nfields,
 								bool timestamp_ntz_given);
 
-/* Whether two column lists would produce the same Delta schema. */
-extern bool delta_columns_match_fields(const DeltaColumn *columns, int ncolumns,
-									   const DeltaField *fields, int nfields);
-
 extern bool delta_columns_need_timestamp_ntz(const DeltaColumn *columns,
 											 int ncolumns);
 

@@ -57,21 +57,6 @@ static const struct
 	{"rescued", KAFKA_COLUMN_RESCUED},
 };
 
-const char *
-kafka_column_role_name(KafkaColumnRole role)
-{
-	int			i;
-
-	if (role == KAFKA_COLUMN_PAYLOAD)
-		return "payload";
-	if (role == KAFKA_COLUMN_HEADER)
-		return "header:<name>";
-	for (i = 0; i < lengthof(role_names); i++)
-		if (role_names[i].role == role)
-			return role_names[i].name;
-	return "dropped";
-}
-
 static void
 column_type_error(KafkaTable *table, Form_pg_attribute att, const char *kind,
 				  const char *allowed)

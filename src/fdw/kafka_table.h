@@ -162,7 +162,6 @@ extern void kafka_table_report_error(KafkaTable *table, rd_kafka_message_t *msg,
  */
 extern bool kafka_table_needs_subtransactions(KafkaTable *table);
 
-extern const char *kafka_column_role_name(KafkaColumnRole role);
 extern const char *kafka_on_error_name(KafkaOnError on_error);
 
 /* The type kafka.header[]. */

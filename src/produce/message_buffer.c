@@ -149,12 +149,6 @@ kafka_message_buffer_bytes(KafkaMessageBuffer *buffer)
 	return buffer->file_length + buffer->memory.len;
 }
 
-bool
-kafka_message_buffer_spilled(KafkaMessageBuffer *buffer)
-{
-	return buffer->file >= 0;
-}
-
 /* The writer thread: write each queued part, in order, until told to stop. */
 static void *
 spill_writer_main(void *arg)

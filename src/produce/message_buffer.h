@@ -45,7 +45,6 @@ extern void kafka_message_buffer_append(KafkaMessageBuffer *buffer,
 										const KafkaMessageData *message);
 extern int64 kafka_message_buffer_count(KafkaMessageBuffer *buffer);
 extern uint64 kafka_message_buffer_bytes(KafkaMessageBuffer *buffer);
-extern bool kafka_message_buffer_spilled(KafkaMessageBuffer *buffer);
 
 /* Subtransaction end: forget (abort) the messages of subid and its children. */
 extern void kafka_message_buffer_abort_sub(KafkaMessageBuffer *buffer,

@@ -14,14 +14,21 @@
  */
 #include "postgres.h"
 
+#include <errno.h>
+
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/supportnodes.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -39,6 +46,181 @@ text_arg(Datum *args, bool *argnulls, int i)
 	return argnulls[i] ? NULL : TextDatumGetCString(args[i]);
 }
 
+/*
+ * A timestamp as Kafka's milliseconds since 1970, rounded up: offsets for a
+ * timestamp are those of the first record at or after it, so a record of
+ * millisecond m counts as "at or after" ts exactly when m >= ceil(ts).
+ * False when ts is infinite or before 1970.
+ */
+static bool
+timestamptz_to_kafka_ms(TimestampTz ts, int64 *ms)
+{
+	if (TIMESTAMP_NOT_FINITE(ts) || ts < -KAFKA_UNIX_TO_POSTGRES_USECS)
+		return false;
+	ts += KAFKA_UNIX_TO_POSTGRES_USECS;
+	*ms = ts / 1000 + (ts % 1000 != 0);
+	return true;
+}
+
+/*
+ * Milliseconds since 1970 written as digits, or a timestamptz literal (a
+ * literal without a time zone is in the session's, as a timestamptz cast
+ * reads it).  Does not throw (KafkaTimestampParser): ParseDateTime and
+ * DecodeDateTime report errors as codes.
+ */
+static bool
+parse_timestamp_text(const char *text, int64_t *ms, char *errbuf, size_t errlen)
+{
+	const char *p = text;
+	TimestampTz ts;
+
+	while (*p == ' ')
+		p++;
+	if (*p >= '0' && *p <= '9')
+	{
+		char	   *end;
+		long long	v;
+
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (*end == '\0')
+		{
+			if (errno != 0)
+			{
+				snprintf(errbuf, errlen, "\"%.80s\" is out of range", text);
+				return false;
+			}
+			*ms = v;
+			return true;
+		}
+	}
+
+	{
+#if PG_VERSION_NUM >= 160000
+		ErrorSaveContext escontext = {T_ErrorSaveContext};
+		Datum		result;
+
+		if (!DirectInputFunctionCallSafe(timestamptz_in, (char *) text, InvalidOid, -1,
+										 (Node *) &escontext, &result))
+		{
+			snprintf(errbuf, errlen, "\"%.80s\" is neither milliseconds since 1970 nor a timestamp", text);
+			return false;
+		}
+		ts = DatumGetTimestampTz(result);
+#else
+		fsec_t		fsec;
+		struct pg_tm tt;
+		int			tz;
+		int			dtype;
+		int			nf;
+		char	   *field[MAXDATEFIELDS];
+		int			ftype[MAXDATEFIELDS];
+		char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+		int			dterr;
+
+		dterr = ParseDateTime(text, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
+		if (dterr == 0)
+			dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+		if (dterr != 0 || (dtype != DTK_DATE && dtype != DTK_EPOCH &&
+						   dtype != DTK_LATE && dtype != DTK_EARLY))
+		{
+			snprintf(errbuf, errlen, "\"%.80s\" is neither milliseconds since 1970 nor a timestamp", text);
+			return false;
+		}
+		if (dtype == DTK_EPOCH)
+			ts = SetEpochTimestamp();
+		else if (dtype == DTK_LATE)
+			TIMESTAMP_NOEND(ts);
+		else if (dtype == DTK_EARLY)
+			TIMESTAMP_NOBEGIN(ts);
+		else if (tm2timestamp(&tt, fsec, &tz, &ts) != 0)
+		{
+			snprintf(errbuf, errlen, "\"%.80s\" is out of range", text);
+			return false;
+		}
+#endif
+	}
+	if (!timestamptz_to_kafka_ms(ts, ms))
+	{
+		snprintf(errbuf, errlen, "\"%.80s\" is not a finite time since 1970-01-01 UTC", text);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * startingTimestamp and endingTimestamp are declared "any": a whole number
+ * is milliseconds since 1970 (Spark's form, and the bigint of releases
+ * before 0.6), a timestamptz, timestamp (in the session time zone) or date
+ * is a point in time, and text (or an untyped literal) is either.
+ */
+static int64
+timestamp_arg(Datum value, Oid type, const char *option_name)
+{
+	int64		ms = 0;
+	TimestampTz ts;
+	char		typcategory;
+	bool		preferred;
+	char		err[256];
+
+	switch (type)
+	{
+		case INT2OID:
+			ms = DatumGetInt16(value);
+			break;
+		case INT4OID:
+			ms = DatumGetInt32(value);
+			break;
+		case INT8OID:
+		case InvalidOid:		/* called without an expression: bigint */
+			ms = DatumGetInt64(value);
+			break;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			if (type == TIMESTAMPTZOID)
+				ts = DatumGetTimestampTz(value);
+			else if (type == TIMESTAMPOID)
+				ts = DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
+			else
+				ts = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+			if (!timestamptz_to_kafka_ms(ts, &ms))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for %s: %s", option_name,
+								DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(ts)))),
+						 errhint("Give a finite time since 1970-01-01 UTC.")));
+			return ms;
+		default:
+			get_type_category_preferred(type, &typcategory, &preferred);
+			if (typcategory == TYPCATEGORY_STRING || type == UNKNOWNOID)
+			{
+				Oid			output;
+				bool		varlena;
+
+				getTypeOutputInfo(type, &output, &varlena);
+				if (!parse_timestamp_text(OidOutputFunctionCall(output, value), &ms, err, sizeof(err)))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for %s: %s", option_name, err),
+							 errhint("Give a timestamptz such as '2024-05-01 12:00:00+00' or milliseconds since 1970-01-01 UTC.")));
+				break;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s must be milliseconds since 1970 (an integer) or a timestamp, not type %s",
+							option_name, format_type_be(type))));
+	}
+	if (ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for %s: " INT64_FORMAT, option_name, ms),
+				 errhint("Give milliseconds since 1970-01-01 UTC, or a timestamptz.")));
+	return ms;
+}
+
 static void
 apply_timestamps(List *ranges, const char *text, bool is_start, const char *option_name)
 {
@@ -46,11 +228,11 @@ apply_timestamps(List *ranges, const char *text, bool is_start, const char *opti
 	char		err[256];
 	ListCell   *lc;
 
-	if (!kafka_parse_offset_spec(text, false, true, &spec, err, sizeof(err)))
+	if (!kafka_parse_timestamp_spec(text, parse_timestamp_text, &spec, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for %s: %s", option_name, err),
-				 errhint("Expected JSON such as {\"topic\":{\"0\":1700000000000}} (milliseconds since 1970).")));
+				 errhint("Expected JSON such as {\"topic\":{\"0\":1700000000000}} (milliseconds since 1970) or {\"topic\":{\"0\":\"2024-05-01 12:00:00+00\"}}.")));
 	foreach(lc, ranges)
 	{
 		KafkaPartitionRange *r = lfirst(lc);
@@ -66,19 +248,9 @@ apply_timestamps(List *ranges, const char *text, bool is_start, const char *opti
 	kafka_offset_spec_free(&spec);
 }
 
-static void
-check_timestamp_arg(int64 value, const char *option_name)
-{
-	if (value < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for %s: " INT64_FORMAT, option_name, value),
-				 errhint("Give milliseconds since 1970-01-01 UTC.")));
-}
-
 ReadKafkaState *
-read_kafka_begin(Datum *args, bool *argnulls, TupleDesc result_desc,
-				 MemoryContext parent)
+read_kafka_begin(Datum *args, bool *argnulls, Oid *argtypes,
+				 TupleDesc result_desc, MemoryContext parent)
 {
 	MemoryContext context = AllocSetContextCreate(parent, "kafka read",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -93,6 +265,8 @@ read_kafka_begin(Datum *args, bool *argnulls, TupleDesc result_desc,
 	bool		fail_on_data_loss;
 	KafkaClient *probe;
 	char	   *text;
+	int64		starting_timestamp = 0;
+	int64		ending_timestamp = 0;
 
 	state->context = context;
 
@@ -142,9 +316,11 @@ read_kafka_begin(Datum *args, bool *argnulls, TupleDesc result_desc,
 		DatumGetBool(args[RK_ARG_FAIL_ON_DATA_LOSS]);
 
 	if (!argnulls[RK_ARG_STARTING_TIMESTAMP])
-		check_timestamp_arg(DatumGetInt64(args[RK_ARG_STARTING_TIMESTAMP]), "startingTimestamp");
+		starting_timestamp = timestamp_arg(args[RK_ARG_STARTING_TIMESTAMP],
+										   argtypes[RK_ARG_STARTING_TIMESTAMP], "startingTimestamp");
 	if (!argnulls[RK_ARG_ENDING_TIMESTAMP])
-		check_timestamp_arg(DatumGetInt64(args[RK_ARG_ENDING_TIMESTAMP]), "endingTimestamp");
+		ending_timestamp = timestamp_arg(args[RK_ARG_ENDING_TIMESTAMP],
+										 argtypes[RK_ARG_ENDING_TIMESTAMP], "endingTimestamp");
 
 	/* a short-lived client learns the partitions and their offsets */
 	probe = kafka_client_create(state->spec, KAFKA_CLIENT_CONSUMER);
@@ -168,9 +344,9 @@ read_kafka_begin(Datum *args, bool *argnulls, TupleDesc result_desc,
 			KafkaPartitionRange *r = lfirst(lc);
 
 			if (!argnulls[RK_ARG_STARTING_TIMESTAMP])
-				r->start_timestamp = DatumGetInt64(args[RK_ARG_STARTING_TIMESTAMP]);
+				r->start_timestamp = starting_timestamp;
 			if (!argnulls[RK_ARG_ENDING_TIMESTAMP])
-				r->end_timestamp = DatumGetInt64(args[RK_ARG_ENDING_TIMESTAMP]);
+				r->end_timestamp = ending_timestamp;
 		}
 	}
 	kafka_resolve_ranges(probe, state->ranges, fail_on_data_loss);
@@ -341,6 +517,7 @@ read_kafka(PG_FUNCTION_ARGS)
 		TupleDesc	desc;
 		Datum		args[RK_NARGS];
 		bool		argnulls[RK_NARGS];
+		Oid			argtypes[RK_NARGS];
 		int			i;
 		MemoryContext old;
 		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -354,8 +531,10 @@ read_kafka(PG_FUNCTION_ARGS)
 		{
 			argnulls[i] = PG_ARGISNULL(i);
 			args[i] = argnulls[i] ? (Datum) 0 : PG_GETARG_DATUM(i);
+			argtypes[i] = get_fn_expr_argtype(fcinfo->flinfo, i);
 		}
-		state = read_kafka_begin(args, argnulls, desc, funcctx->multi_call_memory_ctx);
+		state = read_kafka_begin(args, argnulls, argtypes, desc,
+								 funcctx->multi_call_memory_ctx);
 		funcctx->user_fctx = state;
 		if (rsinfo && IsA(rsinfo, ReturnSetInfo) && rsinfo->econtext)
 		{

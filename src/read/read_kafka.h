@@ -62,8 +62,12 @@ typedef struct ReadKafkaState
 	int64		rows;
 } ReadKafkaState;
 
-/* Start a read: validate arguments, connect, fix the ranges. */
+/*
+ * Start a read: validate arguments (argtypes: their types, for the "any"
+ * timestamps), connect, fix the ranges.
+ */
 extern ReadKafkaState *read_kafka_begin(Datum *args, bool *argnulls,
+										Oid *argtypes,
 										TupleDesc result_desc,
 										MemoryContext parent);
 

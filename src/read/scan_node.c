@@ -207,8 +207,10 @@ static void
 start_read(KafkaScanState *state)
 {
 	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	CustomScan *cscan = (CustomScan *) state->css.ss.ps.plan;
 	Datum		args[RK_NARGS];
 	bool		argnulls[RK_NARGS];
+	Oid			argtypes[RK_NARGS];
 	ListCell   *lc;
 	int			i = 0;
 	MemoryContext old;
@@ -220,9 +222,10 @@ start_read(KafkaScanState *state)
 	foreach(lc, state->arg_states)
 	{
 		args[i] = ExecEvalExpr((ExprState *) lfirst(lc), econtext, &argnulls[i]);
+		argtypes[i] = exprType((Node *) list_nth(cscan->custom_exprs, i));
 		i++;
 	}
-	state->read = read_kafka_begin(args, argnulls,
+	state->read = read_kafka_begin(args, argnulls, argtypes,
 								   state->css.ss.ss_ScanTupleSlot->tts_tupleDescriptor,
 								   econtext->ecxt_per_query_memory);
 	MemoryContextSwitchTo(old);

@@ -17,6 +17,8 @@
 #     alter_streaming_table to a stream created on 0.4, source_header and
 #     dead_letter_topic set and reset each on its own; the output checked
 #     with an independent reader (kcat).
+#   - A view calling read_kafka with a bigint timestamp survives the update
+#     (0.6 makes the timestamps "any"), and so does its dump.
 #   - Its objects are those of a fresh install, and the updated database
 #     dumps and restores.
 
@@ -44,6 +46,10 @@ is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extn
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw OPTIONS (bootstrap_servers '$bs');
 	CREATE USER MAPPING FOR PUBLIC SERVER k;
+	-- read_kafka's timestamps become "any" in 0.6: a view calling it with
+	-- a bigint must survive the update
+	CREATE VIEW up_until_2100 AS SELECT "partition", "offset"
+	  FROM kafka.read_kafka(server => 'k', subscribe => 'up', endingTimestamp => 4102444800000);
 	CREATE FOREIGN TABLE up_topic (event_id bigint, user_id int,
 		_partition int OPTIONS (kafka 'partition'), _offset bigint OPTIONS (kafka 'offset'))
 	  SERVER k OPTIONS (topic 'up', format 'json');
@@ -212,6 +218,10 @@ ok(wait_for(sprintf($offsets, 'keyed_state'), "$keyed", 'keyed after'), 'the key
 ok(wait_for(sprintf($offsets, 'evo_events'), "$evo", 'evo after'), 'the evolving stream runs on after the update');
 ok(wait_for(sprintf($offsets, 'relay'), "$total", 'relay after'), 'the stream into kafka runs on after the update');
 is(query($rows), "$good $good", 'every record exactly once across the update');
+is(query(q{SELECT count(*) FROM up_until_2100}), "$total",
+	'a view calling read_kafka with a bigint timestamp works after the update');
+is(query(q{SELECT count(*) FROM kafka.read_kafka(server => 'k', subscribe => 'up',
+	endingTimestamp => '2100-01-01 00:00:00+00')}), "$total", 'and read_kafka takes a timestamptz literal');
 is(query(q{SELECT count(*) || ' ' || count(DISTINCT ("partition", "offset")) FROM kafka.dead_letters
 	WHERE stream = 'up_events'::regclass}), "$bad $bad", 'dead letters kept and added once');
 is(query($state), 'a=10,d=4,e=5', 'the keyed table holds the last change per key');
@@ -291,6 +301,8 @@ my $catalog = q{SELECT string_agg(format('%s %s %s %s %s %s %s %s', target, stat
 	(SELECT string_agg(key[1] || '@' || sequence, ',' ORDER BY key) FROM kafka.stream_tombstones)
 	FROM kafka.streaming_tables};
 is($node->safe_psql('restored', $catalog), query($catalog), 'catalog restored');
+is($node->safe_psql('restored', q{SELECT count(*) FROM up_until_2100}), "$total",
+	'the view calling read_kafka restored');
 $node->safe_psql('restored', q{SELECT kafka.pause_streaming_table(target) FROM kafka.streaming_tables});
 query('DROP DATABASE restored');
 

@@ -284,14 +284,183 @@ test_offset_specs(void)
 	check(kafka_resolve_timestamp_offset(3, 5, 10) == 5, "timestamp: clamped to low watermark");
 }
 
+/*
+ * Java client names (Spark's kafka.* options): renamed and converted to
+ * librdkafka's, always-true ones accepted as no-ops, the rest refused with a
+ * hint, and never a way around the rules librdkafka's name is under.
+ */
+static void
+test_java_names(void)
+{
+	static const struct
+	{
+		const char *java;
+		const char *java_value;
+		const char *property;
+		const char *value;
+	}			renames[] = {
+		{"max.request.size", "2000000", "message.max.bytes", "2000000"},
+		{"fetch.max.wait.ms", "250", "fetch.wait.max.ms", "250"},
+		{"retries", "3", "message.send.max.retries", "3"},
+		{"send.buffer.bytes", "-1", "socket.send.buffer.bytes", "0"},
+		{"receive.buffer.bytes", "65536", "socket.receive.buffer.bytes", "65536"},
+		{"buffer.memory", "33554432", "queue.buffering.max.kbytes", "32768"},
+		{"buffer.memory", "1025", "queue.buffering.max.kbytes", "2"},
+		{"ssl.endpoint.identification.algorithm", "", "ssl.endpoint.identification.algorithm", "none"},
+	};
+	static const unsigned contexts[] = {
+		KAFKA_CTX_SERVER, KAFKA_CTX_USER_MAPPING, KAFKA_CTX_CALL
+	};
+	KafkaPropertyCheck c;
+	KafkaPropertyTranslation t;
+	char		buf[32];
+	char		what[160];
+	size_t		i;
+	int			same = 1;
+
+	for (i = 0; i < sizeof(renames) / sizeof(renames[0]); i++)
+	{
+		t = kafka_property_translate(renames[i].java, renames[i].java_value, buf, sizeof(buf));
+		snprintf(what, sizeof(what), "java names: %s=%s is librdkafka's %s=%s",
+				 renames[i].java, renames[i].java_value, renames[i].property, renames[i].value);
+		check(t.property != NULL && strcmp(t.property, renames[i].property) == 0 &&
+			  t.value != NULL && strcmp(t.value, renames[i].value) == 0, what);
+	}
+
+	/* the same verdict as librdkafka's name, wherever and by whomever */
+	for (i = 0; i < sizeof(renames) / sizeof(renames[0]); i++)
+	{
+		size_t		j;
+		int			privileged;
+
+		for (j = 0; j < sizeof(contexts) / sizeof(contexts[0]); j++)
+			for (privileged = 0; privileged <= 1; privileged++)
+			{
+				KafkaPropertyCheck java = kafka_property_check(renames[i].java, renames[i].java_value,
+															   contexts[j], privileged);
+				KafkaPropertyCheck native = kafka_property_check(renames[i].property, renames[i].value,
+																 contexts[j], privileged);
+
+				if (java.verdict != native.verdict)
+					same = 0;
+			}
+	}
+	check(same, "java names: every rename has the verdict of librdkafka's name in every context");
+	check(verdict("ssl.endpoint.identification.algorithm", "", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_SUPERUSER &&
+		  verdict("ssl.endpoint.identification.algorithm", "", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_OK,
+		  "java names: Java's empty endpoint algorithm is none, superuser-only");
+	check(verdict("fetch.max.wait.ms", "250", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("max.request.size", "2000000", KAFKA_CTX_CALL, 1) == KAFKA_PROPERTY_WRONG_PLACE,
+		  "java names: per-call options take only what librdkafka's name may");
+	c = kafka_property_check("max.request.size", "10", KAFKA_CTX_SERVER, 1);
+	check(c.verdict == KAFKA_PROPERTY_INVALID && strstr(c.detail, "message.max.bytes") != NULL &&
+		  strcmp(c.property, "message.max.bytes") == 0,
+		  "java names: a renamed value is checked by librdkafka under its name");
+	c = kafka_property_check("buffer.memory", "33554432", KAFKA_CTX_SERVER, 0);
+	check(c.verdict == KAFKA_PROPERTY_OK && strcmp(c.property, "queue.buffering.max.kbytes") == 0 &&
+		  c.unit != NULL && strstr(c.unit, "KiB") != NULL,
+		  "java names: buffer.memory is librdkafka's queue.buffering.max.kbytes, in KiB");
+	check(verdict("buffer.memory", "0", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_INVALID &&
+		  verdict("buffer.memory", "32MB", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_BAD_VALUE,
+		  "java names: buffer.memory needs a number of bytes that is at least 1 KiB");
+	check(verdict("retries", "0", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_CONFLICT &&
+		  verdict("message.send.max.retries", "0", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_CONFLICT,
+		  "java names: no retries contradicts the idempotent producer");
+
+	/* what kafka_fdw always does: a no-op; anything else is refused */
+	c = kafka_property_check("enable.idempotence", "true", KAFKA_CTX_SERVER, 0);
+	check(c.verdict == KAFKA_PROPERTY_OK && c.property == NULL,
+		  "java names: enable.idempotence=true accepted, nothing to set");
+	check(verdict("isolation.level", "READ_COMMITTED", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_OK,
+		  "java names: isolation.level=read_committed accepted");
+	c = kafka_property_check("enable.idempotence", "false", KAFKA_CTX_SERVER, 1);
+	check(c.verdict == KAFKA_PROPERTY_OWNED && strstr(c.why, "idempotent") != NULL,
+		  "java names: enable.idempotence=false refused with why");
+	t = kafka_property_translate("enable.idempotence", "true", buf, sizeof(buf));
+	check(t.kind == KAFKA_TRANSLATION_NO_OP && t.property == NULL,
+		  "java names: a no-op translates to nothing to set");
+
+	/* no equivalent: refused, with what to use instead */
+	c = kafka_property_check("max.poll.records", "500", KAFKA_CTX_SERVER, 1);
+	check(c.verdict == KAFKA_PROPERTY_NO_EQUIVALENT && strstr(c.why, "max_offsets_per_trigger") != NULL,
+		  "java names: max.poll.records refused, batches are sized by max_offsets_per_trigger");
+	c = kafka_property_check("ssl.truststore.location", "/x.jks", KAFKA_CTX_SERVER, 1);
+	check(c.verdict == KAFKA_PROPERTY_NO_EQUIVALENT && strstr(c.why, "ssl.ca.pem") != NULL,
+		  "java names: a Java trust store refused with the PEM properties to use");
+	check(verdict("session.timeout.ms", "30000", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_NO_EQUIVALENT &&
+		  verdict("key.deserializer", "x", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_NO_EQUIVALENT,
+		  "java names: group and deserializer settings refused");
+	check(!kafka_property_is_secret("ssl.keystore.key") &&
+		  verdict("ssl.keystore.key", "k", KAFKA_CTX_USER_MAPPING, 1) == KAFKA_PROPERTY_NO_EQUIVALENT,
+		  "java names: the Java key property is refused, not mapped to a secret");
+
+	/* the names Java and librdkafka share keep their rules */
+	check(verdict("linger.ms", "5", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("batch.size", "16384", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("delivery.timeout.ms", "120000", KAFKA_CTX_SERVER, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("max.partition.fetch.bytes", "1048576", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_OK &&
+		  verdict("auto.offset.reset", "earliest", KAFKA_CTX_SERVER, 1) == KAFKA_PROPERTY_OWNED &&
+		  verdict("fetch.max.bytes", "1073741824", KAFKA_CTX_CALL, 0) == KAFKA_PROPERTY_TOO_LARGE,
+		  "java names: shared names pass through under the same rules");
+	t = kafka_property_translate("linger.ms", "5", buf, sizeof(buf));
+	check(t.kind == KAFKA_TRANSLATION_SAME && strcmp(t.property, "linger.ms") == 0 &&
+		  strcmp(t.value, "5") == 0,
+		  "java names: librdkafka's own names are left alone");
+}
+
+/* a stand-in for the server's timestamptz parser: "T<ms>" only */
+static bool
+parse_test_timestamp(const char *text, int64_t *ms, char *errbuf, size_t errlen)
+{
+	if (text[0] != 'T' || text[1] < '0' || text[1] > '9')
+	{
+		snprintf(errbuf, errlen, "\"%s\" is no timestamp", text);
+		return false;
+	}
+	*ms = strtoll(text + 1, NULL, 10);
+	return true;
+}
+
+/* timestamps by partition may be strings, which the caller's parser reads */
+static void
+test_timestamp_specs(void)
+{
+	KafkaOffsetSpec spec;
+	char		err[256];
+	const KafkaOffsetSpecEntry *e0;
+	const KafkaOffsetSpecEntry *e1;
+
+	check(kafka_parse_timestamp_spec("{\"t\":{\"0\":\"T1700000000000\",\"1\":5}}",
+									 parse_test_timestamp, &spec, err, sizeof(err)) &&
+		  (e0 = kafka_offset_spec_find(&spec, "t", 0)) != NULL && e0->value == 1700000000000LL &&
+		  (e1 = kafka_offset_spec_find(&spec, "t", 1)) != NULL && e1->value == 5,
+		  "timestamp specs: strings through the parser, numbers as milliseconds");
+	kafka_offset_spec_free(&spec);
+	check(!kafka_parse_timestamp_spec("{\"t\":{\"0\":\"soon\"}}", parse_test_timestamp,
+									  &spec, err, sizeof(err)) &&
+		  strstr(err, "t[0]") != NULL && strstr(err, "no timestamp") != NULL,
+		  "timestamp specs: the parser's refusal, with the partition");
+	check(!kafka_parse_timestamp_spec("{\"t\":{\"0\":true}}", parse_test_timestamp,
+									  &spec, err, sizeof(err)) &&
+		  strstr(err, "or a string") != NULL,
+		  "timestamp specs: neither number nor string refused");
+	check(!kafka_parse_timestamp_spec("{\"t\":{\"0\":-1}}", parse_test_timestamp,
+									  &spec, err, sizeof(err)),
+		  "timestamp specs: negative milliseconds refused");
+	check(!kafka_parse_offset_spec("{\"t\":{\"0\":\"T5\"}}", false, true, &spec, err, sizeof(err)),
+		  "timestamp specs: without a parser, strings are refused");
+}
+
 int
 main(void)
 {
 	test_properties();
 	test_property_values();
+	test_java_names();
 	test_credentials();
 	test_jaas();
 	test_offset_specs();
+	test_timestamp_specs();
 	test_parser_fuzz();
 	printf("1..%d\n", tests);
 	return failures ? 1 : 0;
