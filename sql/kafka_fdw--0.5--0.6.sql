@@ -43,7 +43,7 @@ UPDATE pg_catalog.pg_proc p
    AND n.oid OPERATOR(pg_catalog.=) 'kafka.read_kafka_0_6(text, text, text, text, text, text, text, "any", "any", text, text, boolean, boolean, jsonb)'::pg_catalog.regprocedure;
 DROP FUNCTION kafka.read_kafka_0_6(text, text, text, text, text, text, text, "any", "any", text, text, boolean, boolean, jsonb);
 
--- every function, procedure and view says what it does (\dd kafka.*)
+-- every function, procedure and view says what it does (\df+, \dv+)
 COMMENT ON FUNCTION kafka.kafka_fdw_handler() IS
     'foreign-data wrapper handler of kafka_fdw: scans of and inserts into kafka foreign tables';
 COMMENT ON FUNCTION kafka.kafka_fdw_validator(text[], oid) IS
