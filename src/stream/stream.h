@@ -317,6 +317,7 @@ extern int64 stream_sink_end(StreamSink *sink);
 extern Oid	stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input);
 
 /* launcher.c: GUCs, shared memory, hooks, the launcher and its probe */
+extern int	stream_history_size;	/* kafka_fdw.stream_history_size */
 extern void kafka_stream_init(void);
 extern bool stream_launcher_available(void);
 extern PGDLLEXPORT void kafka_stream_launcher_main(Datum arg);
@@ -327,6 +328,10 @@ extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
 /* A worker's state for kafka.stream_progress (NULL / -1: unchanged). */
 extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);
+/* The same with an end: 'sleeping' until the next tick. */
+extern void stream_worker_report_until(const char *state, TimestampTz until);
+/* A warning for kafka.stream_progress.warning ("" clears it). */
+extern void stream_report_warning(const char *msg);
 
 /* refresh.c: advisory lock that keeps one writer per stream (a worker or
  * a refresh) */
