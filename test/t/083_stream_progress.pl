@@ -220,6 +220,25 @@ like($err, qr/kafka record bad\[0\] at offset 7 /, 'the one with the bad value')
 @context = ($err =~ /kafka record/g);
 is(scalar @context, 1, 'a transform failing on a record: one record is named') or diag($err);
 like($err, qr/kafka record bad\[0\] at offset 8 /, 'the one it failed on') or diag($err);
+query(q{CREATE TABLE bad_keyed (event_id positive PRIMARY KEY, _offset bigint);
+	SELECT kafka.create_streaming_table('bad_keyed', source => 'bad_topic', trigger => 'available_now',
+		starting_offsets => '{"bad":{"0":4}}', mode => 'upsert', keys => ARRAY['event_id']);});
+($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('bad_keyed')});
+@context = ($err =~ /kafka record/g);
+is(scalar @context, 1, 'a keyed target refusing a value: one record is named') or diag($err);
+like($err, qr/kafka record bad\[0\] at offset 7 /, 'the one with the bad value') or diag($err);
+
+# a field of the wrong type: the decoder's error names the record
+query(q{INSERT INTO bad_topic (event_id) VALUES (10)});
+run_log([ 'kcat', '-P', '-b', $bs, '-t', 'bad', '-p', '0' ], '<', \"{\"event_id\": \"x1\"}\n");
+query(q{INSERT INTO bad_topic (event_id) VALUES (11);
+	CREATE TABLE bad_type (event_id bigint, _offset bigint);
+	SELECT kafka.create_streaming_table('bad_type', source => 'bad_topic', trigger => 'available_now',
+		starting_offsets => '{"bad":{"0":9}}');});
+($ret, $out, $err) = $node->psql('postgres', q{CALL kafka.refresh_streaming_table('bad_type')});
+@context = ($err =~ /kafka record/g);
+is(scalar @context, 1, 'a field of the wrong type: one record is named') or diag($err);
+like($err, qr/kafka record bad\[0\] at offset 10 /, 'the one with the bad field') or diag($err);
 
 # --- history bounded after 10000 batches of one record
 produce(broker => $broker, topic => 'hist', count => 10000, json => 1, partitions => 1);
