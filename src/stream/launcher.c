@@ -104,7 +104,9 @@ stream_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(stream_shmem_size());
-	RequestNamedLWLockTranche("kafka_fdw_streams", 1);
+	RequestAddinShmemSpace(stream_watermarks_shmem_size());
+	/* the slots' lock and the watermark cache's */
+	RequestNamedLWLockTranche("kafka_fdw_streams", 2);
 }
 
 static void
@@ -122,6 +124,7 @@ stream_shmem_startup(void)
 		stream_shared->lock = &(GetNamedLWLockTranche("kafka_fdw_streams"))->lock;
 		stream_shared->nslots = stream_max_streams;
 	}
+	stream_watermarks_shmem_init(&(GetNamedLWLockTranche("kafka_fdw_streams"))[1].lock);
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -11,8 +11,9 @@
  * Their partitions are grouped by source server and owner, and each group
  * is asked with one ListOffsets request per leader, connecting as the
  * stream does (kafka_connection_for_server with the owner's user mapping).
- * A group's answer is kept in this backend for CACHE_MS, a failed attempt
- * too, so repeated queries do not ask again at once.  Every attempt is
+ * A group is asked at most once every CACHE_MS, by whichever session
+ * queries first, answered or not; the answers are kept in shared memory
+ * for every session (a fixed number of them: the oldest make room).  Every attempt is
  * bounded (ATTEMPT_TIMEOUT_MS, all of them by QUERY_BUDGET_MS) and
  * cancellable; a group that does not answer keeps its last answer (with
  * its time) or none, and the view falls back to the watermarks of the last
@@ -29,6 +30,8 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -37,6 +40,7 @@
 #include "client.h"
 #include "options.h"
 #include "stream/stream.h"
+#include "stream/stream_shmem.h"
 
 PG_FUNCTION_INFO_V1(kafka_stream_watermarks);
 
@@ -47,26 +51,179 @@ PG_FUNCTION_INFO_V1(kafka_stream_watermarks);
 /* ...and the requests of one query at most this long together. */
 #define QUERY_BUDGET_MS 2000
 
+/* Kafka's limit on topic names is 249 bytes. */
+#define TOPIC_MAX 256
+
+/* The last answer for one partition of one stream. */
 typedef struct CachedWatermark
 {
-	char	   *topic;
+	Oid			dboid;			/* InvalidOid: free */
+	Oid			stream;
 	int32		partition;
 	int64		high;
 	TimestampTz as_of;
+	char		topic[TOPIC_MAX];
 } CachedWatermark;
 
-/* The partitions of one source server read as one owner. */
-typedef struct WatermarkGroup
+/* When the partitions of one source server read as one owner were asked. */
+typedef struct CachedAsk
 {
+	Oid			dboid;			/* InvalidOid: free */
 	Oid			server;
 	Oid			owner;
-	TimestampTz asked_at;		/* last attempt, answered or not */
-	int			n;
-	CachedWatermark *marks;		/* the last answers */
-} WatermarkGroup;
+	TimestampTz asked_at;
+} CachedAsk;
 
-static MemoryContext cache_cxt = NULL;
-static List *cache_groups = NIL;	/* WatermarkGroup */
+/*
+ * The cache, in shared memory when kafka_fdw is preloaded (every session
+ * sees the answers another one got: monitoring that connects anew for each
+ * poll asks Kafka once every CACHE_MS too), else in this backend.  Bounded:
+ * when full, the oldest answer or ask makes room.
+ */
+typedef struct WatermarkCache
+{
+	int			nmarks;
+	int			nasks;
+	CachedWatermark *marks;
+	CachedAsk  *asks;
+} WatermarkCache;
+
+static WatermarkCache *cache = NULL;
+static LWLock *cache_lock = NULL;	/* NULL: the cache is this backend's */
+
+#define CACHE_MARKS (stream_max_streams * 16)
+#define CACHE_ASKS (stream_max_streams)
+
+Size
+stream_watermarks_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(WatermarkCache)),
+					add_size(mul_size(sizeof(CachedWatermark), CACHE_MARKS),
+							 mul_size(sizeof(CachedAsk), CACHE_ASKS)));
+}
+
+/* From the shared memory startup hook (AddinShmemInitLock held). */
+void
+stream_watermarks_shmem_init(LWLock *lock)
+{
+	bool		found;
+	char	   *base = ShmemInitStruct("kafka_fdw stream watermarks",
+									   stream_watermarks_shmem_size(), &found);
+
+	cache = (WatermarkCache *) base;
+	if (!found)
+	{
+		memset(base, 0, stream_watermarks_shmem_size());
+		cache->nmarks = CACHE_MARKS;
+		cache->nasks = CACHE_ASKS;
+	}
+	cache->marks = (CachedWatermark *) (base + MAXALIGN(sizeof(WatermarkCache)));
+	cache->asks = (CachedAsk *) (cache->marks + cache->nmarks);
+	cache_lock = lock;
+}
+
+static void
+cache_acquire(void)
+{
+	if (cache == NULL)
+	{
+		/* not preloaded: a cache of this backend */
+		cache = MemoryContextAllocZero(TopMemoryContext, sizeof(WatermarkCache));
+		cache->nmarks = 1024;
+		cache->nasks = 64;
+		cache->marks = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(CachedWatermark) * cache->nmarks);
+		cache->asks = MemoryContextAllocZero(TopMemoryContext,
+											 sizeof(CachedAsk) * cache->nasks);
+	}
+	if (cache_lock)
+		LWLockAcquire(cache_lock, LW_EXCLUSIVE);
+}
+
+static void
+cache_release(void)
+{
+	if (cache_lock)
+		LWLockRelease(cache_lock);
+}
+
+/*
+ * Lock held: should this backend ask Kafka about a group now?  Yes when
+ * nobody did within CACHE_MS; the ask is then claimed (other sessions use
+ * the answers it stores).
+ */
+static bool
+claim_ask(Oid server, Oid owner, TimestampTz now)
+{
+	CachedAsk  *oldest = NULL;
+	int			i;
+
+	for (i = 0; i < cache->nasks; i++)
+	{
+		CachedAsk  *a = &cache->asks[i];
+
+		if (a->dboid == MyDatabaseId && a->server == server && a->owner == owner)
+		{
+			if (!TimestampDifferenceExceeds(a->asked_at, now, CACHE_MS))
+				return false;
+			a->asked_at = now;
+			return true;
+		}
+		if (oldest == NULL || a->dboid == InvalidOid ||
+			(oldest->dboid != InvalidOid && a->asked_at < oldest->asked_at))
+			oldest = a;
+	}
+	oldest->dboid = MyDatabaseId;
+	oldest->server = server;
+	oldest->owner = owner;
+	oldest->asked_at = now;
+	return true;
+}
+
+/* Lock held: the last answer for a partition of a stream, or NULL. */
+static CachedWatermark *
+find_mark(Oid stream, const char *topic, int32 partition)
+{
+	int			i;
+
+	for (i = 0; i < cache->nmarks; i++)
+	{
+		CachedWatermark *m = &cache->marks[i];
+
+		if (m->dboid == MyDatabaseId && m->stream == stream &&
+			m->partition == partition && strcmp(m->topic, topic) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* Lock held: keep an answer (in place of the oldest when full). */
+static void
+store_mark(Oid stream, const char *topic, int32 partition, int64 high, TimestampTz as_of)
+{
+	CachedWatermark *m = find_mark(stream, topic, partition);
+	int			i;
+
+	if (m == NULL)
+	{
+		for (i = 0; i < cache->nmarks; i++)
+		{
+			CachedWatermark *c = &cache->marks[i];
+
+			if (m == NULL || c->dboid == InvalidOid ||
+				(m->dboid != InvalidOid && c->as_of < m->as_of))
+				m = c;
+			if (m->dboid == InvalidOid)
+				break;
+		}
+		m->dboid = MyDatabaseId;
+		m->stream = stream;
+		m->partition = partition;
+		strlcpy(m->topic, topic, sizeof(m->topic));
+	}
+	m->high = high;
+	m->as_of = as_of;
+}
 
 /* One partition of one visible stream, as the catalog lists it. */
 typedef struct StreamPartition
@@ -78,50 +235,11 @@ typedef struct StreamPartition
 	int32		partition;
 } StreamPartition;
 
-static WatermarkGroup *
-find_group(Oid server, Oid owner, bool create)
-{
-	ListCell   *lc;
-	WatermarkGroup *group;
-	MemoryContext old;
-
-	foreach(lc, cache_groups)
-	{
-		group = lfirst(lc);
-		if (group->server == server && group->owner == owner)
-			return group;
-	}
-	if (!create)
-		return NULL;
-	if (cache_cxt == NULL)
-		cache_cxt = AllocSetContextCreate(TopMemoryContext, "kafka stream watermarks",
-										  ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cache_cxt);
-	group = palloc0(sizeof(WatermarkGroup));
-	group->server = server;
-	group->owner = owner;
-	cache_groups = lappend(cache_groups, group);
-	MemoryContextSwitchTo(old);
-	return group;
-}
-
-static CachedWatermark *
-find_mark(WatermarkGroup *group, const char *topic, int32 partition)
-{
-	int			i;
-
-	for (i = 0; i < group->n; i++)
-		if (group->marks[i].partition == partition &&
-			strcmp(group->marks[i].topic, topic) == 0)
-			return &group->marks[i];
-	return NULL;
-}
-
 /* What one attempt asks and gets back. */
 typedef struct WatermarkAsk
 {
-	WatermarkGroup *group;
-	List	   *partitions;		/* StreamPartition of the group */
+	Oid			server;
+	Oid			owner;
 	int			timeout_ms;
 	rd_kafka_topic_partition_list_t *list;
 	bool		answered;
@@ -137,8 +255,7 @@ ask_attempt(void *arg)
 	KafkaConnectionSpec *spec;
 	KafkaClient *client;
 
-	spec = kafka_connection_for_server(GetForeignServer(ask->group->server),
-									   ask->group->owner);
+	spec = kafka_connection_for_server(GetForeignServer(ask->server), ask->owner);
 	client = kafka_client_create(spec, KAFKA_CLIENT_CONSUMER);
 	ask->answered = kafka_client_high_watermarks(client, ask->list, ask->timeout_ms);
 	kafka_client_close(client);
@@ -147,32 +264,33 @@ ask_attempt(void *arg)
 }
 
 /*
- * Ask Kafka for the group's partitions; keep what it answered.  Errors
- * (no user mapping, options, the brokers) leave the last answers as they
- * are; only a cancel or a shutdown goes on to the caller.
+ * Ask Kafka for the high watermarks of a group's partitions (those of one
+ * source server read as one owner); keep what it answered for each of the
+ * group's streams.  Errors (no user mapping, options, the brokers) keep
+ * the last answers as they are; only a cancel or a shutdown goes on to
+ * the caller.
  */
 static void
-ask_group(WatermarkGroup *group, List *partitions, int timeout_ms)
+ask_group(Oid server, Oid owner, List *partitions, int timeout_ms)
 {
 	WatermarkAsk ask;
 	ErrorData  *edata = NULL;
 	ListCell   *lc;
 	TimestampTz now;
-	int			i;
 
 	memset(&ask, 0, sizeof(ask));
-	ask.group = group;
-	ask.partitions = partitions;
+	ask.server = server;
+	ask.owner = owner;
 	ask.timeout_ms = timeout_ms;
 	ask.list = rd_kafka_topic_partition_list_new(list_length(partitions));
 	foreach(lc, partitions)
 	{
 		StreamPartition *p = lfirst(lc);
 
-		if (rd_kafka_topic_partition_list_find(ask.list, p->topic, p->partition) == NULL)
+		if (strlen(p->topic) < TOPIC_MAX &&
+			rd_kafka_topic_partition_list_find(ask.list, p->topic, p->partition) == NULL)
 			rd_kafka_topic_partition_list_add(ask.list, p->topic, p->partition);
 	}
-	group->asked_at = GetCurrentTimestamp();
 	PG_TRY();
 	{
 		if (!stream_in_subtransaction(ask_attempt, &ask, &edata))
@@ -192,39 +310,18 @@ ask_group(WatermarkGroup *group, List *partitions, int timeout_ms)
 
 	if (ask.answered)
 	{
-		MemoryContext old = MemoryContextSwitchTo(cache_cxt);
-		CachedWatermark *marks = palloc0(sizeof(CachedWatermark) * Max(ask.list->cnt, 1));
-		int			n = 0;
-
 		now = GetCurrentTimestamp();
-		for (i = 0; i < ask.list->cnt; i++)
+		cache_acquire();
+		foreach(lc, partitions)
 		{
-			rd_kafka_topic_partition_t *e = &ask.list->elems[i];
-			CachedWatermark *previous = find_mark(group, e->topic, e->partition);
+			StreamPartition *p = lfirst(lc);
+			rd_kafka_topic_partition_t *e =
+				rd_kafka_topic_partition_list_find(ask.list, p->topic, p->partition);
 
-			marks[n].topic = pstrdup(e->topic);
-			marks[n].partition = e->partition;
-			if (e->err == RD_KAFKA_RESP_ERR_NO_ERROR && e->offset >= 0)
-			{
-				marks[n].high = e->offset;
-				marks[n].as_of = now;
-			}
-			else if (previous)
-			{
-				marks[n].high = previous->high;
-				marks[n].as_of = previous->as_of;
-			}
-			else
-				continue;
-			n++;
+			if (e && e->err == RD_KAFKA_RESP_ERR_NO_ERROR && e->offset >= 0)
+				store_mark(p->stream, p->topic, p->partition, e->offset, now);
 		}
-		for (i = 0; i < group->n; i++)
-			pfree(group->marks[i].topic);
-		if (group->marks)
-			pfree(group->marks);
-		group->marks = marks;
-		group->n = n;
-		MemoryContextSwitchTo(old);
+		cache_release();
 	}
 	rd_kafka_topic_partition_list_destroy(ask.list);
 }
@@ -281,7 +378,7 @@ kafka_stream_watermarks(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	partitions = visible_partitions();
 
-	/* ask the groups whose answer is older than CACHE_MS, within the budget */
+	/* ask about the groups nobody asked about lately, within the budget */
 	for (i = 0; i < list_length(partitions); i++)
 	{
 		StreamPartition *p = list_nth(partitions, i);
@@ -291,13 +388,15 @@ kafka_stream_watermarks(PG_FUNCTION_ARGS)
 		group_partitions = lappend(group_partitions, p);
 		if (next == NULL || next->server != p->server || next->owner != p->owner)
 		{
-			WatermarkGroup *group = find_group(p->server, p->owner, true);
-			long		spent = (long) ((GetCurrentTimestamp() - started) / 1000);
+			TimestampTz now = GetCurrentTimestamp();
+			long		spent = (long) ((now - started) / 1000);
+			bool		ask;
 
-			/* not when asked a moment ago */
-			if (TimestampDifferenceExceeds(group->asked_at, GetCurrentTimestamp(), CACHE_MS) &&
-				spent < QUERY_BUDGET_MS)
-				ask_group(group, group_partitions,
+			cache_acquire();
+			ask = spent < QUERY_BUDGET_MS && claim_ask(p->server, p->owner, now);
+			cache_release();
+			if (ask)
+				ask_group(p->server, p->owner, group_partitions,
 						  (int) Min(ATTEMPT_TIMEOUT_MS, QUERY_BUDGET_MS - spent));
 			list_free(group_partitions);
 			group_partitions = NIL;
@@ -307,18 +406,23 @@ kafka_stream_watermarks(PG_FUNCTION_ARGS)
 	foreach(lc, partitions)
 	{
 		StreamPartition *p = lfirst(lc);
-		WatermarkGroup *group = find_group(p->server, p->owner, false);
-		CachedWatermark *mark = group ? find_mark(group, p->topic, p->partition) : NULL;
+		CachedWatermark *mark;
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
 
+		cache_acquire();
+		mark = find_mark(p->stream, p->topic, p->partition);
+		if (mark)
+		{
+			values[3] = Int64GetDatum(mark->high);
+			values[4] = TimestampTzGetDatum(mark->as_of);
+		}
+		cache_release();
 		if (mark == NULL)
 			continue;
 		values[0] = ObjectIdGetDatum(p->stream);
 		values[1] = CStringGetTextDatum(p->topic);
 		values[2] = Int32GetDatum(p->partition);
-		values[3] = Int64GetDatum(mark->high);
-		values[4] = TimestampTzGetDatum(mark->as_of);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -64,10 +64,15 @@ typedef struct StreamShared
 
 extern StreamShared *stream_shared;
 extern int	stream_max_workers;
+extern int	stream_max_streams;
 extern int	stream_time_slice;
 extern int	stream_my_slot;
 
 extern void stream_poke_launcher(void);
+
+/* progress.c: the high watermarks kafka.stream_progress was told lately */
+extern Size stream_watermarks_shmem_size(void);
+extern void stream_watermarks_shmem_init(LWLock *lock);
 
 /* Set a slot's state (caller holds the lock); until: 0 when it has no end. */
 extern void stream_slot_set_state(StreamSlot *slot, const char *state,

@@ -313,4 +313,14 @@ query(q{DROP TABLE an});
 is(query(q{SELECT count(*) FROM kafka.stream_history WHERE stream::oid NOT IN (SELECT target FROM kafka.streaming_tables)}), '0',
 	'so does DROP TABLE');
 
+# --- Kafka unreachable: the view answers with the last watermarks it was
+# told, and says when that was
+my $before = query(q{SELECT lag || ' ' || lag_as_of FROM kafka.stream_progress WHERE stream = 'iv'::regclass});
+like($before, qr/^25 /, 'the interval stream\'s lag as Kafka told it');
+$broker->ctl('broker_down all');
+usleep(3_500_000);		# past the few seconds an answer is reused
+is(query(q{SELECT lag || ' ' || lag_as_of FROM kafka.stream_progress WHERE stream = 'iv'::regclass}), $before,
+	'brokers down: the last answer, with its time');
+$broker->ctl('broker_up all');
+
 done_testing();
