@@ -11,7 +11,8 @@
  * insert into the target),
  * refresh.c (the availableNow procedure), launcher.c (launcher, worker
  * slots in shared memory, DROP EXTENSION / DROP DATABASE hook), worker.c
- * (one stream's worker).
+ * (one stream's worker), progress.c (the live high watermarks of
+ * kafka.stream_progress).
  *
  *-------------------------------------------------------------------------
  */
