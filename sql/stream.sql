@@ -75,7 +75,20 @@ SELECT batch_id, last_batch_records > 0 AS recorded FROM kafka.streaming_tables;
 SELECT sum(next_offset) = current_setting('kafka_fdw_test.fdw_orders_count')::bigint AS offsets_advanced
   FROM kafka.stream_offsets;
 SELECT DISTINCT state, lag, last_error FROM kafka.stream_progress;
+-- totals since creation, a rounded rate, one history row per batch
+SELECT DISTINCT total_records = current_setting('kafka_fdw_test.fdw_orders_count')::bigint AS all_counted,
+       total_rows = total_records AS rows_counted, total_bytes > 0 AS bytes,
+       total_dead_letters, pg_typeof(rows_per_second),
+       rows_per_second = round(rows_per_second, 1) AS rounded
+  FROM kafka.stream_progress;
+SELECT batch_id, records, rows_inserted, rows_updated, rows_deleted, bytes > 0 AS bytes,
+       dead_letters, skipped, duration >= '0' AS duration,
+       (SELECT sum((r->>1)::bigint - (r->>0)::bigint) FROM jsonb_each(offsets) t,
+               jsonb_each(t.value) p(k, r)) AS offsets_span,
+       lag = current_setting('kafka_fdw_test.fdw_orders_count')::bigint - 1000 * batch_id AS lag_after
+  FROM kafka.stream_history ORDER BY batch_id;
 CALL kafka.refresh_streaming_table('orders');
+SELECT count(*) AS history_rows FROM kafka.stream_history;
 
 -- pause / resume
 SELECT kafka.pause_streaming_table('orders');
@@ -126,8 +139,11 @@ SELECT target, state FROM kafka.streaming_tables;
 SELECT last_error FROM kafka.streaming_tables;
 SELECT count(*) AS progress_rows FROM kafka.stream_progress;
 SELECT count(*) AS worker_rows FROM kafka.stream_workers();
+SELECT count(*) AS history_rows FROM kafka.stream_history;
+SELECT count(*) AS watermark_rows FROM kafka.stream_watermarks();
 SET ROLE stream_monitor;
 SELECT DISTINCT state, last_error FROM kafka.stream_progress;
+SELECT count(*) AS history_rows FROM kafka.stream_history;
 SELECT last_error FROM kafka.streaming_tables;
 RESET ROLE;
 REVOKE USAGE ON SCHEMA kafka FROM stream_onlooker, stream_monitor;

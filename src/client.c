@@ -883,6 +883,39 @@ kafka_client_offsets_for_times(KafkaClient *client,
 }
 
 /*
+ * The high watermarks of partitions (offset fields in: ignored; out: the
+ * next offset to be written, or -1 with err set for a partition without an
+ * answer), one ListOffsets request per leader, within timeout_ms.  false
+ * when the brokers did not answer in time; only a cancel raises an error.
+ */
+bool
+kafka_client_high_watermarks(KafkaClient *client,
+							 rd_kafka_topic_partition_list_t *partitions,
+							 int timeout_ms)
+{
+	KafkaJob   *job = calloc(1, sizeof(KafkaJob));
+	bool		ok;
+	int			i;
+
+	if (job == NULL)
+		return false;
+	job->kind = JOB_OFFSETS_FOR_TIMES;
+	job->timeout_ms = timeout_ms;
+	job->partitions = rd_kafka_topic_partition_list_copy(partitions);
+	for (i = 0; i < job->partitions->cnt; i++)
+		job->partitions->elems[i].offset = RD_KAFKA_OFFSET_END;
+	run_job(client, job);
+	ok = job->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (i = 0; i < partitions->cnt; i++)
+	{
+		partitions->elems[i].offset = ok ? job->partitions->elems[i].offset : -1;
+		partitions->elems[i].err = ok ? job->partitions->elems[i].err : job->err;
+	}
+	job_free(job);
+	return ok;
+}
+
+/*
  * Transactions of a transactional producer (kafka_client_create with
  * spec->transactional_id), run on a helper thread while the backend waits
  * in cancellable slices and serves delivery reports.  A failure is

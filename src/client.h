@@ -111,6 +111,15 @@ extern int	kafka_client_partition_count(KafkaClient *client, rd_kafka_topic_t *t
 extern void kafka_client_offsets_for_times(KafkaClient *client,
 										   rd_kafka_topic_partition_list_t *partitions);
 
+/*
+ * The high watermarks of partitions into their offset fields (-1 and err
+ * set where unknown); false when the brokers did not answer within
+ * timeout_ms.  Only a cancel raises an error.
+ */
+extern bool kafka_client_high_watermarks(KafkaClient *client,
+										 rd_kafka_topic_partition_list_t *partitions,
+										 int timeout_ms);
+
 /* Fire-and-forget request that wakes the partitions' broker threads. */
 extern void kafka_client_wake_fetchers(KafkaClient *client,
 									   rd_kafka_topic_partition_list_t *partitions);

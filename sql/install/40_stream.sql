@@ -62,7 +62,15 @@ CREATE TABLE kafka.streaming_tables (
     dead_letter_topic text,               -- bad records go to this topic
     transactional_id text,                -- NULL: derived from the stream
     group_id text,                        -- NULL: derived from the stream
-    source_header boolean NOT NULL DEFAULT true  -- kafka_fdw.source on records produced
+    source_header boolean NOT NULL DEFAULT true, -- kafka_fdw.source on records produced
+    -- 0.6: what the last batch read, and totals since the stream was created
+    -- (committed with each batch, exactly once like the offsets)
+    last_batch_bytes bigint,              -- keys and values of the last batch's records
+    last_batch_dead_letters bigint,
+    total_records bigint NOT NULL DEFAULT 0,
+    total_rows bigint NOT NULL DEFAULT 0, -- inserted + updated
+    total_bytes bigint NOT NULL DEFAULT 0,
+    total_dead_letters bigint NOT NULL DEFAULT 0
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -117,6 +125,30 @@ CREATE TABLE kafka.stream_lost_offsets (
     at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The last batches of each stream (kafka_fdw.stream_history_size of them),
+-- written in the batch's transaction; older rows are deleted in the same
+-- transaction.  History, like the statistics views: not dumped by pg_dump.
+-- offsets: {"topic": {"partition": [start, end]}}, the batch's first offset
+-- and the next one after it (Spark's startOffset / endOffset).  lag: the
+-- records left after the batch, from the high watermarks it saw.
+CREATE TABLE kafka.stream_history (
+    stream regclass NOT NULL
+        REFERENCES kafka.streaming_tables (target) ON DELETE CASCADE,
+    batch_id bigint NOT NULL,
+    started_at timestamptz NOT NULL,
+    duration interval NOT NULL,
+    records bigint NOT NULL,
+    rows_inserted bigint NOT NULL,
+    rows_updated bigint NOT NULL,
+    rows_deleted bigint NOT NULL,
+    bytes bigint NOT NULL,                -- keys and values of the records
+    dead_letters bigint NOT NULL,
+    skipped bigint NOT NULL,
+    offsets jsonb NOT NULL,
+    lag bigint NOT NULL,
+    PRIMARY KEY (stream, batch_id)
+);
+
 SELECT pg_catalog.pg_extension_config_dump('kafka.streaming_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('kafka.stream_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('kafka.dead_letters', '');
@@ -133,6 +165,8 @@ COMMENT ON TABLE kafka.stream_tombstones IS
     'keys deleted by keyed streams, with the delete''s sequence, kept for tombstone_retention';
 COMMENT ON TABLE kafka.stream_lost_offsets IS
     'offset ranges skipped because they aged out of Kafka (fail_on_data_loss => false)';
+COMMENT ON TABLE kafka.stream_history IS
+    'the last batches of each streaming table (kafka_fdw.stream_history_size): duration, records, rows, bytes, dead letters, offset ranges, lag after';
 
 -- Dropping a streaming table forgets its stream; dropping a source (also
 -- by DROP SERVER or DROP FOREIGN DATA WRAPPER ... CASCADE) stops the streams
@@ -314,8 +348,9 @@ COMMENT ON FUNCTION kafka.reset_offsets(regclass, text) IS
 -- availableNow: ingests what the topic holds when the call starts, batch by
 -- batch (max_offsets_per_trigger), committing each batch when called on its
 -- own; inside a transaction block everything is part of the caller's
--- transaction.  Returns at once (with a NOTICE) when the stream's worker or
--- another refresh is running.  summary: rows, batches, lag left.
+-- transaction.  Returns at once when the stream's worker or another
+-- refresh is running.  summary: rows, batches, lag left (or why nothing
+-- was done).
 CREATE PROCEDURE kafka.refresh_streaming_table(target regclass,
                                                INOUT summary text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'kafka_refresh_streaming_table'
@@ -324,48 +359,87 @@ COMMENT ON PROCEDURE kafka.refresh_streaming_table(regclass, text) IS
     'ingest what the source topic holds now into a streaming table, batch by batch (Spark''s availableNow)';
 
 -- The launcher's view of this database's streams: only those the caller may
--- see progress of (see kafka.stream_progress).
+-- see progress of (see kafka.stream_progress).  state_until: the end of
+-- state 'sleeping' or 'backoff'; warning: what the stream wants its owner
+-- to know while it runs.
 CREATE FUNCTION kafka.stream_workers(
         OUT stream regclass, OUT pid int, OUT state text,
         OUT rows_per_second double precision, OUT last_error text,
-        OUT restarts int)
+        OUT restarts int, OUT warning text, OUT state_until timestamptz)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'kafka_stream_workers_visible'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION kafka.stream_workers() IS
-    'the stream workers of this database the caller may see: pid, state, rows/s, last error, restarts';
 
--- Per stream and partition: what runs, what was committed, how far behind.
+-- The high watermarks of the partitions of the streams the caller may see
+-- progress of, asked of Kafka now (at most once every few seconds per
+-- server and owner, within a second or two; connecting as each stream
+-- does); as_of: when Kafka answered.  A partition Kafka did not answer for
+-- keeps the last answer or none.
+CREATE FUNCTION kafka.stream_watermarks(
+        OUT stream regclass, OUT topic text, OUT "partition" int,
+        OUT high_watermark bigint, OUT as_of timestamptz)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'kafka_stream_watermarks'
+    LANGUAGE C VOLATILE;
+
+-- Per stream and partition: what runs, what was committed, how far behind
+-- (lag from the high watermarks of kafka.stream_watermarks(), or of the last
+-- batch when Kafka does not answer: lag_as_of says when they were seen).
 -- Errors quote record contents, so progress is shown only to the stream's
 -- owner and its members, superusers and pg_read_all_stats (security_barrier:
--- no function of the caller's sees the other rows).
+-- no function of the caller's sees the other rows).  A refresh in progress
+-- holds the stream's advisory lock (see refresh.c): 'refreshing'.
 CREATE VIEW kafka.stream_progress WITH (security_barrier) AS
 SELECT s.target AS stream,
        o.topic,
        o."partition",
-       CASE WHEN s.state <> 'active' THEN s.state
-            ELSE coalesce(w.state,
-                          CASE WHEN s.trigger = 'available_now' THEN 'idle'
-                               ELSE 'starting' END)
+       CASE WHEN s.state = 'failed' THEN s.state
+            WHEN r.pid IS NOT NULL THEN 'refreshing'
+            WHEN s.state <> 'active' THEN s.state
+            WHEN s.trigger = 'available_now' THEN 'waiting for refresh'
+            WHEN w.state_until IS NOT NULL
+                THEN w.state || ' until ' || pg_catalog.date_trunc('second', w.state_until)
+            ELSE coalesce(w.state, 'starting')
        END AS state,
        s.batch_id AS last_batch_id,
        s.last_batch_at,
        s.last_batch_rows,
        o.records AS last_batch_records,
-       coalesce(w.rows_per_second, s.rows_per_second) AS rows_per_second,
+       pg_catalog.round(coalesce(w.rows_per_second, s.rows_per_second)::pg_catalog.numeric, 1)
+           AS rows_per_second,
        o.next_offset AS committed_offset,
-       o.high_watermark,
-       greatest(o.high_watermark - o.next_offset, 0) AS lag,
+       coalesce(h.high_watermark, o.high_watermark) AS high_watermark,
+       greatest(coalesce(h.high_watermark, o.high_watermark) - o.next_offset, 0) AS lag,
        coalesce(s.last_error, w.last_error) AS last_error,
        w.pid AS worker_pid,
        s.last_batch_inserted AS rows_inserted,
        s.last_batch_updated AS rows_updated,
        s.last_batch_deleted AS rows_deleted,
        s.last_schema_change AS schema_change,
-       s.last_schema_change_at AS schema_changed_at
+       s.last_schema_change_at AS schema_changed_at,
+       CASE WHEN h.high_watermark IS NOT NULL THEN h.as_of
+            WHEN o.high_watermark IS NOT NULL THEN s.last_batch_at
+       END AS lag_as_of,
+       s.last_batch_bytes,
+       s.last_batch_dead_letters,
+       s.total_records,
+       s.total_rows,
+       s.total_bytes,
+       s.total_dead_letters,
+       w.warning
   FROM kafka.streaming_tables s
   JOIN kafka.stream_offsets o ON o.stream = s.target
   LEFT JOIN kafka.stream_workers() w ON w.stream = s.target
+  LEFT JOIN kafka.stream_watermarks() h
+         ON h.stream = s.target AND h.topic = o.topic AND h."partition" = o."partition"
+        AND (s.last_batch_at IS NULL OR o.high_watermark IS NULL OR h.as_of >= s.last_batch_at)
+  LEFT JOIN (SELECT l.classid AS target, l.pid
+               FROM pg_catalog.pg_locks l
+              WHERE l.locktype = 'advisory' AND l.objsubid = 19270 AND l.objid = 0
+                AND l.granted
+                AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                   WHERE d.datname = pg_catalog.current_database())) r
+         ON r.target = s.target::pg_catalog.oid AND r.pid IS DISTINCT FROM w.pid
  WHERE pg_catalog.pg_has_role(s.owner::pg_catalog.oid, 'USAGE')
     OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 
@@ -382,7 +456,9 @@ GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_
               track_history_columns, tombstone_retention, last_batch_inserted,
               last_batch_updated, last_batch_deleted, schema_evolution, altered_at,
               last_schema_change, last_schema_change_at, dead_letter_topic,
-              transactional_id, group_id, source_header)
+              transactional_id, group_id, source_header, last_batch_bytes,
+              last_batch_dead_letters, total_records, total_rows, total_bytes,
+              total_dead_letters)
     ON kafka.streaming_tables TO PUBLIC;
 GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;
@@ -399,5 +475,17 @@ CREATE POLICY stream_tombstones_of_own_streams ON kafka.stream_tombstones FOR SE
         (SELECT s.owner FROM kafka.streaming_tables s WHERE s.target OPERATOR(pg_catalog.=) stream),
         'USAGE'));
 
+-- a stream's history holds no payloads: the rule of its progress
+GRANT SELECT ON kafka.stream_history TO PUBLIC;
+ALTER TABLE kafka.stream_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stream_history_of_own_streams ON kafka.stream_history FOR SELECT
+    USING (pg_catalog.pg_has_role(
+        (SELECT s.owner FROM kafka.streaming_tables s WHERE s.target OPERATOR(pg_catalog.=) stream),
+        'USAGE') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE'));
+
+COMMENT ON FUNCTION kafka.stream_workers() IS
+    'the launcher''s slots of this database''s streams the caller may see: worker pid, state, rows/s, error, restarts, warning';
+COMMENT ON FUNCTION kafka.stream_watermarks() IS
+    'high watermarks of the partitions of the streams the caller may see, asked of Kafka (cached a few seconds)';
 COMMENT ON VIEW kafka.stream_progress IS
-    'per streaming table and partition: state, last batch, rows/s, committed offset, high watermark, lag, last error';
+    'per streaming table and partition: state, last batch, rows/s, committed offset, live high watermark and lag, last error, totals';

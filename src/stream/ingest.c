@@ -49,6 +49,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/queryenvironment.h"
@@ -145,6 +146,8 @@ struct StreamIngest
 	int64		dead_bytes;		/* of the batch's dead letters so far */
 	bool		catalog_has_counters;	/* streaming_tables.last_batch_inserted... */
 	bool		catalog_has_schema_change;	/* ...last_schema_change (0.4) */
+	bool		catalog_has_totals; /* ...total_records, kafka.stream_history (0.6) */
+	int64		batch_bytes;	/* keys and values of the batch's records */
 	StreamWrittenColumns *written;	/* what the committed batches wrote */
 	List	   *batch_written;	/* WrittenColumn: what this batch writes */
 	bool		batch_mapped;	/* batch_written is set */
@@ -379,6 +382,9 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 			get_attnum(catalog, "last_batch_inserted") != InvalidAttrNumber;
 		ingest->catalog_has_schema_change = OidIsValid(catalog) &&
 			get_attnum(catalog, "last_schema_change") != InvalidAttrNumber;
+		ingest->catalog_has_totals = OidIsValid(catalog) &&
+			get_attnum(catalog, "total_records") != InvalidAttrNumber &&
+			OidIsValid(get_relname_relid("stream_history", nsp));
 	}
 	ingest->callback.func = ingest_context_callback;
 	ingest->callback.arg = ingest;
@@ -622,6 +628,7 @@ hold(StreamIngest *ingest, rd_kafka_message_t *msg, KafkaPartitionRange *range)
 	ingest->held[ingest->nheld].range = range;
 	ingest->nheld++;
 	ingest->held_bytes += msg->len + msg->key_len + MESSAGE_OVERHEAD_BYTES;
+	ingest->batch_bytes += msg->len + msg->key_len;
 }
 
 static bool
@@ -640,6 +647,7 @@ stream_ingest_fetch(StreamIngest *ingest, int wait_ms)
 
 	Assert(ingest->nheld == 0);
 	ingest->batch_start = GetCurrentTimestamp();
+	ingest->batch_bytes = 0;
 	if (ingest->bounded)
 	{
 		while (!batch_full(ingest, ingest->capacity) &&
@@ -1727,6 +1735,86 @@ stream_ingest_is_current(StreamIngest *ingest, StreamDef *def)
 			   ingest->dependencies) == 0;
 }
 
+/*
+ * kafka.stream_history's offsets of a batch: {"topic": {"partition": [start,
+ * end]}}, ranges of one topic together (the ranges come topic by topic).
+ */
+static void
+append_offset_range(StringInfo buf, const char **last_topic, const char *topic,
+					int32 partition, int64 start, int64 end)
+{
+	if (*last_topic == NULL || strcmp(*last_topic, topic) != 0)
+	{
+		if (*last_topic)
+			appendStringInfoString(buf, "}, ");
+		escape_json(buf, topic);
+		appendStringInfoString(buf, ": {");
+		*last_topic = topic;
+	}
+	else
+		appendStringInfoString(buf, ", ");
+	appendStringInfo(buf, "\"%d\": [" INT64_FORMAT ", " INT64_FORMAT "]", partition, start, end);
+}
+
+/*
+ * In the batch's transaction (SPI connected): the catalog's counters of the
+ * stream (its last batch and its totals) and batch_id move on, the batch's
+ * row of kafka.stream_history is written and the rows beyond
+ * kafka_fdw.stream_history_size deleted.
+ */
+static void
+record_batch(StreamIngest *ingest, StreamBatchResult *result, int64 records,
+			 const char *offsets, int64 lag_after)
+{
+	StreamDef  *def = ingest->def;
+	double		seconds = (double) (GetCurrentTimestamp() - ingest->batch_start) / 1000000.0;
+	Oid			types[10] = {OIDOID, INT8OID, INT8OID, FLOAT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		sv[10] = {ObjectIdGetDatum(def->target), Int64GetDatum(result->rows),
+		Int64GetDatum(records),
+		Float8GetDatum(seconds > 0 ? result->rows / seconds : 0),
+		Int64GetDatum(def->batch_id), Int64GetDatum(result->inserted),
+		Int64GetDatum(result->updated), Int64GetDatum(result->deleted),
+	Int64GetDatum(ingest->batch_bytes), Int64GetDatum(result->dead_letters)};
+
+	if (stream_catalog_exec("UPDATE kafka.streaming_tables SET batch_id = batch_id + 1, "
+							"last_batch_at = now(), last_batch_rows = $2, last_batch_records = $3, "
+							"rows_per_second = $4, last_batch_inserted = $6, "
+							"last_batch_updated = $7, last_batch_deleted = $8, "
+							"last_batch_bytes = $9, last_batch_dead_letters = $10, "
+							"total_records = total_records + $3, total_rows = total_rows + $2, "
+							"total_bytes = total_bytes + $9, "
+							"total_dead_letters = total_dead_letters + $10 "
+							"WHERE target = $1 AND batch_id = $5",
+							10, types, sv, NULL, false) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("streaming table %s was changed or dropped during the batch",
+						def->target_name)));
+	if (stream_history_size > 0)
+	{
+		Oid			htypes[13] = {OIDOID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID};
+		Datum		hv[13] = {ObjectIdGetDatum(def->target), Int64GetDatum(def->batch_id + 1),
+			TimestampTzGetDatum(ingest->batch_start), Int64GetDatum(records),
+			Int64GetDatum(result->inserted), Int64GetDatum(result->updated),
+			Int64GetDatum(result->deleted), Int64GetDatum(ingest->batch_bytes),
+			Int64GetDatum(result->dead_letters), Int64GetDatum(result->skipped),
+			CStringGetTextDatum(offsets), Int64GetDatum(lag_after),
+		Int64GetDatum(def->batch_id + 1 - stream_history_size)};
+
+		stream_catalog_exec("INSERT INTO kafka.stream_history (stream, batch_id, started_at, duration, "
+							"records, rows_inserted, rows_updated, rows_deleted, bytes, dead_letters, "
+							"skipped, offsets, lag) "
+							"VALUES ($1, $2, $3, clock_timestamp() - $3, $4, $5, $6, $7, $8, $9, "
+							"$10, $11::jsonb, $12)",
+							12, htypes, hv, NULL, false);
+		/* the PRIMARY KEY's index finds the older rows */
+		stream_catalog_exec("DELETE FROM kafka.stream_history WHERE stream = $1 AND batch_id <= $13",
+							13, htypes, hv, NULL, false);
+	}
+}
+
 bool
 stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 {
@@ -1752,6 +1840,9 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 	ListCell   *lc;
 	int			i;
 	double		seconds;
+	StringInfoData offsets;		/* for kafka.stream_history */
+	const char *offsets_topic = NULL;
+	int64		lag_after = 0;
 
 	memset(result, 0, sizeof(*result));
 	stream_record_error_raised = false;
@@ -1920,12 +2011,21 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 							"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, dv, dn, false);
 		result->dead_letters++;
 	}
+	initStringInfo(&offsets);
+	appendStringInfoChar(&offsets, '{');
 	for (i = 0; i < ingest->nranges; i++)
 	{
 		KafkaPartitionRange *r = ingest->range_array[i];
 		int64		low,
 					high = r->high_watermark;
 
+		/* the watermark librdkafka saw in the last fetch response */
+		if (rd_kafka_get_watermark_offsets(ingest->client->rk, r->topic, r->partition,
+										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			high < r->high_watermark)
+			high = r->high_watermark;
+		if (high > r->next_offset)
+			lag_after += high - r->next_offset;
 		if (r->lost_from >= 0)
 		{
 			Oid			types[5] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID};
@@ -1938,11 +2038,8 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 		}
 		if (r->next_offset == ingest->committed[i])
 			continue;
-		/* the watermark librdkafka saw in the last fetch response */
-		if (rd_kafka_get_watermark_offsets(ingest->client->rk, r->topic, r->partition,
-										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-			high < r->high_watermark)
-			high = r->high_watermark;
+		append_offset_range(&offsets, &offsets_topic, r->topic, r->partition,
+							ingest->committed[i], r->next_offset);
 		{
 			Oid			types[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID};
 			Datum		ov[7] = {ObjectIdGetDatum(def->target), r->topic_datum,
@@ -1960,7 +2057,13 @@ stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result)
 						 errdetail("Another refresh, a worker or kafka.reset_offsets() advanced them; this batch is rolled back and nothing is written twice.")));
 		}
 	}
+	if (offsets_topic)
+		appendStringInfoChar(&offsets, '}');
+	appendStringInfoChar(&offsets, '}');
 	seconds = (double) (GetCurrentTimestamp() - ingest->batch_start) / 1000000.0;
+	if (ingest->catalog_has_totals)
+		record_batch(ingest, result, records, offsets.data, lag_after);
+	else
 	{
 		Oid			types[8] = {OIDOID, INT8OID, INT8OID, FLOAT8OID, INT8OID,
 		INT8OID, INT8OID, INT8OID};

@@ -77,6 +77,7 @@ PGDLLEXPORT void kafka_stream_probe_main(Datum arg);
 int			stream_max_workers = 4;
 int			stream_max_streams = 256;
 int			stream_time_slice = 10000;
+int			stream_history_size = 100;
 
 /* in a stream worker, its slot; -1 elsewhere */
 int			stream_my_slot = -1;
@@ -103,7 +104,9 @@ stream_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(stream_shmem_size());
-	RequestNamedLWLockTranche("kafka_fdw_streams", 1);
+	RequestAddinShmemSpace(stream_watermarks_shmem_size());
+	/* the slots' lock and the watermark cache's */
+	RequestNamedLWLockTranche("kafka_fdw_streams", 2);
 }
 
 static void
@@ -121,7 +124,15 @@ stream_shmem_startup(void)
 		stream_shared->lock = &(GetNamedLWLockTranche("kafka_fdw_streams"))->lock;
 		stream_shared->nslots = stream_max_streams;
 	}
+	stream_watermarks_shmem_init(&(GetNamedLWLockTranche("kafka_fdw_streams"))[1].lock);
 	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+stream_slot_set_state(StreamSlot *slot, const char *state, TimestampTz until)
+{
+	strlcpy(slot->state, state, sizeof(slot->state));
+	slot->state_until = until;
 }
 
 /* Wake the launcher: something changed in some database's streams. */
@@ -311,6 +322,12 @@ kafka_stream_init(void)
 							NULL, &stream_max_streams, 256, 1, 10000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("kafka_fdw.stream_history_size",
+							"Batches of each streaming table kept in kafka.stream_history.",
+							"Each batch writes its row and deletes the older ones in its own transaction; 0 writes none.",
+							&stream_history_size, 100, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
 	stream_output_init();
 
 	prev_process_utility_hook = ProcessUtility_hook;
@@ -359,19 +376,24 @@ kafka_stream_workers(PG_FUNCTION_ARGS)
 	for (i = 0; i < stream_shared->nslots; i++)
 	{
 		StreamSlot *slot = &stream_shared->slots[i];
-		Datum		values[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		values[8];
+		bool		nulls[8] = {false, false, false, false, false, false, false, false};
 
 		if (!slot->in_use || slot->dboid != MyDatabaseId)
 			continue;
 		values[0] = ObjectIdGetDatum(slot->target);
 		values[1] = Int32GetDatum(slot->pid);
 		nulls[1] = slot->pid <= 0;
-		values[2] = CStringGetTextDatum(slot->state[0] ? slot->state : "waiting");
+		values[2] = CStringGetTextDatum(slot->state[0] ? slot->state : "starting");
 		values[3] = Float8GetDatum(slot->rows_per_second);
 		values[4] = CStringGetTextDatum(slot->last_error);
 		nulls[4] = slot->last_error[0] == '\0';
 		values[5] = Int32GetDatum(slot->restarts);
+		/* a catalog before 0.6 asks for the first six only */
+		values[6] = CStringGetTextDatum(slot->warning);
+		nulls[6] = slot->warning[0] == '\0';
+		values[7] = TimestampTzGetDatum(slot->state_until);
+		nulls[7] = slot->state_until == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(stream_shared->lock);
@@ -569,7 +591,7 @@ kafka_stream_launcher_main(Datum arg)
 
 				slot->restarts++;
 				slot->next_start = TimestampTzPlusMilliseconds(now, backoff * 1000);
-				strlcpy(slot->state, "backoff", sizeof(slot->state));
+				stream_slot_set_state(slot, "backoff", slot->next_start);
 			}
 		}
 		LWLockRelease(stream_shared->lock);
@@ -678,7 +700,8 @@ kafka_stream_launcher_main(Datum arg)
 					slot->yielding = false;
 					slot->waiting_since = 0;
 					slot->started_at = now;
-					strlcpy(slot->state, "starting", sizeof(slot->state));
+					slot->warning[0] = '\0';
+					stream_slot_set_state(slot, "starting", 0);
 					running++;
 					continue;
 				}
@@ -691,7 +714,7 @@ kafka_stream_launcher_main(Datum arg)
 				no_slot = true;
 				slot->next_start = TimestampTzPlusMilliseconds(now, 5000);
 			}
-			strlcpy(slot->state, "waiting for a worker", sizeof(slot->state));
+			stream_slot_set_state(slot, "waiting for a worker", 0);
 			nwaiting++;
 			if (!slot->wait_logged)
 			{
@@ -775,8 +798,8 @@ stream_worker_should_yield(TimestampTz idle_until)
 	{
 		slot->yielding = true;
 		slot->next_start = idle_until;
-		strlcpy(slot->state, idle_until != 0 ? "idle" : "waiting for a worker",
-				sizeof(slot->state));
+		stream_slot_set_state(slot, idle_until != 0 ? "sleeping" : "waiting for a worker",
+							  idle_until);
 	}
 	LWLockRelease(stream_shared->lock);
 	return yield;
@@ -894,7 +917,7 @@ kafka_stream_probe_main(Datum arg)
 			strlcpy(slot->name, names[t], sizeof(slot->name));
 			if (dbname)
 				strlcpy(slot->dbname, dbname, sizeof(slot->dbname));
-			strlcpy(slot->state, "starting", sizeof(slot->state));
+			stream_slot_set_state(slot, "starting", 0);
 		}
 		else if (!found)
 			ereport(WARNING,

@@ -11,7 +11,10 @@
  * caller's transaction (still exactly once: offsets and rows commit or roll
  * back together).  A refresh never overlaps another refresh or the stream's
  * worker: it takes the stream's lock without waiting and returns at once,
- * with a NOTICE, when someone else holds it.
+ * saying so in its summary, when someone else holds it.  The summary is the
+ * procedure's result, nothing else: no NOTICE repeats it.  While the call
+ * holds the lock, kafka.stream_progress shows the stream 'refreshing' (the
+ * lock goes with the call, however it ends).
  *
  *-------------------------------------------------------------------------
  */
@@ -198,7 +201,6 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 	{
 		summary = psprintf("%s is being loaded by its worker or another refresh: nothing done",
 						   def->target_name);
-		ereport(NOTICE, (errmsg("%s", summary)));
 		PG_RETURN_DATUM(summary_result(summary));
 	}
 
@@ -271,6 +273,5 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 	summary = psprintf("refreshed %s: " INT64_FORMAT " rows from " INT64_FORMAT " records in %d batches, "
 					   INT64_FORMAT " dead letters, " INT64_FORMAT " skipped, lag " INT64_FORMAT,
 					   target_name, rows, records, batches, dead, skipped, lag);
-	ereport(NOTICE, (errmsg("%s", summary)));
 	PG_RETURN_DATUM(summary_result(summary));
 }

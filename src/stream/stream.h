@@ -11,7 +11,8 @@
  * insert into the target),
  * refresh.c (the availableNow procedure), launcher.c (launcher, worker
  * slots in shared memory, DROP EXTENSION / DROP DATABASE hook), worker.c
- * (one stream's worker).
+ * (one stream's worker), progress.c (the live high watermarks of
+ * kafka.stream_progress).
  *
  *-------------------------------------------------------------------------
  */
@@ -317,6 +318,7 @@ extern int64 stream_sink_end(StreamSink *sink);
 extern Oid	stream_keyed_validate(StreamDef *def, Relation target, TupleDesc input);
 
 /* launcher.c: GUCs, shared memory, hooks, the launcher and its probe */
+extern int	stream_history_size;	/* kafka_fdw.stream_history_size */
 extern void kafka_stream_init(void);
 extern bool stream_launcher_available(void);
 extern PGDLLEXPORT void kafka_stream_launcher_main(Datum arg);
@@ -327,6 +329,10 @@ extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
 /* A worker's state for kafka.stream_progress (NULL / -1: unchanged). */
 extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);
+/* The same with an end: 'sleeping' until the next tick. */
+extern void stream_worker_report_until(const char *state, TimestampTz until);
+/* A warning for kafka.stream_progress.warning ("" clears it). */
+extern void stream_report_warning(const char *msg);
 
 /* refresh.c: advisory lock that keeps one writer per stream (a worker or
  * a refresh) */

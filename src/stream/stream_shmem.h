@@ -28,9 +28,11 @@ typedef struct StreamSlot
 	int			pid;			/* of its worker, or 0 */
 	int			restarts;		/* consecutive failures */
 	TimestampTz next_start;		/* backoff */
-	char		state[32];
+	char		state[32];		/* one of the states of kafka.stream_progress */
+	TimestampTz state_until;	/* 'sleeping' / 'backoff' until, or 0 */
 	double		rows_per_second;
 	char		last_error[256];
+	char		warning[256];	/* stream_report_warning; "" if none */
 	/* scheduling */
 	TimestampTz waiting_since;	/* queued for a worker since, or 0 */
 	TimestampTz started_at;		/* its worker's start: the time slice */
@@ -62,10 +64,19 @@ typedef struct StreamShared
 
 extern StreamShared *stream_shared;
 extern int	stream_max_workers;
+extern int	stream_max_streams;
 extern int	stream_time_slice;
 extern int	stream_my_slot;
 
 extern void stream_poke_launcher(void);
+
+/* progress.c: the high watermarks kafka.stream_progress was told lately */
+extern Size stream_watermarks_shmem_size(void);
+extern void stream_watermarks_shmem_init(LWLock *lock);
+
+/* Set a slot's state (caller holds the lock); until: 0 when it has no end. */
+extern void stream_slot_set_state(StreamSlot *slot, const char *state,
+								  TimestampTz until);
 extern bool stream_database_held(Oid dboid);	/* caller holds the lock */
 
 /* for the stream worker, at points where nothing is fetched and uncommitted */

@@ -63,7 +63,7 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 	slot = &stream_shared->slots[stream_my_slot];
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
 	if (state)
-		strlcpy(slot->state, state, sizeof(slot->state));
+		stream_slot_set_state(slot, state, 0);
 	if (rows_per_second >= 0)
 		slot->rows_per_second = rows_per_second;
 	if (error)
@@ -71,6 +71,31 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 	/* an empty error is reported after a committed batch: the streak of failures is over */
 	if (error && error[0] == '\0')
 		slot->restarts = 0;
+	LWLockRelease(stream_shared->lock);
+}
+
+void
+stream_worker_report_until(const char *state, TimestampTz until)
+{
+	if (stream_my_slot < 0)
+		return;
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	stream_slot_set_state(&stream_shared->slots[stream_my_slot], state, until);
+	LWLockRelease(stream_shared->lock);
+}
+
+/*
+ * Something the owner of the stream should know while it runs, shown in
+ * kafka.stream_progress.warning until replaced ("" clears it).
+ */
+void
+stream_report_warning(const char *msg)
+{
+	if (stream_my_slot < 0)
+		return;
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	strlcpy(stream_shared->slots[stream_my_slot].warning, msg ? msg : "",
+			sizeof(stream_shared->slots[stream_my_slot].warning));
 	LWLockRelease(stream_shared->lock);
 }
 
@@ -105,9 +130,12 @@ worker_exit(bool clean)
 
 		LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
 		slot->clean_exit = clean;
-		/* one that gave way to a waiting stream keeps the state it set */
+		/*
+		 * One that gave way to a waiting stream keeps the state it set;
+		 * otherwise the launcher starts it again if it is still wanted.
+		 */
 		if (clean && !slot->yielding)
-			strlcpy(slot->state, "stopped", sizeof(slot->state));
+			stream_slot_set_state(slot, "starting", 0);
 		LWLockRelease(stream_shared->lock);
 	}
 	proc_exit(clean ? 0 : 1);
@@ -217,14 +245,15 @@ run_stream(Oid target, MemoryContext parent)
 			ingest = reopen_later(def, ingest);
 		if (ingest == NULL)
 		{
-			stream_worker_report("connecting", -1, NULL);
+			stream_worker_report("starting", -1, NULL);
 			ingest = stream_ingest_open(def, def->trigger == STREAM_TRIGGER_INTERVAL, parent,
 										written);
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 
-		stream_worker_report(def->trigger == STREAM_TRIGGER_INTERVAL ? "running" : "waiting", -1, NULL);
+		stream_worker_report(def->trigger == STREAM_TRIGGER_INTERVAL ? "running" : "waiting for records",
+							 -1, NULL);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* fetch outside any transaction */
 		pending = stream_ingest_fetch(ingest, 1000);
@@ -283,7 +312,7 @@ run_stream(Oid target, MemoryContext parent)
 
 			stream_ingest_close(ingest);
 			ingest = NULL;
-			stream_worker_report("idle", -1, NULL);
+			stream_worker_report_until("sleeping", next);
 			while (GetCurrentTimestamp() < next)
 			{
 				long		ms = Min(1000, (next - GetCurrentTimestamp()) / 1000 + 1);
@@ -367,15 +396,25 @@ kafka_stream_worker_main(Datum arg)
 
 		StartTransactionCommand();
 		got = stream_lock_acquire(target, true, false);
-		if (!got && current_def(target) == NULL)
+		if (!got)
 		{
-			CommitTransactionCommand();
-			worker_exit(true);
+			bool		gone;
+
+			/* the catalog is read with a snapshot, as everywhere else */
+			PushActiveSnapshot(GetTransactionSnapshot());
+			gone = current_def(target) == NULL;
+			PopActiveSnapshot();
+			if (gone)
+			{
+				CommitTransactionCommand();
+				worker_exit(true);
+			}
 		}
 		CommitTransactionCommand();
 		if (got)
 			break;
-		stream_worker_report("waiting for refresh", -1, NULL);
+		/* kafka.stream_progress says 'refreshing' (the refresh holds the lock) */
+		stream_worker_report("starting", -1, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -401,7 +440,8 @@ kafka_stream_worker_main(Datum arg)
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
-		stream_worker_report(permanent ? "failed" : "error", -1, edata->message);
+		/* the launcher sets when it starts the worker again */
+		stream_worker_report(permanent ? "failed" : "backoff", -1, edata->message);
 		if (permanent)
 		{
 			char	   *text = edata->context ?

@@ -98,7 +98,7 @@ is($node->safe_psql('postgres', 'SELECT sum(next_offset) FROM kafka.stream_offse
 
 # --- progress view
 is($node->safe_psql('postgres', q{SELECT string_agg(format('%s %s %s', "partition", state, lag), ',' ORDER BY "partition") FROM kafka.stream_progress}),
-	'0 idle 0,1 idle 0,2 idle 0', 'stream_progress per partition');
+	'0 waiting for refresh 0,1 waiting for refresh 0,2 waiting for refresh 0', 'stream_progress per partition');
 
 # --- continuous worker
 $node->safe_psql('postgres', q{

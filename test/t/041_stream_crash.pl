@@ -139,7 +139,7 @@ like(query(q{CALL kafka.refresh_streaming_table('crash')}), qr/being loaded by i
 is(query('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM crash'), "$produced|$produced",
 	'final: every record exactly once');
 like(query(q{SELECT string_agg(DISTINCT state, ',') FROM kafka.stream_progress WHERE stream = 'crash'::regclass}),
-	qr/^(waiting|running|connecting)$/, 'progress shows the worker');
+	qr/^(waiting for records|running|starting)$/, 'progress shows the worker');
 is(query(q{SELECT sum(lag) FROM kafka.stream_progress WHERE stream = 'crash'::regclass}), '0', 'no lag left');
 
 done_testing();

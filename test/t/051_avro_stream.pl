@@ -176,7 +176,7 @@ my $progress = $node->safe_psql('postgres', q{
 note("progress while the registry is down: $progress");
 # waiting inside the batch; once the retries of one batch run out (60 s)
 # the worker restarts after a backoff and waits again
-like($progress, qr/^(waiting for schema registry|backoff): schema registry "http:\/\/127\.0\.0\.1:\d+" of server "k" is unavailable/,
+like($progress, qr/^(waiting for schema registry|backoff(?: until \S+ \S+)?): schema registry "http:\/\/127\.0\.0\.1:\d+" of server "k" is unavailable/,
 	'the state and the error name the registry and the server');
 my $first_pid = $node->safe_psql('postgres', q{SELECT pid FROM kafka.stream_workers() WHERE stream = 'ev_live'::regclass});
 ok(wait_for(q{SELECT restarts > 0 FROM kafka.stream_workers() WHERE stream = 'ev_live'::regclass}, 't', 'restarted'),

@@ -88,6 +88,11 @@ is(scalar(grep { ($out->{$_}[0] // '') ne ($want{$_} // 'missing') } keys %want)
 	'each equals its input record joined with the dimension');
 is(query(q{SELECT last_batch_rows || ' ' || batch_id FROM kafka.streaming_tables
 	WHERE target = 'enriched'::regclass}), '20 5', 'batches and rows counted');
+is(query(q{SELECT count(*), min(batch_id), max(batch_id), sum(records), sum(rows_inserted), min(lag)
+	FROM kafka.stream_history WHERE stream = 'enriched'::regclass}), '5|1|5|500|500|0',
+	'each batch of the Kafka target has its row of kafka.stream_history');
+is(query(q{SELECT total_records, total_rows, total_bytes > 0 FROM kafka.streaming_tables
+	WHERE target = 'enriched'::regclass}), '500|500|t', 'and its totals');
 
 # --- continuous, the dimension updated while the stream runs
 $node->safe_psql('postgres', q{
@@ -126,6 +131,9 @@ is(scalar(grep { /"id":(\d+)/ && $1 <= 100 && /"name":"c\d"/ } @values), 100,
 	'records consumed before the update carry the old names');
 is(scalar(grep { /"id":(\d+)/ && $1 > 100 && /"name":"new c\d"/ } @values), 100,
 	'records consumed after it the new ones');
+is(query(q{SELECT s.total_records, (SELECT sum(records) FROM kafka.stream_history h WHERE h.stream = s.target)
+	FROM kafka.streaming_tables s WHERE target = 'live_out'::regclass}), '200|200',
+	'the worker\'s batches into Kafka have their history and totals');
 
 # --- three SIGKILLs while the worker produces
 my $total = 200 + 100000;
