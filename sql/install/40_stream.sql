@@ -61,8 +61,10 @@ CREATE TABLE kafka.streaming_tables (
     -- 0.5: streams that end in Kafka, dead-letter topics
     dead_letter_topic text,               -- bad records go to this topic
     transactional_id text,                -- NULL: derived from the stream
-    group_id text,                        -- NULL: derived from the stream
-    source_header boolean NOT NULL DEFAULT true  -- kafka_fdw.source on records produced
+    group_id text,                        -- the stream's consumer group
+    source_header boolean NOT NULL DEFAULT true, -- kafka_fdw.source on records produced
+    -- 0.6: a table target commits its offsets to group_id after each batch
+    commit_offsets_to_group boolean NOT NULL DEFAULT true
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -199,9 +201,12 @@ CREATE EVENT TRIGGER kafka_streaming_objects_dropped ON sql_drop
 -- case by PostgreSQL, so written either way unquoted) stand for
 -- starting_offsets, max_offsets_per_trigger and fail_on_data_loss.
 -- target may be a kafka foreign table: each batch is produced in one Kafka
--- transaction (transactional_id and group_id override the names derived
--- from the stream; source_header: the kafka_fdw.source header).
+-- transaction (transactional_id overrides the name derived from the stream;
+-- source_header: the kafka_fdw.source header).
 -- dead_letter_topic: bad records go to this topic (on_error 'dead_letter').
+-- group_id: the consumer group the stream's offsets are committed to
+-- (default kafka_fdw.<database>.<schema>.<table>); commit_offsets_to_group
+-- => false: none (streams into a table only).
 CREATE FUNCTION kafka.create_streaming_table(
         target text,
         source regclass,
@@ -228,7 +233,8 @@ CREATE FUNCTION kafka.create_streaming_table(
         dead_letter_topic text DEFAULT NULL,
         transactional_id text DEFAULT NULL,
         group_id text DEFAULT NULL,
-        source_header boolean DEFAULT true)
+        source_header boolean DEFAULT true,
+        commit_offsets_to_group boolean DEFAULT true)
     RETURNS regclass
     AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
     LANGUAGE C VOLATILE;
@@ -266,7 +272,8 @@ CREATE FUNCTION kafka.alter_streaming_table(
         dead_letter_topic text DEFAULT NULL,
         source_header boolean DEFAULT NULL,
         transactional_id text DEFAULT NULL,
-        group_id text DEFAULT NULL)
+        group_id text DEFAULT NULL,
+        commit_offsets_to_group boolean DEFAULT NULL)
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_alter_streaming_table'
     LANGUAGE C VOLATILE;
@@ -312,7 +319,7 @@ CREATE PROCEDURE kafka.refresh_streaming_table(target regclass,
 CREATE FUNCTION kafka.stream_workers(
         OUT stream regclass, OUT pid int, OUT state text,
         OUT rows_per_second double precision, OUT last_error text,
-        OUT restarts int)
+        OUT restarts int, OUT warning text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'kafka_stream_workers_visible'
     LANGUAGE C VOLATILE;
@@ -344,7 +351,8 @@ SELECT s.target AS stream,
        s.last_batch_updated AS rows_updated,
        s.last_batch_deleted AS rows_deleted,
        s.last_schema_change AS schema_change,
-       s.last_schema_change_at AS schema_changed_at
+       s.last_schema_change_at AS schema_changed_at,
+       w.warning
   FROM kafka.streaming_tables s
   JOIN kafka.stream_offsets o ON o.stream = s.target
   LEFT JOIN kafka.stream_workers() w ON w.stream = s.target
@@ -364,7 +372,7 @@ GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_
               track_history_columns, tombstone_retention, last_batch_inserted,
               last_batch_updated, last_batch_deleted, schema_evolution, altered_at,
               last_schema_change, last_schema_change_at, dead_letter_topic,
-              transactional_id, group_id, source_header)
+              transactional_id, group_id, source_header, commit_offsets_to_group)
     ON kafka.streaming_tables TO PUBLIC;
 GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;

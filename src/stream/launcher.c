@@ -359,8 +359,8 @@ kafka_stream_workers(PG_FUNCTION_ARGS)
 	for (i = 0; i < stream_shared->nslots; i++)
 	{
 		StreamSlot *slot = &stream_shared->slots[i];
-		Datum		values[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
 
 		if (!slot->in_use || slot->dboid != MyDatabaseId)
 			continue;
@@ -372,6 +372,9 @@ kafka_stream_workers(PG_FUNCTION_ARGS)
 		values[4] = CStringGetTextDatum(slot->last_error);
 		nulls[4] = slot->last_error[0] == '\0';
 		values[5] = Int32GetDatum(slot->restarts);
+		/* kafka.stream_workers() of catalogs before 0.6 ends at restarts */
+		values[6] = CStringGetTextDatum(slot->warning);
+		nulls[6] = slot->warning[0] == '\0';
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(stream_shared->lock);

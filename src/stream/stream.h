@@ -90,6 +90,8 @@ typedef struct StreamDef
 	char	   *group_id;		/* NULL: derived */
 	bool		source_header;	/* kafka_fdw.source on records produced */
 	int64		created_us;		/* created_at, microseconds since 1970 */
+	/* catalogs before 0.6: false */
+	bool		commit_offsets_to_group;	/* mirror committed offsets to group_id */
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */
@@ -180,6 +182,27 @@ extern bool stream_ingest_pending(StreamIngest *ingest);
  */
 extern bool stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result);
 extern void stream_ingest_committed(StreamIngest *ingest);
+
+/*
+ * Once the catalog's offsets the ingest knows are committed (after the
+ * open's transaction, after stream_ingest_committed, never inside a
+ * transaction that may still roll back): commit them to the stream's
+ * consumer group too, asynchronously, when the stream mirrors them (a table
+ * target with commit_offsets_to_group; a stream with a Kafka transaction
+ * commits its group there).  The group may lag the catalog, never lead it.
+ * Reports how the previous such commit went (stream_report_warning).
+ */
+extern void stream_ingest_mirror_offsets(StreamIngest *ingest);
+
+/*
+ * Wait (cancellably, bounded by the connect timeout) for the last of those
+ * commits to end, and report how it went: for a refresh, whose session may
+ * end as soon as it returns.
+ */
+extern void stream_ingest_mirror_flush(StreamIngest *ingest);
+
+/* Report how the last of those commits went, if it ended (an idle worker). */
+extern void stream_ingest_mirror_report(StreamIngest *ingest);
 
 /* Records left below the end offsets (bounded) / high watermarks. */
 extern int64 stream_ingest_lag(StreamIngest *ingest);
@@ -327,6 +350,13 @@ extern PGDLLEXPORT void kafka_stream_worker_main(Datum arg);
 /* A worker's state for kafka.stream_progress (NULL / -1: unchanged). */
 extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);
+
+/*
+ * A trouble that does not stop the stream (its consumer group could not be
+ * committed), for kafka.stream_progress's warning; NULL clears it.  Outside
+ * a worker (a refresh) a new one is a WARNING to the caller.
+ */
+extern void stream_report_warning(const char *msg);
 
 /* refresh.c: advisory lock that keeps one writer per stream (a worker or
  * a refresh) */

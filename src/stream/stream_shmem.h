@@ -31,6 +31,7 @@ typedef struct StreamSlot
 	char		state[32];
 	double		rows_per_second;
 	char		last_error[256];
+	char		warning[256];	/* a trouble that does not stop it, or "" */
 	/* scheduling */
 	TimestampTz waiting_since;	/* queued for a worker since, or 0 */
 	TimestampTz started_at;		/* its worker's start: the time slice */

@@ -74,6 +74,27 @@ stream_worker_report(const char *state, double rows_per_second, const char *erro
 	LWLockRelease(stream_shared->lock);
 }
 
+void
+stream_report_warning(const char *msg)
+{
+	static char *last = NULL;	/* outside a worker: the last one raised */
+	StreamSlot *slot;
+
+	if (stream_my_slot < 0)
+	{
+		if (msg && (last == NULL || strcmp(last, msg) != 0))
+			ereport(WARNING, (errmsg("%s", msg)));
+		if (last)
+			pfree(last);
+		last = msg ? MemoryContextStrdup(TopMemoryContext, msg) : NULL;
+		return;
+	}
+	slot = &stream_shared->slots[stream_my_slot];
+	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
+	strlcpy(slot->warning, msg ? msg : "", sizeof(slot->warning));
+	LWLockRelease(stream_shared->lock);
+}
+
 /*
  * While a batch waits for an unavailable schema registry: say so in
  * kafka.stream_progress (cleared when a batch commits).
@@ -220,9 +241,16 @@ run_stream(Oid target, MemoryContext parent)
 			stream_worker_report("connecting", -1, NULL);
 			ingest = stream_ingest_open(def, def->trigger == STREAM_TRIGGER_INTERVAL, parent,
 										written);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			/* the offsets it starts from are committed: the group catches up */
+			stream_ingest_mirror_offsets(ingest);
 		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		else
+		{
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
 
 		stream_worker_report(def->trigger == STREAM_TRIGGER_INTERVAL ? "running" : "waiting", -1, NULL);
 		pgstat_report_activity(STATE_IDLE, NULL);
@@ -235,6 +263,9 @@ run_stream(Oid target, MemoryContext parent)
 		if (trouble || trouble_shown)
 			stream_worker_report(NULL, -1, trouble ? trouble : "");
 		trouble_shown = trouble != NULL;
+		/* the group commit of the last batch may have failed since */
+		if (!pending)
+			stream_ingest_mirror_report(ingest);
 
 		if (pending)
 		{
@@ -263,6 +294,7 @@ run_stream(Oid target, MemoryContext parent)
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			stream_ingest_committed(ingest);
+			stream_ingest_mirror_offsets(ingest);
 			/* rows/s over a window of about ten seconds, not one batch */
 			window_rows += result.rows;
 			seconds = (double) (GetCurrentTimestamp() - window_start) / 1000000.0;
@@ -340,6 +372,7 @@ kafka_stream_worker_main(Datum arg)
 	}
 	stream_shared->slots[stream_my_slot].pid = MyProcPid;
 	stream_shared->slots[stream_my_slot].last_error[0] = '\0';
+	stream_shared->slots[stream_my_slot].warning[0] = '\0';
 	LWLockRelease(stream_shared->lock);
 	before_shmem_exit(worker_shmem_exit, 0);
 	avro_registry_retry_hook = report_registry_retry;
