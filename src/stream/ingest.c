@@ -1734,7 +1734,15 @@ evolve_schema(StreamIngest *ingest, MemoryContext rowcxt, Datum *values, bool *n
 bool
 stream_ingest_same_definition(StreamIngest *ingest, StreamDef *def)
 {
-	return ingest->def->altered_at == def->altered_at;
+	/* the group it mirrors to: also set by ALTER EXTENSION UPDATE (0.6) */
+	const char *group = ingest->output == NULL && def->commit_offsets_to_group ?
+		def->group_id : NULL;
+
+	if (ingest->def->altered_at != def->altered_at)
+		return false;
+	if (group == NULL || ingest->mirror_group == NULL)
+		return group == ingest->mirror_group;
+	return strcmp(group, ingest->mirror_group) == 0;
 }
 
 bool

@@ -214,7 +214,8 @@ extern bool stream_ingest_partitions_changed(StreamIngest *ingest);
  * ingest opened?  false: close it and open it again.
  */
 extern bool stream_ingest_is_current(StreamIngest *ingest, StreamDef *def);
-/* Only the last: was the stream altered since the ingest opened? */
+/* Only the last: was the stream altered (or given a consumer group to mirror
+ * its offsets to) since the ingest opened? */
 extern bool stream_ingest_same_definition(StreamIngest *ingest, StreamDef *def);
 
 /* Why a continuous ingest receives nothing (all brokers down), or NULL. */

@@ -21,14 +21,12 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
-use JSON::PP;
 use Time::HiRes qw(usleep);
 use KafkaFdwTest;
 
 my $broker = start_broker(brokers => 1);
 my $bs = $broker->bootstrap;
 my $node = new_node('group_mirror', broker => $broker, conf => "restart_after_crash = on");
-my $python = $ENV{KT_PYTHON} // '/usr/bin/python3';
 my $partitions = 3;
 $broker->create_topic($_, $partitions) for qw(m_cont m_int m_ref m_off m_out);
 
@@ -57,29 +55,10 @@ sub produce_to
 	return;
 }
 
-# The group's committed offsets on topic's partitions and their high
-# watermarks, read by confluent-kafka: [[partition, committed, high], ...]
-# (committed -1001: none).
-my $group_py = q{
-import json, sys
-from confluent_kafka import Consumer, TopicPartition
-bs, group, topic, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = Consumer({'bootstrap.servers': bs, 'group.id': group, 'enable.auto.commit': False})
-out = []
-for tp in c.committed([TopicPartition(topic, p) for p in range(n)], timeout=30):
-    lo, hi = c.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
-    out.append([tp.partition, tp.offset, hi])
-c.close()
-print(json.dumps(out))
-};
-
 sub group_state
 {
 	my ($group, $topic) = @_;
-	my ($ok, $out, $err) = run_cmd([ $python, '-c', $group_py, $bs, $group, $topic, $partitions ], 120);
-	die "reading group $group failed: $err" unless $ok;
-	my @rows = @{ JSON::PP::decode_json((grep { /^\[/ } split /\n/, $out)[-1]) };
-	return \@rows;
+	return consumer_group_offsets($bs, $group, $topic, $partitions);
 }
 
 # "partition:offset,..." of the group (none: -1001) and of the catalog
