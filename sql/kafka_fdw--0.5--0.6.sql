@@ -95,7 +95,10 @@ DROP FUNCTION kafka.alter_streaming_table(regclass, text, bigint, text, boolean,
 -- effect at the stream's next batch; offsets are kept.  The options that
 -- make the stream what it is (source, mode, keys, sequence_by,
 -- stored_as_scd_type, starting_offsets) are refused: drop and recreate the
--- stream, or kafka.reset_offsets().  Spark's names as in create.
+-- stream, or kafka.reset_offsets().  Spark's names as in create.  group_id
+-- and commit_offsets_to_group: only for streams into a table without a
+-- dead-letter topic (the others commit their group in their Kafka
+-- transaction).
 CREATE FUNCTION kafka.alter_streaming_table(
         target regclass,
         trigger text DEFAULT NULL,

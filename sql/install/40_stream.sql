@@ -244,7 +244,10 @@ CREATE FUNCTION kafka.create_streaming_table(
 -- effect at the stream's next batch; offsets are kept.  The options that
 -- make the stream what it is (source, mode, keys, sequence_by,
 -- stored_as_scd_type, starting_offsets) are refused: drop and recreate the
--- stream, or kafka.reset_offsets().  Spark's names as in create.
+-- stream, or kafka.reset_offsets().  Spark's names as in create.  group_id
+-- and commit_offsets_to_group: only for streams into a table without a
+-- dead-letter topic (the others commit their group in their Kafka
+-- transaction).
 CREATE FUNCTION kafka.alter_streaming_table(
         target regclass,
         trigger text DEFAULT NULL,
@@ -290,7 +293,7 @@ CREATE FUNCTION kafka.resume_streaming_table(target regclass)
     LANGUAGE C VOLATILE STRICT;
 
 -- Forgets the stream (catalog rows, dead letters); the table stays unless
--- drop_table => true.
+-- drop_table => true.  Its consumer group stays in Kafka.
 CREATE FUNCTION kafka.drop_streaming_table(target regclass,
                                            drop_table boolean DEFAULT false)
     RETURNS void

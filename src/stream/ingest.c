@@ -2064,10 +2064,14 @@ stream_ingest_committed(StreamIngest *ingest)
 	MemoryContextReset(ingest->batchcxt);
 }
 
-/* How the previous commit went: a failure is a warning, not an error. */
+/*
+ * How the previous commit went: a failure is a warning, not an error.  What
+ * it allocates goes with the next batch (callers run between transactions).
+ */
 static void
 report_mirror_outcome(StreamIngest *ingest)
 {
+	MemoryContext old = MemoryContextSwitchTo(ingest->batchcxt);
 	char	   *message;
 	int			outcome = kafka_group_committer_outcome(group_mirror, ingest->client, &message);
 
@@ -2076,6 +2080,7 @@ report_mirror_outcome(StreamIngest *ingest)
 									   ingest->def->target_name, ingest->mirror_group, message));
 	else if (outcome > 0)
 		stream_report_warning(NULL);
+	MemoryContextSwitchTo(old);
 }
 
 void

@@ -102,10 +102,14 @@ is(query(q{SELECT string_agg(coalesce(group_id, '-'), ',' ORDER BY target::text)
 	'-,named_group,-,-', 'on 0.5 only the given group_id is stored');
 
 # the names the streams with a Kafka transaction use on 0.5
-my $derived = q{SELECT format('kafka_fdw-%s-%s-%s', (SELECT system_identifier FROM pg_control_system()),
-	(SELECT oid FROM pg_database WHERE datname = current_database()), '%s'::regclass::oid)};
-my $out_a_group = query(sprintf($derived, 'out_a'));
-my $t_dlt_group = query(sprintf($derived, 't_dlt'));
+sub derived_group
+{
+	my ($target) = @_;
+	return query(qq{SELECT format('kafka_fdw-%s-%s-%s', (SELECT system_identifier FROM pg_control_system()),
+		(SELECT oid FROM pg_database WHERE datname = current_database()), '$target'::regclass::oid)});
+}
+my $out_a_group = derived_group('out_a');
+my $t_dlt_group = derived_group('t_dlt');
 
 # update while the workers ingest what keeps coming
 my $bg = start_produce(broker => $broker, topic => 'src', count => 10000, start => $produced, json => 1,
@@ -118,7 +122,7 @@ is(query(q{SELECT extversion FROM pg_extension WHERE extname = 'kafka_fdw'}),
 finish_produce($bg);
 is(query(q{SELECT string_agg(target || ' ' || group_id || ' ' || commit_offsets_to_group, ',' ORDER BY target::text)
 	FROM kafka.streaming_tables}),
-	"out_a $out_a_group t,out_b named_group t,t_dlt $t_dlt_group t,t_plain kafka_fdw.postgres.public.t_plain t",
+	"out_a $out_a_group true,out_b named_group true,t_dlt $t_dlt_group true,t_plain kafka_fdw.postgres.public.t_plain true",
 	'group_id filled: the names in use for streams with a Kafka transaction, a new one for the table');
 
 produce_more(2000);
