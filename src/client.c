@@ -242,24 +242,80 @@ group_offsets(KafkaJob *job)
 	return err;
 }
 
-/* Commit job->partitions' offsets for job->group outside any transaction. */
+/*
+ * Commit job->partitions' offsets for job->group outside any transaction:
+ * the request's error, else the group's, else the first partition's; what
+ * it says in message (when not NULL).  Helper thread.
+ */
 static rd_kafka_resp_err_t
-group_commit(KafkaJob *job)
+group_commit_detail(KafkaJob *job, char *message, size_t size)
 {
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(job->core->rk);
 	rd_kafka_AlterConsumerGroupOffsets_t *request =
 		rd_kafka_AlterConsumerGroupOffsets_new(job->group, job->partitions);
+	rd_kafka_AdminOptions_t *options =
+		rd_kafka_AdminOptions_new(job->core->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
 	rd_kafka_event_t *ev;
 	rd_kafka_resp_err_t err;
 
-	rd_kafka_AlterConsumerGroupOffsets(job->core->rk, &request, 1, NULL, queue);
+	if (message)
+		message[0] = '\0';
+	rd_kafka_AdminOptions_set_request_timeout(options, job->timeout_ms, NULL, 0);
+	rd_kafka_AlterConsumerGroupOffsets(job->core->rk, &request, 1, options, queue);
 	rd_kafka_AlterConsumerGroupOffsets_destroy(request);
+	rd_kafka_AdminOptions_destroy(options);
 	ev = rd_kafka_queue_poll(queue, job->timeout_ms + 1000);
-	err = ev == NULL ? RD_KAFKA_RESP_ERR__TIMED_OUT : rd_kafka_event_error(ev);
+	if (ev == NULL)
+		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	else if ((err = rd_kafka_event_error(ev)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		if (message && rd_kafka_event_error_string(ev))
+			strlcpy(message, rd_kafka_event_error_string(ev), size);
+	}
+	else
+	{
+		size_t		ngroups = 0;
+		const rd_kafka_group_result_t **groups =
+			rd_kafka_AlterConsumerGroupOffsets_result_groups(rd_kafka_event_AlterConsumerGroupOffsets_result(ev),
+															 &ngroups);
+
+		if (ngroups == 1 && rd_kafka_group_result_error(groups[0]) != NULL)
+		{
+			const rd_kafka_error_t *error = rd_kafka_group_result_error(groups[0]);
+
+			err = rd_kafka_error_code(error);
+			if (message)
+				strlcpy(message, rd_kafka_error_string(error), size);
+		}
+		else if (ngroups == 1 && rd_kafka_group_result_partitions(groups[0]) != NULL)
+		{
+			const rd_kafka_topic_partition_list_t *done =
+				rd_kafka_group_result_partitions(groups[0]);
+			int			i;
+
+			for (i = 0; i < done->cnt; i++)
+				if (done->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+				{
+					err = done->elems[i].err;
+					if (message)
+						snprintf(message, size, "%s[%d]: %s", done->elems[i].topic,
+								 done->elems[i].partition, rd_kafka_err2str(err));
+					break;
+				}
+		}
+	}
+	if (message && err != RD_KAFKA_RESP_ERR_NO_ERROR && message[0] == '\0')
+		strlcpy(message, rd_kafka_err2str(err), size);
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(queue);
 	return err;
+}
+
+static rd_kafka_resp_err_t
+group_commit(KafkaJob *job)
+{
+	return group_commit_detail(job, NULL, 0);
 }
 
 /* Helper thread: librdkafka calls only; no palloc, no elog, no signals. */
@@ -1067,4 +1123,196 @@ kafka_client_commit_group_offsets(KafkaClient *client, const char *group,
 								  rd_kafka_topic_partition_list_t *offsets)
 {
 	job_free(run_group_job(client, JOB_GROUP_COMMIT, group, offsets, "committing"));
+}
+
+/*
+ * Group commits nobody waits for (kafka_client_commit_group_offsets_async):
+ * malloc'd, shared with the one helper thread that works through them, the
+ * last reference frees it.  The thread takes the offsets posted last, so
+ * commits are made in order and one posted while another is in flight
+ * replaces any still waiting.
+ */
+struct KafkaGroupCommitter
+{
+	pthread_mutex_t lock;
+	int			refcount;		/* under lock */
+	bool		running;		/* a thread works through the posts */
+	/* the commit waiting for the thread, or pending NULL */
+	KafkaClientCore *core;		/* a reference */
+	char	   *group;
+	rd_kafka_topic_partition_list_t *pending;
+	int			timeout_ms;
+	/* the last commit that ended and nobody asked about yet */
+	int			outcome;		/* 0: none, 1: committed, -1: failed */
+	char		message[256];
+};
+
+KafkaGroupCommitter *
+kafka_group_committer_create(void)
+{
+	KafkaGroupCommitter *committer = calloc(1, sizeof(KafkaGroupCommitter));
+
+	if (committer == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	pthread_mutex_init(&committer->lock, NULL);
+	committer->refcount = 1;
+	return committer;
+}
+
+/* Drop what is waiting (the caller holds the lock); the core to release. */
+static KafkaClientCore *
+committer_take_pending(KafkaGroupCommitter *committer)
+{
+	KafkaClientCore *core = committer->core;
+
+	if (committer->pending)
+		rd_kafka_topic_partition_list_destroy(committer->pending);
+	free(committer->group);
+	committer->pending = NULL;
+	committer->group = NULL;
+	committer->core = NULL;
+	return core;
+}
+
+/* in_helper: as for core_release */
+static void
+committer_release(KafkaGroupCommitter *committer, bool in_helper)
+{
+	KafkaClientCore *core;
+
+	pthread_mutex_lock(&committer->lock);
+	if (--committer->refcount > 0)
+	{
+		pthread_mutex_unlock(&committer->lock);
+		return;
+	}
+	core = committer_take_pending(committer);
+	pthread_mutex_unlock(&committer->lock);
+	if (core)
+		core_release(core, in_helper);
+	pthread_mutex_destroy(&committer->lock);
+	free(committer);
+}
+
+void
+kafka_group_committer_release(KafkaGroupCommitter *committer)
+{
+	if (committer)
+		committer_release(committer, false);
+}
+
+/* Helper thread: commit what is posted until nothing is. */
+static void *
+committer_thread(void *arg)
+{
+	KafkaGroupCommitter *committer = arg;
+
+	for (;;)
+	{
+		KafkaJob	job;
+		rd_kafka_resp_err_t err;
+		char		message[256];
+
+		pthread_mutex_lock(&committer->lock);
+		if (committer->pending == NULL)
+		{
+			committer->running = false;
+			pthread_mutex_unlock(&committer->lock);
+			break;
+		}
+		memset(&job, 0, sizeof(job));
+		job.kind = JOB_GROUP_COMMIT;
+		job.core = committer->core;
+		job.group = committer->group;
+		job.partitions = committer->pending;
+		job.timeout_ms = committer->timeout_ms;
+		committer->core = NULL;
+		committer->group = NULL;
+		committer->pending = NULL;
+		pthread_mutex_unlock(&committer->lock);
+
+		err = group_commit_detail(&job, message, sizeof(message));
+
+		pthread_mutex_lock(&committer->lock);
+		committer->outcome = err == RD_KAFKA_RESP_ERR_NO_ERROR ? 1 : -1;
+		strlcpy(committer->message, message, sizeof(committer->message));
+		pthread_mutex_unlock(&committer->lock);
+		free(job.group);
+		rd_kafka_topic_partition_list_destroy(job.partitions);
+		core_release(job.core, true);
+	}
+	committer_release(committer, true);
+	return NULL;
+}
+
+void
+kafka_client_commit_group_offsets_async(KafkaClient *client, KafkaGroupCommitter *committer,
+										const char *group,
+										rd_kafka_topic_partition_list_t *offsets)
+{
+	rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(offsets);
+	char	   *name = strdup(group);
+	KafkaClientCore *old;
+	bool		start;
+
+	if (name == NULL)
+	{
+		rd_kafka_topic_partition_list_destroy(copy);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	__atomic_add_fetch(&client->core->refcount, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&committer->lock);
+	old = committer_take_pending(committer);
+	committer->core = client->core;
+	committer->group = name;
+	committer->pending = copy;
+	committer->timeout_ms = client->spec->connect_timeout_ms;
+	start = !committer->running;
+	if (start)
+	{
+		committer->running = true;
+		committer->refcount++;
+	}
+	pthread_mutex_unlock(&committer->lock);
+	if (old)
+		core_release(old, false);
+	if (start && kafka_start_thread(committer_thread, committer, NULL) != 0)
+	{
+		/* the next post tries again; say why this one went nowhere */
+		pthread_mutex_lock(&committer->lock);
+		committer->running = false;
+		committer->refcount--;
+		committer->outcome = -1;
+		strlcpy(committer->message, "could not start a kafka request thread",
+				sizeof(committer->message));
+		pthread_mutex_unlock(&committer->lock);
+	}
+}
+
+int
+kafka_group_committer_outcome(KafkaGroupCommitter *committer, KafkaClient *client,
+							  char **message)
+{
+	int			outcome;
+	char		text[256];
+
+	pthread_mutex_lock(&committer->lock);
+	outcome = committer->outcome;
+	strlcpy(text, committer->message, sizeof(text));
+	committer->outcome = 0;
+	pthread_mutex_unlock(&committer->lock);
+	if (message)
+		*message = outcome < 0 ? kafka_client_scrub(client, text) : NULL;
+	return outcome;
+}
+
+bool
+kafka_group_committer_busy(KafkaGroupCommitter *committer)
+{
+	bool		busy;
+
+	pthread_mutex_lock(&committer->lock);
+	busy = committer->running || committer->pending != NULL;
+	pthread_mutex_unlock(&committer->lock);
+	return busy;
 }

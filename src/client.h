@@ -164,6 +164,28 @@ extern void kafka_client_group_offsets(KafkaClient *client, const char *group,
 extern void kafka_client_commit_group_offsets(KafkaClient *client, const char *group,
 											  rd_kafka_topic_partition_list_t *offsets);
 
+/*
+ * Commits of a consumer group's offsets that nobody waits for: a
+ * committer's helper thread commits what was posted last, in the order
+ * posted, one at a time (a post made while a commit is in flight replaces
+ * any still waiting).  Posting never blocks and never fails but for memory;
+ * the outcome of the last commit that ended since the previous call is
+ * 1 (committed), -1 (failed: *message, scrubbed with client's secrets) or
+ * 0 (none ended).  A committer outlives the clients it commits through.
+ */
+typedef struct KafkaGroupCommitter KafkaGroupCommitter;
+
+extern KafkaGroupCommitter *kafka_group_committer_create(void);
+extern void kafka_group_committer_release(KafkaGroupCommitter *committer);
+extern void kafka_client_commit_group_offsets_async(KafkaClient *client,
+													KafkaGroupCommitter *committer,
+													const char *group,
+													rd_kafka_topic_partition_list_t *offsets);
+extern int	kafka_group_committer_outcome(KafkaGroupCommitter *committer,
+										  KafkaClient *client, char **message);
+/* Is a commit posted or in flight? */
+extern bool kafka_group_committer_busy(KafkaGroupCommitter *committer);
+
 /* ereport(ERROR) for a librdkafka error code, naming the brokers. */
 extern void kafka_client_error(KafkaClient *client, rd_kafka_resp_err_t err,
 							   const char *what) pg_attribute_noreturn();

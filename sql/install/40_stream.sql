@@ -61,7 +61,7 @@ CREATE TABLE kafka.streaming_tables (
     -- 0.5: streams that end in Kafka, dead-letter topics
     dead_letter_topic text,               -- bad records go to this topic
     transactional_id text,                -- NULL: derived from the stream
-    group_id text,                        -- NULL: derived from the stream
+    group_id text,                        -- the stream's consumer group
     source_header boolean NOT NULL DEFAULT true, -- kafka_fdw.source on records produced
     -- 0.6: what the last batch read, and totals since the stream was created
     -- (committed with each batch, exactly once like the offsets)
@@ -70,7 +70,9 @@ CREATE TABLE kafka.streaming_tables (
     total_records bigint NOT NULL DEFAULT 0,
     total_rows bigint NOT NULL DEFAULT 0, -- inserted + updated
     total_bytes bigint NOT NULL DEFAULT 0,
-    total_dead_letters bigint NOT NULL DEFAULT 0
+    total_dead_letters bigint NOT NULL DEFAULT 0,
+    -- 0.6: a table target commits its offsets to group_id after each batch
+    commit_offsets_to_group boolean NOT NULL DEFAULT true
 );
 
 -- The next offset to ingest, per partition of the source topic.
@@ -235,9 +237,12 @@ COMMENT ON FUNCTION kafka.streaming_objects_dropped() IS
 -- case by PostgreSQL, so written either way unquoted) stand for
 -- starting_offsets, max_offsets_per_trigger and fail_on_data_loss.
 -- target may be a kafka foreign table: each batch is produced in one Kafka
--- transaction (transactional_id and group_id override the names derived
--- from the stream; source_header: the kafka_fdw.source header).
+-- transaction (transactional_id overrides the name derived from the stream;
+-- source_header: the kafka_fdw.source header).
 -- dead_letter_topic: bad records go to this topic (on_error 'dead_letter').
+-- group_id: the consumer group the stream's offsets are committed to
+-- (default kafka_fdw.<database>.<schema>.<table>); commit_offsets_to_group
+-- => false: none (streams into a table only).
 CREATE FUNCTION kafka.create_streaming_table(
         target text,
         source regclass,
@@ -264,11 +269,12 @@ CREATE FUNCTION kafka.create_streaming_table(
         dead_letter_topic text DEFAULT NULL,
         transactional_id text DEFAULT NULL,
         group_id text DEFAULT NULL,
-        source_header boolean DEFAULT true)
+        source_header boolean DEFAULT true,
+        commit_offsets_to_group boolean DEFAULT true)
     RETURNS regclass
     AS 'MODULE_PATHNAME', 'kafka_create_streaming_table'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION kafka.create_streaming_table(text, regclass, text, text, bigint, text, boolean, text, text, text[], text, text, text, boolean, text[], integer, text[], interval, text, text, bigint, boolean, text, text, text, boolean) IS
+COMMENT ON FUNCTION kafka.create_streaming_table(text, regclass, text, text, bigint, text, boolean, text, text, text[], text, text, text, boolean, text[], integer, text[], interval, text, text, bigint, boolean, text, text, text, boolean, boolean) IS
     'create a streaming table, kept filled from a kafka foreign table exactly once by a background worker or kafka.refresh_streaming_table';
 
 -- Changes a stream's options; NULL (not given) keeps an option as it is,
@@ -276,7 +282,10 @@ COMMENT ON FUNCTION kafka.create_streaming_table(text, regclass, text, text, big
 -- effect at the stream's next batch; offsets are kept.  The options that
 -- make the stream what it is (source, mode, keys, sequence_by,
 -- stored_as_scd_type, starting_offsets) are refused: drop and recreate the
--- stream, or kafka.reset_offsets().  Spark's names as in create.
+-- stream, or kafka.reset_offsets().  Spark's names as in create.  group_id
+-- and commit_offsets_to_group: only for streams into a table without a
+-- dead-letter topic (the others commit their group in their Kafka
+-- transaction).
 CREATE FUNCTION kafka.alter_streaming_table(
         target regclass,
         trigger text DEFAULT NULL,
@@ -304,11 +313,12 @@ CREATE FUNCTION kafka.alter_streaming_table(
         dead_letter_topic text DEFAULT NULL,
         source_header boolean DEFAULT NULL,
         transactional_id text DEFAULT NULL,
-        group_id text DEFAULT NULL)
+        group_id text DEFAULT NULL,
+        commit_offsets_to_group boolean DEFAULT NULL)
     RETURNS void
     AS 'MODULE_PATHNAME', 'kafka_alter_streaming_table'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION kafka.alter_streaming_table(regclass, text, bigint, text, boolean, text, text, text, text, boolean, text[], text[], interval, text[], bigint, boolean, regclass, text, text[], text, integer, text, text, text, boolean, text, text) IS
+COMMENT ON FUNCTION kafka.alter_streaming_table(regclass, text, bigint, text, boolean, text, text, text, text, boolean, text[], text[], interval, text[], bigint, boolean, regclass, text, text[], text, integer, text, text, text, boolean, text, text, boolean) IS
     'change a streaming table''s options from its next batch; reset => ARRAY[...] puts options back to their defaults';
 
 CREATE FUNCTION kafka.pause_streaming_table(target regclass)
@@ -327,7 +337,7 @@ COMMENT ON FUNCTION kafka.resume_streaming_table(regclass) IS
     'restart a paused or failed streaming table from its committed offsets';
 
 -- Forgets the stream (catalog rows, dead letters); the table stays unless
--- drop_table => true.
+-- drop_table => true.  Its consumer group stays in Kafka.
 CREATE FUNCTION kafka.drop_streaming_table(target regclass,
                                            drop_table boolean DEFAULT false)
     RETURNS void
@@ -458,7 +468,7 @@ GRANT SELECT (target, source, owner, trigger, trigger_interval, max_offsets_per_
               last_schema_change, last_schema_change_at, dead_letter_topic,
               transactional_id, group_id, source_header, last_batch_bytes,
               last_batch_dead_letters, total_records, total_rows, total_bytes,
-              total_dead_letters)
+              total_dead_letters, commit_offsets_to_group)
     ON kafka.streaming_tables TO PUBLIC;
 GRANT SELECT ON kafka.streaming_tables TO pg_read_all_stats;
 GRANT SELECT ON kafka.dead_letters TO PUBLIC;

@@ -23,6 +23,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_class.h"
@@ -168,7 +169,7 @@ stream_def_load(Oid target, bool missing_ok)
 									 "(extract(epoch FROM trigger_interval) * 1000)::bigint, "
 									 "max_offsets_per_trigger, on_error, fail_on_data_loss, transform, "
 									 "timezone, datestyle, state, batch_id, %s, %s, %s, %s, "
-									 "(extract(epoch FROM created_at) * 1000000)::bigint "
+									 "(extract(epoch FROM created_at) * 1000000)::bigint, %s "
 									 "FROM kafka.streaming_tables WHERE target = $1",
 									 catalog_has_column("search_path") ? "search_path" : "NULL::text",
 									 catalog_has_column("mode") ?
@@ -182,7 +183,9 @@ stream_def_load(Oid target, bool missing_ok)
 									 "schema_evolution, altered_at" : "'none', NULL::timestamptz",
 									 catalog_has_column("dead_letter_topic") ?
 									 "dead_letter_topic, transactional_id, group_id, source_header" :
-									 "NULL::text, NULL::text, NULL::text, true"),
+									 "NULL::text, NULL::text, NULL::text, true",
+									 catalog_has_column("commit_offsets_to_group") ?
+									 "commit_offsets_to_group" : "false"),
 							1, types, values, NULL, true) == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -238,6 +241,7 @@ stream_def_load(Oid target, bool missing_ok)
 		def->group_id = SPI_getvalue(tup, desc, 28);
 		def->source_header = SPI_getvalue(tup, desc, 29)[0] == 't';
 		def->created_us = strtoll(SPI_getvalue(tup, desc, 30), NULL, 10);
+		def->commit_offsets_to_group = SPI_getvalue(tup, desc, 31)[0] == 't';
 		def->target_name = get_rel_name(target) ?
 			quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
 									   get_rel_name(target)) :
@@ -942,6 +946,33 @@ check_kafka_name(const char *name, const char *what)
 }
 
 /*
+ * The consumer group a new stream commits its offsets to, unless given:
+ * kafka_fdw.<database>.<schema>.<table>, named as the target is at creation.
+ */
+static char *
+stream_default_group_id(Relation rel)
+{
+	return psprintf("kafka_fdw.%s.%s.%s", get_database_name(MyDatabaseId),
+					get_namespace_name(RelationGetNamespace(rel)),
+					RelationGetRelationName(rel));
+}
+
+/*
+ * A stream with a Kafka transaction (into a kafka foreign table, or with a
+ * dead-letter topic) commits its offsets to its consumer group in that
+ * transaction, and reads them back after a crash: it cannot do without.
+ */
+static void pg_attribute_noreturn()
+refuse_no_group_commit(const char *stream, bool kafka_target)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("streaming table %s %s cannot have commit_offsets_to_group false", stream,
+					kafka_target ? "into a kafka foreign table" : "with a dead_letter_topic"),
+			 errdetail("Its Kafka transaction commits the input offsets to its consumer group, which it reads back after a crash to produce nothing twice.")));
+}
+
+/*
  * The options of streams that produce: a dead-letter topic (whose records
  * need on_error 'dead_letter', the default with one) and the names of the
  * Kafka transaction.
@@ -989,6 +1020,9 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	char	   *transactional_id = argument_text(fcinfo, 23);
 	char	   *group_id = argument_text(fcinfo, 24);
 	bool		source_header = PG_NARGS() <= 25 || PG_ARGISNULL(25) || PG_GETARG_BOOL(25);
+	bool		commit_given = PG_NARGS() > 26 && !PG_ARGISNULL(26);
+	bool		commit_offsets_to_group = !commit_given || PG_GETARG_BOOL(26);
+	bool		mirror_catalog = catalog_has_column("commit_offsets_to_group");
 	Interval   *interval;
 	StreamTrigger trigger;
 	StreamOnError on_error;
@@ -1082,12 +1116,23 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		if (add_columns)
 			refuse_evolution_into_kafka(target_text);
 	}
-	else if ((transactional_id || group_id) && dead_letter_topic == NULL)
+	else if (transactional_id && dead_letter_topic == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s applies only to streams that produce to Kafka", transactional_id ?
-						"transactional_id" : "group_id"),
+				 errmsg("transactional_id applies only to streams that produce to Kafka"),
 				 errhint("Give a kafka foreign table as the target, or a dead_letter_topic.")));
+	if (!commit_offsets_to_group &&
+		(rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE || dead_letter_topic))
+		refuse_no_group_commit(target_text, rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE);
+	if ((commit_given || (group_id && rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE &&
+						  dead_letter_topic == NULL)) && !mirror_catalog)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("commit_offsets_to_group, and group_id for a stream into a table, need the 0.6 catalog of kafka_fdw"),
+				 errhint("ALTER EXTENSION kafka_fdw UPDATE.")));
+	/* the consumer group, named after the stream as created */
+	if (group_id == NULL && mirror_catalog)
+		group_id = stream_default_group_id(rel);
 	if ((dead_letter_topic || transactional_id || group_id || !source_header) &&
 		!catalog_has_column("dead_letter_topic"))
 		ereport(ERROR,
@@ -1120,12 +1165,12 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 	ranges = resolve_starting_offsets(table, GetUserId(), starting, fail_on_data_loss, false);
 
 	{
-		Oid			types[27] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
+		Oid			types[28] = {OIDOID, OIDOID, OIDOID, TEXTOID, INTERVALOID, INT8OID,
 			TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 			TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTARRAYOID,
-		INT4OID, TEXTARRAYOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
-		Datum		values[27];
-		char		nulls[27];
+		INT4OID, TEXTARRAYOID, INTERVALOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID};
+		Datum		values[28];
+		char		nulls[28];
 		bool		produce_catalog = catalog_has_column("dead_letter_topic");
 		bool		pin_search_path = catalog_has_column("search_path");
 		bool		keyed_catalog = catalog_has_column("mode");
@@ -1172,6 +1217,7 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		values[25] = group_id ? CStringGetTextDatum(group_id) : (Datum) 0;
 		nulls[25] = group_id ? ' ' : 'n';
 		values[26] = BoolGetDatum(source_header);
+		values[27] = BoolGetDatum(commit_offsets_to_group);
 		if (add_columns && !evolution_catalog)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1180,8 +1226,8 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 		SPI_connect();
 		stream_catalog_exec(psprintf("INSERT INTO kafka.streaming_tables (target, source, owner, trigger, "
 									 "trigger_interval, max_offsets_per_trigger, on_error, fail_on_data_loss, "
-									 "transform, timezone, datestyle%s%s%s%s) "
-									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s%s%s)",
+									 "transform, timezone, datestyle%s%s%s%s%s) "
+									 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s%s%s%s%s)",
 									 pin_search_path ? ", search_path" : "",
 									 keyed_catalog ? ", mode, keys, sequence_by, apply_as_deletes, "
 									 "apply_as_truncates, ignore_null_updates, except_columns, "
@@ -1189,13 +1235,16 @@ kafka_create_streaming_table(PG_FUNCTION_ARGS)
 									 evolution_catalog ? ", schema_evolution" : "",
 									 produce_catalog ? ", dead_letter_topic, transactional_id, group_id, "
 									 "source_header" : "",
+									 mirror_catalog ? ", commit_offsets_to_group" : "",
 									 pin_search_path ? ", $12" : "",
 									 keyed_catalog ? ", coalesce($13, 'append'), $14, $15, $16, $17, "
 									 "coalesce($18, false), $19, coalesce($20, 1), $21, "
 									 "coalesce($22, '7 days')" : "",
 									 evolution_catalog ? ", $23" : "",
-									 produce_catalog ? ", $24, $25, $26, $27" : ""),
-							produce_catalog ? 27 : evolution_catalog ? 23 : keyed_catalog ? 22 :
+									 produce_catalog ? ", $24, $25, $26, $27" : "",
+									 mirror_catalog ? ", $28" : ""),
+							mirror_catalog ? 28 : produce_catalog ? 27 :
+							evolution_catalog ? 23 : keyed_catalog ? 22 :
 							pin_search_path ? 12 : 11,
 							types, values, nulls, false);
 		SPI_finish();
@@ -1360,6 +1409,8 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 	bool		reset_dead_letter_topic = false;
 	bool		reset_source_header = false;
 	bool		produce_set = false;
+	bool		mirror_set = false;
+	bool		group_changed = false;
 	AlterSet	set;
 	ListCell   *lc;
 	int			a;
@@ -1376,14 +1427,13 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 					 a >= 21 ?
 					 errhint("Move its offsets with kafka.reset_offsets().") :
 					 errhint("Drop the stream with kafka.drop_streaming_table() and create it again (its table and rows stay).")));
-	/* the names that fence a zombie and keep the output's offsets */
-	for (a = 25; a <= 26; a++)
-		if (GIVEN(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("%s of a streaming table cannot be altered", a == 25 ? "transactional_id" : "group_id"),
-					 errdetail("A producer under the old name could still commit, and the offsets committed with the output would be lost."),
-					 errhint("Drop the stream with kafka.drop_streaming_table() and create it again.")));
+	/* the name that fences a zombie */
+	if (GIVEN(25))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("transactional_id of a streaming table cannot be altered"),
+				 errdetail("A producer under the old name could still commit, and the offsets committed with the output would be lost."),
+				 errhint("Drop the stream with kafka.drop_streaming_table() and create it again.")));
 	if (!catalog_has_column("schema_evolution"))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1544,6 +1594,44 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 	}
 	if (GIVEN(24))
 		def->source_header = PG_GETARG_BOOL(24);
+	if (GIVEN(26) || GIVEN(27))
+	{
+		if (!catalog_has_column("commit_offsets_to_group"))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("group_id and commit_offsets_to_group need the 0.6 catalog of kafka_fdw"),
+					 errhint("ALTER EXTENSION kafka_fdw UPDATE.")));
+		mirror_set = true;
+	}
+	if (GIVEN(26))
+	{
+		char	   *group_id = text_to_cstring(PG_GETARG_TEXT_PP(26));
+
+		check_kafka_name(group_id, "group_id");
+		group_changed = def->group_id == NULL || strcmp(def->group_id, group_id) != 0;
+		def->group_id = group_id;
+	}
+	if (GIVEN(27))
+		def->commit_offsets_to_group = PG_GETARG_BOOL(27);
+	/* a stream with a Kafka transaction commits its group there */
+	if (stream_target_is_kafka(def->target) || def->dead_letter_topic)
+	{
+		bool		kafka_target = stream_target_is_kafka(def->target);
+
+		if (group_changed)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("group_id of streaming table %s %s cannot be altered", def->target_name,
+							kafka_target ? "into a kafka foreign table" : "with a dead_letter_topic"),
+					 errdetail("Its Kafka transaction commits the input offsets to its consumer group, which it reads back after a crash to produce nothing twice."),
+					 kafka_target ?
+					 errhint("Drop the stream with kafka.drop_streaming_table() and create it again.") :
+					 errhint("Reset dead_letter_topic in the same call: reset => ARRAY['dead_letter_topic'].")));
+		if (!def->commit_offsets_to_group && mirror_set)
+			refuse_no_group_commit(def->target_name, kafka_target);
+		if (!def->commit_offsets_to_group && GIVEN(23))
+			refuse_no_group_commit(def->target_name, kafka_target);
+	}
 	check_keyed_definition(def, def->on_error);
 	if (def->add_columns)
 		check_evolution_owner(def->source, def->owner);
@@ -1626,6 +1714,14 @@ kafka_alter_streaming_table(PG_FUNCTION_ARGS)
 				  def->dead_letter_topic ? CStringGetTextDatum(def->dead_letter_topic) : (Datum) 0,
 				  def->dead_letter_topic == NULL);
 		alter_set(&set, "source_header", BOOLOID, BoolGetDatum(def->source_header), false);
+	}
+	if (mirror_set)
+	{
+		alter_set(&set, "group_id", TEXTOID,
+				  def->group_id ? CStringGetTextDatum(def->group_id) : (Datum) 0,
+				  def->group_id == NULL);
+		alter_set(&set, "commit_offsets_to_group", BOOLOID,
+				  BoolGetDatum(def->commit_offsets_to_group), false);
 	}
 	SPI_connect();
 	stream_catalog_exec(psprintf("UPDATE kafka.streaming_tables SET altered_at = clock_timestamp()%s "

@@ -45,6 +45,7 @@
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -58,6 +59,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/wait_event.h"
 
 #include "client.h"
 #include "options.h"
@@ -153,7 +155,16 @@ struct StreamIngest
 	bool		batch_mapped;	/* batch_written is set */
 	StreamOutput *output;		/* the stream produces (kafka_target.h), or NULL */
 	StreamOutput *target_output;	/* output, when it is the target too */
+	char	   *mirror_group;	/* committed offsets go there too, or NULL */
 };
+
+/*
+ * The commits of a table target's consumer group nobody waits for (see
+ * stream_ingest_mirror_offsets): one committer per process, for the stream
+ * it runs (a worker runs one, a session refreshes one at a time).
+ */
+static KafkaGroupCommitter *group_mirror = NULL;
+static Oid	group_mirror_target = InvalidOid;
 
 /*
  * A target column a batch wrote, named by the input column (the source's
@@ -533,6 +544,13 @@ stream_ingest_open(StreamDef *def, bool bounded, MemoryContext parent,
 			SPI_finish();
 		}
 	}
+
+	/*
+	 * A table target mirrors its committed offsets to its consumer group; a
+	 * stream with a Kafka transaction commits them there itself.
+	 */
+	if (ingest->output == NULL && def->commit_offsets_to_group && def->group_id)
+		ingest->mirror_group = def->group_id;
 
 	for (i = 0; i < ingest->nranges; i++)
 	{
@@ -1724,7 +1742,15 @@ evolve_schema(StreamIngest *ingest, MemoryContext rowcxt, Datum *values, bool *n
 bool
 stream_ingest_same_definition(StreamIngest *ingest, StreamDef *def)
 {
-	return ingest->def->altered_at == def->altered_at;
+	/* the group it mirrors to: also set by ALTER EXTENSION UPDATE (0.6) */
+	const char *group = ingest->output == NULL && def->commit_offsets_to_group ?
+		def->group_id : NULL;
+
+	if (ingest->def->altered_at != def->altered_at)
+		return false;
+	if (group == NULL || ingest->mirror_group == NULL)
+		return group == ingest->mirror_group;
+	return strcmp(group, ingest->mirror_group) == 0;
 }
 
 bool
@@ -2139,6 +2165,97 @@ stream_ingest_committed(StreamIngest *ingest)
 	}
 	free_held(ingest);
 	MemoryContextReset(ingest->batchcxt);
+}
+
+/*
+ * How the previous commit went: a failure is a warning, not an error.  What
+ * it allocates goes with the next batch (callers run between transactions).
+ */
+static void
+report_mirror_outcome(StreamIngest *ingest)
+{
+	MemoryContext old = MemoryContextSwitchTo(ingest->batchcxt);
+	char	   *message;
+	int			outcome = kafka_group_committer_outcome(group_mirror, ingest->client, &message);
+
+	if (outcome < 0)
+		stream_report_warning(psprintf("streaming table %s could not commit its offsets to consumer group \"%s\": %s",
+									   ingest->def->target_name, ingest->mirror_group, message));
+	else if (outcome > 0)
+		stream_report_warning(NULL);
+	MemoryContextSwitchTo(old);
+}
+
+void
+stream_ingest_mirror_report(StreamIngest *ingest)
+{
+	if (ingest->mirror_group && group_mirror && group_mirror_target == ingest->def->target)
+		report_mirror_outcome(ingest);
+}
+
+void
+stream_ingest_mirror_flush(StreamIngest *ingest)
+{
+	TimestampTz deadline;
+
+	if (ingest->mirror_group == NULL || group_mirror == NULL ||
+		group_mirror_target != ingest->def->target)
+		return;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   ingest->client->spec->connect_timeout_ms + 1000);
+	while (kafka_group_committer_busy(group_mirror) && GetCurrentTimestamp() < deadline)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	report_mirror_outcome(ingest);
+}
+
+void
+stream_ingest_mirror_offsets(StreamIngest *ingest)
+{
+	rd_kafka_topic_partition_list_t *offsets;
+	int			i;
+
+	if (ingest->mirror_group == NULL)
+	{
+		stream_report_warning(NULL);
+		return;
+	}
+	if (group_mirror != NULL && group_mirror_target != ingest->def->target)
+	{
+		kafka_group_committer_release(group_mirror);
+		group_mirror = NULL;
+	}
+	if (group_mirror == NULL)
+	{
+		group_mirror = kafka_group_committer_create();
+		group_mirror_target = ingest->def->target;
+	}
+
+	report_mirror_outcome(ingest);
+
+	offsets = rd_kafka_topic_partition_list_new(Max(ingest->nranges, 1));
+	for (i = 0; i < ingest->nranges; i++)
+	{
+		if (ingest->committed[i] < 0)
+			continue;
+		rd_kafka_topic_partition_list_add(offsets, ingest->range_array[i]->topic,
+										  ingest->range_array[i]->partition)->offset =
+			ingest->committed[i];
+	}
+	PG_TRY();
+	{
+		kafka_client_commit_group_offsets_async(ingest->client, group_mirror,
+												ingest->mirror_group, offsets);
+	}
+	PG_FINALLY();
+	{
+		rd_kafka_topic_partition_list_destroy(offsets);
+	}
+	PG_END_TRY();
 }
 
 int64

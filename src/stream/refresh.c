@@ -244,6 +244,9 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 			else
 				CommandCounterIncrement();
 			stream_ingest_committed(ingest);
+			/* inside a transaction block nothing is committed before the caller's */
+			if (!atomic)
+				stream_ingest_mirror_offsets(ingest);
 			batches++;
 			rows += step.result.rows;
 			records += step.result.records;
@@ -251,6 +254,8 @@ kafka_refresh_streaming_table(PG_FUNCTION_ARGS)
 			skipped += step.result.skipped;
 		}
 		lag = stream_ingest_lag(ingest);
+		if (!atomic && batches > 0)
+			stream_ingest_mirror_flush(ingest);
 		stream_ingest_close(ingest);
 		ingest = NULL;
 		if (!atomic)

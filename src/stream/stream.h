@@ -91,6 +91,8 @@ typedef struct StreamDef
 	char	   *group_id;		/* NULL: derived */
 	bool		source_header;	/* kafka_fdw.source on records produced */
 	int64		created_us;		/* created_at, microseconds since 1970 */
+	/* catalogs before 0.6: false */
+	bool		commit_offsets_to_group;	/* mirror committed offsets to group_id */
 } StreamDef;
 
 /* Records per batch when max_offsets_per_trigger is not set. */
@@ -182,6 +184,27 @@ extern bool stream_ingest_pending(StreamIngest *ingest);
 extern bool stream_ingest_apply(StreamIngest *ingest, StreamBatchResult *result);
 extern void stream_ingest_committed(StreamIngest *ingest);
 
+/*
+ * Once the catalog's offsets the ingest knows are committed (after the
+ * open's transaction, after stream_ingest_committed, never inside a
+ * transaction that may still roll back): commit them to the stream's
+ * consumer group too, asynchronously, when the stream mirrors them (a table
+ * target with commit_offsets_to_group; a stream with a Kafka transaction
+ * commits its group there).  The group may lag the catalog, never lead it.
+ * Reports how the previous such commit went (stream_report_warning).
+ */
+extern void stream_ingest_mirror_offsets(StreamIngest *ingest);
+
+/*
+ * Wait (cancellably, bounded by the connect timeout) for the last of those
+ * commits to end, and report how it went: for a refresh, whose session may
+ * end as soon as it returns.
+ */
+extern void stream_ingest_mirror_flush(StreamIngest *ingest);
+
+/* Report how the last of those commits went, if it ended (an idle worker). */
+extern void stream_ingest_mirror_report(StreamIngest *ingest);
+
 /* Records left below the end offsets (bounded) / high watermarks. */
 extern int64 stream_ingest_lag(StreamIngest *ingest);
 extern bool stream_ingest_partitions_changed(StreamIngest *ingest);
@@ -192,7 +215,8 @@ extern bool stream_ingest_partitions_changed(StreamIngest *ingest);
  * ingest opened?  false: close it and open it again.
  */
 extern bool stream_ingest_is_current(StreamIngest *ingest, StreamDef *def);
-/* Only the last: was the stream altered since the ingest opened? */
+/* Only the last: was the stream altered (or given a consumer group to mirror
+ * its offsets to) since the ingest opened? */
 extern bool stream_ingest_same_definition(StreamIngest *ingest, StreamDef *def);
 
 /* Why a continuous ingest receives nothing (all brokers down), or NULL. */
@@ -331,7 +355,11 @@ extern void stream_worker_report(const char *state, double rows_per_second,
 								 const char *error);
 /* The same with an end: 'sleeping' until the next tick. */
 extern void stream_worker_report_until(const char *state, TimestampTz until);
-/* A warning for kafka.stream_progress.warning ("" clears it). */
+/*
+ * A trouble that does not stop the stream (its consumer group could not be
+ * committed), for kafka.stream_progress's warning; NULL clears it.  Outside
+ * a worker (a refresh) a new one is a WARNING to the caller.
+ */
 extern void stream_report_warning(const char *msg);
 
 /* refresh.c: advisory lock that keeps one writer per stream (a worker or

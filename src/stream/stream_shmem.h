@@ -32,7 +32,7 @@ typedef struct StreamSlot
 	TimestampTz state_until;	/* 'sleeping' / 'backoff' until, or 0 */
 	double		rows_per_second;
 	char		last_error[256];
-	char		warning[256];	/* stream_report_warning; "" if none */
+	char		warning[256];	/* a trouble that does not stop it, or "" */
 	/* scheduling */
 	TimestampTz waiting_since;	/* queued for a worker since, or 0 */
 	TimestampTz started_at;		/* its worker's start: the time slice */

@@ -86,16 +86,27 @@ stream_worker_report_until(const char *state, TimestampTz until)
 
 /*
  * Something the owner of the stream should know while it runs, shown in
- * kafka.stream_progress.warning until replaced ("" clears it).
+ * kafka.stream_progress.warning until replaced (NULL clears it).  Outside a
+ * worker (a refresh) it is a WARNING, raised when it changes.
  */
 void
 stream_report_warning(const char *msg)
 {
+	static char *last = NULL;	/* outside a worker: the last one raised */
+	StreamSlot *slot;
+
 	if (stream_my_slot < 0)
+	{
+		if (msg && (last == NULL || strcmp(last, msg) != 0))
+			ereport(WARNING, (errmsg("%s", msg)));
+		if (last)
+			pfree(last);
+		last = msg ? MemoryContextStrdup(TopMemoryContext, msg) : NULL;
 		return;
+	}
+	slot = &stream_shared->slots[stream_my_slot];
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
-	strlcpy(stream_shared->slots[stream_my_slot].warning, msg ? msg : "",
-			sizeof(stream_shared->slots[stream_my_slot].warning));
+	strlcpy(slot->warning, msg ? msg : "", sizeof(slot->warning));
 	LWLockRelease(stream_shared->lock);
 }
 
@@ -248,9 +259,16 @@ run_stream(Oid target, MemoryContext parent)
 			stream_worker_report("starting", -1, NULL);
 			ingest = stream_ingest_open(def, def->trigger == STREAM_TRIGGER_INTERVAL, parent,
 										written);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			/* the offsets it starts from are committed: the group catches up */
+			stream_ingest_mirror_offsets(ingest);
 		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		else
+		{
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
 
 		stream_worker_report(def->trigger == STREAM_TRIGGER_INTERVAL ? "running" : "waiting for records",
 							 -1, NULL);
@@ -264,6 +282,9 @@ run_stream(Oid target, MemoryContext parent)
 		if (trouble || trouble_shown)
 			stream_worker_report(NULL, -1, trouble ? trouble : "");
 		trouble_shown = trouble != NULL;
+		/* the group commit of the last batch may have failed since */
+		if (!pending)
+			stream_ingest_mirror_report(ingest);
 
 		if (pending)
 		{
@@ -292,6 +313,7 @@ run_stream(Oid target, MemoryContext parent)
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 			stream_ingest_committed(ingest);
+			stream_ingest_mirror_offsets(ingest);
 			/* rows/s over a window of about ten seconds, not one batch */
 			window_rows += result.rows;
 			seconds = (double) (GetCurrentTimestamp() - window_start) / 1000000.0;
@@ -369,6 +391,7 @@ kafka_stream_worker_main(Datum arg)
 	}
 	stream_shared->slots[stream_my_slot].pid = MyProcPid;
 	stream_shared->slots[stream_my_slot].last_error[0] = '\0';
+	stream_shared->slots[stream_my_slot].warning[0] = '\0';
 	LWLockRelease(stream_shared->lock);
 	before_shmem_exit(worker_shmem_exit, 0);
 	avro_registry_retry_hook = report_registry_retry;

@@ -54,7 +54,7 @@ use PostgreSQL::Test::Utils;
 our @EXPORT = qw(extension_equals_fresh_install start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
   rss_anon_growth $srcdir start_produce finish_produce wait_for_value
-  query_retrying stream_worker_pid stream_consumed kcat_produce_keyed);
+  query_retrying stream_worker_pid stream_consumed kcat_produce_keyed consumer_group_offsets);
 
 our $srcdir = $ENV{SRCDIR}
   // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -568,6 +568,30 @@ sub stream_consumed
 	my ($node, $stream) = @_;
 	return query_retrying($node, qq{SELECT coalesce(sum(next_offset), 0)
 		FROM kafka.stream_offsets WHERE stream = '$stream'::regclass});
+}
+
+# The offsets consumer group $group committed on partitions 0 .. $partitions
+# - 1 of $topic and their high watermarks, read by an independent client
+# (confluent-kafka's OffsetFetch, as lag tools do): [[partition, committed,
+# high], ...], committed -1001 where the group has none.
+sub consumer_group_offsets
+{
+	my ($bootstrap, $group, $topic, $partitions) = @_;
+	my $script = q{
+import json, sys
+from confluent_kafka import Consumer, TopicPartition
+bs, group, topic, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = Consumer({'bootstrap.servers': bs, 'group.id': group, 'enable.auto.commit': False})
+out = []
+for tp in c.committed([TopicPartition(topic, p) for p in range(n)], timeout=30):
+    lo, hi = c.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
+    out.append([tp.partition, tp.offset, hi])
+c.close()
+print(json.dumps(out))
+};
+	my ($ok, $out, $err) = run_cmd([ $python, '-c', $script, $bootstrap, $group, $topic, $partitions ], 120);
+	croak "reading the offsets of consumer group $group failed: $err" unless $ok;
+	return decode_json((grep { /^\[/ } split /\n/, $out)[-1]);
 }
 
 # Produce "key|value" lines to $topic with kcat (-K '|'), more kcat

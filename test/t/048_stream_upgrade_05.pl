@@ -19,6 +19,9 @@
 #     with an independent reader (kcat).
 #   - A view calling read_kafka with a bigint timestamp survives the update
 #     (0.6 makes the timestamps "any"), and so does its dump.
+#   - The streams get their consumer groups (0.6): the stream into kafka the
+#     one it used, the others one named after them, which then holds the
+#     catalog's offsets.
 #   - Its objects are those of a fresh install, and the updated database
 #     dumps and restores.
 
@@ -27,6 +30,7 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use KafkaFdwTest;
 
 my $broker = start_broker(brokers => 1);
@@ -229,12 +233,32 @@ is(query($tombstones), 'b@3,c@5', 'tombstones kept and added');
 is(query(q{SELECT count(*) || ' ' || count(DISTINCT _offset) || ' ' || sum(a) || ' '
 	|| count(b) || ' ' || count(*) FILTER (WHERE b = 'b' || id) FROM evo_events}),
 	"500 500 125250 100 100", 'the evolving stream: every record once, the new field a new column');
-is(query(q{SELECT string_agg(format('%s %s %s %s %s %s %s %s', target, state, mode, schema_evolution,
-	coalesce(dead_letter_topic, '-'), coalesce(transactional_id, '-'), coalesce(group_id, '-'), source_header),
-	',' ORDER BY target::text) FROM kafka.streaming_tables}),
-	'evo_events active append add_columns - - - t,keyed_state active cdc none - - - t,'
-	  . 'relay active append none - - - t,up_events active append none - - - t',
+# the stream into kafka keeps the consumer group it used (derived from the
+# cluster, the database and the target), the others get one named after them
+my $relay_group = query(q{SELECT format('kafka_fdw-%s-%s-%s', (SELECT system_identifier FROM pg_control_system()),
+	(SELECT oid FROM pg_database WHERE datname = current_database()), 'relay'::regclass::oid)});
+is(query(q{SELECT string_agg(format('%s %s %s %s %s %s %s %s %s', target, state, mode, schema_evolution,
+	coalesce(dead_letter_topic, '-'), coalesce(transactional_id, '-'), coalesce(group_id, '-'), source_header,
+	commit_offsets_to_group), ',' ORDER BY target::text) FROM kafka.streaming_tables}),
+	'evo_events active append add_columns - - kafka_fdw.postgres.public.evo_events t t,'
+	  . 'keyed_state active cdc none - - kafka_fdw.postgres.public.keyed_state t t,'
+	  . "relay active append none - - $relay_group t t,"
+	  . 'up_events active append none - - kafka_fdw.postgres.public.up_events t t',
 	'streams kept, with the new options at their defaults');
+# the streams into tables mirror their offsets to their groups from now on
+{
+	my ($catalog, $group) = ('', '');
+	for (1 .. 600)
+	{
+		$catalog = query(q{SELECT string_agg("partition" || ':' || next_offset, ',' ORDER BY "partition")
+			FROM kafka.stream_offsets WHERE stream = 'up_events'::regclass});
+		$group = join ',', map { "$_->[0]:$_->[1]" }
+		  @{ consumer_group_offsets($bs, 'kafka_fdw.postgres.public.up_events', 'up', 2) };
+		last if $group eq $catalog;
+		usleep(100_000);
+	}
+	is($group, $catalog, 'after the update the consumer group holds the catalog\'s offsets');
+}
 is(query($workers), '4', 'the workers still running');
 
 # the 0.5 options on the updated catalog: a stream into a kafka foreign
