@@ -41,6 +41,9 @@ ok(wait_for('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM orders'
 produce(broker => $broker, topic => 'orders', count => 500, start => 2500, json => 1, partitions => 2);
 ok(wait_for('SELECT count(*), count(DISTINCT (_partition, _offset)) FROM orders', '3000|3000', 'second run'),
 	'the next scheduled refresh loaded the new messages');
+# the run that loaded them commits before it returns: wait for it to end
+ok(wait_for(q{SELECT count(*) FROM cron.job_run_details WHERE status IN ('starting', 'running')}, '0',
+	'runs ended'), 'no run in progress');
 like($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT status, ',') FROM cron.job_run_details}),
 	qr/^succeeded$/, 'pg_cron recorded successful runs');
 like($node->safe_psql('postgres', q{SELECT return_message FROM cron.job_run_details ORDER BY runid LIMIT 1}),

@@ -100,7 +100,7 @@ produce(broker => $broker, topic => 'outage', count => 100, json => 1, partition
 ok(wait_for('SELECT count(*) FROM outage', '100', 'outage load'), 'the stream loads');
 $broker->ctl('broker_down all');
 ok(wait_for(q{SELECT DISTINCT state || ': ' || (last_error LIKE 'all brokers down (bootstrap_servers "127.0.0.1:%')::text
-	  FROM kafka.stream_progress WHERE stream = 'outage'::regclass}, 'waiting: true', 'outage shown'),
+	  FROM kafka.stream_progress WHERE stream = 'outage'::regclass}, 'waiting for records: true', 'outage shown'),
 	'kafka.stream_progress says that all brokers are down');
 note $node->safe_psql('postgres', q{SELECT DISTINCT last_error FROM kafka.stream_progress WHERE stream = 'outage'::regclass});
 $broker->ctl('broker_up all');
