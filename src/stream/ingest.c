@@ -83,6 +83,8 @@
  */
 #define LINGER_MS 100
 #define KAFKA_TARGET_LINGER_MS 50
+/* a table target's group commits while batches keep coming: at most one per */
+#define MIRROR_INTERVAL_MS 1000
 /* An idle continuous stream wakes its fetchers this often (see reader.h). */
 #define STREAM_IDLE_WAKE_MS 1000
 /* How long the periodic partition count may wait for the brokers. */
@@ -156,6 +158,8 @@ struct StreamIngest
 	StreamOutput *output;		/* the stream produces (kafka_target.h), or NULL */
 	StreamOutput *target_output;	/* output, when it is the target too */
 	char	   *mirror_group;	/* committed offsets go there too, or NULL */
+	TimestampTz mirror_posted_at;	/* the last group commit posted, or 0 */
+	bool		mirror_due;		/* committed offsets not posted yet */
 };
 
 /*
@@ -165,6 +169,8 @@ struct StreamIngest
  */
 static KafkaGroupCommitter *group_mirror = NULL;
 static Oid	group_mirror_target = InvalidOid;
+
+static void post_mirror_offsets(StreamIngest *ingest);
 
 /*
  * A target column a batch wrote, named by the input column (the source's
@@ -2189,7 +2195,9 @@ report_mirror_outcome(StreamIngest *ingest)
 void
 stream_ingest_mirror_report(StreamIngest *ingest)
 {
-	if (ingest->mirror_group && group_mirror && group_mirror_target == ingest->def->target)
+	if (ingest->mirror_due)
+		post_mirror_offsets(ingest);
+	else if (ingest->mirror_group && group_mirror && group_mirror_target == ingest->def->target)
 		report_mirror_outcome(ingest);
 }
 
@@ -2198,6 +2206,8 @@ stream_ingest_mirror_flush(StreamIngest *ingest)
 {
 	TimestampTz deadline;
 
+	if (ingest->mirror_due)
+		post_mirror_offsets(ingest);
 	if (ingest->mirror_group == NULL || group_mirror == NULL ||
 		group_mirror_target != ingest->def->target)
 		return;
@@ -2213,8 +2223,8 @@ stream_ingest_mirror_flush(StreamIngest *ingest)
 	report_mirror_outcome(ingest);
 }
 
-void
-stream_ingest_mirror_offsets(StreamIngest *ingest)
+static void
+post_mirror_offsets(StreamIngest *ingest)
 {
 	rd_kafka_topic_partition_list_t *offsets;
 	int			i;
@@ -2236,6 +2246,8 @@ stream_ingest_mirror_offsets(StreamIngest *ingest)
 	}
 
 	report_mirror_outcome(ingest);
+	ingest->mirror_posted_at = GetCurrentTimestamp();
+	ingest->mirror_due = false;
 
 	offsets = rd_kafka_topic_partition_list_new(Max(ingest->nranges, 1));
 	for (i = 0; i < ingest->nranges; i++)
@@ -2256,6 +2268,28 @@ stream_ingest_mirror_offsets(StreamIngest *ingest)
 		rd_kafka_topic_partition_list_destroy(offsets);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * A group commit goes through the connection the stream fetches on, and a
+ * fetch waits behind it: a commit after every batch of a busy stream would
+ * slow its fetching (with small batches, to one round trip per batch).  So
+ * the offsets of a batch are posted at once only when the last commit was
+ * posted at least MIRROR_INTERVAL_MS ago; otherwise they are due, and are
+ * posted by the next batch past the interval, or when the stream has
+ * nothing to fetch (stream_ingest_mirror_report), or by a refresh's flush.
+ */
+void
+stream_ingest_mirror_offsets(StreamIngest *ingest)
+{
+	if (ingest->mirror_group != NULL && ingest->mirror_posted_at != 0 &&
+		!TimestampDifferenceExceeds(ingest->mirror_posted_at, GetCurrentTimestamp(),
+									MIRROR_INTERVAL_MS))
+	{
+		ingest->mirror_due = true;
+		return;
+	}
+	post_mirror_offsets(ingest);
 }
 
 int64

@@ -191,18 +191,22 @@ extern void stream_ingest_committed(StreamIngest *ingest);
  * consumer group too, asynchronously, when the stream mirrors them (a table
  * target with commit_offsets_to_group; a stream with a Kafka transaction
  * commits its group there).  The group may lag the catalog, never lead it.
- * Reports how the previous such commit went (stream_report_warning).
+ * At most one commit a second is posted while batches keep coming (a fetch
+ * waits behind a commit on the same connection); the offsets in between
+ * are posted by the next batch past that second, by
+ * stream_ingest_mirror_report or by stream_ingest_mirror_flush.  Reports
+ * how the previous such commit went (stream_report_warning).
  */
 extern void stream_ingest_mirror_offsets(StreamIngest *ingest);
 
 /*
- * Wait (cancellably, bounded by the connect timeout) for the last of those
- * commits to end, and report how it went: for a refresh, whose session may
- * end as soon as it returns.
+ * Post the offsets still due, wait (cancellably, bounded by the connect
+ * timeout) for the last of those commits to end, and report how it went:
+ * for a refresh, whose session may end as soon as it returns.
  */
 extern void stream_ingest_mirror_flush(StreamIngest *ingest);
 
-/* Report how the last of those commits went, if it ended (an idle worker). */
+/* An idle worker: post the offsets still due, or report how the last commit went. */
 extern void stream_ingest_mirror_report(StreamIngest *ingest);
 
 /* Records left below the end offsets (bounded) / high watermarks. */
