@@ -537,7 +537,14 @@ sub query_retrying
 	my ($node, $sql, $db) = @_;
 	for (1 .. 600)
 	{
-		my ($ret, $out, $err) = $node->psql($db // 'postgres', $sql);
+		# psql refused at once (the server restarting) may exit before it
+		# reads the query: IPC::Run then dies writing it (Broken pipe)
+		my ($ret, $out, $err) = eval { $node->psql($db // 'postgres', $sql) };
+		if (!defined $ret)
+		{
+			croak "$sql: $@" unless $@ =~ /Broken pipe/;
+			($ret, $err) = (2, 'closed');
+		}
 		return $out if $ret == 0;
 		croak "$sql: $err"
 		  unless $err =~ /terminating|shut down|starting up|recovery|connect|closed/;
