@@ -89,6 +89,8 @@ stream_worker_report_until(const char *state, TimestampTz until)
  * kafka.stream_progress.warning until replaced (NULL clears it).  Outside a
  * worker (a refresh) it is a WARNING, raised when it changes.
  */
+static bool slot_has_warning = false;	/* this worker's slot shows one */
+
 void
 stream_report_warning(const char *msg)
 {
@@ -104,10 +106,14 @@ stream_report_warning(const char *msg)
 		last = msg ? MemoryContextStrdup(TopMemoryContext, msg) : NULL;
 		return;
 	}
+	/* clearing a warning never set: no lock (a worker's every batch) */
+	if (msg == NULL && !slot_has_warning)
+		return;
 	slot = &stream_shared->slots[stream_my_slot];
 	LWLockAcquire(stream_shared->lock, LW_EXCLUSIVE);
 	strlcpy(slot->warning, msg ? msg : "", sizeof(slot->warning));
 	LWLockRelease(stream_shared->lock);
+	slot_has_warning = (msg != NULL);
 }
 
 /*
