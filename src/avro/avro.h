@@ -98,6 +98,17 @@ extern AvroNode *avro_schema_parse(const char *json, size_t len,
 								   char **error);
 extern const char *avro_type_name(const AvroNode *node);
 
+/* The table option avro_schema: its check, and its value or NULL. */
+extern void kafka_avro_check_schema_option(const char *name,
+										   const char *value);
+extern const char *avro_schema_option(const KafkaCodecOptions *options);
+
+/* The entries of format avro in the format table (options may be NULL). */
+extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
+extern void kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
+
 /* avro_registry.c */
 typedef struct AvroRegistry
 {

@@ -145,13 +145,15 @@ static bool read_into(AvroDecodeState *state, KafkaConvertState *convert,
 void
 avro_source_init(AvroSource *source, const KafkaCodecOptions *options)
 {
+	const char *plain_schema = avro_schema_option(options);
+
 	memset(source, 0, sizeof(AvroSource));
-	if (options != NULL && options->avro_schema != NULL)
+	if (plain_schema != NULL)
 	{
 		char	   *error;
 
-		source->plain_schema = avro_schema_parse(options->avro_schema,
-												 strlen(options->avro_schema),
+		source->plain_schema = avro_schema_parse(plain_schema,
+												 strlen(plain_schema),
 												 &error);
 		if (source->plain_schema == NULL)
 			ereport(ERROR,

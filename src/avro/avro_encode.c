@@ -814,13 +814,13 @@ kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 						const KafkaCodecOptions *options)
 {
 	AvroEncodeState *state = palloc0(sizeof(AvroEncodeState));
+	const char *plain_schema = avro_schema_option(options);
 	AvroNode   *schema;
 	char	   *error;
 
-	if (options != NULL && options->avro_schema != NULL)
+	if (plain_schema != NULL)
 	{
-		schema = avro_schema_parse(options->avro_schema,
-								   strlen(options->avro_schema), &error);
+		schema = avro_schema_parse(plain_schema, strlen(plain_schema), &error);
 		if (schema == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),

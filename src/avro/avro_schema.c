@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 
 #include "avro/avro.h"
+#include "options.h"
 
 typedef struct SchemaParser
 {
@@ -478,4 +479,28 @@ avro_schema_parse(const char *json, size_t len, char **error)
 	if (node == NULL)
 		*error = parser.error ? parser.error : pstrdup("invalid schema");
 	return node;
+}
+
+/*
+ * The writer schema of plain Avro values: parsed now with the parser the
+ * decoder and encoder use, so a table never accepts a schema they refuse.
+ */
+void
+kafka_avro_check_schema_option(const char *name, const char *value)
+{
+	char	   *error;
+
+	kafka_check_nonempty(name, value);
+	if (avro_schema_parse(value, strlen(value), &error) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": %s", name, error)));
+}
+
+const char *
+avro_schema_option(const KafkaCodecOptions *options)
+{
+	if (options == NULL)
+		return NULL;
+	return kafka_option_value(options->format_options, "avro_schema");
 }
