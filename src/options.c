@@ -6,8 +6,9 @@
  * Options arrive from five places: CREATE SERVER, CREATE USER MAPPING,
  * CREATE FOREIGN TABLE, column options and read_kafka(options => jsonb).  All
  * of them go through the table below (named options, with their Spark
- * spellings as aliases) or, for "kafka.<property>" names, through the
- * librdkafka property policy in common/kafka_properties.c.  Secrets are only
+ * spellings as aliases; the table options a format reads, with their
+ * checks, come from the format table) or, for "kafka.<property>" names,
+ * through the librdkafka property policy in common/kafka_properties.c.  Secrets are only
  * accepted in user mappings and never appear in a message.
  *
  *-------------------------------------------------------------------------
@@ -200,6 +201,16 @@ check_bootstrap_servers(const char *name, const char *value)
  * and mechanism names are case-insensitive like librdkafka's, our own
  * keywords are not.
  */
+/* value is not one of valid_list ("a, b and c"). */
+static void
+invalid_value(const char *name, const char *value, const char *valid_list)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errhint("Valid values are %s.", valid_list)));
+}
+
 static void
 check_one_of(const char *name, const char *value, const char *const *valid,
 			 int nvalid, bool ignore_case)
@@ -214,10 +225,7 @@ check_one_of(const char *name, const char *value, const char *const *valid,
 	for (i = 0; i < nvalid; i++)
 		appendStringInfo(&list, "%s%s", i == 0 ? "" : i == nvalid - 1 ? " and " : ", ",
 						 valid[i]);
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are %s.", list.data)));
+	invalid_value(name, value, list.data);
 }
 
 static void
@@ -337,10 +345,7 @@ static void
 check_format(const char *name, const char *value)
 {
 	if (kafka_format_find(value, false) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Valid values are %s.", kafka_format_list(0, "", "and"))));
+		invalid_value(name, value, kafka_format_list(0, "", "and"));
 }
 
 static void

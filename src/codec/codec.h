@@ -75,6 +75,10 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
+/*
+ * The keys of the format table's entries; callers get them from the table
+ * (kafka_format_by_name(...)->id) and never compare them.
+ */
 typedef enum KafkaFormat
 {
 	KAFKA_FORMAT_RAW,
@@ -82,10 +86,6 @@ typedef enum KafkaFormat
 	KAFKA_FORMAT_JSON,
 	KAFKA_FORMAT_AVRO
 } KafkaFormat;
-
-/* Format option values ('json', 'text', ...), case-insensitive. */
-extern KafkaFormat kafka_format_from_name(const char *name);
-extern const char *kafka_format_name(KafkaFormat format);
 
 /*
  * The format table (format_table.c)

@@ -128,18 +128,6 @@ kafka_format_by_id(KafkaFormat format)
 	pg_unreachable();
 }
 
-KafkaFormat
-kafka_format_from_name(const char *name)
-{
-	return kafka_format_by_name(name)->id;
-}
-
-const char *
-kafka_format_name(KafkaFormat format)
-{
-	return kafka_format_by_id(format)->name;
-}
-
 char *
 kafka_format_list(uint32 flags, const char *quote, const char *last_word)
 {
