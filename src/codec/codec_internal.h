@@ -4,7 +4,8 @@
  *	  Shared internals of the payload codecs: the decoder/encoder headers
  *	  every format fills in, and the typed value conversion they all use.
  *
- * Only files under src/codec include this; everyone else uses codec.h.
+ * Only the formats (src/codec and each format's folder, such as src/avro)
+ * include this; everyone else uses codec.h.
  *
  * IDENTIFICATION
  *	  src/codec/codec_internal.h
