@@ -6,8 +6,9 @@
  * Options arrive from five places: CREATE SERVER, CREATE USER MAPPING,
  * CREATE FOREIGN TABLE, column options and read_kafka(options => jsonb).  All
  * of them go through the table below (named options, with their Spark
- * spellings as aliases) or, for "kafka.<property>" names, through the
- * librdkafka property policy in common/kafka_properties.c.  Secrets are only
+ * spellings as aliases; the table options a format reads, with their
+ * checks, come from the format table) or, for "kafka.<property>" names,
+ * through the librdkafka property policy in common/kafka_properties.c.  Secrets are only
  * accepted in user mappings and never appear in a message.
  *
  *-------------------------------------------------------------------------
@@ -31,7 +32,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "avro/avro.h"
+#include "codec/codec.h"
 #include "common/offset_spec.h"
 #include "options.h"
 
@@ -53,7 +54,6 @@ typedef struct KafkaOptionDef
 	OptionCheck check;
 } KafkaOptionDef;
 
-static void check_nonempty(const char *name, const char *value);
 static void check_bootstrap_servers(const char *name, const char *value);
 static void check_security_protocol(const char *name, const char *value);
 static void check_sasl_mechanism(const char *name, const char *value);
@@ -68,7 +68,6 @@ static void check_on_error(const char *name, const char *value);
 static void check_envelope(const char *name, const char *value);
 static void check_offsets(const char *name, const char *value);
 static void check_column_kind(const char *name, const char *value);
-static void check_avro_schema(const char *name, const char *value);
 
 static const KafkaOptionDef option_defs[] = {
 	/* servers */
@@ -80,24 +79,43 @@ static const KafkaOptionDef option_defs[] = {
 	{"schema_registry_url", NULL, SRV, false, check_http_url},
 	{"schema_registry_ca_location", NULL, SRV, false, check_server_file},
 	/* user mappings */
-	{"sasl_username", "kafka.sasl.username", UM, false, check_nonempty},
+	{"sasl_username", "kafka.sasl.username", UM, false, kafka_check_nonempty},
 	{"sasl_password", "kafka.sasl.password", UM, true, NULL},
 	{"kafka.sasl.jaas.config", NULL, UM, true, check_jaas},
-	{"schema_registry_user", NULL, UM, false, check_nonempty},
+	{"schema_registry_user", NULL, UM, false, kafka_check_nonempty},
 	{"schema_registry_password", NULL, UM, true, NULL},
 	{"password_required", NULL, UM, false, check_password_required},
 	/* foreign tables */
-	{"topic", NULL, TBL, false, check_nonempty},
+	{"topic", NULL, TBL, false, kafka_check_nonempty},
 	{"format", NULL, TBL, false, check_format},
 	{"key_format", NULL, TBL, false, check_format},
 	{"on_error", NULL, TBL, false, check_on_error},
 	{"starting_offsets", NULL, TBL, false, check_offsets},
 	{"ending_offsets", NULL, TBL, false, check_offsets},
-	{"avro_schema", NULL, TBL, false, check_avro_schema},
 	{"envelope", NULL, TBL, false, check_envelope},
 	/* columns */
 	{"kafka", NULL, COL, false, check_column_kind},
 };
+
+/*
+ * A table option some format reads (the format table lists them with
+ * their checks), as an entry of the table above.
+ */
+static const KafkaOptionDef *
+find_format_option(const char *name)
+{
+	static KafkaOptionDef def;
+	const KafkaFormatOption *option = kafka_format_table_option(name);
+
+	if (option == NULL)
+		return NULL;
+	def.name = option->name;
+	def.alias = NULL;
+	def.contexts = TBL;
+	def.secret = false;
+	def.check = option->check;
+	return &def;
+}
 
 /* Secret named options may never be echoed; neither may these aliases. */
 static const KafkaOptionDef *
@@ -115,7 +133,7 @@ find_option(const char *name)
 	/* Spark also spells the mechanism in the plural, as librdkafka does */
 	if (strcmp(name, "kafka.sasl.mechanisms") == 0)
 		return find_option("sasl_mechanism");
-	return NULL;
+	return find_format_option(name);
 }
 
 unsigned
@@ -136,8 +154,8 @@ kafka_context_for_catalog(Oid catalog)
 	}
 }
 
-static void
-check_nonempty(const char *name, const char *value)
+void
+kafka_check_nonempty(const char *name, const char *value)
 {
 	if (value[0] == '\0')
 		ereport(ERROR,
@@ -152,7 +170,7 @@ check_bootstrap_servers(const char *name, const char *value)
 	char	   *item;
 	char	   *save;
 
-	check_nonempty(name, value);
+	kafka_check_nonempty(name, value);
 	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
 	{
 		char	   *colon;
@@ -183,6 +201,16 @@ check_bootstrap_servers(const char *name, const char *value)
  * and mechanism names are case-insensitive like librdkafka's, our own
  * keywords are not.
  */
+/* value is not one of valid_list ("a, b and c"). */
+static void
+invalid_value(const char *name, const char *value, const char *valid_list)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errhint("Valid values are %s.", valid_list)));
+}
+
 static void
 check_one_of(const char *name, const char *value, const char *const *valid,
 			 int nvalid, bool ignore_case)
@@ -197,10 +225,7 @@ check_one_of(const char *name, const char *value, const char *const *valid,
 	for (i = 0; i < nvalid; i++)
 		appendStringInfo(&list, "%s%s", i == 0 ? "" : i == nvalid - 1 ? " and " : ", ",
 						 valid[i]);
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are %s.", list.data)));
+	invalid_value(name, value, list.data);
 }
 
 static void
@@ -319,9 +344,8 @@ check_password_required(const char *name, const char *value)
 static void
 check_format(const char *name, const char *value)
 {
-	static const char *const formats[] = {"json", "avro", "text", "raw"};
-
-	check_one_of(name, value, formats, lengthof(formats), false);
+	if (kafka_format_find(value, false) == NULL)
+		invalid_value(name, value, kafka_format_list(0, "", "and"));
 }
 
 static void
@@ -371,22 +395,6 @@ check_column_kind(const char *name, const char *value)
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 			 errmsg("invalid value for column option \"%s\": \"%s\"", name, value),
 			 errhint("Valid values are key, value, partition, offset, timestamp, timestamp_type, headers, topic, error, rescued, header:<name>, and for envelope 'debezium' op, source_ts and source_lsn.")));
-}
-
-/*
- * The writer schema of plain Avro values: parsed now with the parser the
- * decoder and encoder use, so a table never accepts a schema they refuse.
- */
-static void
-check_avro_schema(const char *name, const char *value)
-{
-	char	   *error;
-
-	check_nonempty(name, value);
-	if (avro_schema_parse(value, strlen(value), &error) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": %s", name, error)));
 }
 
 /*
@@ -502,12 +510,13 @@ check_table_combinations(List *options)
 	char	   *format = kafka_option_value(options, "format");
 
 	/* a change event is a record: only formats with records carry one */
-	if (envelope != NULL && strcmp(envelope, "none") != 0 &&
-		format != NULL && strcmp(format, "json") != 0 && strcmp(format, "avro") != 0)
+	if (envelope != NULL && strcmp(envelope, "none") != 0 && format != NULL &&
+		(kafka_format_by_name(format)->flags & KAFKA_FORMAT_ENVELOPES) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("option \"envelope\" '%s' needs format 'json' or 'avro', not '%s'",
-						envelope, format)));
+				 errmsg("option \"envelope\" '%s' needs format %s, not '%s'",
+						envelope, kafka_format_list(KAFKA_FORMAT_ENVELOPES, "'", "or"),
+						format)));
 }
 
 void

@@ -45,6 +45,9 @@ extern unsigned kafka_context_for_catalog(Oid catalog);
 /* Validate an option list for one context; ereports on the first problem. */
 extern void kafka_validate_options(List *options, unsigned context);
 
+/* ereport naming the option when value is empty. */
+extern void kafka_check_nonempty(const char *name, const char *value);
+
 /* Look up an option by name (or Spark alias) in a DefElem list. */
 extern char *kafka_option_value(List *options, const char *name);
 

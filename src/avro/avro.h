@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * avro.h
- *	  Avro for kafka_fdw: schemas parsed from their JSON, a Confluent Schema
- *	  Registry client with a per-backend cache, and the decoder and encoder
- *	  that plug into the codec interface (format "avro").
+ *	  Avro for kafka_fdw: schemas parsed from their JSON (those of the
+ *	  Confluent Schema Registry once per backend), and the decoder and
+ *	  encoder that plug into the codec interface (format "avro").
  *
  * Schemas are parsed into AvroNode trees once per schema (per schema id for
  * registry schemas) and kept for the life of the backend; decoding compiles
@@ -29,16 +29,13 @@
 #include "access/tupdesc.h"
 #include "codec/codec.h"
 #include "lib/stringinfo.h"
+#include "registry/schema_registry.h"
 
 /*
  * Deepest nesting of schemas and of values inside one payload: the codec's
  * one limit.  Unions count as a level.
  */
 #define AVRO_MAX_DEPTH KAFKA_MAX_NESTING_DEPTH
-
-/* Confluent wire format: magic byte 0, 4-byte big-endian schema id. */
-#define AVRO_CONFLUENT_MAGIC 0
-#define AVRO_CONFLUENT_HEADER_SIZE 5
 
 typedef enum AvroType
 {
@@ -98,43 +95,27 @@ extern AvroNode *avro_schema_parse(const char *json, size_t len,
 								   char **error);
 extern const char *avro_type_name(const AvroNode *node);
 
-/* avro_registry.c */
-typedef struct AvroRegistry
-{
-	char	   *url;			/* without a trailing slash */
-	char	   *user;
-	char	   *password;		/* secret: never in messages */
-	char	   *ca_location;	/* CA bundle file for https, or NULL */
-	char	   *server_name;	/* for messages */
-} AvroRegistry;
-
-/* A registry schema: parsed once per backend and kept. */
-typedef struct AvroRegistrySchema
-{
-	int32		id;
-	AvroNode   *root;			/* NULL when the schema could not be used */
-	char	   *error;			/* why, when root is NULL */
-} AvroRegistrySchema;
-
-extern AvroRegistry *avro_registry_for_server(const char *server_name,
-											  Oid userid);
-extern AvroRegistrySchema *avro_registry_schema_by_id(AvroRegistry *registry,
-													  int32 id);
-extern AvroNode *avro_registry_latest_schema(AvroRegistry *registry,
-											 const char *subject);
-extern int32 avro_registry_register(AvroRegistry *registry,
-									const char *subject,
-									const char *schema_json);
-extern char *avro_registry_url_for_message(const char *url);
+/* The table option avro_schema: its check, and its value or NULL. */
+extern void kafka_avro_check_schema_option(const char *name,
+										   const char *value);
+extern const char *avro_schema_option(const KafkaCodecOptions *options);
 
 /*
- * Called in the backend before each wait for a registry that is
- * unavailable, with what the ERROR would say if the retries ran out now:
- * a streaming worker shows it in kafka.stream_progress while it waits.
- * NULL (the default) does nothing.
+ * Writer schemas by id and the latest schema of a subject from the Schema
+ * Registry, parsed once per backend.  By id: NULL with *error when the
+ * registry does not know the id or the schema is not usable Avro (a fault
+ * of the message).  Latest: NULL when there is none or it is not Avro.
  */
-typedef void (*AvroRegistryRetryHook) (const char *message);
-extern AvroRegistryRetryHook avro_registry_retry_hook;
+extern AvroNode *avro_registry_schema(KafkaRegistry *registry, int32 id,
+									  char **error);
+extern AvroNode *avro_registry_latest_schema(KafkaRegistry *registry,
+											 const char *subject);
+
+/* The entries of format avro in the format table (options may be NULL). */
+extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
+extern void kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
 
 /* avro_json.c: an Avro value as JSON text (UTF-8) */
 typedef struct AvroCursor

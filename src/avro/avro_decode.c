@@ -145,13 +145,15 @@ static bool read_into(AvroDecodeState *state, KafkaConvertState *convert,
 void
 avro_source_init(AvroSource *source, const KafkaCodecOptions *options)
 {
+	const char *plain_schema = avro_schema_option(options);
+
 	memset(source, 0, sizeof(AvroSource));
-	if (options != NULL && options->avro_schema != NULL)
+	if (plain_schema != NULL)
 	{
 		char	   *error;
 
-		source->plain_schema = avro_schema_parse(options->avro_schema,
-												 strlen(options->avro_schema),
+		source->plain_schema = avro_schema_parse(plain_schema,
+												 strlen(plain_schema),
 												 &error);
 		if (source->plain_schema == NULL)
 			ereport(ERROR,
@@ -161,7 +163,7 @@ avro_source_init(AvroSource *source, const KafkaCodecOptions *options)
 	}
 	if (options != NULL && options->server_name != NULL)
 	{
-		source->registry = avro_registry_for_server(options->server_name,
+		source->registry = kafka_registry_for_server(options->server_name,
 													OidIsValid(options->userid) ?
 													options->userid : GetUserId());
 		return;
@@ -185,22 +187,21 @@ avro_source_frame(AvroSource *source, const char **data, size_t *len,
 	*schema_id = -1;
 	if (source->registry == NULL)
 		return true;
-	if (*len < AVRO_CONFLUENT_HEADER_SIZE)
+	if (*len < KAFKA_CONFLUENT_HEADER_SIZE)
 	{
 		*error = psprintf("Avro payload of %zu bytes is too short for the 5-byte Confluent header",
 						  *len);
 		return false;
 	}
-	if (bytes[0] != AVRO_CONFLUENT_MAGIC)
+	if (bytes[0] != KAFKA_CONFLUENT_MAGIC)
 	{
 		*error = psprintf("Avro payload starts with byte 0x%02x, not the Confluent magic byte 0x00",
 						  bytes[0]);
 		return false;
 	}
-	*schema_id = (int32) (((uint32) bytes[1] << 24) | ((uint32) bytes[2] << 16) |
-						  ((uint32) bytes[3] << 8) | (uint32) bytes[4]);
-	*data += AVRO_CONFLUENT_HEADER_SIZE;
-	*len -= AVRO_CONFLUENT_HEADER_SIZE;
+	*schema_id = kafka_confluent_schema_id(bytes);
+	*data += KAFKA_CONFLUENT_HEADER_SIZE;
+	*len -= KAFKA_CONFLUENT_HEADER_SIZE;
 	return true;
 }
 
@@ -208,8 +209,6 @@ bool
 avro_source_writer_schema(AvroSource *source, const char **data, size_t *len,
 						  AvroNode **schema, int32 *schema_id, char **error)
 {
-	AvroRegistrySchema *entry;
-
 	if (!avro_source_frame(source, data, len, schema_id, error))
 		return false;
 	if (source->registry == NULL)
@@ -217,14 +216,8 @@ avro_source_writer_schema(AvroSource *source, const char **data, size_t *len,
 		*schema = source->plain_schema;
 		return true;
 	}
-	entry = avro_registry_schema_by_id(source->registry, *schema_id);
-	if (entry->root == NULL)
-	{
-		*error = pstrdup(entry->error);
-		return false;
-	}
-	*schema = entry->root;
-	return true;
+	*schema = avro_registry_schema(source->registry, *schema_id, error);
+	return *schema != NULL;
 }
 
 /* ---- plans -------------------------------------------------------------- */
@@ -1596,7 +1589,8 @@ plan_for_schema_id(AvroDecodeState *state, KafkaDecoder *decoder, int32 id)
 {
 	ListCell   *lc;
 	AvroSchemaPlan *entry;
-	AvroRegistrySchema *registry_schema;
+	AvroNode   *root;
+	char	   *error = NULL;
 	MemoryContext oldcontext;
 
 	foreach(lc, state->schema_plans)
@@ -1605,23 +1599,23 @@ plan_for_schema_id(AvroDecodeState *state, KafkaDecoder *decoder, int32 id)
 		if (entry->schema_id == id)
 			return entry;
 	}
-	registry_schema = avro_registry_schema_by_id(state->source.registry, id);
+	root = avro_registry_schema(state->source.registry, id, &error);
 	oldcontext = MemoryContextSwitchTo(decoder->mcxt);
 	entry = palloc0(sizeof(AvroSchemaPlan));
 	entry->schema_id = id;
-	if (registry_schema->root == NULL)
+	if (root == NULL)
 	{
 		/*
 		 * Kept for this decoder (one scan, one statement) so that a topic
 		 * full of such messages does not ask once per message; the backend's
 		 * cache does not keep it, as the registry may learn the id later.
 		 */
-		entry->error = pstrdup(registry_schema->error);
+		entry->error = pstrdup(error);
 	}
 	else if (state->change != NULL)
-		entry->envelope = get_envelope_plan(state, registry_schema->root);
+		entry->envelope = get_envelope_plan(state, root);
 	else
-		entry->plan = get_plan(&state->top, registry_schema->root, 0);
+		entry->plan = get_plan(&state->top, root, 0);
 	state->schema_plans = lappend(state->schema_plans, entry);
 	MemoryContextSwitchTo(oldcontext);
 	return entry;

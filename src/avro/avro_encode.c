@@ -791,11 +791,7 @@ avro_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 
 	if (state->confluent)
 	{
-		appendStringInfoChar(out, AVRO_CONFLUENT_MAGIC);
-		appendStringInfoChar(out, (char) (state->schema_id >> 24));
-		appendStringInfoChar(out, (char) (state->schema_id >> 16));
-		appendStringInfoChar(out, (char) (state->schema_id >> 8));
-		appendStringInfoChar(out, (char) state->schema_id);
+		kafka_confluent_append_header(out, state->schema_id);
 	}
 	if (state->row.value_node->type == AVRO_RECORD)
 		write_record(out, &state->row, values, nulls);
@@ -814,13 +810,13 @@ kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 						const KafkaCodecOptions *options)
 {
 	AvroEncodeState *state = palloc0(sizeof(AvroEncodeState));
+	const char *plain_schema = avro_schema_option(options);
 	AvroNode   *schema;
 	char	   *error;
 
-	if (options != NULL && options->avro_schema != NULL)
+	if (plain_schema != NULL)
 	{
-		schema = avro_schema_parse(options->avro_schema,
-								   strlen(options->avro_schema), &error);
+		schema = avro_schema_parse(plain_schema, strlen(plain_schema), &error);
 		if (schema == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -828,9 +824,9 @@ kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 	}
 	else if (options != NULL && options->server_name != NULL && options->subject != NULL)
 	{
-		AvroRegistry *registry = avro_registry_for_server(options->server_name,
-														  OidIsValid(options->userid) ?
-														  options->userid : GetUserId());
+		KafkaRegistry *registry = kafka_registry_for_server(options->server_name,
+															OidIsValid(options->userid) ?
+															options->userid : GetUserId());
 		char	   *record_name = "record";
 		char	   *json;
 
@@ -864,7 +860,8 @@ kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 		schema = avro_schema_parse(json, strlen(json), &error);
 		if (schema == NULL)
 			elog(ERROR, "derived Avro schema is invalid: %s", error);
-		state->schema_id = avro_registry_register(registry, options->subject, json);
+		state->schema_id = kafka_registry_register(registry, options->subject, json,
+												   "AVRO", NULL, 0);
 		state->confluent = true;
 	}
 	else

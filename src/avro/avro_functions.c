@@ -28,6 +28,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -102,7 +103,10 @@ kafka_from_avro_jsonb(PG_FUNCTION_ARGS)
 		cache->server = server ? pstrdup(server) : NULL;
 		cache->schema = schema ? pstrdup(schema) : NULL;
 		options.server_name = cache->server;
-		options.avro_schema = cache->schema;
+		if (cache->schema != NULL)
+			options.format_options =
+				list_make1(makeDefElem("avro_schema",
+									   (Node *) makeString(cache->schema), -1));
 		avro_source_init(&cache->source, &options);
 		MemoryContextSwitchTo(oldcontext);
 		fcinfo->flinfo->fn_extra = cache;
@@ -170,7 +174,10 @@ kafka_from_avro_row(PG_FUNCTION_ARGS)
 		cache->server = server ? pstrdup(server) : NULL;
 		cache->schema = schema ? pstrdup(schema) : NULL;
 		options.server_name = cache->server;
-		options.avro_schema = cache->schema;
+		if (cache->schema != NULL)
+			options.format_options =
+				list_make1(makeDefElem("avro_schema",
+									   (Node *) makeString(cache->schema), -1));
 		cache->row = kafka_row_decoder_create(KAFKA_FORMAT_AVRO, typid, typmod,
 											  fcinfo->flinfo->fn_mcxt, &options);
 		MemoryContextSwitchTo(oldcontext);

@@ -22,8 +22,11 @@
 #include <jansson.h>
 
 #include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 
 #include "avro/avro.h"
+#include "options.h"
 
 typedef struct SchemaParser
 {
@@ -478,4 +481,109 @@ avro_schema_parse(const char *json, size_t len, char **error)
 	if (node == NULL)
 		*error = parser.error ? parser.error : pstrdup("invalid schema");
 	return node;
+}
+
+/*
+ * The writer schema of plain Avro values: parsed now with the parser the
+ * decoder and encoder use, so a table never accepts a schema they refuse.
+ */
+void
+kafka_avro_check_schema_option(const char *name, const char *value)
+{
+	char	   *error;
+
+	kafka_check_nonempty(name, value);
+	if (avro_schema_parse(value, strlen(value), &error) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": %s", name, error)));
+}
+
+const char *
+avro_schema_option(const KafkaCodecOptions *options)
+{
+	if (options == NULL)
+		return NULL;
+	return kafka_option_value(options->format_options, "avro_schema");
+}
+
+/* Registry schemas parsed, by the registry's entry (kept for the backend). */
+typedef struct ParsedSchema
+{
+	const KafkaRegistrySchema *schema;	/* hash key */
+	AvroNode   *root;
+} ParsedSchema;
+
+static HTAB *parsed_schemas = NULL;
+static MemoryContext parsed_context = NULL;
+
+/* The registry's schema parsed, from the cache or now; NULL with *error. */
+static AvroNode *
+parse_registry_schema(const KafkaRegistrySchema *schema, char **error)
+{
+	ParsedSchema *entry;
+	MemoryContext oldcontext;
+	AvroNode   *root;
+	bool		found;
+
+	if (parsed_schemas == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		parsed_context = AllocSetContextCreate(TopMemoryContext,
+											   "kafka_fdw avro registry schemas",
+											   ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = sizeof(const KafkaRegistrySchema *);
+		ctl.entrysize = sizeof(ParsedSchema);
+		ctl.hcxt = parsed_context;
+		parsed_schemas = hash_create("kafka_fdw avro registry schemas", 64,
+									 &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(parsed_schemas, &schema, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->root;
+	if (strcmp(schema->schema_type, "AVRO") != 0)
+	{
+		*error = psprintf("schema id %d is a %.20s schema, not Avro",
+						  schema->id, schema->schema_type);
+		return NULL;
+	}
+	oldcontext = MemoryContextSwitchTo(parsed_context);
+	root = avro_schema_parse(schema->schema, strlen(schema->schema), error);
+	MemoryContextSwitchTo(oldcontext);
+	if (root == NULL)
+	{
+		*error = psprintf("schema id %d is not a valid Avro schema: %s",
+						  schema->id, *error);
+		return NULL;
+	}
+	entry = hash_search(parsed_schemas, &schema, HASH_ENTER, &found);
+	entry->root = root;
+	return root;
+}
+
+AvroNode *
+avro_registry_schema(KafkaRegistry *registry, int32 id, char **error)
+{
+	const KafkaRegistrySchema *schema = kafka_registry_schema_by_id(registry,
+																	id, NULL);
+
+	if (schema->schema == NULL)
+	{
+		*error = pstrdup(schema->error);
+		return NULL;
+	}
+	return parse_registry_schema(schema, error);
+}
+
+AvroNode *
+avro_registry_latest_schema(KafkaRegistry *registry, const char *subject)
+{
+	const KafkaRegistrySchema *schema = kafka_registry_latest(registry, subject,
+															  NULL);
+	char	   *error;
+
+	if (schema->schema == NULL)
+		return NULL;
+	return parse_registry_schema(schema, &error);
 }

@@ -72,7 +72,7 @@ extern bool avro_scalar_text(AvroCursor *cursor, const AvroNode *node,
 /* avro_decode.c */
 typedef struct AvroSource
 {
-	AvroRegistry *registry;		/* Confluent framing, or NULL */
+	KafkaRegistry *registry;	/* Confluent framing, or NULL */
 	AvroNode   *plain_schema;	/* no header: this writer schema */
 } AvroSource;
 

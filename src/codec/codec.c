@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * codec.c
- *	  Format names and the format-independent half of the codec interface:
- *	  choosing payload columns, dispatching to a format, and turning a
+ *	  The format-independent half of the codec interface: choosing payload
+ *	  columns, dispatching to a format from the format table, and turning a
  *	  failure into the (false, message) result callers act on.
  *
  * IDENTIFICATION
@@ -20,45 +20,6 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
-
-static const struct
-{
-	const char *name;
-	KafkaFormat format;
-}			kafka_format_names[] =
-{
-	{"json", KAFKA_FORMAT_JSON},
-	{"avro", KAFKA_FORMAT_AVRO},
-	{"text", KAFKA_FORMAT_TEXT},
-	{"raw", KAFKA_FORMAT_RAW}
-};
-
-KafkaFormat
-kafka_format_from_name(const char *name)
-{
-	for (int i = 0; i < lengthof(kafka_format_names); i++)
-	{
-		if (pg_strcasecmp(name, kafka_format_names[i].name) == 0)
-			return kafka_format_names[i].format;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid format \"%s\"", name),
-			 errhint("Valid formats are json, avro, text and raw.")));
-	pg_unreachable();
-}
-
-const char *
-kafka_format_name(KafkaFormat format)
-{
-	for (int i = 0; i < lengthof(kafka_format_names); i++)
-	{
-		if (kafka_format_names[i].format == format)
-			return kafka_format_names[i].name;
-	}
-	elog(ERROR, "unrecognized kafka format %d", (int) format);
-	pg_unreachable();
-}
 
 KafkaEnvelope
 kafka_envelope_from_name(const char *name)
@@ -179,7 +140,7 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
 	KafkaDecoder *decoder = palloc0(sizeof(KafkaDecoder));
 
-	decoder->format = format;
+	decoder->format = kafka_format_by_id(format);
 	decoder->mcxt = mcxt;
 	decoder->natts = desc->natts;
 	decoder->npayload = collect_payload_columns(desc, is_payload_column,
@@ -187,36 +148,23 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 	kafka_convert_state_init(&decoder->convert, mcxt);
 	if (options != NULL && options->envelope == KAFKA_ENVELOPE_DEBEZIUM)
 	{
-		if (format != KAFKA_FORMAT_JSON && format != KAFKA_FORMAT_AVRO)
+		if ((decoder->format->flags & KAFKA_FORMAT_ENVELOPES) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("envelope 'debezium' needs format json or avro, not %s",
-							kafka_format_name(format))));
+					 errmsg("envelope 'debezium' needs format %s, not %s",
+							kafka_format_list(KAFKA_FORMAT_ENVELOPES, "", "or"),
+							decoder->format->name)));
 		decoder->change = palloc0(sizeof(KafkaChangeEvent));
 		decoder->change->unavailable = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	}
 	if (options != NULL && options->unknown_fields &&
-		(format == KAFKA_FORMAT_JSON || format == KAFKA_FORMAT_AVRO))
+		(decoder->format->flags & KAFKA_FORMAT_UNKNOWN_FIELDS) != 0)
 	{
 		decoder->unknown = palloc0(sizeof(KafkaUnknownFields));
 		decoder->rescue_mismatches = options->rescue_mismatches;
 	}
 
-	switch (format)
-	{
-		case KAFKA_FORMAT_JSON:
-			kafka_json_decoder_init(decoder, desc);
-			break;
-		case KAFKA_FORMAT_TEXT:
-			kafka_text_decoder_init(decoder, desc);
-			break;
-		case KAFKA_FORMAT_RAW:
-			kafka_raw_decoder_init(decoder, desc);
-			break;
-		case KAFKA_FORMAT_AVRO:
-			kafka_avro_decoder_init(decoder, desc, options);
-			break;
-	}
+	decoder->format->decoder_init(decoder, desc, options);
 
 	MemoryContextSwitchTo(oldcontext);
 	return decoder;
@@ -527,26 +475,11 @@ kafka_encoder_create_with(KafkaFormat format, TupleDesc desc,
 	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
 	KafkaEncoder *encoder = palloc0(sizeof(KafkaEncoder));
 
-	encoder->format = format;
+	encoder->format = kafka_format_by_id(format);
 	encoder->mcxt = mcxt;
 	encoder->npayload = collect_payload_columns(desc, is_payload_column,
 												&encoder->payload_attnums);
-
-	switch (format)
-	{
-		case KAFKA_FORMAT_JSON:
-			kafka_json_encoder_init(encoder, desc);
-			break;
-		case KAFKA_FORMAT_TEXT:
-			kafka_text_encoder_init(encoder, desc);
-			break;
-		case KAFKA_FORMAT_RAW:
-			kafka_raw_encoder_init(encoder, desc);
-			break;
-		case KAFKA_FORMAT_AVRO:
-			kafka_avro_encoder_init(encoder, desc, options);
-			break;
-	}
+	encoder->format->encoder_init(encoder, desc, options);
 
 	MemoryContextSwitchTo(oldcontext);
 	return encoder;

@@ -30,12 +30,13 @@
  * columns NULL in every format and is not an error.  An empty payload is an
  * empty string for "text", an empty bytea for "raw" and malformed for "json".
  *
- * Envelopes (KafkaCodecOptions.envelope, formats json and avro): the payload
- * wraps the row.  With KAFKA_ENVELOPE_DEBEZIUM it is a Debezium change
- * event; the payload columns come from its row image and what the event
- * says beyond the row (the operation, source.lsn, the source timestamp,
- * columns it did not carry, a tombstone that is no change at all) is read
- * with kafka_decoder_change() after each decode.  A malformed event is a
+ * Envelopes (KafkaCodecOptions.envelope, formats with
+ * KAFKA_FORMAT_ENVELOPES such as json and avro): the payload wraps the row.
+ * With KAFKA_ENVELOPE_DEBEZIUM it is a Debezium change event; the payload
+ * columns come from its row image and what the event says beyond the row
+ * (the operation, source.lsn, the source timestamp, columns it did not
+ * carry, a tombstone that is no change at all) is read with
+ * kafka_decoder_change() after each decode.  A malformed event is a
  * malformed payload like any other: false, with a message.
  *
  * Memory: decoder state lives in the mcxt given at creation (delete or reset
@@ -72,7 +73,12 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
+/*
+ * The keys of the format table's entries; callers get them from the table
+ * (kafka_format_by_name(...)->id) and never compare them.
+ */
 typedef enum KafkaFormat
 {
 	KAFKA_FORMAT_RAW,
@@ -81,9 +87,96 @@ typedef enum KafkaFormat
 	KAFKA_FORMAT_AVRO
 } KafkaFormat;
 
-/* Format option values ('json', 'text', ...), case-insensitive. */
-extern KafkaFormat kafka_format_from_name(const char *name);
-extern const char *kafka_format_name(KafkaFormat format);
+/*
+ * The format table (format_table.c)
+ * ---------------------------------
+ * Every format is one entry: its name, its decoder and encoder, the table
+ * options it reads and what it is, as flags.  Callers never compare formats;
+ * they look a format up and test its flags, so a new format is one folder
+ * plus one entry.
+ */
+#define KAFKA_FORMAT_RECORD			0x0001	/* a record of fields, one per
+											 * payload column (else the whole
+											 * payload fills one column) */
+#define KAFKA_FORMAT_ENVELOPES		0x0002	/* reads envelope 'debezium' */
+#define KAFKA_FORMAT_UNKNOWN_FIELDS 0x0004	/* reports fields no column
+											 * takes (kafka 'rescued',
+											 * schema evolution) */
+#define KAFKA_FORMAT_REGISTRY		0x0008	/* schemas from the server's
+											 * Schema Registry, registered
+											 * under <topic>-value and
+											 * <topic>-key, unless the table
+											 * gives its schema_option */
+#define KAFKA_FORMAT_BYTES			0x0010	/* the payload's bytes as they
+											 * are (a bytea column) */
+
+/* A table option a format reads, with its check (NULL: any value). */
+typedef struct KafkaFormatOption
+{
+	const char *name;
+	void		(*check) (const char *name, const char *value);
+} KafkaFormatOption;
+
+typedef struct KafkaDecoder KafkaDecoder;
+typedef struct KafkaEncoder KafkaEncoder;
+typedef struct KafkaCodecOptions KafkaCodecOptions;
+
+typedef struct KafkaFormatDef
+{
+	const char *name;			/* the format option's value */
+	KafkaFormat id;
+	uint32		flags;			/* KAFKA_FORMAT_* above */
+	void		(*decoder_init) (KafkaDecoder *decoder, TupleDesc desc,
+								 const KafkaCodecOptions *options);
+	void		(*encoder_init) (KafkaEncoder *encoder, TupleDesc desc,
+								 const KafkaCodecOptions *options);
+	/* foreign-table options this format reads; ends with a NULL name */
+	const KafkaFormatOption *table_options;
+	/* with the registry: the table option giving the schema instead */
+	const char *schema_option;
+
+	/*
+	 * A key column with this key_format, which holds the whole key: the
+	 * types it may have (NULL: any; the hint names them) and the format
+	 * that then decodes and encodes it (NULL: this one).
+	 */
+	bool		(*single_column_type_ok) (Oid typid);
+	const char *single_column_types;
+	const char *single_column_as;
+} KafkaFormatDef;
+
+/* By name, case-insensitive: ERROR naming it and the valid names if none. */
+extern const KafkaFormatDef *kafka_format_by_name(const char *name);
+/* By name, exactly or ignoring case: NULL if none. */
+extern const KafkaFormatDef *kafka_format_find(const char *name,
+											   bool ignore_case);
+extern const KafkaFormatDef *kafka_format_by_id(KafkaFormat format);
+
+/*
+ * The names of the formats that have every flag in flags (0: all), for
+ * messages: quoted with quote and joined as "json, avro and text" (last
+ * word "and" or "or").
+ */
+extern char *kafka_format_list(uint32 flags, const char *quote,
+							   const char *last_word);
+
+/* The table option of some format named name, or NULL. */
+extern const KafkaFormatOption *kafka_format_table_option(const char *name);
+
+/*
+ * The format of a column that holds a whole key, value or header: format
+ * (the key_format given; NULL: none) as such a column takes it, else raw
+ * for a bytea column and text for the others.
+ */
+extern const KafkaFormatDef *kafka_format_for_column(const KafkaFormatDef *format,
+													 Oid typid);
+
+/*
+ * Does a table with these options (DefElems) take the format's schemas
+ * from the Schema Registry, by subject?
+ */
+extern bool kafka_format_uses_registry(const KafkaFormatDef *format,
+									   List *table_options);
 
 /*
  * Deepest nesting (objects, arrays, records, maps, unions...) a payload or a
@@ -92,8 +185,6 @@ extern const char *kafka_format_name(KafkaFormat format);
  * one hostile record must not stop a scan or a stream.
  */
 #define KAFKA_MAX_NESTING_DEPTH 1000
-
-typedef struct KafkaDecoder KafkaDecoder;
 
 extern KafkaDecoder *kafka_decoder_create(KafkaFormat format, TupleDesc desc,
 										  const bool *is_payload_column,
@@ -150,15 +241,6 @@ kafka_integer_datum(Datum value, Oid typid)
 	}
 }
 
-/*
- * What a format may need beyond the tuple descriptor (format avro): the
- * kafka_fdw server whose schema_registry_url and user mapping give the
- * Schema Registry, or a writer schema for Avro without the Confluent header
- * (table option avro_schema, which wins when both are given), and for
- * encoders the registry subject to register the derived schema under.
- * Formats that need none of it ignore it; kafka_decoder_create() and
- * kafka_encoder_create() are these with no options.
- */
 /* How a payload wraps its row (table option envelope). */
 typedef enum KafkaEnvelope
 {
@@ -169,25 +251,35 @@ typedef enum KafkaEnvelope
 /* Envelope option values ('none', 'debezium'). */
 extern KafkaEnvelope kafka_envelope_from_name(const char *name);
 
-typedef struct KafkaCodecOptions
+/*
+ * What a format may need beyond the tuple descriptor: the kafka_fdw server
+ * whose schema_registry_url and user mapping give the Schema Registry, the
+ * format's own options (the foreign table's options, or a SQL function's
+ * arguments as such: avro_schema, a writer schema for Avro without the
+ * Confluent header, which wins over the registry), and for encoders the
+ * registry subject to register the derived schema under.  Formats that need
+ * none of it ignore it; kafka_decoder_create() and kafka_encoder_create()
+ * are these with no options.
+ */
+struct KafkaCodecOptions
 {
 	const char *server_name;	/* NULL: no schema registry */
 	Oid			userid;			/* whose user mapping; InvalidOid: current */
-	const char *avro_schema;	/* Avro schema JSON, or NULL */
+	List	   *format_options; /* DefElems; each format reads its own */
 	const char *subject;		/* encoders: registry subject to register
 								 * under; decoders: subject whose latest
 								 * schema gives defaults for fields older
 								 * writer schemas lack */
 	bool		single_value;	/* the one payload column is the whole value
 								 * (a key), not a field of a record */
-	KafkaEnvelope envelope;		/* decoders of formats json and avro */
-	bool		unknown_fields; /* decoders of formats json and avro: report
-								 * the fields no column takes */
+	KafkaEnvelope envelope;		/* decoders of KAFKA_FORMAT_ENVELOPES */
+	bool		unknown_fields; /* decoders of KAFKA_FORMAT_UNKNOWN_FIELDS:
+								 * report the fields no column takes */
 	bool		rescue_mismatches;	/* with unknown_fields: a field whose
 									 * value its column's type cannot take
 									 * is reported too (the column NULL)
 									 * instead of failing the decode */
-} KafkaCodecOptions;
+};
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,
 											   TupleDesc desc,
@@ -280,8 +372,6 @@ extern bool kafka_decoder_rescued_jsonb(KafkaDecoder *decoder, Datum *result,
  * value at all (a tombstone: the payload column of a text or raw row is NULL).
  * A json row always gives an object; NULL columns are written as null.
  */
-typedef struct KafkaEncoder KafkaEncoder;
-
 extern KafkaEncoder *kafka_encoder_create(KafkaFormat format, TupleDesc desc,
 										  const bool *is_payload_column,
 										  MemoryContext mcxt);

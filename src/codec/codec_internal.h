@@ -4,7 +4,8 @@
  *	  Shared internals of the payload codecs: the decoder/encoder headers
  *	  every format fills in, and the typed value conversion they all use.
  *
- * Only files under src/codec include this; everyone else uses codec.h.
+ * Only the formats (src/codec and each format's folder, such as src/avro)
+ * include this; everyone else uses codec.h.
  *
  * IDENTIFICATION
  *	  src/codec/codec_internal.h
@@ -118,7 +119,7 @@ typedef struct KafkaJsonNumber
  */
 struct KafkaDecoder
 {
-	KafkaFormat format;
+	const KafkaFormatDef *format;
 	MemoryContext mcxt;
 	int			natts;
 	KafkaConvertState convert;
@@ -138,7 +139,7 @@ struct KafkaDecoder
 
 struct KafkaEncoder
 {
-	KafkaFormat format;
+	const KafkaFormatDef *format;
 	MemoryContext mcxt;
 	bool		(*encode) (KafkaEncoder *encoder, Datum *values, bool *nulls,
 						   StringInfo out);
@@ -212,29 +213,29 @@ extern int	kafka_scan_json_number(const char *start, const char *end,
 								   KafkaJsonNumber *number);
 
 /* json_decode.c */
-extern void kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc);
+extern void kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
 extern bool kafka_json_validate(KafkaConvertState *state, const char *data,
 								size_t len, bool *jsonb_safe);
 
 /* json_encode.c: JSON text of values of one type, for to_json */
 typedef struct KafkaJsonWriter KafkaJsonWriter;
 
-extern void kafka_json_encoder_init(KafkaEncoder *encoder, TupleDesc desc);
+extern void kafka_json_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+									const KafkaCodecOptions *options);
 extern KafkaJsonWriter *kafka_json_writer_create(Oid typid, int32 typmod,
 												 MemoryContext mcxt);
 extern void kafka_json_write(KafkaJsonWriter *writer, Datum value,
 							 StringInfo out);
 
 /* plain_formats.c */
-extern void kafka_text_decoder_init(KafkaDecoder *decoder, TupleDesc desc);
-extern void kafka_raw_decoder_init(KafkaDecoder *decoder, TupleDesc desc);
-extern void kafka_text_encoder_init(KafkaEncoder *encoder, TupleDesc desc);
-extern void kafka_raw_encoder_init(KafkaEncoder *encoder, TupleDesc desc);
-
-/* src/avro: format avro (options may be NULL) */
-extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+extern void kafka_text_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 									const KafkaCodecOptions *options);
-extern void kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+extern void kafka_raw_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+								   const KafkaCodecOptions *options);
+extern void kafka_text_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 									const KafkaCodecOptions *options);
+extern void kafka_raw_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+								   const KafkaCodecOptions *options);
 
 #endif							/* KAFKA_CODEC_INTERNAL_H */

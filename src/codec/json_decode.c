@@ -1717,7 +1717,8 @@ json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 }
 
 void
-kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
+kafka_json_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+						const KafkaCodecOptions *options)
 {
 	JsonDecoderState *json_decoder = palloc0(sizeof(JsonDecoderState));
 

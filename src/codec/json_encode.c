@@ -870,7 +870,8 @@ json_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 }
 
 void
-kafka_json_encoder_init(KafkaEncoder *encoder, TupleDesc desc)
+kafka_json_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+						const KafkaCodecOptions *options)
 {
 	JsonEncoderState *json_encoder = palloc0(sizeof(JsonEncoderState));
 	int			count = Max(encoder->npayload, 1);

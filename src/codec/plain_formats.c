@@ -32,13 +32,13 @@ typedef struct PlainColumn
 
 /* text and raw give the payload to one column; refuse more. */
 static void
-check_single_payload_column(KafkaFormat format, int npayload)
+check_single_payload_column(const KafkaFormatDef *format, int npayload)
 {
 	if (npayload > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("format \"%s\" fills exactly one payload column, but %d columns are payload columns",
-						kafka_format_name(format), npayload),
+						format->name, npayload),
 				 errhint("Declare the other columns as Kafka metadata columns, or use format \"json\".")));
 }
 
@@ -118,9 +118,10 @@ text_decode(KafkaDecoder *decoder, const char *data, size_t len,
 }
 
 void
-kafka_text_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
+kafka_text_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+						const KafkaCodecOptions *options)
 {
-	check_single_payload_column(KAFKA_FORMAT_TEXT, decoder->npayload);
+	check_single_payload_column(decoder->format, decoder->npayload);
 	if (decoder->npayload == 1)
 	{
 		Form_pg_attribute attr = TupleDescAttr(desc, decoder->payload_attnums[0]);
@@ -156,9 +157,10 @@ raw_decode(KafkaDecoder *decoder, const char *data, size_t len,
 }
 
 static void
-check_raw_column(TupleDesc desc, int npayload, const int *attnums)
+check_raw_column(const KafkaFormatDef *format, TupleDesc desc, int npayload,
+				 const int *attnums)
 {
-	check_single_payload_column(KAFKA_FORMAT_RAW, npayload);
+	check_single_payload_column(format, npayload);
 	if (npayload == 1)
 	{
 		Form_pg_attribute attr = TupleDescAttr(desc, attnums[0]);
@@ -174,9 +176,11 @@ check_raw_column(TupleDesc desc, int npayload, const int *attnums)
 }
 
 void
-kafka_raw_decoder_init(KafkaDecoder *decoder, TupleDesc desc)
+kafka_raw_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+					   const KafkaCodecOptions *options)
 {
-	check_raw_column(desc, decoder->npayload, decoder->payload_attnums);
+	check_raw_column(decoder->format, desc, decoder->npayload,
+					 decoder->payload_attnums);
 	decoder->decode = raw_decode;
 }
 
@@ -209,9 +213,10 @@ text_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 }
 
 void
-kafka_text_encoder_init(KafkaEncoder *encoder, TupleDesc desc)
+kafka_text_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+						const KafkaCodecOptions *options)
 {
-	check_single_payload_column(KAFKA_FORMAT_TEXT, encoder->npayload);
+	check_single_payload_column(encoder->format, encoder->npayload);
 	if (encoder->npayload == 1)
 	{
 		Form_pg_attribute attr = TupleDescAttr(desc, encoder->payload_attnums[0]);
@@ -247,8 +252,10 @@ raw_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 }
 
 void
-kafka_raw_encoder_init(KafkaEncoder *encoder, TupleDesc desc)
+kafka_raw_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+					   const KafkaCodecOptions *options)
 {
-	check_raw_column(desc, encoder->npayload, encoder->payload_attnums);
+	check_raw_column(encoder->format, desc, encoder->npayload,
+					 encoder->payload_attnums);
 	encoder->encode = raw_encode;
 }

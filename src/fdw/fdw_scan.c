@@ -617,7 +617,7 @@ explain_foreign_scan(ForeignScanState *node, ExplainState *es)
 
 	ExplainPropertyText("Kafka Topic", state->table->topic, es);
 	if (es->verbose)
-		ExplainPropertyText("Kafka Format", kafka_format_name(state->table->format), es);
+		ExplainPropertyText("Kafka Format", state->table->format->name, es);
 	if (es->verbose && state->table->on_error != KAFKA_ON_ERROR_FAIL)
 		ExplainPropertyText("Kafka On Error", kafka_on_error_name(state->table->on_error), es);
 	if (plan->fdw_exprs != NIL)

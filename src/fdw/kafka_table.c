@@ -118,11 +118,12 @@ check_role_type(KafkaTable *table, int attnum, const char *kind)
 		case KAFKA_COLUMN_RESCUED:
 			if (typid != JSONBOID)
 				column_type_error(table, att, kind, "jsonb");
-			if (table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)
+			if ((table->format->flags & KAFKA_FORMAT_UNKNOWN_FIELDS) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("column \"%s\" of foreign table \"%s\" has kafka 'rescued', which needs format 'json' or 'avro'",
-								NameStr(att->attname), table->relname),
+						 errmsg("column \"%s\" of foreign table \"%s\" has kafka 'rescued', which needs format %s",
+								NameStr(att->attname), table->relname,
+								kafka_format_list(KAFKA_FORMAT_UNKNOWN_FIELDS, "'", "or")),
 						 errdetail("Only formats with fields have fields without a column.")));
 			table->report_unknown = true;
 			table->has_rescued = true;
@@ -154,37 +155,30 @@ check_role_type(KafkaTable *table, int attnum, const char *kind)
 				 errdetail("Only change events carry an operation, a source timestamp and a source LSN.")));
 }
 
-/* A one-column decoder for the key, the raw value or one header. */
+/*
+ * A one-column decoder for the key, the raw value or one header: format is
+ * the key_format, or NULL for the plain format of the column's type.
+ */
 static KafkaDecoder *
-single_column_decoder(KafkaTable *table, int attnum, KafkaFormat format,
-					  const char *kind, MemoryContext mcxt)
+single_column_decoder(KafkaTable *table, int attnum,
+					  const KafkaFormatDef *format, const char *kind,
+					  MemoryContext mcxt)
 {
 	Form_pg_attribute att = TupleDescAttr(table->desc, attnum);
 	bool	   *mask = palloc0(sizeof(bool) * Max(table->desc->natts, 1));
+	KafkaCodecOptions options = {0};
 	KafkaDecoder *decoder;
 
-	if (format == KAFKA_FORMAT_RAW && att->atttypid != BYTEAOID)
-		column_type_error(table, att, kind, "bytea (format raw)");
-	if (format == KAFKA_FORMAT_JSON)
-	{
-		/* a JSON key is kept as a document; its fields are not columns */
-		if (att->atttypid != JSONOID && att->atttypid != JSONBOID)
-			column_type_error(table, att, kind, "json or jsonb (key_format json)");
-		format = KAFKA_FORMAT_TEXT;
-	}
+	if (format != NULL && format->single_column_type_ok != NULL &&
+		!format->single_column_type_ok(att->atttypid))
+		column_type_error(table, att, kind, format->single_column_types);
+	format = kafka_format_for_column(format, att->atttypid);
 	mask[attnum] = true;
-	if (format == KAFKA_FORMAT_AVRO)
-	{
-		/* the whole Avro key (a record too) fills the one column */
-		KafkaCodecOptions options = {0};
-
-		options.server_name = table->server->servername;
-		options.single_value = true;
-		decoder = kafka_decoder_create_with(format, table->desc, mask, mcxt,
-											&options);
-	}
-	else
-		decoder = kafka_decoder_create(format, table->desc, mask, mcxt);
+	/* the whole value (a record too) fills the one column */
+	options.server_name = table->server->servername;
+	options.single_value = true;
+	decoder = kafka_decoder_create_with(format->id, table->desc, mask, mcxt,
+										&options);
 	pfree(mask);
 	return decoder;
 }
@@ -219,41 +213,25 @@ static void
 build_value_decoder(KafkaTable *table)
 {
 	bool	   *mask = palloc0(sizeof(bool) * Max(table->desc->natts, 1));
+	KafkaCodecOptions options = {0};
 	int			i;
 
 	/* with unknown fields reported, every column's field is known */
 	for (i = 0; i < table->desc->natts; i++)
 		mask[i] = table->roles[i] == KAFKA_COLUMN_PAYLOAD &&
 			(table->needed[i] || table->report_unknown);
-	if (table->format == KAFKA_FORMAT_AVRO)
-	{
-		KafkaCodecOptions options = {0};
-
-		options.server_name = table->server->servername;
-		options.avro_schema = table->avro_schema;
-		/* TopicNameStrategy: the latest value schema gives field defaults */
-		if (table->topic != NULL)
-			options.subject = psprintf("%s-value", table->topic);
-		options.envelope = table->envelope;
-		options.unknown_fields = table->report_unknown;
-		options.rescue_mismatches = table->has_rescued &&
-			table->on_error == KAFKA_ON_ERROR_NULL;
-		table->value_decoder = kafka_decoder_create_with(table->format,
-														 table->desc, mask,
-														 table->mcxt, &options);
-	}
-	else
-	{
-		KafkaCodecOptions options = {0};
-
-		options.envelope = table->envelope;
-		options.unknown_fields = table->report_unknown;
-		options.rescue_mismatches = table->has_rescued &&
-			table->on_error == KAFKA_ON_ERROR_NULL;
-		table->value_decoder = kafka_decoder_create_with(table->format,
-														 table->desc, mask,
-														 table->mcxt, &options);
-	}
+	options.server_name = table->server->servername;
+	options.format_options = table->options;
+	/* TopicNameStrategy: the latest value schema gives field defaults */
+	if (table->topic != NULL)
+		options.subject = psprintf("%s-value", table->topic);
+	options.envelope = table->envelope;
+	options.unknown_fields = table->report_unknown;
+	options.rescue_mismatches = table->has_rescued &&
+		table->on_error == KAFKA_ON_ERROR_NULL;
+	table->value_decoder = kafka_decoder_create_with(table->format->id,
+													 table->desc, mask,
+													 table->mcxt, &options);
 	if (table->allow_throw)
 		kafka_decoder_allow_throw(table->value_decoder);
 	pfree(mask);
@@ -307,19 +285,22 @@ open_table(Oid relid, MemoryContext mcxt, bool to_produce)
 	table->topic = kafka_option_value(ft->options, "topic");
 	table->topic_attnum = -1;
 	value = kafka_option_value(ft->options, "format");
-	table->format = value ? kafka_format_from_name(value) : KAFKA_FORMAT_JSON;
+	table->format = kafka_format_by_name(value ? value : "json");
 	table->key_format_name = kafka_option_value(ft->options, "key_format");
+	table->key_format = table->key_format_name ?
+		kafka_format_by_name(table->key_format_name) : NULL;
 	table->on_error = on_error_from_name(kafka_option_value(ft->options, "on_error"));
 	table->starting_offsets = kafka_option_value(ft->options, "starting_offsets");
 	table->ending_offsets = kafka_option_value(ft->options, "ending_offsets");
-	table->avro_schema = kafka_option_value(ft->options, "avro_schema");
+	table->options = list_copy(ft->options);
 	table->envelope = kafka_envelope_from_name(kafka_option_value(ft->options, "envelope"));
 	if (table->envelope != KAFKA_ENVELOPE_NONE &&
-		table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)
+		(table->format->flags & KAFKA_FORMAT_ENVELOPES) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("foreign table \"%s\" has envelope 'debezium', which needs format 'json' or 'avro'",
-						table->relname)));
+				 errmsg("foreign table \"%s\" has envelope 'debezium', which needs format %s",
+						table->relname,
+						kafka_format_list(KAFKA_FORMAT_ENVELOPES, "'", "or"))));
 	table->header_type = get_element_type(kafka_header_array_type());
 	table->header_desc = lookup_rowtype_tupdesc_copy(table->header_type, -1);
 
@@ -359,10 +340,8 @@ open_table(Oid relid, MemoryContext mcxt, bool to_produce)
 		{
 			table->roles[i] = KAFKA_COLUMN_HEADER;
 			table->header_names[i] = pstrdup(kind + 7);
-			table->column_decoders[i] =
-				single_column_decoder(table, i,
-									  att->atttypid == BYTEAOID ? KAFKA_FORMAT_RAW : KAFKA_FORMAT_TEXT,
-									  kind, mcxt);
+			table->column_decoders[i] = single_column_decoder(table, i, NULL,
+															  kind, mcxt);
 			continue;
 		}
 		table->roles[i] = KAFKA_COLUMN_DROPPED;
@@ -378,25 +357,15 @@ open_table(Oid relid, MemoryContext mcxt, bool to_produce)
 		switch (table->roles[i])
 		{
 			case KAFKA_COLUMN_KEY:
-				{
-					KafkaFormat key_format;
-
-					if (table->key_format_name)
-						key_format = kafka_format_from_name(table->key_format_name);
-					else
-						key_format = att->atttypid == BYTEAOID ? KAFKA_FORMAT_RAW : KAFKA_FORMAT_TEXT;
-					table->key_format = key_format;
-					table->column_decoders[i] = single_column_decoder(table, i, key_format,
-																	  kind, mcxt);
-					if (table->key_decoder == NULL)
-						table->key_decoder = table->column_decoders[i];
-					break;
-				}
+				table->column_decoders[i] = single_column_decoder(table, i,
+																  table->key_format,
+																  kind, mcxt);
+				if (table->key_decoder == NULL)
+					table->key_decoder = table->column_decoders[i];
+				break;
 			case KAFKA_COLUMN_VALUE:
-				table->column_decoders[i] =
-					single_column_decoder(table, i,
-										  att->atttypid == BYTEAOID ? KAFKA_FORMAT_RAW : KAFKA_FORMAT_TEXT,
-										  kind, mcxt);
+				table->column_decoders[i] = single_column_decoder(table, i, NULL,
+																  kind, mcxt);
 				break;
 			case KAFKA_COLUMN_ERROR:
 				if (table->error_attnum < 0)
@@ -411,16 +380,12 @@ open_table(Oid relid, MemoryContext mcxt, bool to_produce)
 		}
 	}
 	check_topic(table, to_produce);
-	if (table->key_decoder == NULL)
-		table->key_format = table->key_format_name ?
-			kafka_format_from_name(table->key_format_name) : KAFKA_FORMAT_TEXT;
 
-	if ((table->format == KAFKA_FORMAT_TEXT || table->format == KAFKA_FORMAT_RAW) &&
-		npayload > 1)
+	if ((table->format->flags & KAFKA_FORMAT_RECORD) == 0 && npayload > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("foreign table \"%s\" has format \"%s\", which fills exactly one payload column, but it has %d",
-						table->relname, kafka_format_name(table->format), npayload),
+						table->relname, table->format->name, npayload),
 				 errhint("Give the other columns a kafka option (e.g. OPTIONS (kafka 'key')), or use format \"json\".")));
 	build_value_decoder(table);
 	MemoryContextSwitchTo(old);
@@ -458,7 +423,7 @@ kafka_table_report_unknown_fields(KafkaTable *table)
 	MemoryContext old;
 
 	if (table->report_unknown ||
-		(table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO))
+		(table->format->flags & KAFKA_FORMAT_UNKNOWN_FIELDS) == 0)
 		return;
 	old = MemoryContextSwitchTo(table->mcxt);
 	table->report_unknown = true;
@@ -491,7 +456,8 @@ kafka_table_needs_subtransactions(KafkaTable *table)
 
 		if (!table->needed[i])
 			continue;
-		decoded = (role == KAFKA_COLUMN_PAYLOAD && table->format != KAFKA_FORMAT_RAW) ||
+		decoded = (role == KAFKA_COLUMN_PAYLOAD &&
+				   (table->format->flags & KAFKA_FORMAT_BYTES) == 0) ||
 			((role == KAFKA_COLUMN_KEY || role == KAFKA_COLUMN_VALUE ||
 			  role == KAFKA_COLUMN_HEADER) && att->atttypid != BYTEAOID);
 		if (decoded && !kafka_type_has_fast_path(att->atttypid, att->atttypmod))

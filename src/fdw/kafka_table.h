@@ -36,7 +36,7 @@ typedef enum KafkaColumnRole
 	KAFKA_COLUMN_SOURCE_TS,		/* envelope 'debezium': source.ts_ms */
 	KAFKA_COLUMN_SOURCE_LSN,	/* envelope 'debezium': source.lsn */
 	KAFKA_COLUMN_RESCUED,		/* jsonb: the payload's fields no column
-								 * takes (formats json and avro) */
+								 * takes (KAFKA_FORMAT_UNKNOWN_FIELDS) */
 	KAFKA_COLUMN_DROPPED
 } KafkaColumnRole;
 
@@ -57,8 +57,9 @@ typedef struct KafkaTable
 								 * topic column (produce only) */
 	int			topic_attnum;	/* first kafka 'topic' column (0-based), or
 								 * -1 */
-	KafkaFormat format;			/* of the value */
-	KafkaFormat key_format;		/* of the key (text by default) */
+	const KafkaFormatDef *format;	/* of the value */
+	const KafkaFormatDef *key_format;	/* of the key; NULL: raw for a bytea
+										 * key column, else text */
 	KafkaOnError on_error;
 	char	   *starting_offsets;	/* table option, or NULL (earliest) */
 	char	   *ending_offsets; /* table option, or NULL (latest) */
@@ -76,7 +77,8 @@ typedef struct KafkaTable
 	TupleDesc	header_desc;
 	bool		allow_throw;
 	int			error_code;		/* SQLSTATE of the last failed decode */
-	char	   *avro_schema;	/* table option avro_schema, or NULL */
+	List	   *options;		/* the table's options (formats read their
+								 * own: avro_schema...) */
 	KafkaEnvelope envelope;		/* table option envelope */
 
 	/*
@@ -139,7 +141,8 @@ extern bool kafka_table_decode(KafkaTable *table, rd_kafka_message_t *msg,
  */
 /*
  * Report the fields of each payload that no column takes, in table->unknown
- * after kafka_table_decode (schema evolution; formats json and avro).
+ * after kafka_table_decode (schema evolution; formats with
+ * KAFKA_FORMAT_UNKNOWN_FIELDS).
  */
 extern void kafka_table_report_unknown_fields(KafkaTable *table);
 extern void kafka_table_set_needed(KafkaTable *table, Bitmapset *attrs_used,

@@ -8,9 +8,9 @@
  * are not encoded; neither is a topic column, which routes the row when
  * the table has no topic option.
  *
- * Avro through the Schema Registry registers under the topic's subject
- * (<topic>-value, <topic>-key), so a routed table gets those encoders per
- * topic, when a row first goes there.
+ * A format with the Schema Registry (KAFKA_FORMAT_REGISTRY: avro) registers
+ * under the topic's subject (<topic>-value, <topic>-key), so a routed table
+ * gets those encoders per topic, when a row first goes there.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,7 +27,7 @@
 #include "produce/producer.h"
 #include "produce/row_encoder.h"
 
-/* A routed table's Avro encoders for one topic. */
+/* A routed table's registry encoders for one topic. */
 typedef struct TopicEncoders
 {
 	char		topic[KAFKA_TOPIC_NAME_MAX + 1];	/* hash key */
@@ -42,7 +42,7 @@ struct KafkaRowEncoder
 	int			topic_attnum;	/* the routing column, or -1: the table's
 								 * topic */
 	char		topic[KAFKA_TOPIC_NAME_MAX + 1];	/* the last routed row's */
-	/* routed tables with Avro from the registry: encoders per topic */
+	/* routed tables with a registry format: encoders per topic */
 	bool	   *payload_mask;	/* value encoders' columns, or NULL */
 	bool		key_per_topic;
 	HTAB	   *topic_encoders; /* of TopicEncoders */
@@ -60,13 +60,14 @@ struct KafkaRowEncoder
 };
 
 /*
- * Avro: the Schema Registry of the table's server, the schema registered
- * under TopicNameStrategy's subject (<topic>-value, <topic>-key), or the
- * table's avro_schema for plain Avro values.
+ * The payload columns (the key column: key) in format, with the Schema
+ * Registry of the table's server and the subject of TopicNameStrategy
+ * (<topic>-value, <topic>-key) for formats that use it; values also with
+ * the table's own options (avro_schema for plain Avro values...).
  */
 static KafkaEncoder *
-avro_encoder(KafkaTable *table, const char *topic, TupleDesc desc,
-			 const bool *mask, bool key)
+record_encoder(KafkaTable *table, const KafkaFormatDef *format,
+			   const char *topic, TupleDesc desc, const bool *mask, bool key)
 {
 	KafkaCodecOptions options = {0};
 
@@ -75,24 +76,31 @@ avro_encoder(KafkaTable *table, const char *topic, TupleDesc desc,
 		options.subject = psprintf("%s-%s", topic, key ? "key" : "value");
 	options.single_value = key;
 	if (!key)
-		options.avro_schema = table->avro_schema;
-	return kafka_encoder_create_with(KAFKA_FORMAT_AVRO, desc, mask, CurrentMemoryContext,
+		options.format_options = table->options;
+	return kafka_encoder_create_with(format->id, desc, mask, CurrentMemoryContext,
 									 &options);
 }
 
+/*
+ * A column holding a whole key, value or header: format is the key_format,
+ * or NULL for the plain format of the column's type.  A bytea column of a
+ * format without fields is its bytes.
+ */
 static KafkaEncoder *
-single_column_encoder(TupleDesc desc, int attnum, KafkaFormat format)
+single_column_encoder(TupleDesc desc, int attnum, const KafkaFormatDef *format)
 {
+	Oid			typid = TupleDescAttr(desc, attnum)->atttypid;
 	bool	   *mask = palloc0(sizeof(bool) * desc->natts);
+	KafkaCodecOptions options = {0};
 	KafkaEncoder *encoder;
 
-	/* a JSON key column holds the document itself */
-	if (format == KAFKA_FORMAT_JSON)
-		format = KAFKA_FORMAT_TEXT;
-	if (format == KAFKA_FORMAT_TEXT && TupleDescAttr(desc, attnum)->atttypid == BYTEAOID)
-		format = KAFKA_FORMAT_RAW;
+	format = kafka_format_for_column(format, typid);
+	if ((format->flags & KAFKA_FORMAT_RECORD) == 0 && typid == BYTEAOID)
+		format = kafka_format_for_column(NULL, typid);
 	mask[attnum] = true;
-	encoder = kafka_encoder_create(format, desc, mask, CurrentMemoryContext);
+	options.single_value = true;
+	encoder = kafka_encoder_create_with(format->id, desc, mask,
+										CurrentMemoryContext, &options);
 	pfree(mask);
 	return encoder;
 }
@@ -104,6 +112,7 @@ kafka_row_encoder_create(KafkaTable *table)
 	TupleDesc	desc = table->desc;
 	bool	   *payload;
 	bool		has_payload = false;
+	bool		key_registry;
 	int			i;
 
 	if (table->envelope != KAFKA_ENVELOPE_NONE)
@@ -120,6 +129,9 @@ kafka_row_encoder_create(KafkaTable *table)
 	encoder->column_encoders = palloc0(sizeof(KafkaEncoder *) * Max(desc->natts, 1));
 	encoder->header_values = palloc0(sizeof(StringInfoData) * Max(desc->natts, 1));
 	payload = palloc0(sizeof(bool) * Max(desc->natts, 1));
+	/* a key's schema is never a table option: always the registry's */
+	key_registry = table->key_format != NULL &&
+		kafka_format_uses_registry(table->key_format, NIL);
 
 	for (i = 0; i < desc->natts; i++)
 	{
@@ -133,15 +145,16 @@ kafka_row_encoder_create(KafkaTable *table)
 				if (encoder->key_attnum < 0)
 				{
 					encoder->key_attnum = i;
-					if (table->key_format == KAFKA_FORMAT_AVRO && table->topic == NULL)
+					if (key_registry && table->topic == NULL)
 						encoder->key_per_topic = true;
-					else if (table->key_format == KAFKA_FORMAT_AVRO)
+					else if (key_registry)
 					{
 						bool	   *mask = palloc0(sizeof(bool) * desc->natts);
 
 						mask[i] = true;
-						encoder->column_encoders[i] = avro_encoder(table, table->topic,
-																   desc, mask, true);
+						encoder->column_encoders[i] = record_encoder(table, table->key_format,
+																	 table->topic, desc,
+																	 mask, true);
 					}
 					else
 						encoder->column_encoders[i] = single_column_encoder(desc, i, table->key_format);
@@ -151,11 +164,11 @@ kafka_row_encoder_create(KafkaTable *table)
 				if (encoder->value_attnum < 0)
 				{
 					encoder->value_attnum = i;
-					encoder->column_encoders[i] = single_column_encoder(desc, i, KAFKA_FORMAT_TEXT);
+					encoder->column_encoders[i] = single_column_encoder(desc, i, NULL);
 				}
 				break;
 			case KAFKA_COLUMN_HEADER:
-				encoder->column_encoders[i] = single_column_encoder(desc, i, KAFKA_FORMAT_TEXT);
+				encoder->column_encoders[i] = single_column_encoder(desc, i, NULL);
 				initStringInfo(&encoder->header_values[i]);
 				encoder->nheader_columns++;
 				break;
@@ -176,15 +189,13 @@ kafka_row_encoder_create(KafkaTable *table)
 				break;
 		}
 	}
-	/* with avro_schema, plain Avro: no subject */
-	if (has_payload && table->format == KAFKA_FORMAT_AVRO &&
-		table->topic == NULL && table->avro_schema == NULL)
+	/* with its schema in a table option (avro_schema), no subject */
+	if (has_payload && table->topic == NULL &&
+		kafka_format_uses_registry(table->format, table->options))
 		encoder->payload_mask = payload;
-	else if (has_payload && table->format == KAFKA_FORMAT_AVRO)
-		encoder->value_encoder = avro_encoder(table, table->topic, desc, payload, false);
 	else if (has_payload)
-		encoder->value_encoder = kafka_encoder_create(table->format, desc, payload,
-													  CurrentMemoryContext);
+		encoder->value_encoder = record_encoder(table, table->format, table->topic,
+												desc, payload, false);
 	if (encoder->payload_mask == NULL)
 		pfree(payload);
 	initStringInfo(&encoder->key);
@@ -263,7 +274,7 @@ kafka_row_encoder_topic(KafkaRowEncoder *encoder, Datum *values, bool *nulls)
 	return encoder->topic;
 }
 
-/* A routed table's Avro encoders for topic, made when first asked for. */
+/* A routed table's registry encoders for topic, made when first asked for. */
 static TopicEncoders *
 topic_encoders(KafkaRowEncoder *encoder, const char *topic)
 {
@@ -279,7 +290,7 @@ topic_encoders(KafkaRowEncoder *encoder, const char *topic)
 		ctl.keysize = KAFKA_TOPIC_NAME_MAX + 1;
 		ctl.entrysize = sizeof(TopicEncoders);
 		ctl.hcxt = encoder->mcxt;
-		encoder->topic_encoders = hash_create("kafka_fdw Avro encoders per topic", 16, &ctl,
+		encoder->topic_encoders = hash_create("kafka_fdw registry encoders per topic", 16, &ctl,
 											  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
 	entry = hash_search(encoder->topic_encoders, topic, HASH_ENTER, &found);
@@ -291,14 +302,16 @@ topic_encoders(KafkaRowEncoder *encoder, const char *topic)
 	/* made after the entry, so a registry error leaves it to be made again */
 	oldcontext = MemoryContextSwitchTo(encoder->mcxt);
 	if (encoder->payload_mask != NULL && entry->value_encoder == NULL)
-		entry->value_encoder = avro_encoder(table, topic, table->desc,
-											encoder->payload_mask, false);
+		entry->value_encoder = record_encoder(table, table->format, topic,
+											  table->desc, encoder->payload_mask,
+											  false);
 	if (encoder->key_per_topic && entry->key_encoder == NULL)
 	{
 		bool	   *mask = palloc0(sizeof(bool) * table->desc->natts);
 
 		mask[encoder->key_attnum] = true;
-		entry->key_encoder = avro_encoder(table, topic, table->desc, mask, true);
+		entry->key_encoder = record_encoder(table, table->key_format, topic,
+											table->desc, mask, true);
 		pfree(mask);
 	}
 	MemoryContextSwitchTo(oldcontext);

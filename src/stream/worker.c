@@ -43,7 +43,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "avro/avro.h"
+#include "registry/schema_registry.h"
 #include "stream/stream.h"
 #include "stream/stream_shmem.h"
 
@@ -400,7 +400,7 @@ kafka_stream_worker_main(Datum arg)
 	stream_shared->slots[stream_my_slot].warning[0] = '\0';
 	LWLockRelease(stream_shared->lock);
 	before_shmem_exit(worker_shmem_exit, 0);
-	avro_registry_retry_hook = report_registry_retry;
+	kafka_registry_retry_hook = report_registry_retry;
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	cxt = AllocSetContextCreate(TopMemoryContext, "kafka stream worker", ALLOCSET_DEFAULT_SIZES);

@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
- * avro_registry.c
- *	  Confluent Schema Registry client (libcurl) and the per-backend schema
- *	  cache, so that decoding a message never waits on HTTP once its schema
- *	  id has been seen.
+ * schema_registry.c
+ *	  Confluent Schema Registry client (libcurl) for every format, and the
+ *	  per-backend cache of schemas by id, so that decoding a message never
+ *	  waits on HTTP once its schema id has been seen.
  *
- * Requests: GET /schemas/ids/{id} (decode), POST /subjects/{subject}
- * (is this schema registered under the subject?) and POST
- * /subjects/{subject}/versions (register it) for produce.
+ * Requests: GET /schemas/ids/{id} (decode), GET
+ * /subjects/{subject}/versions/{latest or a version}, GET /subjects,
+ * POST /subjects/{subject} (is this schema registered under the subject?)
+ * and POST /subjects/{subject}/versions (register it) for produce.  A
+ * format may add a query (Protobuf's format=serialized).
  *
  * Every request: http/https only, no redirects, connect and total
  * timeouts, a bounded response, basic auth from the user mapping.  Waits
@@ -18,14 +20,14 @@
  * statement_timeout (or 60 s without one) is used up, then it is an
  * ERROR: a registry outage is not a property of the message, so streaming
  * tables retry the batch rather than dead-lettering it.  An id the
- * registry does not know is a property of the message: it comes back as an
- * AvroRegistrySchema with an error.
+ * registry does not know is a property of the message: it comes back as a
+ * KafkaRegistrySchema with an error.
  *
  * The password is never part of a message; neither is any user
  * information embedded in the URL.
  *
  * IDENTIFICATION
- *	  src/avro/avro_registry.c
+ *	  src/registry/schema_registry.c
  *
  *-------------------------------------------------------------------------
  */
@@ -44,8 +46,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "avro/avro.h"
 #include "options.h"
+#include "registry/schema_registry.h"
 
 #define REGISTRY_MAX_RESPONSE	(8 * 1024 * 1024)
 #define REGISTRY_CONNECT_TIMEOUT_MS 5000
@@ -56,17 +58,24 @@
 #define REGISTRY_MIN_ATTEMPT_MS 250
 
 /*
- * Schemas of one registry URL as seen with one set of credentials, by id:
- * a schema fetched with someone's credentials is not handed to someone
- * else's in the same backend.
+ * Schemas of one registry URL as seen with one set of credentials, by id
+ * (and the query asked with): a schema fetched with someone's credentials
+ * is not handed to someone else's in the same backend.
  */
 typedef struct RegistryCache
 {
 	char	   *url;
 	char	   *user;
 	char	   *password;
-	HTAB	   *by_id;			/* int32 -> AvroRegistrySchema */
+	char	   *query;			/* or NULL */
+	HTAB	   *by_id;			/* int32 -> SchemaByIdEntry */
 } RegistryCache;
+
+typedef struct SchemaByIdEntry
+{
+	int32		id;				/* hash key */
+	KafkaRegistrySchema schema;
+} SchemaByIdEntry;
 
 /* Ids of schemas known to be registered under a subject. */
 typedef struct SubjectEntry
@@ -75,18 +84,19 @@ typedef struct SubjectEntry
 	char	   *user;
 	char	   *password;
 	char	   *subject;
-	char	   *schema_json;
+	char	   *body;			/* the schema, its type and references */
 	int32		id;
 } SubjectEntry;
 
-/* The latest schema of a subject (reader defaults), or none. */
+/* The latest schema of a subject, or none. */
 typedef struct LatestEntry
 {
 	char	   *url;
 	char	   *user;
 	char	   *password;
 	char	   *subject;
-	AvroNode   *root;			/* NULL: no such subject, or not Avro */
+	char	   *query;			/* or NULL */
+	KafkaRegistrySchema schema; /* schema NULL: no such subject */
 } LatestEntry;
 
 static MemoryContext registry_context = NULL;
@@ -95,7 +105,7 @@ static List *registry_caches = NIL;
 static List *subject_entries = NIL;
 static bool curl_initialized = false;
 
-AvroRegistryRetryHook avro_registry_retry_hook = NULL;
+KafkaRegistryRetryHook kafka_registry_retry_hook = NULL;
 
 /* One HTTP exchange. */
 typedef struct RegistryResponse
@@ -123,7 +133,7 @@ get_registry_context(void)
  * (user:password@), whatever the administrator wrote.
  */
 char *
-avro_registry_url_for_message(const char *url)
+kafka_registry_url_for_message(const char *url)
 {
 	const char *scheme_end = strstr(url, "://");
 	const char *host;
@@ -140,12 +150,12 @@ avro_registry_url_for_message(const char *url)
 	return psprintf("%.*s%s", (int) (host - url), url, at + 1);
 }
 
-AvroRegistry *
-avro_registry_for_server(const char *server_name, Oid userid)
+KafkaRegistry *
+kafka_registry_for_server(const char *server_name, Oid userid)
 {
 	ForeignServer *server = GetForeignServerByName(server_name, false);
 	KafkaConnectionSpec *spec = kafka_connection_for_server(server, userid);
-	AvroRegistry *registry;
+	KafkaRegistry *registry;
 	int			len;
 
 	if (spec->schema_registry_url == NULL)
@@ -154,7 +164,7 @@ avro_registry_for_server(const char *server_name, Oid userid)
 				 errmsg("server \"%s\" has no schema_registry_url option",
 						server->servername),
 				 errhint("Set schema_registry_url on the server, or give the table an avro_schema option for Avro without a registry.")));
-	registry = palloc0(sizeof(AvroRegistry));
+	registry = palloc0(sizeof(KafkaRegistry));
 	registry->url = pstrdup(spec->schema_registry_url);
 	len = strlen(registry->url);
 	while (len > 0 && registry->url[len - 1] == '/')
@@ -227,7 +237,7 @@ release_request(CURLM *multi, CURL *easy, struct curl_slist *headers)
  * throws except for interrupts (the handles are freed on the way out).
  */
 static void
-perform_request(AvroRegistry *registry, const char *url, const char *body,
+perform_request(KafkaRegistry *registry, const char *url, const char *body,
 				long timeout_ms, RegistryResponse *response)
 {
 	CURLM	   *volatile multi = NULL;
@@ -403,7 +413,7 @@ is_retryable(RegistryResponse *response)
  * response (free with free()); throws when the registry stays unreachable.
  */
 static long
-registry_request(AvroRegistry *registry, const char *path, const char *body,
+registry_request(KafkaRegistry *registry, const char *path, const char *body,
 				 RegistryResponse *response)
 {
 	char	   *url = psprintf("%s%s", registry->url, path);
@@ -443,7 +453,7 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("schema registry response from \"%s\" is larger than %d bytes",
-							avro_registry_url_for_message(registry->url),
+							kafka_registry_url_for_message(registry->url),
 							REGISTRY_MAX_RESPONSE)));
 		}
 		if (!is_retryable(response))
@@ -463,18 +473,18 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 					 errmsg("schema registry \"%s\" of server \"%s\" is unavailable",
-							avro_registry_url_for_message(registry->url),
+							kafka_registry_url_for_message(registry->url),
 							registry->server_name),
 					 errdetail("%s", detail),
 					 errhint("Requests were retried for %ld ms (the rest of statement_timeout, or 60 s without one).",
 							 budget_ms)));
 		ereport(DEBUG1,
 				(errmsg("schema registry \"%s\" unavailable, retrying in %ld ms: %s",
-						avro_registry_url_for_message(registry->url),
+						kafka_registry_url_for_message(registry->url),
 						Min(backoff_ms, left), detail)));
-		if (avro_registry_retry_hook != NULL)
-			avro_registry_retry_hook(psprintf("schema registry \"%s\" of server \"%s\" is unavailable, retrying: %s",
-											  avro_registry_url_for_message(registry->url),
+		if (kafka_registry_retry_hook != NULL)
+			kafka_registry_retry_hook(psprintf("schema registry \"%s\" of server \"%s\" is unavailable, retrying: %s",
+											  kafka_registry_url_for_message(registry->url),
 											  registry->server_name, detail));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(backoff_ms, left), PG_WAIT_EXTENSION);
@@ -496,7 +506,7 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not connect to schema registry \"%s\" of server \"%s\"",
-						avro_registry_url_for_message(registry->url),
+						kafka_registry_url_for_message(registry->url),
 						registry->server_name),
 				 errdetail("%s", detail),
 				 tls ? errhint("The registry's TLS certificate must be signed by a CA in schema_registry_ca_location (or the system's CA store) and name its host.") : 0));
@@ -508,7 +518,7 @@ registry_request(AvroRegistry *registry, const char *path, const char *body,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("schema registry \"%s\" of server \"%s\" refused the request (HTTP status %ld)",
-						avro_registry_url_for_message(registry->url),
+						kafka_registry_url_for_message(registry->url),
 						registry->server_name, response->status),
 				 errhint("Check schema_registry_user and schema_registry_password in the user mapping.")));
 	}
@@ -523,8 +533,14 @@ same_credential(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+static bool
+same_query(const char *a, const char *b)
+{
+	return same_credential(a, b);
+}
+
 static RegistryCache *
-cache_for_registry(AvroRegistry *registry)
+cache_for_registry(KafkaRegistry *registry, const char *query)
 {
 	ListCell   *lc;
 	RegistryCache *cache;
@@ -536,7 +552,8 @@ cache_for_registry(AvroRegistry *registry)
 		cache = lfirst(lc);
 		if (strcmp(cache->url, registry->url) == 0 &&
 			same_credential(cache->user, registry->user) &&
-			same_credential(cache->password, registry->password))
+			same_credential(cache->password, registry->password) &&
+			same_query(cache->query, query))
 			return cache;
 	}
 	oldcontext = MemoryContextSwitchTo(get_registry_context());
@@ -544,11 +561,12 @@ cache_for_registry(AvroRegistry *registry)
 	cache->url = pstrdup(registry->url);
 	cache->user = registry->user ? pstrdup(registry->user) : NULL;
 	cache->password = registry->password ? pstrdup(registry->password) : NULL;
+	cache->query = query ? pstrdup(query) : NULL;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int32);
-	ctl.entrysize = sizeof(AvroRegistrySchema);
+	ctl.entrysize = sizeof(SchemaByIdEntry);
 	ctl.hcxt = get_registry_context();
-	cache->by_id = hash_create("kafka_fdw avro schemas by id", 64, &ctl,
+	cache->by_id = hash_create("kafka_fdw registry schemas by id", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	registry_caches = lappend(registry_caches, cache);
 	MemoryContextSwitchTo(oldcontext);
@@ -556,42 +574,155 @@ cache_for_registry(AvroRegistry *registry)
 }
 
 /*
- * The writer schema with this id: from the cache, else from the registry.
- * An id the registry does not know, or a schema that is not usable Avro,
- * comes back with root NULL and error set (and is not cached, so a schema
- * registered later is found).
+ * A path with the query (e.g. "format=serialized"), if any.
  */
-AvroRegistrySchema *
-avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
+static char *
+path_with_query(const char *path, const char *query)
 {
-	HTAB	   *by_id = cache_for_registry(registry)->by_id;
-	AvroRegistrySchema *entry;
+	if (query == NULL)
+		return pstrdup(path);
+	return psprintf("%s?%s", path, query);
+}
+
+/*
+ * Fills schema from a registry answer {"schema", "schemaType", "id",
+ * "version", "references"}, copying into CurrentMemoryContext.  False when
+ * the answer has no schema or malformed references, with what is wrong.
+ */
+static bool
+read_schema_answer(json_t *json, KafkaRegistrySchema *schema, char **problem)
+{
+	const char *text = json_string_value(json_object_get(json, "schema"));
+	const char *type = json_string_value(json_object_get(json, "schemaType"));
+	json_t	   *id = json_object_get(json, "id");
+	json_t	   *version = json_object_get(json, "version");
+	json_t	   *references = json_object_get(json, "references");
+	size_t		i;
+
+	if (text == NULL)
+	{
+		*problem = pstrdup(", no \"schema\" in the answer");
+		return false;
+	}
+	if (references != NULL && !json_is_array(references) && !json_is_null(references))
+	{
+		*problem = pstrdup(", \"references\" is not an array");
+		return false;
+	}
+	schema->nreferences = json_is_array(references) ? (int) json_array_size(references) : 0;
+	schema->references = palloc0(sizeof(KafkaSchemaReference) * Max(schema->nreferences, 1));
+	for (i = 0; i < (size_t) schema->nreferences; i++)
+	{
+		json_t	   *reference = json_array_get(references, i);
+		const char *name = json_string_value(json_object_get(reference, "name"));
+		const char *subject = json_string_value(json_object_get(reference, "subject"));
+		json_t	   *ref_version = json_object_get(reference, "version");
+
+		if (name == NULL || subject == NULL || !json_is_integer(ref_version) ||
+			json_integer_value(ref_version) < 0 ||
+			json_integer_value(ref_version) > PG_INT32_MAX)
+		{
+			*problem = pstrdup(", a malformed reference in the answer");
+			return false;
+		}
+		schema->references[i].name = pstrdup(name);
+		schema->references[i].subject = pstrdup(subject);
+		schema->references[i].version = (int32) json_integer_value(ref_version);
+	}
+	schema->schema = pstrdup(text);
+	schema->schema_type = pstrdup(type != NULL ? type : "AVRO");
+	schema->id = -1;
+	if (json_is_integer(id) && json_integer_value(id) >= 0 &&
+		json_integer_value(id) <= PG_INT32_MAX)
+		schema->id = (int32) json_integer_value(id);
+	schema->version = 0;
+	if (json_is_integer(version) && json_integer_value(version) >= 0 &&
+		json_integer_value(version) <= PG_INT32_MAX)
+		schema->version = (int32) json_integer_value(version);
+	schema->error = NULL;
+	return true;
+}
+
+/*
+ * Reads a 200 answer into schema, in CurrentMemoryContext; false with
+ * what is wrong (for the HTTP status detail) when it holds none.
+ */
+static bool
+read_schema_response(RegistryResponse *response, KafkaRegistrySchema *schema,
+					 char **problem)
+{
+	json_t	   *volatile json;
+	volatile bool ok = false;
+
+	*problem = pstrdup(", no \"schema\" in the answer");
+	if (response->data == NULL)
+		return false;
+	json = json_loadb(response->data, response->len, 0, NULL);
+	if (json == NULL)
+		return false;
+	PG_TRY();
+	{
+		ok = read_schema_answer(json, schema, problem);
+	}
+	PG_FINALLY();
+	{
+		json_decref(json);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* A copy of schema in the long-lived registry context. */
+static KafkaRegistrySchema
+copy_schema(const KafkaRegistrySchema *schema)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(get_registry_context());
+	KafkaRegistrySchema copy = *schema;
+
+	copy.schema = schema->schema ? pstrdup(schema->schema) : NULL;
+	copy.schema_type = schema->schema_type ? pstrdup(schema->schema_type) : NULL;
+	copy.references = palloc0(sizeof(KafkaSchemaReference) *
+							  Max(schema->nreferences, 1));
+	for (int i = 0; i < schema->nreferences; i++)
+	{
+		copy.references[i].name = pstrdup(schema->references[i].name);
+		copy.references[i].subject = pstrdup(schema->references[i].subject);
+		copy.references[i].version = schema->references[i].version;
+	}
+	copy.error = schema->error ? pstrdup(schema->error) : NULL;
+	MemoryContextSwitchTo(oldcontext);
+	return copy;
+}
+
+/*
+ * The schema with this id: from the cache, else from the registry.  An id
+ * the registry does not know comes back with schema NULL and error set
+ * (and is not cached, so a schema registered later is found).
+ */
+const KafkaRegistrySchema *
+kafka_registry_schema_by_id(KafkaRegistry *registry, int32 id,
+							const char *query)
+{
+	HTAB	   *by_id = cache_for_registry(registry, query)->by_id;
+	SchemaByIdEntry *entry;
+	KafkaRegistrySchema *schema;
 	RegistryResponse response;
 	bool		found;
 	char		path[64];
 	long		status;
-	json_t	   *json = NULL;
-	const char *schema_text = NULL;
-	const char *schema_type = NULL;
-	MemoryContext oldcontext;
-	AvroNode   *root = NULL;
-	char	   *error = NULL;
-	char	   *misconfigured = NULL;
+	char	   *problem = NULL;
+	bool		unknown_id = false;
+	bool		have_schema = false;
+	char	   *detail = NULL;
 
 	entry = hash_search(by_id, &id, HASH_FIND, NULL);
 	if (entry != NULL)
-		return entry;
+		return &entry->schema;
 
 	snprintf(path, sizeof(path), "/schemas/ids/%d", id);
-	status = registry_request(registry, path, NULL, &response);
-	if (status == 200 && response.data != NULL)
-	{
-		json = json_loadb(response.data, response.len, 0, NULL);
-		schema_text = json_string_value(json_object_get(json, "schema"));
-		schema_type = json_string_value(json_object_get(json, "schemaType"));
-	}
-
-	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	status = registry_request(registry, path_with_query(path, query), NULL,
+							  &response);
+	schema = palloc0(sizeof(KafkaRegistrySchema));
 	PG_TRY();
 	{
 		/*
@@ -602,121 +733,38 @@ avro_registry_schema_by_id(AvroRegistry *registry, int32 id)
 		 * it is an ERROR for the statement, never a reason to dead-letter.
 		 */
 		if (status == 404 && registry_error_code(&response) == 40403)
-			error = psprintf("schema id %d is not in the schema registry", id);
-		else if (status != 200 || schema_text == NULL)
-			misconfigured = psprintf("HTTP status %ld%s%s", status,
-									 status == 200 ? ", no \"schema\" in the answer" : "",
-									 registry_error_message(&response));
-		else if (schema_type != NULL && strcmp(schema_type, "AVRO") != 0)
-			error = psprintf("schema id %d is a %.20s schema, not Avro",
-							 id, schema_type);
-		else
-		{
-			root = avro_schema_parse(schema_text, strlen(schema_text), &error);
-			if (root == NULL)
-				error = psprintf("schema id %d is not a valid Avro schema: %s",
-								 id, error);
-		}
+			unknown_id = true;
+		else if (status == 200)
+			have_schema = read_schema_response(&response, schema, &problem);
+		if (!unknown_id && !have_schema)
+			detail = psprintf("HTTP status %ld%s%s", status,
+							  status == 200 ? problem : "",
+							  registry_error_message(&response));
 	}
 	PG_FINALLY();
 	{
-		MemoryContextSwitchTo(oldcontext);
-		if (json != NULL)
-			json_decref(json);
 		free(response.data);
 	}
 	PG_END_TRY();
 
-	if (misconfigured != NULL)
-	{
-		char	   *detail = pstrdup(misconfigured);
-
-		pfree(misconfigured);	/* made in the long-lived registry context */
+	if (detail != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("schema registry \"%s\" of server \"%s\" gave no schema for id %d",
-						avro_registry_url_for_message(registry->url),
+						kafka_registry_url_for_message(registry->url),
 						registry->server_name, id),
 				 errdetail("%s", detail),
 				 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
-	}
-	if (root == NULL)
+	schema->id = id;
+	if (unknown_id)
 	{
 		/* not cached: a transient answer must not stick */
-		entry = palloc0(sizeof(AvroRegistrySchema));
-		entry->id = id;
-		entry->error = pstrdup(error);
-		return entry;
+		schema->error = psprintf("schema id %d is not in the schema registry", id);
+		return schema;
 	}
 	entry = hash_search(by_id, &id, HASH_ENTER, &found);
-	entry->id = id;
-	entry->root = root;
-	entry->error = NULL;
-	return entry;
-}
-
-static char *subject_path(const char *subject, const char *suffix);
-
-/*
- * The latest schema registered under subject, the reader schema whose
- * field defaults fill columns that older writer schemas lack.  NULL when
- * the subject does not exist or its latest schema is not usable Avro.
- * Asked once per backend: a newer version's defaults are seen by new
- * sessions.
- */
-AvroNode *
-avro_registry_latest_schema(AvroRegistry *registry, const char *subject)
-{
-	ListCell   *lc;
-	LatestEntry *entry;
-	RegistryResponse response;
-	long		status;
-	MemoryContext oldcontext;
-	AvroNode   *root = NULL;
-	char	   *schema_text = NULL;
-
-	foreach(lc, latest_entries)
-	{
-		entry = lfirst(lc);
-		if (strcmp(entry->url, registry->url) == 0 &&
-			same_credential(entry->user, registry->user) &&
-			same_credential(entry->password, registry->password) &&
-			strcmp(entry->subject, subject) == 0)
-			return entry->root;
-	}
-
-	status = registry_request(registry, subject_path(subject, "/versions/latest"),
-							  NULL, &response);
-	if (status == 200 && response.data != NULL)
-	{
-		json_t	   *json = json_loadb(response.data, response.len, 0, NULL);
-		const char *text = json_string_value(json_object_get(json, "schema"));
-		const char *type = json_string_value(json_object_get(json, "schemaType"));
-
-		/* copied out first, so that nothing below can leak the JSON tree */
-		if (text != NULL && (type == NULL || strcmp(type, "AVRO") == 0))
-			schema_text = pstrdup(text);
-		if (json != NULL)
-			json_decref(json);
-	}
-	free(response.data);
-
-	oldcontext = MemoryContextSwitchTo(get_registry_context());
-	if (schema_text != NULL)
-	{
-		char	   *error;
-
-		root = avro_schema_parse(schema_text, strlen(schema_text), &error);
-	}
-	entry = palloc(sizeof(LatestEntry));
-	entry->url = pstrdup(registry->url);
-	entry->user = registry->user ? pstrdup(registry->user) : NULL;
-	entry->password = registry->password ? pstrdup(registry->password) : NULL;
-	entry->subject = pstrdup(subject);
-	entry->root = root;
-	latest_entries = lappend(latest_entries, entry);
-	MemoryContextSwitchTo(oldcontext);
-	return root;
+	entry->schema = copy_schema(schema);
+	return &entry->schema;
 }
 
 static char *
@@ -767,42 +815,201 @@ response_id(RegistryResponse *response, bool *ok)
 }
 
 /*
- * The id of schema_json under subject: looked up first (enough with
- * read-only credentials when the schema exists), registered otherwise.
- * Cached per backend.
+ * A subject's version ("latest" or a number) into schema, in
+ * CurrentMemoryContext; false when the subject or version does not exist
+ * or the answer holds no schema (*status says which).
  */
-int32
-avro_registry_register(AvroRegistry *registry, const char *subject,
-					   const char *schema_json)
+static bool
+fetch_subject_version(KafkaRegistry *registry, const char *subject,
+					  const char *version, const char *query,
+					  KafkaRegistrySchema *schema, long *status,
+					  char **problem)
+{
+	RegistryResponse response;
+	char	   *suffix = psprintf("/versions/%s", version);
+	bool		ok = false;
+
+	*status = registry_request(registry,
+							   path_with_query(subject_path(subject, suffix), query),
+							   NULL, &response);
+	*problem = pstrdup("");
+	PG_TRY();
+	{
+		if (*status == 200)
+			ok = read_schema_response(&response, schema, problem);
+		else
+			*problem = registry_error_message(&response);
+	}
+	PG_FINALLY();
+	{
+		free(response.data);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * The latest schema registered under subject (for Avro the reader schema
+ * whose field defaults fill columns that older writer schemas lack).
+ * Asked once per backend: a newer version is seen by new sessions.
+ */
+const KafkaRegistrySchema *
+kafka_registry_latest(KafkaRegistry *registry, const char *subject,
+					  const char *query)
 {
 	ListCell   *lc;
-	json_t	   *body_json;
-	char	   *body_text;
-	char	   *body;
-	RegistryResponse response;
-	long		status;
-	int32		id;
-	bool		ok;
-	SubjectEntry *entry;
+	LatestEntry *entry;
+	KafkaRegistrySchema schema = {0};
 	MemoryContext oldcontext;
+	long		status;
+	char	   *problem;
 
-	foreach(lc, subject_entries)
+	foreach(lc, latest_entries)
 	{
 		entry = lfirst(lc);
 		if (strcmp(entry->url, registry->url) == 0 &&
 			same_credential(entry->user, registry->user) &&
 			same_credential(entry->password, registry->password) &&
-			strcmp(entry->subject, subject) == 0 &&
-			strcmp(entry->schema_json, schema_json) == 0)
-			return entry->id;
+			same_query(entry->query, query) &&
+			strcmp(entry->subject, subject) == 0)
+			return &entry->schema;
 	}
 
-	body_json = json_pack("{s:s}", "schema", schema_json);
-	if (body_json == NULL)
+	if (!fetch_subject_version(registry, subject, "latest", query, &schema,
+							   &status, &problem))
+	{
+		memset(&schema, 0, sizeof(schema));
+		schema.id = -1;
+	}
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	entry = palloc(sizeof(LatestEntry));
+	entry->url = pstrdup(registry->url);
+	entry->user = registry->user ? pstrdup(registry->user) : NULL;
+	entry->password = registry->password ? pstrdup(registry->password) : NULL;
+	entry->subject = pstrdup(subject);
+	entry->query = query ? pstrdup(query) : NULL;
+	entry->schema = copy_schema(&schema);
+	latest_entries = lappend(latest_entries, entry);
+	MemoryContextSwitchTo(oldcontext);
+	return &entry->schema;
+}
+
+KafkaRegistrySchema *
+kafka_registry_subject_version(KafkaRegistry *registry, const char *subject,
+							   int32 version, const char *query)
+{
+	KafkaRegistrySchema *schema = palloc0(sizeof(KafkaRegistrySchema));
+	long		status;
+	char	   *problem;
+
+	if (fetch_subject_version(registry, subject, psprintf("%d", version), query,
+							  schema, &status, &problem))
+		return schema;
+	if (status == 404)
+		return NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("schema registry \"%s\" of server \"%s\" gave no schema for version %d of subject \"%s\"",
+					kafka_registry_url_for_message(registry->url),
+					registry->server_name, version, subject),
+			 errdetail("HTTP status %ld%s", status, problem),
+			 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
+	pg_unreachable();
+}
+
+List *
+kafka_registry_subjects(KafkaRegistry *registry)
+{
+	RegistryResponse response;
+	long		status;
+	json_t	   *volatile json = NULL;
+	List	   *volatile subjects = NIL;
+	volatile bool ok = false;
+
+	status = registry_request(registry, "/subjects", NULL, &response);
+	PG_TRY();
+	{
+		if (status == 200 && response.data != NULL)
+			json = json_loadb(response.data, response.len, 0, NULL);
+		if (json_is_array(json))
+		{
+			size_t		i;
+
+			ok = true;
+			for (i = 0; i < json_array_size(json); i++)
+			{
+				const char *subject = json_string_value(json_array_get(json, i));
+
+				if (subject == NULL)
+				{
+					ok = false;
+					break;
+				}
+				subjects = lappend(subjects, pstrdup(subject));
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		if (json != NULL)
+			json_decref(json);
+	}
+	PG_END_TRY();
+	if (!ok)
+	{
+		char	   *message = registry_error_message(&response);
+
+		free(response.data);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("schema registry \"%s\" of server \"%s\" gave no list of subjects",
+						kafka_registry_url_for_message(registry->url),
+						registry->server_name),
+				 errdetail("HTTP status %ld%s%s", status,
+						   status == 200 ? ", not an array of names" : "",
+						   message),
+				 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
+	}
+	free(response.data);
+	return subjects;
+}
+
+/* The body of a registration: {"schema", "schemaType", "references"}. */
+static char *
+registration_body(const char *subject, const char *schema,
+				  const char *schema_type,
+				  const KafkaSchemaReference *references, int nreferences)
+{
+	json_t	   *body_json = json_pack("{s:s}", "schema", schema);
+	char	   *body_text;
+	char	   *body;
+	bool		ok = body_json != NULL;
+
+	if (ok && schema_type != NULL && strcmp(schema_type, "AVRO") != 0)
+		ok = json_object_set_new(body_json, "schemaType",
+								 json_string(schema_type)) == 0;
+	if (ok && nreferences > 0)
+	{
+		json_t	   *array = json_array();
+
+		ok = array != NULL &&
+			json_object_set_new(body_json, "references", array) == 0;
+		for (int i = 0; ok && i < nreferences; i++)
+			ok = json_array_append_new(array,
+									   json_pack("{s:s, s:s, s:i}",
+												 "name", references[i].name,
+												 "subject", references[i].subject,
+												 "version", (int) references[i].version)) == 0;
+	}
+	if (!ok)
+	{
+		if (body_json != NULL)
+			json_decref(body_json);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schema for subject \"%s\" cannot be sent to the schema registry",
 						subject)));
+	}
 	body_text = json_dumps(body_json, JSON_COMPACT);
 	json_decref(body_json);
 	if (body_text == NULL)
@@ -811,6 +1018,41 @@ avro_registry_register(AvroRegistry *registry, const char *subject,
 				 errmsg("out of memory")));
 	body = pstrdup(body_text);
 	free(body_text);
+	return body;
+}
+
+/*
+ * The id of schema under subject: looked up first (enough with read-only
+ * credentials when the schema exists), registered otherwise.  Cached per
+ * backend.
+ */
+int32
+kafka_registry_register(KafkaRegistry *registry, const char *subject,
+						const char *schema, const char *schema_type,
+						const KafkaSchemaReference *references,
+						int nreferences)
+{
+	ListCell   *lc;
+	char	   *body;
+	RegistryResponse response;
+	long		status;
+	int32		id;
+	bool		ok;
+	SubjectEntry *entry;
+	MemoryContext oldcontext;
+
+	body = registration_body(subject, schema, schema_type, references,
+							 nreferences);
+	foreach(lc, subject_entries)
+	{
+		entry = lfirst(lc);
+		if (strcmp(entry->url, registry->url) == 0 &&
+			same_credential(entry->user, registry->user) &&
+			same_credential(entry->password, registry->password) &&
+			strcmp(entry->subject, subject) == 0 &&
+			strcmp(entry->body, body) == 0)
+			return entry->id;
+	}
 
 	status = registry_request(registry, subject_path(subject, ""), body, &response);
 	id = response_id(&response, &ok);
@@ -831,7 +1073,7 @@ avro_registry_register(AvroRegistry *registry, const char *subject,
 							 ERRCODE_INVALID_PARAMETER_VALUE :
 							 ERRCODE_FDW_ERROR),
 					 errmsg("schema registry \"%s\" did not register the schema for subject \"%s\" (HTTP status %ld%s)",
-							avro_registry_url_for_message(registry->url),
+							kafka_registry_url_for_message(registry->url),
 							subject, status, message)));
 		}
 		free(response.data);
@@ -843,7 +1085,8 @@ avro_registry_register(AvroRegistry *registry, const char *subject,
 	entry->user = registry->user ? pstrdup(registry->user) : NULL;
 	entry->password = registry->password ? pstrdup(registry->password) : NULL;
 	entry->subject = pstrdup(subject);
-	entry->schema_json = pstrdup(schema_json);
+	/* the whole body: the same schema with other references is another */
+	entry->body = pstrdup(body);
 	entry->id = id;
 	subject_entries = lappend(subject_entries, entry);
 	MemoryContextSwitchTo(oldcontext);

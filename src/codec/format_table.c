@@ -1,0 +1,188 @@
+/*-------------------------------------------------------------------------
+ *
+ * format_table.c
+ *	  The table of payload formats: the one place that knows them all.
+ *
+ * Each entry gives a format's name, its decoder and encoder, the table
+ * options it reads (with their checks, which the one option parser calls)
+ * and what kind of payload it is, as flags.  Everyone else looks formats up
+ * here and tests flags: foreign tables, INSERT, streams, the option
+ * validator and the hints that list the valid names.  Adding a format is
+ * its own folder plus one entry below (and its id in codec.h).
+ *
+ * IDENTIFICATION
+ *	  src/codec/format_table.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+
+#include "avro/avro.h"
+#include "codec/codec_internal.h"
+#include "options.h"
+
+static bool
+is_json_type(Oid typid)
+{
+	return typid == JSONOID || typid == JSONBOID;
+}
+
+static bool
+is_bytea_type(Oid typid)
+{
+	return typid == BYTEAOID;
+}
+
+static const KafkaFormatOption no_table_options[] = {
+	{NULL, NULL}
+};
+
+static const KafkaFormatOption avro_table_options[] = {
+	{"avro_schema", kafka_avro_check_schema_option},
+	{NULL, NULL}
+};
+
+/* In the order the hints list them. */
+static const KafkaFormatDef kafka_formats[] = {
+	{
+		.name = "json",
+		.id = KAFKA_FORMAT_JSON,
+		.flags = KAFKA_FORMAT_RECORD | KAFKA_FORMAT_ENVELOPES |
+		KAFKA_FORMAT_UNKNOWN_FIELDS,
+		.decoder_init = kafka_json_decoder_init,
+		.encoder_init = kafka_json_encoder_init,
+		.table_options = no_table_options,
+		/* a JSON key is kept as a document; its fields are not columns */
+		.single_column_type_ok = is_json_type,
+		.single_column_types = "json or jsonb (key_format json)",
+		.single_column_as = "text",
+	},
+	{
+		.name = "avro",
+		.id = KAFKA_FORMAT_AVRO,
+		.flags = KAFKA_FORMAT_RECORD | KAFKA_FORMAT_ENVELOPES |
+		KAFKA_FORMAT_UNKNOWN_FIELDS | KAFKA_FORMAT_REGISTRY,
+		.decoder_init = kafka_avro_decoder_init,
+		.encoder_init = kafka_avro_encoder_init,
+		.table_options = avro_table_options,
+		.schema_option = "avro_schema",
+		/* the whole Avro key (a record too) fills the one column */
+	},
+	{
+		.name = "text",
+		.id = KAFKA_FORMAT_TEXT,
+		.decoder_init = kafka_text_decoder_init,
+		.encoder_init = kafka_text_encoder_init,
+		.table_options = no_table_options,
+	},
+	{
+		.name = "raw",
+		.id = KAFKA_FORMAT_RAW,
+		.flags = KAFKA_FORMAT_BYTES,
+		.decoder_init = kafka_raw_decoder_init,
+		.encoder_init = kafka_raw_encoder_init,
+		.table_options = no_table_options,
+		.single_column_type_ok = is_bytea_type,
+		.single_column_types = "bytea (format raw)",
+	},
+};
+
+const KafkaFormatDef *
+kafka_format_find(const char *name, bool ignore_case)
+{
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if ((ignore_case ? pg_strcasecmp(name, kafka_formats[i].name) :
+			 strcmp(name, kafka_formats[i].name)) == 0)
+			return &kafka_formats[i];
+	}
+	return NULL;
+}
+
+const KafkaFormatDef *
+kafka_format_by_name(const char *name)
+{
+	const KafkaFormatDef *format = kafka_format_find(name, true);
+
+	if (format != NULL)
+		return format;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid format \"%s\"", name),
+			 errhint("Valid formats are %s.", kafka_format_list(0, "", "and"))));
+	pg_unreachable();
+}
+
+const KafkaFormatDef *
+kafka_format_by_id(KafkaFormat format)
+{
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if (kafka_formats[i].id == format)
+			return &kafka_formats[i];
+	}
+	elog(ERROR, "unrecognized kafka format %d", (int) format);
+	pg_unreachable();
+}
+
+char *
+kafka_format_list(uint32 flags, const char *quote, const char *last_word)
+{
+	StringInfoData list;
+	int			count = 0;
+	int			total = 0;
+
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+		if ((kafka_formats[i].flags & flags) == flags)
+			total++;
+	initStringInfo(&list);
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if ((kafka_formats[i].flags & flags) != flags)
+			continue;
+		if (count > 0)
+			appendStringInfo(&list, count == total - 1 ? " %s " : ", ",
+							 last_word);
+		appendStringInfo(&list, "%s%s%s", quote, kafka_formats[i].name, quote);
+		count++;
+	}
+	return list.data;
+}
+
+const KafkaFormatOption *
+kafka_format_table_option(const char *name)
+{
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		for (const KafkaFormatOption *option = kafka_formats[i].table_options;
+			 option->name != NULL; option++)
+		{
+			if (strcmp(option->name, name) == 0)
+				return option;
+		}
+	}
+	return NULL;
+}
+
+const KafkaFormatDef *
+kafka_format_for_column(const KafkaFormatDef *format, Oid typid)
+{
+	if (format == NULL)
+		return kafka_format_by_id(typid == BYTEAOID ? KAFKA_FORMAT_RAW :
+								  KAFKA_FORMAT_TEXT);
+	if (format->single_column_as != NULL)
+		return kafka_format_by_name(format->single_column_as);
+	return format;
+}
+
+bool
+kafka_format_uses_registry(const KafkaFormatDef *format, List *table_options)
+{
+	if ((format->flags & KAFKA_FORMAT_REGISTRY) == 0)
+		return false;
+	return format->schema_option == NULL ||
+		kafka_option_value(table_options, format->schema_option) == NULL;
+}
