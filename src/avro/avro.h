@@ -29,6 +29,7 @@
 #include "access/tupdesc.h"
 #include "codec/codec.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
 /*
  * Deepest nesting of schemas and of values inside one payload: the codec's
@@ -127,6 +128,12 @@ extern int32 avro_registry_register(AvroRegistry *registry,
 									const char *schema_json);
 extern char *avro_registry_url_for_message(const char *url);
 
+/* Any schema type: every subject, and a subject's latest schema text. */
+extern List *avro_registry_list_subjects(AvroRegistry *registry);
+extern char *avro_registry_latest_schema_text(AvroRegistry *registry,
+											  const char *subject,
+											  char **schema_type);
+
 /*
  * Called in the backend before each wait for a registry that is
  * unavailable, with what the ERROR would say if the retries ran out now:
@@ -151,6 +158,9 @@ extern bool avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
 							   StringInfo out, int depth, char **error);
 extern void avro_append_json_string(StringInfo out, const char *text,
 									int len);
+
+/* avro_decode.c */
+extern const char *avro_pg_type_name(const AvroNode *node);
 
 /* avro_encode.c */
 extern char *avro_schema_for_tupdesc(TupleDesc desc, const int *attnums,

@@ -849,3 +849,118 @@ avro_registry_register(AvroRegistry *registry, const char *subject,
 	MemoryContextSwitchTo(oldcontext);
 	return id;
 }
+
+/*
+ * Registry lookups for any schema type (IMPORT FOREIGN SCHEMA): the names
+ * and the raw latest schema, whatever its format.  Not cached: an import
+ * wants the registry as it is now.
+ */
+
+/* Every subject of the registry (GET /subjects), as palloc'd strings. */
+List *
+avro_registry_list_subjects(AvroRegistry *registry)
+{
+	RegistryResponse response;
+	long		status;
+	json_t	   *json = NULL;
+	List	   *subjects = NIL;
+	bool		ok = false;
+
+	status = registry_request(registry, "/subjects", NULL, &response);
+	if (status == 200 && response.data != NULL)
+		json = json_loadb(response.data, response.len, 0, NULL);
+	if (json_is_array(json))
+	{
+		size_t		i;
+		json_t	   *item;
+
+		ok = true;
+		json_array_foreach(json, i, item)
+		{
+			if (!json_is_string(item))
+			{
+				ok = false;
+				break;
+			}
+			subjects = lappend(subjects,
+							   pnstrdup(json_string_value(item),
+										json_string_length(item)));
+		}
+	}
+	if (json != NULL)
+		json_decref(json);
+	if (!ok)
+	{
+		char	   *message = registry_error_message(&response);
+
+		free(response.data);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("schema registry \"%s\" of server \"%s\" gave no list of subjects",
+						avro_registry_url_for_message(registry->url),
+						registry->server_name),
+				 errdetail("HTTP status %ld%s%s", status,
+						   status == 200 ? ", the answer is not an array of names" : "",
+						   message),
+				 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
+	}
+	free(response.data);
+	return subjects;
+}
+
+/*
+ * The latest schema of subject as the registry stores it (GET
+ * /subjects/{subject}/versions/latest), with its schemaType in
+ * *schema_type ("AVRO" when the registry names none, as Confluent's
+ * does for Avro).  NULL when there is no such subject.
+ */
+char *
+avro_registry_latest_schema_text(AvroRegistry *registry, const char *subject,
+								 char **schema_type)
+{
+	RegistryResponse response;
+	long		status;
+	json_t	   *json = NULL;
+	const char *text = NULL;
+	const char *type = NULL;
+	char	   *result = NULL;
+
+	*schema_type = NULL;
+	status = registry_request(registry, subject_path(subject, "/versions/latest"),
+							  NULL, &response);
+	if (status == 404 && registry_error_code(&response) == 40401)
+	{
+		free(response.data);
+		return NULL;
+	}
+	if (status == 200 && response.data != NULL)
+	{
+		json = json_loadb(response.data, response.len, 0, NULL);
+		text = json_string_value(json_object_get(json, "schema"));
+		type = json_string_value(json_object_get(json, "schemaType"));
+		if (text != NULL)
+		{
+			result = pstrdup(text);
+			*schema_type = pstrdup(type ? type : "AVRO");
+		}
+	}
+	if (json != NULL)
+		json_decref(json);
+	if (result == NULL)
+	{
+		char	   *message = registry_error_message(&response);
+
+		free(response.data);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("schema registry \"%s\" of server \"%s\" gave no latest schema for subject \"%s\"",
+						avro_registry_url_for_message(registry->url),
+						registry->server_name, subject),
+				 errdetail("HTTP status %ld%s%s", status,
+						   status == 200 ? ", no \"schema\" in the answer" : "",
+						   message),
+				 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
+	}
+	free(response.data);
+	return result;
+}
