@@ -32,6 +32,39 @@
  * of a type with a column type of its own as arrays of it (the decoder
  * reads them into PostgreSQL arrays).
  */
+/*
+ * A union of several types.  The decoder reads the branch a value has into
+ * the column: into jsonb only what it reads as JSON (records, arrays, maps,
+ * integers, booleans); a string, an enum symbol, bytes, a float (NaN) or a
+ * logical type's text is no JSON, so such a union is text.
+ */
+static const char *
+union_column_type(const AvroNode *node)
+{
+	for (int i = 0; i < node->nchildren; i++)
+	{
+		const AvroNode *branch = node->children[i];
+
+		switch (branch->type)
+		{
+			case AVRO_NULL:
+			case AVRO_RECORD:
+			case AVRO_ARRAY:
+			case AVRO_MAP:
+			case AVRO_BOOLEAN:
+				break;
+			case AVRO_INT:
+			case AVRO_LONG:
+				if (branch->logical != AVRO_LOGICAL_NONE)
+					return "text";
+				break;
+			default:
+				return "text";
+		}
+	}
+	return "jsonb";
+}
+
 static const char *
 avro_column_type(const AvroNode *node)
 {
@@ -41,17 +74,19 @@ avro_column_type(const AvroNode *node)
 	if (node->type == AVRO_UNION)
 	{
 		const AvroNode *branch = NULL;
+		int			branches = 0;
 
 		for (int i = 0; i < node->nchildren; i++)
 		{
 			if (node->children[i]->type == AVRO_NULL)
 				continue;
-			if (branch != NULL)
-				return "jsonb";
 			branch = node->children[i];
+			branches++;
 		}
 		if (branch == NULL)
 			return "jsonb";		/* only null: any type takes it */
+		if (branches > 1)
+			return union_column_type(node);
 		node = branch;
 	}
 	if (node->type != AVRO_ARRAY)
