@@ -223,13 +223,28 @@ add_metadata_columns(List *columns, const ImportOptions *options)
 	return columns;
 }
 
-/* A column name given twice (as PostgreSQL would cut it), or NULL. */
-static const char *
-duplicate_column(List *columns)
+/*
+ * Why the columns cannot make a table, or NULL: a name given twice, or one
+ * no column can have (empty, or longer than an identifier: a column cut
+ * short would never match its field).
+ */
+static char *
+unusable_columns(List *columns, bool *twice)
 {
 	ListCell   *a;
 	ListCell   *b;
 
+	*twice = false;
+	foreach(a, columns)
+	{
+		ImportColumn *x = lfirst(a);
+
+		if (x->name[0] == '\0')
+			return pstrdup("a field has an empty name");
+		if (strlen(x->name) >= NAMEDATALEN)
+			return psprintf("column name \"%s\" is longer than %d bytes",
+							x->name, NAMEDATALEN - 1);
+	}
 	foreach(a, columns)
 	{
 		ImportColumn *x = lfirst(a);
@@ -238,8 +253,9 @@ duplicate_column(List *columns)
 		{
 			ImportColumn *y = lfirst(b);
 
-			if (strncmp(x->name, y->name, NAMEDATALEN - 1) == 0)
-				return x->name;
+			*twice = strcmp(x->name, y->name) == 0;
+			if (*twice)
+				return psprintf("column \"%s\" would be declared twice", x->name);
 		}
 	}
 	return NULL;
@@ -302,6 +318,8 @@ import_topics(List *topics, ForeignServer *server, const ImportOptions *options)
 		const char *key_format;
 		const char *key_type = key_column_type(options->key_format, &key_format);
 		const char *format = options->format ? options->format : "raw";
+		char	   *why;
+		bool		twice;
 
 		columns = lappend(columns, kafka_import_column("key", key_type, "key"));
 		columns = lappend(columns, kafka_import_column("value",
@@ -309,12 +327,11 @@ import_topics(List *topics, ForeignServer *server, const ImportOptions *options)
 											  NULL));
 		if (options->include_metadata)
 			columns = add_metadata_columns(columns, options);
-		if (duplicate_column(columns) != NULL)
+		if ((why = unusable_columns(columns, &twice)) != NULL)
 		{
 			ereport(NOTICE,
-					(errmsg("topic \"%s\" skipped: column \"%s\" would be declared twice",
-							topic, duplicate_column(columns)),
-					 errhint("Give IMPORT FOREIGN SCHEMA a metadata_prefix option that no column name starts with.")));
+					(errmsg("topic \"%s\" skipped: %s", topic, why),
+					 twice ? errhint("Give IMPORT FOREIGN SCHEMA a metadata_prefix option that no column name starts with.") : 0));
 			continue;
 		}
 		statements = lappend(statements,
@@ -387,6 +404,7 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 		char	   *why = NULL;
 		const char *key_type;
 		const char *key_format;
+		bool		twice;
 
 		if (!list_has_name(subjects, subject))
 		{
@@ -433,12 +451,12 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 		}
 		else
 			key_format = NULL;
-		if (duplicate_column(columns) != NULL)
+		if ((why = unusable_columns(columns, &twice)) != NULL)
 		{
 			ereport(NOTICE,
-					(errmsg("topic \"%s\" skipped: column \"%s\" would be declared twice",
-							topic, duplicate_column(columns)),
-					 errhint("Give IMPORT FOREIGN SCHEMA a metadata_prefix option that no field name starts with.")));
+					(errmsg("topic \"%s\" skipped: %s", topic, why),
+					 twice ?
+					 errhint("Give IMPORT FOREIGN SCHEMA a metadata_prefix option that no field name starts with.") : 0));
 			continue;
 		}
 		statements = lappend(statements,

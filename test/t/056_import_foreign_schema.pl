@@ -18,7 +18,7 @@ use KafkaFdwTest;
 
 my $broker = start_broker(brokers => 1,
 	topics => [ 'imp_orders:1', 'imp_payments:1', 'imp_events:1', 'imp_clash:1',
-		'imp_proto:1', 'imp_raw:1', 'imp.dotted-name:1', '_imp_internal:1' ]);
+		'imp_proto:1', 'imp_prim:1', 'imp_bad:1', 'imp_badjson:1', 'imp_raw:1', 'imp.dotted-name:1', '_imp_internal:1' ]);
 my $registry = start_schema_registry(user => 'sr-user', password => 'sr-secret-pw');
 my $bs = $broker->bootstrap;
 my $url = $registry->url;
@@ -76,7 +76,7 @@ sub tables_in
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
 	'IMPORT FOREIGN SCHEMA registry FROM SERVER k INTO staging');
 is($ret, 0, 'IMPORT FOREIGN SCHEMA registry succeeds') or diag($stderr);
-is(tables_in('staging'), 'imp_events,imp_orders,imp_payments',
+is(tables_in('staging'), 'imp_events,imp_orders,imp_payments,imp_prim',
 	'one table per topic with an importable value subject');
 like($stderr, qr/NOTICE:  topic "imp_raw" skipped: the schema registry has no subject "imp_raw-value"/,
 	'a topic without a subject is skipped with a NOTICE');
@@ -87,6 +87,10 @@ like($stderr, qr/NOTICE:  topic "imp_proto" skipped: subject "imp_proto-value" h
 	'a schema type that cannot be imported is skipped with a NOTICE');
 like($stderr, qr/NOTICE:  topic "imp_clash" skipped: column "_partition" would be declared twice/,
 	'a field named like a metadata column skips its topic with a NOTICE');
+like($stderr, qr/NOTICE:  topic "imp_bad" skipped: subject "imp_bad-value" cannot be imported\n.*DETAIL:  its latest schema is not a valid Avro schema: /,
+	'a schema that does not parse is skipped with a NOTICE saying why');
+like($stderr, qr/NOTICE:  topic "imp_badjson" skipped: a field has an empty name/,
+	'so is a field name no column can have');
 unlike($stderr, qr/_imp_internal/, 'internal topics are not considered');
 unlike($stderr, qr/sr-secret-pw/, 'no secret in the messages');
 
@@ -143,6 +147,13 @@ is($node->safe_psql('postgres', q{
 	  . qq{9007199254740993 | NULL | -0.5 | f | 1970-01-01 00:00:00+00 | 1970-01-01 | 00000000-0000-0000-0000-000000000000 | {} | {} | b | NULL},
 	'JSON Schema: every value read back exactly');
 
+is(columns_of('staging.imp_prim'),
+	'value text, _key bytea (kafka=key), _partition integer (kafka=partition), '
+	  . '_offset bigint (kafka=offset), _timestamp timestamp with time zone (kafka=timestamp)',
+	'Avro that is no record: one column "value"');
+is($node->safe_psql('postgres', q{SELECT string_agg(encode(convert_to(value, 'UTF8'), 'hex'), ',' ORDER BY _offset) FROM staging.imp_prim}),
+	'78,c3bc', 'and it reads the values');
+
 ###########################################################################
 # LIMIT TO / EXCEPT name topics; only those are looked at.
 ($ret, $stdout, $stderr) = $node->psql('postgres',
@@ -151,12 +162,12 @@ is($ret, 0, 'LIMIT TO succeeds') or diag($stderr);
 is(tables_in('limited'), 'imp_payments', 'LIMIT TO imports only the topics named');
 like($stderr, qr/topic "imp_raw" skipped/, 'a named topic without a subject gets its NOTICE');
 like($stderr, qr/server "k" has no topic "nosuch"/, 'a name that is no topic gets a NOTICE');
-unlike($stderr, qr/imp_proto|ghost|imp_clash/, 'topics not named are not looked at');
+unlike($stderr, qr/imp_proto|ghost|imp_clash|imp_bad/, 'topics not named are not looked at');
 
 ($ret, $stdout, $stderr) = $node->psql('postgres',
 	'IMPORT FOREIGN SCHEMA registry EXCEPT (imp_orders, imp_events) FROM SERVER k INTO excepted');
 is($ret, 0, 'EXCEPT succeeds') or diag($stderr);
-is(tables_in('excepted'), 'imp_payments', 'EXCEPT leaves the topics named out');
+is(tables_in('excepted'), 'imp_payments,imp_prim', 'EXCEPT leaves the topics named out');
 
 ###########################################################################
 # Options.
@@ -188,7 +199,7 @@ is($node->safe_psql('postgres', q{SELECT string_agg(id::text || ':' || status, '
 	'IMPORT FOREIGN SCHEMA topics FROM SERVER k INTO raw');
 is($ret, 0, 'IMPORT FOREIGN SCHEMA topics succeeds') or diag($stderr);
 is(tables_in('raw'),
-	'imp.dotted-name,imp_clash,imp_events,imp_orders,imp_payments,imp_proto,imp_raw',
+	'imp.dotted-name,imp_bad,imp_badjson,imp_clash,imp_events,imp_orders,imp_payments,imp_prim,imp_proto,imp_raw',
 	'every topic but the internal one');
 is(columns_of('raw."imp.dotted-name"'),
 	'key bytea (kafka=key), value bytea, _partition integer (kafka=partition), '
