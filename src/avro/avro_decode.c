@@ -1036,12 +1036,11 @@ at_unavailable_value(AvroCursor *cursor, const AvroNode *node,
 }
 
 /*
- * The PostgreSQL type that takes every value of the writer's type node as
- * the decoder decodes it: the type of a rescued field (see
- * kafka_decoder_unknown_fields) and of a column IMPORT FOREIGN SCHEMA
- * declares.  Unions with null are the other branch's type, unions of
- * several types and records, arrays and maps are jsonb (their JSON); NULL
- * for the null type.
+ * The PostgreSQL type of a value of the writer's type node as the decoder
+ * renders it: the type of a rescued field (see kafka_decoder_unknown_fields)
+ * and, for the scalars, of a column IMPORT FOREIGN SCHEMA declares.  Unions
+ * with null are the other branch's type, unions of several types and
+ * records, arrays and maps are jsonb (their JSON); NULL for the null type.
  */
 const char *
 avro_pg_type_name(const AvroNode *node)

@@ -125,25 +125,23 @@ static bool
 avro_columns(const char *schema_text, List **columns, char **why)
 {
 	AvroNode   *root = parse_avro(schema_text, why);
-	ImportColumn *column;
 
 	if (root == NULL)
 		return false;
 	*columns = NIL;
 	if (root->type != AVRO_RECORD)
 	{
-		column = palloc0(sizeof(ImportColumn));
-		column->name = "value";
-		column->type = avro_column_type(root);
-		*columns = lappend(*columns, column);
+		*columns = lappend(*columns,
+						   kafka_import_column("value", avro_column_type(root),
+											   NULL));
 		return true;
 	}
 	for (int i = 0; i < root->nchildren; i++)
 	{
-		column = palloc0(sizeof(ImportColumn));
-		column->name = root->field_names[i];
-		column->type = avro_column_type(root->children[i]);
-		*columns = lappend(*columns, column);
+		*columns = lappend(*columns,
+						   kafka_import_column(root->field_names[i],
+											   avro_column_type(root->children[i]),
+											   NULL));
 	}
 	return true;
 }
@@ -287,11 +285,10 @@ json_schema_columns(const char *schema_text, List **columns, char **why)
 	{
 		json_object_foreach(properties, name, property)
 		{
-			ImportColumn *column = palloc0(sizeof(ImportColumn));
-
-			column->name = pstrdup(name);
-			column->type = json_property_type(property);
-			*columns = lappend(*columns, column);
+			*columns = lappend(*columns,
+							   kafka_import_column(pstrdup(name),
+												   json_property_type(property),
+												   NULL));
 		}
 	}
 	PG_FINALLY();
