@@ -133,6 +133,9 @@ extern bool avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
 extern void avro_append_json_string(StringInfo out, const char *text,
 									int len);
 
+/* avro_decode.c */
+extern const char *avro_pg_type_name(const AvroNode *node);
+
 /* avro_encode.c */
 extern char *avro_schema_for_tupdesc(TupleDesc desc, const int *attnums,
 									 int natts, const char *record_name);

@@ -1029,19 +1029,19 @@ at_unavailable_value(AvroCursor *cursor, const AvroNode *node,
 }
 
 /*
- * The PostgreSQL type that takes a value of the writer's type node as the
- * decoder would decode it (see kafka_decoder_unknown_fields); NULL for a
- * null value (json is its rendering).
+ * The PostgreSQL type of a value of the writer's type node as the decoder
+ * renders it: the type of a rescued field (see kafka_decoder_unknown_fields)
+ * and, for the scalars, of a column IMPORT FOREIGN SCHEMA declares.  Unions
+ * with null are the other branch's type, unions of several types and
+ * records, arrays and maps are jsonb (their JSON); NULL for the null type.
  */
-static const char *
-avro_type_for_unknown(const AvroNode *node, const char *json)
+const char *
+avro_pg_type_name(const AvroNode *node)
 {
 	if (node->type == AVRO_UNION)
 	{
 		const AvroNode *branch = NULL;
 
-		if (strcmp(json, "null") == 0)
-			return NULL;
 		for (int i = 0; i < node->nchildren; i++)
 		{
 			if (node->children[i]->type == AVRO_NULL)
@@ -1050,7 +1050,7 @@ avro_type_for_unknown(const AvroNode *node, const char *json)
 				return "jsonb";	/* several types: their JSON */
 			branch = node->children[i];
 		}
-		return branch ? avro_type_for_unknown(branch, json) : NULL;
+		return branch ? avro_pg_type_name(branch) : NULL;
 	}
 	switch (node->logical)
 	{
@@ -1099,6 +1099,15 @@ avro_type_for_unknown(const AvroNode *node, const char *json)
 			return "jsonb";
 	}
 	return NULL;
+}
+
+/* The type of a rescued value (json is its rendering): NULL for null. */
+static const char *
+avro_type_for_unknown(const AvroNode *node, const char *json)
+{
+	if (node->type == AVRO_UNION && strcmp(json, "null") == 0)
+		return NULL;
+	return avro_pg_type_name(node);
 }
 
 /* Field i of record node has no column: report it, its value as JSON. */

@@ -902,16 +902,18 @@ kafka_registry_subject_version(KafkaRegistry *registry, const char *subject,
 	long		status;
 	char	   *problem;
 
-	if (fetch_subject_version(registry, subject, psprintf("%d", version), query,
+	char	   *version_text = version < 0 ? pstrdup("latest") : psprintf("%d", version);
+
+	if (fetch_subject_version(registry, subject, version_text, query,
 							  schema, &status, &problem))
 		return schema;
 	if (status == 404)
 		return NULL;
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("schema registry \"%s\" of server \"%s\" gave no schema for version %d of subject \"%s\"",
+			 errmsg("schema registry \"%s\" of server \"%s\" gave no schema for version %s of subject \"%s\"",
 					kafka_registry_url_for_message(registry->url),
-					registry->server_name, version, subject),
+					registry->server_name, version_text, subject),
 			 errdetail("HTTP status %ld%s", status, problem),
 			 errhint("Check schema_registry_url: it must point at a Confluent-compatible Schema Registry.")));
 	pg_unreachable();

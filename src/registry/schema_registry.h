@@ -108,7 +108,10 @@ extern const KafkaRegistrySchema *kafka_registry_latest(KafkaRegistry *registry,
 														const char *subject,
 														const char *query);
 
-/* A version of subject (not cached), or NULL when there is no such. */
+/*
+ * A version of subject (not cached; version -1: the latest), or NULL when
+ * there is no such.
+ */
 extern KafkaRegistrySchema *kafka_registry_subject_version(KafkaRegistry *registry,
 														   const char *subject,
 														   int32 version,
