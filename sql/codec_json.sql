@@ -217,6 +217,12 @@ SELECT count(*) AS values,
 FROM numerics;
 SELECT kafka.to_json(ROW(n)) FROM unnest(ARRAY['NaN', '-Infinity', '-12.50', '0.0001']::numeric[]) n;
 
+-- Confluent's JSON Schema serializer: magic byte 0 and a schema id before
+-- the JSON text, skipped; a zero byte with less than a header is malformed.
+SELECT try_decode('\x000000002a'::bytea || convert_to('{"id": 7, "paid": true}', 'UTF8'), NULL::orders);
+SELECT try_decode('\x000000002a'::bytea, NULL::orders);
+SELECT try_decode('\x0000'::bytea, NULL::orders);
+
 SET client_min_messages = warning;
 DROP SCHEMA codec_test CASCADE;
 DROP EXTENSION kafka_fdw CASCADE;

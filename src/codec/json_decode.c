@@ -45,6 +45,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "codec/codec_internal.h"
+#include "registry/schema_registry.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -1688,6 +1689,16 @@ json_decode(KafkaDecoder *decoder, const char *data, size_t len,
 	if (len > (size_t) MaxAllocSize)
 		return kafka_decode_fail(&decoder->convert, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 								 "JSON payload of %zu bytes is too large", len);
+	/*
+	 * Confluent's JSON Schema serializer puts its wire header (magic byte 0,
+	 * the schema id) before the JSON text, which never starts with a zero
+	 * byte: skip it.
+	 */
+	if (len >= KAFKA_CONFLUENT_HEADER_SIZE && data[0] == KAFKA_CONFLUENT_MAGIC)
+	{
+		data += KAFKA_CONFLUENT_HEADER_SIZE;
+		len -= KAFKA_CONFLUENT_HEADER_SIZE;
+	}
 	init_cursor(&cursor, &decoder->convert, json_decoder, data, len);
 
 	skip_whitespace(&cursor);
