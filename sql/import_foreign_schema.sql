@@ -24,7 +24,7 @@ IMPORT FOREIGN SCHEMA topics FROM SERVER nowhere INTO imported
 IMPORT FOREIGN SCHEMA registry FROM SERVER nowhere INTO imported
   OPTIONS (format 'raw');
 IMPORT FOREIGN SCHEMA topics FROM SERVER nowhere INTO imported
-  OPTIONS (key_format 'protobuf');
+  OPTIONS (key_format 'csv');
 IMPORT FOREIGN SCHEMA topics FROM SERVER nowhere INTO imported
   OPTIONS (include_metadata 'sometimes');
 

@@ -111,6 +111,11 @@ extern AvroNode *avro_registry_schema(KafkaRegistry *registry, int32 id,
 extern AvroNode *avro_registry_latest_schema(KafkaRegistry *registry,
 											 const char *subject);
 
+/* avro_import.c: IMPORT FOREIGN SCHEMA of Avro subjects (format table) */
+extern bool kafka_avro_schema_columns(const char *schema_text, List **columns,
+									  char **why);
+extern const char *kafka_avro_schema_value_type(const char *schema_text);
+
 /* The entries of format avro in the format table (options may be NULL). */
 extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 									const KafkaCodecOptions *options);

@@ -143,7 +143,36 @@ typedef struct KafkaFormatDef
 	bool		(*single_column_type_ok) (Oid typid);
 	const char *single_column_types;
 	const char *single_column_as;
+
+	/*
+	 * IMPORT FOREIGN SCHEMA: the Schema Registry's schemaType of this
+	 * format's schemas (NULL: the format cannot be imported from it); the
+	 * payload columns a registered schema gives (a List of
+	 * KafkaSchemaColumn; a schema that is not a record gives one column
+	 * "value"), or false with *why; and the type of a column holding a whole
+	 * value of the schema (a key), or NULL.  The types are those the
+	 * format's decoder reads every value of the schema into exactly.
+	 */
+	const char *registry_schema_type;
+	bool		(*schema_columns) (const char *schema_text, List **columns,
+								   char **why);
+	const char *(*schema_value_type) (const char *schema_text);
 } KafkaFormatDef;
+
+/* A payload column of a registered schema, for IMPORT FOREIGN SCHEMA. */
+typedef struct KafkaSchemaColumn
+{
+	char	   *name;
+	const char *type;			/* SQL type name */
+} KafkaSchemaColumn;
+
+extern KafkaSchemaColumn *kafka_schema_column(const char *name,
+											  const char *type);
+
+/* The format whose registry_schema_type is schema_type, or NULL. */
+extern const KafkaFormatDef *kafka_format_for_schema_type(const char *schema_type);
+/* Those schema types, for messages: "AVRO and JSON". */
+extern char *kafka_format_schema_types(void);
 
 /* By name, case-insensitive: ERROR naming it and the valid names if none. */
 extern const KafkaFormatDef *kafka_format_by_name(const char *name);
@@ -159,6 +188,11 @@ extern const KafkaFormatDef *kafka_format_by_id(KafkaFormat format);
  */
 extern char *kafka_format_list(uint32 flags, const char *quote,
 							   const char *last_word);
+/* The same for the formats keep(format, arg) keeps. */
+extern char *kafka_format_list_where(bool (*keep) (const KafkaFormatDef *format,
+												   uint32 arg),
+									 uint32 arg, const char *quote,
+									 const char *last_word);
 
 /* The table option of some format named name, or NULL. */
 extern const KafkaFormatOption *kafka_format_table_option(const char *name);

@@ -228,6 +228,11 @@ extern KafkaJsonWriter *kafka_json_writer_create(Oid typid, int32 typmod,
 extern void kafka_json_write(KafkaJsonWriter *writer, Datum value,
 							 StringInfo out);
 
+/* json_schema.c: IMPORT FOREIGN SCHEMA of JSON Schema subjects */
+extern bool kafka_json_schema_columns(const char *schema_text, List **columns,
+									  char **why);
+extern const char *kafka_json_schema_value_type(const char *schema_text);
+
 /* plain_formats.c */
 extern void kafka_text_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 									const KafkaCodecOptions *options);

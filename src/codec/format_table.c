@@ -55,6 +55,9 @@ static const KafkaFormatDef kafka_formats[] = {
 		.decoder_init = kafka_json_decoder_init,
 		.encoder_init = kafka_json_encoder_init,
 		.table_options = no_table_options,
+		.registry_schema_type = "JSON",
+		.schema_columns = kafka_json_schema_columns,
+		.schema_value_type = kafka_json_schema_value_type,
 		/* a JSON key is kept as a document; its fields are not columns */
 		.single_column_type_ok = is_json_type,
 		.single_column_types = "json or jsonb (key_format json)",
@@ -69,6 +72,9 @@ static const KafkaFormatDef kafka_formats[] = {
 		.encoder_init = kafka_avro_encoder_init,
 		.table_options = avro_table_options,
 		.schema_option = "avro_schema",
+		.registry_schema_type = "AVRO",
+		.schema_columns = kafka_avro_schema_columns,
+		.schema_value_type = kafka_avro_schema_value_type,
 		/* the whole Avro key (a record too) fills the one column */
 	},
 	{
@@ -128,28 +134,47 @@ kafka_format_by_id(KafkaFormat format)
 	pg_unreachable();
 }
 
+/* Appends the count-th of total names of a list joined as "a, b and c". */
+static void
+append_list_name(StringInfo list, int count, int total, const char *quote,
+				 const char *name, const char *last_word)
+{
+	if (count > 0)
+		appendStringInfo(list, count == total - 1 ? " %s " : ", ", last_word);
+	appendStringInfo(list, "%s%s%s", quote, name, quote);
+}
+
 char *
-kafka_format_list(uint32 flags, const char *quote, const char *last_word)
+kafka_format_list_where(bool (*keep) (const KafkaFormatDef *format, uint32 arg),
+						uint32 arg, const char *quote, const char *last_word)
 {
 	StringInfoData list;
 	int			count = 0;
 	int			total = 0;
 
 	for (int i = 0; i < lengthof(kafka_formats); i++)
-		if ((kafka_formats[i].flags & flags) == flags)
+		if (keep(&kafka_formats[i], arg))
 			total++;
 	initStringInfo(&list);
 	for (int i = 0; i < lengthof(kafka_formats); i++)
 	{
-		if ((kafka_formats[i].flags & flags) != flags)
-			continue;
-		if (count > 0)
-			appendStringInfo(&list, count == total - 1 ? " %s " : ", ",
-							 last_word);
-		appendStringInfo(&list, "%s%s%s", quote, kafka_formats[i].name, quote);
-		count++;
+		if (keep(&kafka_formats[i], arg))
+			append_list_name(&list, count++, total, quote,
+							 kafka_formats[i].name, last_word);
 	}
 	return list.data;
+}
+
+static bool
+has_flags(const KafkaFormatDef *format, uint32 flags)
+{
+	return (format->flags & flags) == flags;
+}
+
+char *
+kafka_format_list(uint32 flags, const char *quote, const char *last_word)
+{
+	return kafka_format_list_where(has_flags, flags, quote, last_word);
 }
 
 const KafkaFormatOption *
@@ -185,4 +210,47 @@ kafka_format_uses_registry(const KafkaFormatDef *format, List *table_options)
 		return false;
 	return format->schema_option == NULL ||
 		kafka_option_value(table_options, format->schema_option) == NULL;
+}
+
+const KafkaFormatDef *
+kafka_format_for_schema_type(const char *schema_type)
+{
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if (kafka_formats[i].registry_schema_type != NULL &&
+			pg_strcasecmp(kafka_formats[i].registry_schema_type, schema_type) == 0)
+			return &kafka_formats[i];
+	}
+	return NULL;
+}
+
+KafkaSchemaColumn *
+kafka_schema_column(const char *name, const char *type)
+{
+	KafkaSchemaColumn *column = palloc(sizeof(KafkaSchemaColumn));
+
+	column->name = pstrdup(name);
+	column->type = type;
+	return column;
+}
+
+/* The registry schema types IMPORT FOREIGN SCHEMA reads, for messages. */
+char *
+kafka_format_schema_types(void)
+{
+	StringInfoData list;
+	int			total = 0;
+	int			count = 0;
+
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+		if (kafka_formats[i].registry_schema_type != NULL)
+			total++;
+	initStringInfo(&list);
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if (kafka_formats[i].registry_schema_type != NULL)
+			append_list_name(&list, count++, total, "",
+							 kafka_formats[i].registry_schema_type, "and");
+	}
+	return list.data;
 }

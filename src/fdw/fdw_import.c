@@ -22,10 +22,10 @@
  * the others.  Table names are the topic names; LIMIT TO and EXCEPT name
  * topics, and are applied before the registry is asked about them.
  *
- * Columns from a registered schema: one function per schema type
- * (fdw_import_schema.c).  The column types are those the format's
- * decoder reads every value of the schema into exactly: for Avro the
- * decoder's own mapping of writer types (avro_pg_type_name).
+ * Columns from a registered schema: the format table's entry for its
+ * schemaType (KafkaFormatDef.schema_columns, in the format's own folder).
+ * The column types are those the format's decoder reads every value of the
+ * schema into exactly.
  *
  * The importing user's user mapping gives the Kafka and registry
  * credentials, as reading does.
@@ -45,6 +45,7 @@
 #include "utils/builtins.h"
 
 #include "client.h"
+#include "codec/codec.h"
 #include "fdw/fdw_import.h"
 #include "options.h"
 #include "registry/schema_registry.h"
@@ -61,26 +62,49 @@ typedef struct ImportOptions
 
 /* ---- options ------------------------------------------------------------- */
 
-static void
-check_choice(const char *option, const char *value, const char *const *choices,
-			 int nchoices, const char *hint)
+/* Formats a registered schema can be imported in ("registry"). */
+static bool
+importable_format(const KafkaFormatDef *format, uint32 arg)
 {
-	for (int i = 0; i < nchoices; i++)
-		if (strcmp(value, choices[i]) == 0)
-			return;
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-			 errmsg("invalid value for IMPORT FOREIGN SCHEMA option \"%s\": \"%s\"",
-					option, value),
-			 errhint("%s", hint)));
+	return format->registry_schema_type != NULL;
+}
+
+/* Formats of a whole value in one column ("topics"). */
+static bool
+single_column_format(const KafkaFormatDef *format, uint32 arg)
+{
+	return (format->flags & KAFKA_FORMAT_RECORD) == 0;
+}
+
+static bool
+any_format(const KafkaFormatDef *format, uint32 arg)
+{
+	return true;
+}
+
+/*
+ * A format option's value: one of the formats keep keeps, else an ERROR
+ * whose hint (a format string) gets their names.
+ */
+static const char *
+check_format(const char *option, const char *value,
+			 bool (*keep) (const KafkaFormatDef *format, uint32 arg),
+			 const char *last_word, const char *hint)
+{
+	const KafkaFormatDef *format = kafka_format_find(value, false);
+
+	if (format == NULL || !keep(format, 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for IMPORT FOREIGN SCHEMA option \"%s\": \"%s\"",
+						option, value),
+				 errhint(hint, kafka_format_list_where(keep, 0, "", last_word))));
+	return format->name;
 }
 
 static void
 parse_import_options(ImportForeignSchemaStmt *stmt, ImportOptions *options)
 {
-	static const char *const registry_formats[] = {"avro", "json"};
-	static const char *const topic_formats[] = {"raw", "text"};
-	static const char *const key_formats[] = {"raw", "text", "json", "avro"};
 	ListCell   *lc;
 
 	memset(options, 0, sizeof(ImportOptions));
@@ -104,21 +128,18 @@ parse_import_options(ImportForeignSchemaStmt *stmt, ImportOptions *options)
 		if (strcmp(def->defname, "format") == 0)
 		{
 			if (options->registry)
-				check_choice("format", value, registry_formats,
-							 lengthof(registry_formats),
-							 "From \"registry\" the payload format is avro or json (the default is the subject's schema type).");
+				options->format =
+					check_format("format", value, importable_format, "or",
+								 "From \"registry\" the payload format is %s (the default is the subject's schema type).");
 			else
-				check_choice("format", value, topic_formats,
-							 lengthof(topic_formats),
-							 "From \"topics\" the value is raw (bytea, the default) or text.");
-			options->format = value;
+				options->format =
+					check_format("format", value, single_column_format, "or",
+								 "From \"topics\" the value is %s (raw, bytea, is the default).");
 		}
 		else if (strcmp(def->defname, "key_format") == 0)
-		{
-			check_choice("key_format", value, key_formats, lengthof(key_formats),
-						 "Valid key formats are raw (bytea), text, json (jsonb) and avro.");
-			options->key_format = value;
-		}
+			options->key_format =
+				check_format("key_format", value, any_format, "and",
+							 "Valid key formats are %s.");
 		else if (strcmp(def->defname, "metadata_prefix") == 0)
 			options->metadata_prefix = value;
 		else if (strcmp(def->defname, "include_metadata") == 0)
@@ -296,13 +317,18 @@ create_statement(const char *topic, List *columns, ForeignServer *server,
 static const char *
 key_column_type(const char *key_format, const char **table_key_format)
 {
+	const KafkaFormatDef *format;
+
 	*table_key_format = NULL;
-	if (key_format == NULL || strcmp(key_format, "raw") == 0)
+	if (key_format == NULL)
 		return "bytea";
-	*table_key_format = key_format;
-	if (strcmp(key_format, "text") == 0)
+	format = kafka_format_by_name(key_format);
+	if (format->flags & KAFKA_FORMAT_BYTES)
+		return "bytea";			/* a bytea key column's default */
+	*table_key_format = format->name;
+	if ((format->flags & KAFKA_FORMAT_RECORD) == 0)
 		return "text";
-	return "jsonb";				/* json, and avro without a schema */
+	return "jsonb";				/* a whole document without its schema */
 }
 
 static List *
@@ -323,7 +349,8 @@ import_topics(List *topics, ForeignServer *server, const ImportOptions *options)
 
 		columns = lappend(columns, kafka_import_column("key", key_type, "key"));
 		columns = lappend(columns, kafka_import_column("value",
-											  strcmp(format, "text") == 0 ? "text" : "bytea",
+											  (kafka_format_by_name(format)->flags & KAFKA_FORMAT_BYTES) ?
+											  "bytea" : "text",
 											  NULL));
 		if (options->include_metadata)
 			columns = add_metadata_columns(columns, options);
@@ -371,33 +398,33 @@ registry_key_type(KafkaRegistry *registry, const char *topic,
 	char	   *subject = psprintf("%s-key", topic);
 	const char *schema_type = NULL;
 	char	   *schema_text = NULL;
-	const SchemaImporter *importer = NULL;
+	const KafkaFormatDef *importer = NULL;
 	const char *type;
 
 	if (list_has_name(subjects, subject))
 		schema_text = latest_schema_text(registry, subject,
 													   &schema_type);
 	if (schema_text != NULL)
-		importer = kafka_schema_importer(schema_type);
+		importer = kafka_format_for_schema_type(schema_type);
 
 	if (options->key_format != NULL)
 	{
-		/* an Avro key with its schema at hand gets that schema's type */
-		if (strcmp(options->key_format, "avro") == 0 && importer != NULL &&
-			strcmp(importer->format, "avro") == 0 &&
-			(type = importer->value_type(schema_text)) != NULL)
+		/* a key in the format of its schema gets that schema's type */
+		if (importer != NULL && strcmp(options->key_format, importer->name) == 0 &&
+			(importer->flags & KAFKA_FORMAT_REGISTRY) &&
+			(type = importer->schema_value_type(schema_text)) != NULL)
 		{
-			*table_key_format = "avro";
+			*table_key_format = importer->name;
 			return type;
 		}
 		return key_column_type(options->key_format, table_key_format);
 	}
-	if (importer == NULL || (type = importer->value_type(schema_text)) == NULL)
+	if (importer == NULL || (type = importer->schema_value_type(schema_text)) == NULL)
 	{
 		*table_key_format = NULL;
 		return "bytea";
 	}
-	*table_key_format = importer->format;
+	*table_key_format = importer->name;
 	return type;
 }
 
@@ -417,8 +444,10 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 		char	   *subject = psprintf("%s-value", topic);
 		const char *schema_type = NULL;
 		char	   *schema_text;
-		const SchemaImporter *importer;
-		List	   *columns;
+		const KafkaFormatDef *importer;
+		List	   *schema_columns;
+		List	   *columns = NIL;
+		ListCell   *sc;
 		char	   *why = NULL;
 		const char *key_type;
 		const char *key_format;
@@ -441,22 +470,29 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 							topic, subject)));
 			continue;
 		}
-		importer = kafka_schema_importer(schema_type);
+		importer = kafka_format_for_schema_type(schema_type);
 		if (importer == NULL)
 		{
 			ereport(NOTICE,
 					(errmsg("topic \"%s\" skipped: subject \"%s\" has a %s schema, which cannot be imported",
 							topic, subject, schema_type),
-					 errdetail("Schema types imported: Avro and JSON Schema.")));
+					 errdetail("Schema types imported: %s.", kafka_format_schema_types())));
 			continue;
 		}
-		if (!importer->columns(schema_text, &columns, &why))
+		if (!importer->schema_columns(schema_text, &schema_columns, &why))
 		{
 			ereport(NOTICE,
 					(errmsg("topic \"%s\" skipped: subject \"%s\" cannot be imported",
 							topic, subject),
 					 errdetail("%s", why)));
 			continue;
+		}
+		foreach(sc, schema_columns)
+		{
+			KafkaSchemaColumn *column = lfirst(sc);
+
+			columns = lappend(columns, kafka_import_column(column->name,
+														   column->type, NULL));
 		}
 		if (options->include_metadata)
 		{
@@ -479,7 +515,7 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 		}
 		statements = lappend(statements,
 							 create_statement(topic, columns, server,
-											  options->format ? options->format : importer->format,
+											  options->format ? options->format : importer->name,
 											  key_format));
 	}
 
