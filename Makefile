@@ -25,7 +25,7 @@ PG_CONFIG   ?= pg_config
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-cast-function-type
-SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lpthread
+SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lavro -lpthread
 
 # installcheck is ours (see above), not PGXS's "run against the default server".
 NO_INSTALLCHECK = 1

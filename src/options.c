@@ -381,12 +381,14 @@ static void
 check_avro_schema(const char *name, const char *value)
 {
 	char	   *error;
+	char	   *detail;
 
 	check_nonempty(name, value);
-	if (avro_schema_parse(value, strlen(value), &error) == NULL)
+	if (avro_schema_parse_detail(value, strlen(value), &error, &detail) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": %s", name, error)));
+				 errmsg("invalid value for option \"%s\": %s", name, error),
+				 detail ? errdetail("libavro-c: %s.", detail) : 0));
 }
 
 /*

@@ -96,6 +96,8 @@ typedef struct AvroNode
 /* avro_schema.c */
 extern AvroNode *avro_schema_parse(const char *json, size_t len,
 								   char **error);
+extern AvroNode *avro_schema_parse_detail(const char *json, size_t len,
+										  char **error, char **detail);
 extern const char *avro_type_name(const AvroNode *node);
 
 /* avro_registry.c */
@@ -147,7 +149,7 @@ typedef struct AvroCursor
 extern bool avro_read_long(AvroCursor *cursor, int64 *value);
 extern bool avro_skip_value(AvroCursor *cursor, const AvroNode *node,
 							int depth);
-extern bool avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
+extern bool kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
 							   StringInfo out, int depth, char **error);
 extern void avro_append_json_string(StringInfo out, const char *text,
 									int len);
