@@ -12,11 +12,13 @@
  *
  * A schema our parser accepts is also given to libavro-c's parser
  * (avro_libavro.c) and refused when libavro-c refuses it, its reason kept
- * as the error's detail.  Three forms that the Java implementation and our
- * parser accept but libavro-c 1.11 refuses skip that check: a type
- * "error" (a record), a schema object whose "type" is itself a schema
- * ({"type": {"type": "int"}}), and an unqualified reference to a type of
- * the null namespace from inside another namespace.
+ * as the error's detail.  Two forms that the Java and Python
+ * implementations and our parser accept but libavro-c 1.11 refuses skip
+ * that check: a type "error" (a record, as in protocols) and an
+ * unqualified reference to a type of the null namespace from inside
+ * another namespace.  A schema object whose "type" is itself a schema
+ * ({"type": {"type": "int"}}) is refused: libavro-c and Python's parser
+ * refuse it.
  *
  * IDENTIFICATION
  *	  src/avro/avro_schema.c
@@ -333,12 +335,12 @@ parse_complex(SchemaParser *parser, json_t *json, const char *namespace,
 	{
 		json_t	   *nested = json_object_get(json, "type");
 
-		/* {"type": {"type": "int"}} and {"type": [..]} are valid too */
+		/*
+		 * {"type": {"type": "int"}} and {"type": [..]}: parsed, but refused
+		 * by libavro-c afterwards (see the top of the file)
+		 */
 		if (nested != NULL && (json_is_object(nested) || json_is_array(nested)))
-		{
-			parser->beyond_libavro = true;
 			return parse_node(parser, nested, namespace, depth + 1);
-		}
 		return parse_fail(parser, "schema object without a \"type\"");
 	}
 
