@@ -6,7 +6,8 @@
  *	  that plug into the codec interface (format "avro").
  *
  * Schemas are parsed into AvroNode trees once per schema (per schema id for
- * registry schemas) and kept for the life of the backend; decoding compiles
+ * registry schemas), checked by libavro-c's parser as well (avro_libavro.c),
+ * and kept for the life of the backend; decoding compiles
  * a plan from a writer schema and a tuple descriptor (which field fills
  * which column, which fields are skipped) and then walks the binary payload
  * once, building Datums directly.

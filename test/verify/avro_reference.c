@@ -81,6 +81,20 @@ enum
 
 static json_t *random_schema(int depth, int allow_union);
 
+/*
+ * The named types of the schema being generated, once complete, for later
+ * references: full name, namespace, definition.
+ */
+typedef struct Defined
+{
+	char		full_name[64];
+	const char *namespace;
+	json_t	   *schema;
+} Defined;
+
+static Defined defined[1024];
+static int	ndefined;
+
 /* Values of the schema take no bytes in libavro-c's generic values. */
 static int
 zero_sized(json_t *schema)
@@ -89,7 +103,17 @@ zero_sized(json_t *schema)
 	json_t	   *fields;
 
 	if (json_is_string(schema))
-		return strcmp(json_string_value(schema), "null") == 0;
+	{
+		const char *name = json_string_value(schema);
+
+		for (int i = 0; i < ndefined; i++)
+		{
+			if (strcmp(name, defined[i].full_name) == 0 ||
+				strcmp(name, json_string_value(json_object_get(defined[i].schema, "name"))) == 0)
+				return zero_sized(defined[i].schema);
+		}
+		return strcmp(name, "null") == 0;
+	}
 	if (!json_is_object(schema))
 		return 0;				/* a union has its discriminant */
 	type = json_string_value(json_object_get(schema, "type"));
@@ -106,8 +130,12 @@ zero_sized(json_t *schema)
 	return 1;
 }
 
+/* The namespace names inside the record being generated resolve in. */
+static const char *current_namespace = "";
+
+/* A new named type; *namespace is its namespace (given or inherited). */
 static json_t *
-named(const char *type)
+named(const char *type, const char **namespace)
 {
 	json_t	   *schema = json_object();
 	char		name[32];
@@ -115,12 +143,50 @@ named(const char *type)
 	snprintf(name, sizeof(name), "%s%d", rnd(4) == 0 ? "_t" : "T", next_name++);
 	json_object_set_new(schema, "type", json_string(type));
 	json_object_set_new(schema, "name", json_string(name));
+	*namespace = current_namespace;
 	if (rnd(4) == 0)
-		json_object_set_new(schema, "namespace",
-							json_string(rnd(2) ? "org.example" : "ns"));
+	{
+		*namespace = rnd(2) ? "org.example" : "ns";
+		json_object_set_new(schema, "namespace", json_string(*namespace));
+	}
 	if (rnd(6) == 0)
 		json_object_set_new(schema, "doc", json_string("a \"doc\"\twith\\escapes"));
 	return schema;
+}
+
+static void
+define(json_t *schema, const char *namespace)
+{
+	Defined    *d;
+
+	if (ndefined == sizeof(defined) / sizeof(defined[0]))
+		return;
+	d = &defined[ndefined++];
+	snprintf(d->full_name, sizeof(d->full_name), "%s%s%s", namespace,
+			 namespace[0] ? "." : "", json_string_value(json_object_get(schema, "name")));
+	d->namespace = namespace;
+	d->schema = schema;
+}
+
+/*
+ * A reference to a complete named type: by its name when it is in the
+ * current namespace, else by its full name (a type of the null namespace
+ * only from the null namespace: libavro-c resolves no other way).  NULL
+ * when there is none.
+ */
+static json_t *
+random_reference(void)
+{
+	for (int tries = 0; ndefined > 0 && tries < 4; tries++)
+	{
+		Defined    *d = &defined[rnd(ndefined)];
+
+		if (strcmp(d->namespace, current_namespace) == 0)
+			return json_string(json_string_value(json_object_get(d->schema, "name")));
+		if (d->namespace[0] != '\0')
+			return json_string(d->full_name);
+	}
+	return NULL;
 }
 
 static json_t *
@@ -134,8 +200,11 @@ random_of_kind(int kind, int depth)
 			{
 				json_t	   *fields = json_array();
 				int			n = rnd(depth < 2 ? 5 : 3);
+				const char *namespace;
+				const char *outer_namespace = current_namespace;
 
-				schema = named("record");
+				schema = named("record", &namespace);
+				current_namespace = namespace;
 				for (int i = 0; i < n; i++)
 				{
 					json_t	   *field = json_object();
@@ -147,14 +216,17 @@ random_of_kind(int kind, int depth)
 					json_array_append_new(fields, field);
 				}
 				json_object_set_new(schema, "fields", fields);
+				current_namespace = outer_namespace;
+				define(schema, namespace);
 				return schema;
 			}
 		case KIND_ENUM:
 			{
 				json_t	   *symbols = json_array();
 				int			n = 1 + rnd(6);
+				const char *namespace;
 
-				schema = named("enum");
+				schema = named("enum", &namespace);
 				for (int i = 0; i < n; i++)
 				{
 					char		symbol[32];
@@ -163,16 +235,23 @@ random_of_kind(int kind, int depth)
 					json_array_append_new(symbols, json_string(symbol));
 				}
 				json_object_set_new(schema, "symbols", symbols);
+				define(schema, namespace);
 				return schema;
 			}
 		case KIND_FIXED:
 			/* libavro-c 1.11 cannot read a fixed of size 0 */
-			schema = named("fixed");
-			json_object_set_new(schema, "size", json_integer(1 + rnd(20)));
-			return schema;
+			{
+				const char *namespace;
+
+				schema = named("fixed", &namespace);
+				json_object_set_new(schema, "size", json_integer(1 + rnd(20)));
+				define(schema, namespace);
+				return schema;
+			}
 		case KIND_ARRAY:
 		case KIND_MAP:
 			{
+				int			ndefined_before = ndefined;
 				json_t	   *items = random_schema(depth + 1, 1);
 
 				/*
@@ -181,6 +260,7 @@ random_of_kind(int kind, int depth)
 				 */
 				while (zero_sized(items))
 				{
+					ndefined = ndefined_before;
 					json_decref(items);
 					items = random_schema(depth + 1, 1);
 				}
@@ -261,6 +341,13 @@ random_schema(int depth, int allow_union)
 		kind = depth == 0 ? KIND_RECORD : KIND_PRIMITIVE;
 	if (kind == KIND_UNION)
 		return random_union(depth);
+	if (depth > 0 && rnd(6) == 0)
+	{
+		json_t	   *reference = random_reference();
+
+		if (reference != NULL)
+			return reference;
+	}
 	return random_of_kind(kind, depth);
 }
 
@@ -510,7 +597,11 @@ generate(uint64_t seed, int nschemas, int nvalues)
 	rng_state = seed * 2654435761u + 88172645463325252ULL;
 	for (int s = 0; s < nschemas; s++)
 	{
-		json_t	   *json = random_schema(0, 1);
+		json_t	   *json;
+
+		ndefined = 0;
+		current_namespace = "";
+		json = random_schema(0, 1);
 		char	   *text = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
 		avro_schema_t schema;
 		avro_value_iface_t *iface;
