@@ -157,9 +157,14 @@ find_named(SchemaParser *parser, const char *name, const char *namespace)
 
 		if (strcmp(node->name, qualified) == 0)
 			return node;
+	}
+	/* else the null namespace's type, from inside another namespace */
+	foreach(lc, parser->named)
+	{
+		AvroNode   *node = lfirst(lc);
+
 		if (strcmp(node->name, name) == 0)
 		{
-			/* the null namespace's type, from inside another namespace */
 			parser->beyond_libavro = true;
 			return node;
 		}

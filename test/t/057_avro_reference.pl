@@ -333,6 +333,24 @@ is($node->safe_psql('ref', q{
 	  {"name":"y","type":"s"}]}')}),
 	'{"x": {"n": 2}, "y": {"n": 3}}', 'a null-namespace type named from inside a namespace is accepted');
 
+# a name resolves in its namespace first, the null namespace only after
+is($node->safe_psql('ref', q{
+	SELECT kafka.from_avro('\x0202410242'::bytea, schema => '{"type":"record","name":"r","namespace":"a","fields":[
+	  {"name":"x","type":{"type":"record","name":"s","namespace":"","fields":[{"name":"n","type":"int"}]}},
+	  {"name":"y","type":{"type":"record","name":"s","fields":[{"name":"m","type":"string"}]}},
+	  {"name":"z","type":"s"}]}')}),
+	'{"x": {"n": 1}, "y": {"m": "A"}, "z": {"m": "B"}}',
+	'"s" inside namespace "a" is "a.s" when both "s" and "a.s" exist');
+
+# attributes Avro has beyond the types, and attributes of its users: both
+# parsers accept them
+is($node->safe_psql('ref', q{
+	SELECT kafka.from_avro('\x020e'::bytea, schema => '{"type":"record","name":"r","doc":"d",
+	  "aliases":["old_r"],"connect.name":"x.r","fields":[
+	  {"name":"id","type":{"type":"int","connect.type":"int32"},"default":0,"order":"descending","aliases":["key"],"doc":"i"},
+	  {"name":"d","type":{"type":"int","logicalType":"date"},"default":0}]}')}),
+	'{"d": "1970-01-08", "id": 1}', 'doc, aliases, defaults, order, logicalType and foreign attributes are accepted');
+
 # what both parsers refuse keeps our own message, without a DETAIL
 ($rc, $out, $err) = $node->psql('ref',
 	q{SELECT kafka.from_avro('\x00'::bytea, schema => '{"type":"enum","name":"e","symbols":[]}')});
