@@ -283,6 +283,22 @@ is(scalar(@failures), 0,
   or diag(scalar(@failures) . " disagreements, seed $seed (KT_AVRO_REFERENCE_SEED=$seed reruns it); the first:\n"
 	  . join("\n", @failures[ 0 .. ($#failures < 4 ? $#failures : 4) ]));
 
+# ---- linking libavro-c: no symbol of ours may stand in for one of its own
+# (PostgreSQL loads the extension RTLD_GLOBAL: libavro-c's calls to its
+# own avro_value_to_json would reach ours)
+
+{
+	my $pkglibdir = `pg_config --pkglibdir`;
+	chomp $pkglibdir;
+	my $module = "$pkglibdir/kafka_fdw.so";
+	my ($libavro) = `ldd $module` =~ /(\S*libavro\.so\S*) \(/;
+	ok(defined $libavro, 'kafka_fdw.so is linked with libavro-c');
+	my %theirs = map { (split)[2] => 1 } grep { /^\S+ [TDBRVW] / } `nm -D --defined-only $libavro`;
+	my @clashes = grep { $theirs{$_} } map { (split)[2] } grep { /^\S+ [TDBRVW] / } `nm -D --defined-only $module`;
+	cmp_ok(scalar(keys %theirs), '>', 100, 'libavro-c\'s symbols listed');
+	is("@clashes", '', 'no global symbol of kafka_fdw.so is one of libavro-c\'s');
+}
+
 # ---- schemas: libavro-c's parser after ours
 
 $node->safe_psql('ref', qq{
