@@ -19,13 +19,14 @@ DATA         = sql/kafka_fdw--0.1.sql sql/kafka_fdw--0.1--0.2.sql \
                sql/kafka_fdw--0.3.sql sql/kafka_fdw--0.3--0.4.sql \
                sql/kafka_fdw--0.4.sql sql/kafka_fdw--0.4--0.5.sql \
                sql/kafka_fdw--0.5.sql sql/kafka_fdw--0.5--0.6.sql
-EXTRA_CLEAN  = test/broker/kafka_test_broker test/unit/unit_tests
+EXTRA_CLEAN  = test/broker/kafka_test_broker test/unit/unit_tests \
+               test/verify/avro_reference
 
 PG_CONFIG   ?= pg_config
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-cast-function-type
-SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lpthread
+SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lavro -lpthread
 
 # installcheck is ours (see above), not PGXS's "run against the default server".
 NO_INSTALLCHECK = 1
@@ -62,8 +63,13 @@ UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
 test/unit/unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h) $(wildcard src/common/*.c) $(wildcard src/common/*.h)
 	$(CC) -O1 -g $(SANITIZE_FLAGS) -Wall -Wextra $(UNIT_CFLAGS) -I$(srcdir)/src -o $@ $(UNIT_SRCS) $(wildcard src/common/*.c) -ljansson -lrdkafka
 
+# libavro-c as the reference decoder of the Avro tests: random schemas and
+# values written by it, and its reading of payloads (057_avro_reference.pl).
+test/verify/avro_reference: test/verify/avro_reference.c
+	$(CC) -O1 -g -Wall -Wextra -o $@ $< -lavro -ljansson -lm
+
 .PHONY: installcheck testtools
-testtools: test/broker/kafka_test_broker test/unit/unit_tests
+testtools: test/broker/kafka_test_broker test/unit/unit_tests test/verify/avro_reference
 
 installcheck: testtools
 	$(srcdir)/test/harness/run_tests.sh

@@ -6,7 +6,8 @@
 # rerun only rebuilds.  Packages:
 #   build:   build-essential pkg-config postgresql-server-dev-15 librdkafka-dev
 #            libjansson-dev libcurl4-openssl-dev libsnappy-dev
-#            libzstd-dev
+#            libzstd-dev libavro-dev (libavro-c: the second parser of
+#            Avro schemas, and the reference decoder of the Avro tests)
 #   server:  postgresql-15 postgresql-15-cron postgresql-15-partman
 #   tests:   kcat python3-confluent-kafka python3-avro libipc-run-perl
 #            (PostgreSQL::Test::Cluster) nodejs npm (kafkajs, avsc, DuckDB,
@@ -19,7 +20,7 @@ packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
 	librdkafka-dev libjansson-dev libcurl4-openssl-dev
-	libsnappy-dev libzstd-dev
+	libsnappy-dev libzstd-dev libavro-dev
 	kcat python3-confluent-kafka python3-avro libipc-run-perl
 	nodejs npm
 )

@@ -6,7 +6,8 @@
  *	  encoder that plug into the codec interface (format "avro").
  *
  * Schemas are parsed into AvroNode trees once per schema (per schema id for
- * registry schemas) and kept for the life of the backend; decoding compiles
+ * registry schemas), checked by libavro-c's parser as well (avro_libavro.c),
+ * and kept for the life of the backend; decoding compiles
  * a plan from a writer schema and a tuple descriptor (which field fills
  * which column, which fields are skipped) and then walks the binary payload
  * once, building Datums directly.
@@ -93,6 +94,8 @@ typedef struct AvroNode
 /* avro_schema.c */
 extern AvroNode *avro_schema_parse(const char *json, size_t len,
 								   char **error);
+extern AvroNode *avro_schema_parse_detail(const char *json, size_t len,
+										  char **error, char **detail);
 extern const char *avro_type_name(const AvroNode *node);
 
 /* The table option avro_schema: its check, and its value or NULL. */
@@ -133,7 +136,7 @@ typedef struct AvroCursor
 extern bool avro_read_long(AvroCursor *cursor, int64 *value);
 extern bool avro_skip_value(AvroCursor *cursor, const AvroNode *node,
 							int depth);
-extern bool avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
+extern bool kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
 							   StringInfo out, int depth, char **error);
 extern void avro_append_json_string(StringInfo out, const char *text,
 									int len);

@@ -151,14 +151,16 @@ avro_source_init(AvroSource *source, const KafkaCodecOptions *options)
 	if (plain_schema != NULL)
 	{
 		char	   *error;
+		char	   *detail;
 
-		source->plain_schema = avro_schema_parse(plain_schema,
-												 strlen(plain_schema),
-												 &error);
+		source->plain_schema = avro_schema_parse_detail(plain_schema,
+														strlen(plain_schema),
+														&error, &detail);
 		if (source->plain_schema == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for option \"avro_schema\": %s", error)));
+					 errmsg("invalid value for option \"avro_schema\": %s", error),
+					 detail ? errdetail("libavro-c: %s.", detail) : 0));
 		return;
 	}
 	if (options != NULL && options->server_name != NULL)
@@ -839,7 +841,7 @@ read_complex_as_json(AvroDecodeState *state, KafkaConvertState *convert,
 	if (!is_textual(input) && input->kind != KAFKA_VALUE_GENERIC)
 		return cannot_read(convert, node, input);
 	resetStringInfo(&state->scratch);
-	if (!avro_value_to_json(cursor, node, &state->scratch, depth, &error))
+	if (!kafka_avro_value_to_json(cursor, node, &state->scratch, depth, &error))
 		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
 								 "%s", error);
 	if (input->kind == KAFKA_VALUE_JSONB || input->kind == KAFKA_VALUE_JSON)
@@ -1119,7 +1121,7 @@ report_unknown_field(AvroDecodeState *state, KafkaConvertState *convert,
 	char	   *error;
 
 	resetStringInfo(&state->scratch);
-	if (!avro_value_to_json(cursor, node->children[i], &state->scratch, depth, &error))
+	if (!kafka_avro_value_to_json(cursor, node->children[i], &state->scratch, depth, &error))
 	{
 		if (cursor->too_deep)
 			return nested_too_deeply(convert);

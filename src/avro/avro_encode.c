@@ -816,11 +816,16 @@ kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 
 	if (plain_schema != NULL)
 	{
-		schema = avro_schema_parse(plain_schema, strlen(plain_schema), &error);
+		char	   *detail;
+
+		schema = avro_schema_parse_detail(plain_schema,
+										  strlen(plain_schema),
+										  &error, &detail);
 		if (schema == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for option \"avro_schema\": %s", error)));
+					 errmsg("invalid value for option \"avro_schema\": %s", error),
+					 detail ? errdetail("libavro-c: %s.", detail) : 0));
 	}
 	else if (options != NULL && options->server_name != NULL && options->subject != NULL)
 	{

@@ -124,7 +124,7 @@ kafka_from_avro_jsonb(PG_FUNCTION_ARGS)
 	cursor.end = cursor.p + len;
 	cursor.too_deep = false;
 	initStringInfo(&json);
-	if (!avro_value_to_json(&cursor, writer, &json, 0, &error))
+	if (!kafka_avro_value_to_json(&cursor, writer, &json, 0, &error))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 id >= 0 ? errmsg("%s (schema id %d)", error, id) : errmsg("%s", error)));

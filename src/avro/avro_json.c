@@ -536,7 +536,7 @@ avro_scalar_text(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 }
 
 bool
-avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
+kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 				   int depth, char **error)
 {
 	int64		value;
@@ -558,7 +558,7 @@ avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 				avro_append_json_string(out, node->field_names[i],
 										strlen(node->field_names[i]));
 				appendStringInfoChar(out, ':');
-				if (!avro_value_to_json(cursor, node->children[i], out,
+				if (!kafka_avro_value_to_json(cursor, node->children[i], out,
 										depth + 1, error))
 					return false;
 			}
@@ -569,7 +569,7 @@ avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 				return json_fail(error, "truncated or invalid Avro varint");
 			if (value < 0 || value >= node->nchildren)
 				return json_fail(error, "Avro union branch index out of range");
-			return avro_value_to_json(cursor, node->children[value], out,
+			return kafka_avro_value_to_json(cursor, node->children[value], out,
 									  depth + 1, error);
 		case AVRO_ARRAY:
 		case AVRO_MAP:
@@ -604,7 +604,7 @@ avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo out,
 							cursor->p += length;
 							appendStringInfoChar(out, ':');
 						}
-						if (!avro_value_to_json(cursor, node->children[0], out,
+						if (!kafka_avro_value_to_json(cursor, node->children[0], out,
 												depth + 1, error))
 							return false;
 					}

@@ -10,6 +10,16 @@
  * not fit its underlying type is ignored, as the specification says.
  * Errors come back as a message: a schema from a registry is data.
  *
+ * A schema our parser accepts is also given to libavro-c's parser
+ * (avro_libavro.c) and refused when libavro-c refuses it, its reason kept
+ * as the error's detail.  Two forms that the Java and Python
+ * implementations and our parser accept but libavro-c 1.11 refuses skip
+ * that check: a type "error" (a record, as in protocols) and an
+ * unqualified reference to a type of the null namespace from inside
+ * another namespace.  A schema object whose "type" is itself a schema
+ * ({"type": {"type": "int"}}) is refused: libavro-c and Python's parser
+ * refuse it.
+ *
  * IDENTIFICATION
  *	  src/avro/avro_schema.c
  *
@@ -27,11 +37,13 @@
 
 #include "avro/avro.h"
 #include "options.h"
+#include "avro/avro_libavro.h"
 
 typedef struct SchemaParser
 {
 	char	   *error;
 	List	   *named;			/* AvroNode * of every named type so far */
+	bool		beyond_libavro; /* a form libavro-c refuses but we accept */
 } SchemaParser;
 
 static AvroNode *parse_node(SchemaParser *parser, json_t *json,
@@ -146,8 +158,19 @@ find_named(SchemaParser *parser, const char *name, const char *namespace)
 	{
 		AvroNode   *node = lfirst(lc);
 
-		if (strcmp(node->name, qualified) == 0 || strcmp(node->name, name) == 0)
+		if (strcmp(node->name, qualified) == 0)
 			return node;
+	}
+	/* else the null namespace's type, from inside another namespace */
+	foreach(lc, parser->named)
+	{
+		AvroNode   *node = lfirst(lc);
+
+		if (strcmp(node->name, name) == 0)
+		{
+			parser->beyond_libavro = true;
+			return node;
+		}
 	}
 	return NULL;
 }
@@ -320,14 +343,22 @@ parse_complex(SchemaParser *parser, json_t *json, const char *namespace,
 	{
 		json_t	   *nested = json_object_get(json, "type");
 
-		/* {"type": {"type": "int"}} and {"type": [..]} are valid too */
+		/*
+		 * {"type": {"type": "int"}} and {"type": [..]}: parsed, but refused
+		 * by libavro-c afterwards (see the top of the file)
+		 */
 		if (nested != NULL && (json_is_object(nested) || json_is_array(nested)))
 			return parse_node(parser, nested, namespace, depth + 1);
 		return parse_fail(parser, "schema object without a \"type\"");
 	}
 
-	if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0)
+	if (strcmp(type, "record") == 0)
 		return parse_record(parser, json, namespace, depth);
+	if (strcmp(type, "error") == 0)
+	{
+		parser->beyond_libavro = true;
+		return parse_record(parser, json, namespace, depth);
+	}
 
 	if (strcmp(type, "enum") == 0)
 	{
@@ -451,16 +482,19 @@ parse_node(SchemaParser *parser, json_t *json, const char *namespace, int depth)
 
 /*
  * Parses schema JSON into CurrentMemoryContext.  Returns NULL with *error
- * set when the text is not a valid Avro schema.
+ * set when the text is not a valid Avro schema; *detail is then libavro-c's
+ * reason when it is libavro-c that refused the schema, else NULL.
  */
 AvroNode *
-avro_schema_parse(const char *json, size_t len, char **error)
+avro_schema_parse_detail(const char *json, size_t len, char **error,
+						 char **detail)
 {
 	SchemaParser parser = {0};
 	json_error_t json_error;
 	json_t	   *root;
 	AvroNode   *volatile node = NULL;
 
+	*detail = NULL;
 	root = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
 					  &json_error);
 	if (root == NULL)
@@ -479,7 +513,32 @@ avro_schema_parse(const char *json, size_t len, char **error)
 	PG_END_TRY();
 	list_free(parser.named);
 	if (node == NULL)
+	{
 		*error = parser.error ? parser.error : pstrdup("invalid schema");
+		return NULL;
+	}
+	/* our parser bounded the nesting that libavro-c's recursion sees */
+	if (!parser.beyond_libavro &&
+		(*detail = kafka_avro_libavro_schema_error(json, len)) != NULL)
+	{
+		*error = pstrdup("schema is refused by libavro-c's parser");
+		return NULL;
+	}
+	return node;
+}
+
+/*
+ * avro_schema_parse_detail with libavro-c's reason, if any, appended to
+ * the error: for schemas kept with their error until a message needs them.
+ */
+AvroNode *
+avro_schema_parse(const char *json, size_t len, char **error)
+{
+	char	   *detail;
+	AvroNode   *node = avro_schema_parse_detail(json, len, error, &detail);
+
+	if (node == NULL && detail != NULL)
+		*error = psprintf("%s: %s", *error, detail);
 	return node;
 }
 
@@ -491,12 +550,14 @@ void
 kafka_avro_check_schema_option(const char *name, const char *value)
 {
 	char	   *error;
+	char	   *detail;
 
 	kafka_check_nonempty(name, value);
-	if (avro_schema_parse(value, strlen(value), &error) == NULL)
+	if (avro_schema_parse_detail(value, strlen(value), &error, &detail) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": %s", name, error)));
+				 errmsg("invalid value for option \"%s\": %s", name, error),
+				 detail ? errdetail("libavro-c: %s.", detail) : 0));
 }
 
 const char *
