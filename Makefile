@@ -9,23 +9,27 @@
 # test broker (test/harness/run_tests.sh); it never touches a running server.
 
 EXTENSION    = kafka_fdw
-EXTVERSION   = 0.6
+EXTVERSION   = 0.7
 MODULE_big   = kafka_fdw
-SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
+# descriptor.pb-c.c is generated (below), so it is named, not globbed
+PROTOBUF_GEN = src/protobuf/descriptor.pb-c.c src/protobuf/descriptor.pb-c.h
+SRCS         = $(sort $(filter-out $(PROTOBUF_GEN),$(wildcard src/*.c src/*/*.c)) \
+               src/protobuf/descriptor.pb-c.c)
 OBJS         = $(SRCS:.c=.o)
 DATA_built   = kafka_fdw--$(EXTVERSION).sql
 DATA         = sql/kafka_fdw--0.1.sql sql/kafka_fdw--0.1--0.2.sql \
                sql/kafka_fdw--0.2.sql sql/kafka_fdw--0.2--0.3.sql \
                sql/kafka_fdw--0.3.sql sql/kafka_fdw--0.3--0.4.sql \
                sql/kafka_fdw--0.4.sql sql/kafka_fdw--0.4--0.5.sql \
-               sql/kafka_fdw--0.5.sql sql/kafka_fdw--0.5--0.6.sql
-EXTRA_CLEAN  = test/broker/kafka_test_broker test/unit/unit_tests
+               sql/kafka_fdw--0.5.sql sql/kafka_fdw--0.5--0.6.sql \
+               sql/kafka_fdw--0.6.sql sql/kafka_fdw--0.6--0.7.sql
+EXTRA_CLEAN  = test/broker/kafka_test_broker test/unit/unit_tests $(PROTOBUF_GEN)
 
 PG_CONFIG   ?= pg_config
 PG_CPPFLAGS  = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter \
                -Wno-missing-field-initializers -Wno-sign-compare \
                -Wno-cast-function-type
-SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lpthread
+SHLIB_LINK   = -lrdkafka -ljansson -lcurl -lzstd -lsnappy -lpthread -lprotobuf-c
 
 # installcheck is ours (see above), not PGXS's "run against the default server".
 NO_INSTALLCHECK = 1
@@ -47,6 +51,14 @@ include $(PGXS)
 # headers changes (a stale object with an old struct layout is worse than a
 # slower build).
 $(OBJS): $(wildcard src/*.h src/*/*.h)
+
+# Protobuf descriptor sets are parsed with protobuf-c, from the C code
+# protoc-c generates for the descriptor.proto of the installed protobuf.
+PROTOBUF_INCLUDE ?= /usr/include/google/protobuf
+src/protobuf/descriptor.pb-c.c: $(PROTOBUF_INCLUDE)/descriptor.proto
+	protoc-c -I$(PROTOBUF_INCLUDE) --c_out=src/protobuf $<
+src/protobuf/descriptor.pb-c.h: src/protobuf/descriptor.pb-c.c
+$(filter src/protobuf/%.o,$(OBJS)): src/protobuf/descriptor.pb-c.h
 
 kafka_fdw--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@

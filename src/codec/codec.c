@@ -29,6 +29,7 @@ static const struct
 {
 	{"json", KAFKA_FORMAT_JSON},
 	{"avro", KAFKA_FORMAT_AVRO},
+	{"protobuf", KAFKA_FORMAT_PROTOBUF},
 	{"text", KAFKA_FORMAT_TEXT},
 	{"raw", KAFKA_FORMAT_RAW}
 };
@@ -44,7 +45,7 @@ kafka_format_from_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid format \"%s\"", name),
-			 errhint("Valid formats are json, avro, text and raw.")));
+			 errhint("Valid formats are json, avro, protobuf, text and raw.")));
 	pg_unreachable();
 }
 
@@ -215,6 +216,9 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 			break;
 		case KAFKA_FORMAT_AVRO:
 			kafka_avro_decoder_init(decoder, desc, options);
+			break;
+		case KAFKA_FORMAT_PROTOBUF:
+			kafka_protobuf_decoder_init(decoder, desc, options);
 			break;
 	}
 
@@ -545,6 +549,9 @@ kafka_encoder_create_with(KafkaFormat format, TupleDesc desc,
 			break;
 		case KAFKA_FORMAT_AVRO:
 			kafka_avro_encoder_init(encoder, desc, options);
+			break;
+		case KAFKA_FORMAT_PROTOBUF:
+			kafka_protobuf_encoder_init(encoder, desc, options);
 			break;
 	}
 

@@ -78,7 +78,8 @@ typedef enum KafkaFormat
 	KAFKA_FORMAT_RAW,
 	KAFKA_FORMAT_TEXT,
 	KAFKA_FORMAT_JSON,
-	KAFKA_FORMAT_AVRO
+	KAFKA_FORMAT_AVRO,
+	KAFKA_FORMAT_PROTOBUF
 } KafkaFormat;
 
 /* Format option values ('json', 'text', ...), case-insensitive. */
@@ -187,6 +188,12 @@ typedef struct KafkaCodecOptions
 									 * value its column's type cannot take
 									 * is reported too (the column NULL)
 									 * instead of failing the decode */
+	/* format protobuf: the message type and the descriptor set holding it */
+	const char *protobuf_message;
+	const char *protobuf_descriptor;
+	size_t		protobuf_descriptor_len;
+	bool		protobuf_emit_defaults; /* absent proto3 fields: their zero
+										 * value, not NULL */
 } KafkaCodecOptions;
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,

@@ -237,4 +237,10 @@ extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 extern void kafka_avro_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 									const KafkaCodecOptions *options);
 
+/* src/protobuf: format protobuf (options name the message and descriptor) */
+extern void kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
+										const KafkaCodecOptions *options);
+extern void kafka_protobuf_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
+										const KafkaCodecOptions *options);
+
 #endif							/* KAFKA_CODEC_INTERNAL_H */
