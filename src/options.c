@@ -16,6 +16,7 @@
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
@@ -34,6 +35,7 @@
 #include "avro/avro.h"
 #include "common/offset_spec.h"
 #include "options.h"
+#include "protobuf/protobuf.h"
 
 #define SRV		KAFKA_CTX_SERVER
 #define UM		KAFKA_CTX_USER_MAPPING
@@ -69,6 +71,7 @@ static void check_envelope(const char *name, const char *value);
 static void check_offsets(const char *name, const char *value);
 static void check_column_kind(const char *name, const char *value);
 static void check_avro_schema(const char *name, const char *value);
+static void check_protobuf_descriptor_file(const char *name, const char *value);
 
 static const KafkaOptionDef option_defs[] = {
 	/* servers */
@@ -94,6 +97,9 @@ static const KafkaOptionDef option_defs[] = {
 	{"starting_offsets", NULL, TBL, false, check_offsets},
 	{"ending_offsets", NULL, TBL, false, check_offsets},
 	{"avro_schema", NULL, TBL, false, check_avro_schema},
+	{"protobuf_message", NULL, TBL, false, check_nonempty},
+	{"protobuf_key_message", NULL, TBL, false, check_nonempty},
+	{"protobuf_descriptor_file", NULL, TBL, false, check_protobuf_descriptor_file},
 	{"envelope", NULL, TBL, false, check_envelope},
 	/* columns */
 	{"kafka", NULL, COL, false, check_column_kind},
@@ -319,7 +325,7 @@ check_password_required(const char *name, const char *value)
 static void
 check_format(const char *name, const char *value)
 {
-	static const char *const formats[] = {"json", "avro", "text", "raw"};
+	static const char *const formats[] = {"json", "avro", "protobuf", "text", "raw"};
 
 	check_one_of(name, value, formats, lengthof(formats), false);
 }
@@ -387,6 +393,26 @@ check_avro_schema(const char *name, const char *value)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": %s", name, error)));
+}
+
+/*
+ * A descriptor set on the server's disk: as pg_read_binary_file, only for
+ * superusers and members of pg_read_server_files.  Read and parsed now, so
+ * a table never names a file its scans would refuse.
+ */
+static void
+check_protobuf_descriptor_file(const char *name, const char *value)
+{
+	if (!superuser() && !has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers and members of pg_read_server_files may set option \"%s\"", name),
+				 errdetail("It reads a file on the database server.")));
+	if (!is_absolute_path(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": the path must be absolute", name)));
+	kafka_protobuf_check_descriptor_file(name, value, NULL, NULL);
 }
 
 /*
@@ -500,6 +526,7 @@ check_table_combinations(List *options)
 {
 	char	   *envelope = kafka_option_value(options, "envelope");
 	char	   *format = kafka_option_value(options, "format");
+	char	   *descriptor_file = kafka_option_value(options, "protobuf_descriptor_file");
 
 	/* a change event is a record: only formats with records carry one */
 	if (envelope != NULL && strcmp(envelope, "none") != 0 &&
@@ -508,6 +535,11 @@ check_table_combinations(List *options)
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("option \"envelope\" '%s' needs format 'json' or 'avro', not '%s'",
 						envelope, format)));
+	/* the message types named must be in the descriptor set */
+	if (descriptor_file != NULL)
+		kafka_protobuf_check_descriptor_file("protobuf_descriptor_file", descriptor_file,
+											 kafka_option_value(options, "protobuf_message"),
+											 kafka_option_value(options, "protobuf_key_message"));
 }
 
 void

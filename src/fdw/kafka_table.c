@@ -34,6 +34,7 @@
 
 #include "fdw/kafka_table.h"
 #include "options.h"
+#include "protobuf/protobuf.h"
 #include "read/read_kafka.h"
 
 static const struct
@@ -173,7 +174,17 @@ single_column_decoder(KafkaTable *table, int attnum, KafkaFormat format,
 		format = KAFKA_FORMAT_TEXT;
 	}
 	mask[attnum] = true;
-	if (format == KAFKA_FORMAT_AVRO)
+	if (format == KAFKA_FORMAT_PROTOBUF)
+	{
+		/* the whole message fills the one column (composite or jsonb) */
+		KafkaCodecOptions options = {0};
+
+		kafka_table_protobuf_options(table, true, &options);
+		options.single_value = true;
+		decoder = kafka_decoder_create_with(format, table->desc, mask, mcxt,
+											&options);
+	}
+	else if (format == KAFKA_FORMAT_AVRO)
 	{
 		/* the whole Avro key (a record too) fills the one column */
 		KafkaCodecOptions options = {0};
@@ -187,6 +198,17 @@ single_column_decoder(KafkaTable *table, int attnum, KafkaFormat format,
 		decoder = kafka_decoder_create(format, table->desc, mask, mcxt);
 	pfree(mask);
 	return decoder;
+}
+
+void
+kafka_table_protobuf_options(KafkaTable *table, bool key,
+							 KafkaCodecOptions *options)
+{
+	/* a key of its own type, else the value's */
+	options->protobuf_message = key && table->protobuf_key_message ?
+		table->protobuf_key_message : table->protobuf_message;
+	options->protobuf_descriptor = table->protobuf_descriptor;
+	options->protobuf_descriptor_len = table->protobuf_descriptor_len;
 }
 
 static KafkaOnError
@@ -246,6 +268,8 @@ build_value_decoder(KafkaTable *table)
 	{
 		KafkaCodecOptions options = {0};
 
+		if (table->format == KAFKA_FORMAT_PROTOBUF)
+			kafka_table_protobuf_options(table, false, &options);
 		options.envelope = table->envelope;
 		options.unknown_fields = table->report_unknown;
 		options.rescue_mismatches = table->has_rescued &&
@@ -313,6 +337,16 @@ open_table(Oid relid, MemoryContext mcxt, bool to_produce)
 	table->starting_offsets = kafka_option_value(ft->options, "starting_offsets");
 	table->ending_offsets = kafka_option_value(ft->options, "ending_offsets");
 	table->avro_schema = kafka_option_value(ft->options, "avro_schema");
+	table->protobuf_message = kafka_option_value(ft->options, "protobuf_message");
+	table->protobuf_key_message = kafka_option_value(ft->options, "protobuf_key_message");
+	table->protobuf_descriptor_file = kafka_option_value(ft->options, "protobuf_descriptor_file");
+	if (table->protobuf_descriptor_file != NULL &&
+		(table->format == KAFKA_FORMAT_PROTOBUF ||
+		 (table->key_format_name != NULL &&
+		  kafka_format_from_name(table->key_format_name) == KAFKA_FORMAT_PROTOBUF)))
+		pb_read_server_descriptor_file(table->protobuf_descriptor_file,
+									   &table->protobuf_descriptor,
+									   &table->protobuf_descriptor_len);
 	table->envelope = kafka_envelope_from_name(kafka_option_value(ft->options, "envelope"));
 	if (table->envelope != KAFKA_ENVELOPE_NONE &&
 		table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)

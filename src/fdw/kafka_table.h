@@ -77,6 +77,12 @@ typedef struct KafkaTable
 	bool		allow_throw;
 	int			error_code;		/* SQLSTATE of the last failed decode */
 	char	   *avro_schema;	/* table option avro_schema, or NULL */
+	/* format protobuf: table options, and the descriptor set file's bytes */
+	char	   *protobuf_message;
+	char	   *protobuf_key_message;
+	char	   *protobuf_descriptor_file;
+	char	   *protobuf_descriptor;
+	size_t		protobuf_descriptor_len;
 	KafkaEnvelope envelope;		/* table option envelope */
 
 	/*
@@ -107,6 +113,13 @@ typedef struct KafkaTable
  * inserted into it by its kafka 'topic' column, so it has no topic to read.
  */
 extern KafkaTable *kafka_table_open(Oid relid, MemoryContext mcxt);
+
+/*
+ * The codec options of format protobuf for the table's value (or key): the
+ * message type and the descriptor set.
+ */
+extern void kafka_table_protobuf_options(KafkaTable *table, bool key,
+										 KafkaCodecOptions *options);
 
 /*
  * The same, for producing into the table: without a topic option, a

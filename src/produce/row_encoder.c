@@ -80,6 +80,18 @@ avro_encoder(KafkaTable *table, const char *topic, TupleDesc desc,
 									 &options);
 }
 
+/* Protobuf: the table's message type (its key's for a key) and descriptor. */
+static KafkaEncoder *
+protobuf_encoder(KafkaTable *table, TupleDesc desc, const bool *mask, bool key)
+{
+	KafkaCodecOptions options = {0};
+
+	kafka_table_protobuf_options(table, key, &options);
+	options.single_value = key;
+	return kafka_encoder_create_with(KAFKA_FORMAT_PROTOBUF, desc, mask,
+									 CurrentMemoryContext, &options);
+}
+
 static KafkaEncoder *
 single_column_encoder(TupleDesc desc, int attnum, KafkaFormat format)
 {
@@ -135,6 +147,13 @@ kafka_row_encoder_create(KafkaTable *table)
 					encoder->key_attnum = i;
 					if (table->key_format == KAFKA_FORMAT_AVRO && table->topic == NULL)
 						encoder->key_per_topic = true;
+					else if (table->key_format == KAFKA_FORMAT_PROTOBUF)
+					{
+						bool	   *mask = palloc0(sizeof(bool) * desc->natts);
+
+						mask[i] = true;
+						encoder->column_encoders[i] = protobuf_encoder(table, desc, mask, true);
+					}
 					else if (table->key_format == KAFKA_FORMAT_AVRO)
 					{
 						bool	   *mask = palloc0(sizeof(bool) * desc->natts);
@@ -182,6 +201,8 @@ kafka_row_encoder_create(KafkaTable *table)
 		encoder->payload_mask = payload;
 	else if (has_payload && table->format == KAFKA_FORMAT_AVRO)
 		encoder->value_encoder = avro_encoder(table, table->topic, desc, payload, false);
+	else if (has_payload && table->format == KAFKA_FORMAT_PROTOBUF)
+		encoder->value_encoder = protobuf_encoder(table, desc, payload, false);
 	else if (has_payload)
 		encoder->value_encoder = kafka_encoder_create(table->format, desc, payload,
 													  CurrentMemoryContext);

@@ -645,3 +645,49 @@ pb_read_server_descriptor_file(const char *path, char **data, size_t *len)
 	*len = got;
 	return true;
 }
+
+static void
+check_message_named(PbSchema *schema, const char *option, const char *path,
+					const char *message_option, const char *message)
+{
+	PbMessage  *found;
+
+	if (message == NULL)
+		return;
+	found = pb_schema_message(schema, message);
+	if (found == NULL || found->map_entry)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": message type \"%s\" is not in the descriptor set of option \"%s\" (\"%s\")",
+						message_option, message, option, path),
+				 errhint("Give the full name with its package, e.g. 'shop.Order'.")));
+}
+
+void
+kafka_protobuf_check_descriptor_file(const char *option, const char *path,
+									 const char *message,
+									 const char *key_message)
+{
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "kafka protobuf check",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcontext = MemoryContextSwitchTo(scratch);
+	char	   *data;
+	size_t		len;
+	char	   *error;
+	PbSchema   *schema;
+
+	pb_read_server_descriptor_file(path, &data, &len);
+	schema = pb_schema_from_descriptor_set((const uint8 *) data, len, scratch,
+										   &error);
+	if (schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\" is not a valid descriptor set: %s",
+						option, path, error),
+				 errhint("Write it with protoc --descriptor_set_out=FILE --include_imports.")));
+	check_message_named(schema, option, path, "protobuf_message", message);
+	check_message_named(schema, option, path, "protobuf_key_message", key_message);
+	MemoryContextSwitchTo(oldcontext);
+	MemoryContextDelete(scratch);
+}

@@ -211,6 +211,16 @@ extern PbMessage *pb_message_from_options(const KafkaCodecOptions *options,
 										  PbSchema **schema,
 										  MemoryContext mcxt);
 
+/*
+ * For the option validator: reads and parses a descriptor set file and
+ * checks that the message types given (NULL: none) are in it; errors name
+ * option.
+ */
+extern void kafka_protobuf_check_descriptor_file(const char *option,
+												 const char *path,
+												 const char *message,
+												 const char *key_message);
+
 /* pb_functions.c and the table options: decoding options from jsonb */
 typedef struct PbFunctionOptions
 {
