@@ -71,8 +71,9 @@ test/broker/kafka_test_broker: test/broker/kafka_test_broker.c
 # fuzzing of their parsers.  UNIT_CFLAGS adds flags, e.g.
 # UNIT_CFLAGS=-fsanitize=address,undefined for a sanitizer build.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
-test/unit/unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h) $(wildcard src/common/*.c) $(wildcard src/common/*.h)
-	$(CC) -O1 -g $(SANITIZE_FLAGS) -Wall -Wextra $(UNIT_CFLAGS) -I$(srcdir)/src -o $@ $(UNIT_SRCS) $(wildcard src/common/*.c) -ljansson -lrdkafka
+UNIT_LIB_SRCS = $(wildcard src/common/*.c) src/protobuf/pb_message_indexes.c
+test/unit/unit_tests: $(UNIT_SRCS) $(wildcard test/unit/*.h) $(UNIT_LIB_SRCS) $(wildcard src/common/*.h) src/protobuf/pb_message_indexes.h
+	$(CC) -O1 -g $(SANITIZE_FLAGS) -Wall -Wextra $(UNIT_CFLAGS) -I$(srcdir)/src -o $@ $(UNIT_SRCS) $(UNIT_LIB_SRCS) -ljansson -lrdkafka
 
 .PHONY: installcheck testtools
 testtools: test/broker/kafka_test_broker test/unit/unit_tests
