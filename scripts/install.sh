@@ -6,9 +6,11 @@
 # rerun only rebuilds.  Packages:
 #   build:   build-essential pkg-config postgresql-server-dev-15 librdkafka-dev
 #            libjansson-dev libcurl4-openssl-dev libsnappy-dev
-#            libzstd-dev
+#            libzstd-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
+#            (protoc-c compiles the descriptor.proto of libprotobuf-dev)
 #   server:  postgresql-15 postgresql-15-cron postgresql-15-partman
 #   tests:   kcat python3-confluent-kafka python3-avro libipc-run-perl
+#            protobuf-compiler python3-protobuf
 #            (PostgreSQL::Test::Cluster) nodejs npm (kafkajs, avsc, DuckDB,
 #            hyparquet from test/package.json)
 
@@ -20,7 +22,9 @@ packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
 	librdkafka-dev libjansson-dev libcurl4-openssl-dev
 	libsnappy-dev libzstd-dev
+	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
 	kcat python3-confluent-kafka python3-avro libipc-run-perl
+	protobuf-compiler python3-protobuf
 	nodejs npm
 )
 
