@@ -72,30 +72,37 @@ SELECT pg_temp.try($$SELECT kafka.from_protobuf('\x5a0b0880808080808080808001', 
 SELECT pg_temp.try($$SELECT kafka.from_protobuf('\x1a02', 'shop.Node', '$$ || :'shop'::text || $$')$$);
 SELECT kafka.from_protobuf('\x0a05', 'shop.Order', :'shop', '{"mode": "PERMISSIVE"}'::jsonb) IS NULL AS permissive;
 -- Deep nesting: n levels of Node.next (each length-prefixed).
-CREATE FUNCTION pg_temp.nest(n int) RETURNS bytea LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.ld(tag bytea, b bytea) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE
+  len int := length(b);
+  v bytea := '\x';
+BEGIN
+  LOOP
+    IF len < 128 THEN
+      RETURN tag || v || set_byte('\x00', 0, len) || b;
+    END IF;
+    v := v || set_byte('\x00', 0, (len & 127) | 128);
+    len := len >> 7;
+  END LOOP;
+END $$;
+CREATE FUNCTION pg_temp.nest(n int, tag bytea DEFAULT '\x1a') RETURNS bytea LANGUAGE plpgsql AS $$
 DECLARE
   b bytea := '\x';
-  len int;
-  v bytea;
 BEGIN
   FOR i IN 1..n LOOP
-    len := length(b);
-    v := '\x';
-    LOOP
-      IF len < 128 THEN
-        v := v || set_byte('\x00', 0, len);
-        EXIT;
-      END IF;
-      v := v || set_byte('\x00', 0, (len & 127) | 128);
-      len := len >> 7;
-    END LOOP;
-    b := '\x1a' || v || b;
+    b := pg_temp.ld(tag, b);
   END LOOP;
   RETURN b;
 END $$;
 SELECT length(kafka.from_protobuf(pg_temp.nest(900), 'shop.Node', :'shop')::text) AS nested_900;
 SELECT pg_temp.try(format('SELECT kafka.from_protobuf(%L::bytea, %L, %L::bytea)',
   pg_temp.nest(2000), 'shop.Node', :'shop'));
+-- A descriptor set nesting message types (DescriptorProto.nested_type)
+-- too deeply, a query's argument: refused before it is unpacked.
+SELECT pg_temp.try(format('SELECT kafka.from_protobuf(%L::bytea, %L, %L::bytea)', '\x', 'x',
+  pg_temp.ld('\x0a', pg_temp.ld('\x22', pg_temp.nest(50)))));
+SELECT pg_temp.try(format('SELECT kafka.from_protobuf(%L::bytea, %L, %L::bytea)', '\x', 'x',
+  pg_temp.ld('\x0a', pg_temp.ld('\x22', pg_temp.nest(5000)))));
 -- ... and unknown groups nested past the limit.
 SELECT pg_temp.try(format('SELECT kafka.from_protobuf(%L::bytea, %L, %L::bytea)',
   decode(repeat('7b', 5000), 'hex'), 'shop.Node', :'shop'));

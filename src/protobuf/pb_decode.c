@@ -766,12 +766,13 @@ read_message_into(PbDecodeState *state, KafkaConvertState *convert,
 		case PB_WKT_WRAPPER:
 			{
 				PbOccurrence *parts = NULL;
+				int			capacity = 0;
 				int			count = 0;
 				bool		too_deep = false;
 				int			last = -1;
 
-				if (!pb_scan_message(message, data, len, &parts, &count, depth,
-									 &too_deep))
+				if (!pb_scan_message(message, data, len, &parts, &capacity,
+									 &count, depth, &too_deep))
 					return malformed(convert, message);
 				for (int i = 0; i < count; i++)
 					last = i;
@@ -954,36 +955,32 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 		return nested_too_deeply(convert);
 	if (depth == 0)
 	{
+		/* the top message's buffers live in the decoder's context */
+		bool		ok;
+
 		parts = state->occurrences;
-		count = state->capacity;
+		ok = pb_scan_message(message, data, len, &parts, &state->capacity,
+							 &count, depth, &too_deep);
+		state->occurrences = parts;
+		if (!ok)
+		{
+			if (too_deep)
+				return nested_too_deeply(convert);
+			return malformed(convert, message);
+		}
 	}
 	else
 	{
-		parts = NULL;
-		count = 0;
-	}
-	if (!pb_scan_message(message, data, len, &parts, &count, depth, &too_deep))
-	{
-		if (depth == 0 && parts != state->occurrences)
-			state->occurrences = NULL;
-		if (too_deep)
-			return nested_too_deeply(convert);
-		return malformed(convert, message);
-	}
-	if (depth == 0 && parts != state->occurrences)
-	{
-		/* grown: keep the larger buffer for the next message */
-		MemoryContext old = MemoryContextSwitchTo(set->mcxt);
-		int			capacity = Max(count, 16) * 2;
-		PbOccurrence *kept = palloc(sizeof(PbOccurrence) * capacity);
+		int			capacity = 0;
 
-		memcpy(kept, parts, sizeof(PbOccurrence) * count);
-		if (state->occurrences)
-			pfree(state->occurrences);
-		state->occurrences = kept;
-		state->capacity = capacity;
-		parts = kept;
-		MemoryContextSwitchTo(old);
+		parts = NULL;
+		if (!pb_scan_message(message, data, len, &parts, &capacity, &count,
+							 depth, &too_deep))
+		{
+			if (too_deep)
+				return nested_too_deeply(convert);
+			return malformed(convert, message);
+		}
 	}
 
 	last = palloc(sizeof(int) * Max(message->nfields, 1));
@@ -1153,6 +1150,8 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 		kafka_value_input_init(&set->inputs[i], attr->atttypid, attr->atttypmod,
 							   decoder->mcxt);
 	}
+	state->capacity = 64;
+	state->occurrences = palloc(sizeof(PbOccurrence) * state->capacity);
 	state->plan = get_plan(set, state->message, 0);
 	/* columns that cannot take their fields are a mistake of the table */
 	if (state->plan->incompatible)

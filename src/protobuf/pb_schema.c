@@ -27,6 +27,13 @@
 /* Largest descriptor set file read from the server's disk. */
 #define PB_MAX_DESCRIPTOR_FILE (64 * 1024 * 1024)
 
+/*
+ * Deepest nesting of message types (DescriptorProto.nested_type) a
+ * descriptor set may have: protobuf-c unpacks recursively, without a limit
+ * of its own, and the set may come from a query's argument.
+ */
+#define PB_MAX_TYPE_NESTING 100
+
 /* Largest field number for which the lookup is a direct array. */
 #define PB_DIRECT_LOOKUP_LIMIT 1024
 
@@ -456,11 +463,11 @@ index_fields(PbMessage *message)
 	if (max_number < PB_DIRECT_LOOKUP_LIMIT)
 	{
 		message->by_number_size = max_number + 1;
-		message->by_number = palloc(sizeof(int16) * message->by_number_size);
+		message->by_number = palloc(sizeof(int) * message->by_number_size);
 		for (int i = 0; i < message->by_number_size; i++)
 			message->by_number[i] = -1;
 		for (int i = 0; i < message->nfields; i++)
-			message->by_number[message->fields[i].number] = (int16) i;
+			message->by_number[message->fields[i].number] = i;
 	}
 }
 
@@ -544,6 +551,97 @@ resolve(PbSchema *schema, char **error)
 	return true;
 }
 
+/*
+ * Is the message type nesting in a DescriptorProto (nested_type, field 3)
+ * within the limit?  Only that field recurses without bound in
+ * descriptor.proto; the rest is left to protobuf-c.
+ */
+static bool
+nesting_ok(const uint8 *data, size_t len, int depth)
+{
+	PbCursor	cursor = {data, data + len};
+
+	if (depth > PB_MAX_TYPE_NESTING)
+		return false;
+	while (cursor.p < cursor.end)
+	{
+		int32		number;
+		int			wire_type;
+		uint64		length;
+		bool		too_deep = false;
+
+		if (!pb_read_tag(&cursor, &number, &wire_type))
+			return true;		/* malformed: protobuf-c refuses it */
+		if (wire_type != PB_WIRE_LEN || number != 3)
+		{
+			if (!pb_skip_value(&cursor, wire_type, number, depth, &too_deep))
+				return !too_deep;
+			continue;
+		}
+		if (!pb_read_varint(&cursor, &length) ||
+			length > (uint64) (cursor.end - cursor.p))
+			return true;
+		if (!nesting_ok(cursor.p, (size_t) length, depth + 1))
+			return false;
+		cursor.p += length;
+	}
+	return true;
+}
+
+/* The message types of a FileDescriptorSet, each file's (field 4) checked. */
+static bool
+descriptor_set_nesting_ok(const uint8 *data, size_t len)
+{
+	PbCursor	set = {data, data + len};
+
+	while (set.p < set.end)
+	{
+		int32		number;
+		int			wire_type;
+		uint64		length;
+		PbCursor	file;
+		bool		too_deep = false;
+
+		if (!pb_read_tag(&set, &number, &wire_type))
+			return true;
+		if (wire_type != PB_WIRE_LEN || number != 1)
+		{
+			if (!pb_skip_value(&set, wire_type, number, 0, &too_deep))
+				return !too_deep;
+			continue;
+		}
+		if (!pb_read_varint(&set, &length) || length > (uint64) (set.end - set.p))
+			return true;
+		file.p = set.p;
+		file.end = set.p + length;
+		set.p += length;
+		while (file.p < file.end)
+		{
+			uint64		message_length;
+
+			if (!pb_read_tag(&file, &number, &wire_type))
+				break;
+			if (wire_type != PB_WIRE_LEN || number != 4)
+			{
+				if (!pb_skip_value(&file, wire_type, number, 0, &too_deep))
+				{
+					if (too_deep)
+						return false;
+					break;
+				}
+				continue;
+			}
+			if (!pb_read_varint(&file, &message_length) ||
+				message_length > (uint64) (file.end - file.p))
+				break;
+			if (!nesting_ok(file.p, (size_t) message_length, 1))
+				return false;
+			file.p += message_length;
+		}
+	}
+	return true;
+}
+
 PbSchema *
 pb_schema_from_descriptor_set(const uint8 *data, size_t len,
 							  MemoryContext mcxt, char **error)
@@ -560,6 +658,13 @@ pb_schema_from_descriptor_set(const uint8 *data, size_t len,
 	int			i;
 
 	*error = NULL;
+	if (!descriptor_set_nesting_ok(data, len))
+	{
+		MemoryContextDelete(scratch);
+		*error = psprintf("message types are nested more than %d levels deep",
+						  PB_MAX_TYPE_NESTING);
+		return NULL;
+	}
 	set = google__protobuf__file_descriptor_set__unpack(&allocator, len, data);
 	if (set == NULL || set->n_file == 0)
 	{

@@ -175,14 +175,13 @@ wire_type_of(PbType type)
 
 bool
 pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
-				PbOccurrence **occurrences, int *count, int depth,
-				bool *too_deep)
+				PbOccurrence **occurrences, int *capacity, int *count,
+				int depth, bool *too_deep)
 {
 	PbCursor	cursor = {data, data + len};
-	int			capacity = *occurrences ? *count : 0;
 	int			n = 0;
 
-	/* *count in: the capacity of a reused *occurrences */
+	*count = 0;
 	while (cursor.p < cursor.end)
 	{
 		int32		number;
@@ -206,12 +205,15 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 			!(wire_type == PB_WIRE_LEN && field->repeated &&
 			  pb_type_is_packable(field->type)))
 			return false;
-		if (n == capacity)
+		if (n == *capacity)
 		{
-			capacity = capacity ? capacity * 2 : 16;
+			/* at most one occurrence per two bytes: bounded by the payload */
+			int			grown = *capacity ? *capacity * 2 : 16;
+
 			*occurrences = *occurrences ?
-				repalloc(*occurrences, sizeof(PbOccurrence) * capacity) :
-				palloc(sizeof(PbOccurrence) * capacity);
+				repalloc_huge(*occurrences, sizeof(PbOccurrence) * grown) :
+				palloc_extended(sizeof(PbOccurrence) * grown, MCXT_ALLOC_HUGE);
+			*capacity = grown;
 		}
 		occurrence = &(*occurrences)[n++];
 		occurrence->field = (int) (field - message->fields);
@@ -246,8 +248,8 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 					return false;
 				break;
 		}
+		*count = n;
 	}
-	*count = n;
 	return true;
 }
 
@@ -662,6 +664,7 @@ map_entry_json(const PbMessage *entry, const PbOccurrence *occurrence,
 			   char **error)
 {
 	PbOccurrence *parts = NULL;
+	int			capacity = 0;
 	int			count = 0;
 	bool		too_deep = false;
 	int			key = -1;
@@ -675,7 +678,7 @@ map_entry_json(const PbMessage *entry, const PbOccurrence *occurrence,
 		return false;
 	}
 	if (!pb_scan_message(entry, occurrence->data, occurrence->len, &parts,
-						 &count, depth + 1, &too_deep))
+						 &capacity, &count, depth + 1, &too_deep))
 		return false;
 	if (options->path != NULL)
 		options->path[depth + 1] = entry;
@@ -935,6 +938,7 @@ message_json(const PbMessage *message, const uint8 *data, size_t len,
 			 char **error)
 {
 	PbOccurrence *parts = NULL;
+	int			capacity = 0;
 	int			count = 0;
 	bool		too_deep = false;
 	int		   *last;
@@ -948,7 +952,8 @@ message_json(const PbMessage *message, const uint8 *data, size_t len,
 						  PB_MAX_DEPTH);
 		return false;
 	}
-	if (!pb_scan_message(message, data, len, &parts, &count, depth, &too_deep))
+	if (!pb_scan_message(message, data, len, &parts, &capacity, &count, depth,
+						 &too_deep))
 	{
 		if (too_deep)
 			*error = psprintf("Protobuf message nested too deeply (more than %d levels)",

@@ -120,7 +120,7 @@ struct PbMessage
 	char	  **oneof_names;
 	/* field index by number: direct below by_number_size, else search */
 	int			by_number_size;
-	int16	   *by_number;		/* -1: no such field */
+	int		   *by_number;		/* -1: no such field */
 	int		   *sorted;			/* field indexes sorted by number */
 };
 
@@ -195,10 +195,13 @@ typedef struct PbOccurrence
 /*
  * Splits a message's bytes into its field occurrences, checking every tag,
  * varint and length; false when malformed (*too_deep for nesting).
+ * *occurrences (room for *capacity, NULL and 0 for none yet) is grown in
+ * its own memory context, or palloc'd in the current one.
  */
 extern bool pb_scan_message(const PbMessage *message, const uint8 *data,
 							size_t len, PbOccurrence **occurrences,
-							int *count, int depth, bool *too_deep);
+							int *capacity, int *count, int depth,
+							bool *too_deep);
 
 extern bool pb_repeated_field_to_json(const PbMessage *message,
 									  int field_index,
