@@ -78,6 +78,8 @@ typedef struct PbDecodeState
 	PbOccurrence *occurrences;	/* the top message's, reused */
 	int			capacity;
 	bool		emit_defaults;	/* absent fields without presence: zero */
+	int		   *top_last;		/* read_columns' arrays for the top message */
+	int		   *top_oneof_last;
 } PbDecodeState;
 
 static PbPlan *get_plan(PbColumnSet *set, const PbMessage *message, int depth);
@@ -983,10 +985,18 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 		}
 	}
 
-	last = palloc(sizeof(int) * Max(message->nfields, 1));
+	if (depth == 0)
+	{
+		last = state->top_last;
+		oneof_last = state->top_oneof_last;
+	}
+	else
+	{
+		last = palloc(sizeof(int) * Max(message->nfields, 1));
+		oneof_last = palloc(sizeof(int) * Max(message->noneofs, 1));
+	}
 	for (int f = 0; f < message->nfields; f++)
 		last[f] = -1;
-	oneof_last = palloc(sizeof(int) * Max(message->noneofs, 1));
 	for (int o = 0; o < message->noneofs; o++)
 		oneof_last[o] = -1;
 	for (int i = 0; i < count; i++)
@@ -1152,6 +1162,8 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	}
 	state->capacity = 64;
 	state->occurrences = palloc(sizeof(PbOccurrence) * state->capacity);
+	state->top_last = palloc(sizeof(int) * Max(state->message->nfields, 1));
+	state->top_oneof_last = palloc(sizeof(int) * Max(state->message->noneofs, 1));
 	state->plan = get_plan(set, state->message, 0);
 	/* columns that cannot take their fields are a mistake of the table */
 	if (state->plan->incompatible)

@@ -5,10 +5,11 @@
 # proto3, the well-known types -- decode through kafka.from_protobuf and
 # its typed form exactly as it renders them; rows INSERTed into a foreign
 # table of format protobuf decode in python3-protobuf as inserted and read
-# back through the table; schema evolution (a field added, one removed, an
-# enum renumbered); 3000 mutated payloads (truncation, bit flips, huge
-# varints and lengths, deep nesting) through from_protobuf in FAILFAST and
-# PERMISSIVE mode and a foreign table scan: clean errors, no crash.
+# back through the table and a streaming table; schema evolution (a field
+# added, one removed, an enum renumbered); 3000 mutated payloads
+# (truncation, bit flips, huge varints and lengths, deep nesting) through
+# from_protobuf in FAILFAST and PERMISSIVE mode and a foreign table scan:
+# clean errors, no crash.
 
 use strict;
 use warnings;
@@ -162,6 +163,18 @@ is(query(q{SELECT count(*) FROM (
 	  EXCEPT
 	  SELECT 2, 'Bø', 'SHIPPED', NULL, NULL, NULL, NULL, '1969-12-31 23:59:59.5+00', '-2 seconds', 0, '', '{}',
 	   NULL, 0, NULL) d}), '0', 'and the foreign table reads them back');
+
+# ---- a streaming table reads through the same foreign table options
+query(q{
+	CREATE TABLE pb_stream (id bigint, customer text, status text, ship_to address,
+	    quantities int[], tags text[], counts jsonb, created timestamptz, ttl interval,
+	    priority int, note text, attributes jsonb, stops address[], total float8, card text);
+	SELECT kafka.create_streaming_table('pb_stream', source => 'pb_insert', trigger => 'available_now');
+});
+like(query(q{CALL kafka.refresh_streaming_table('pb_stream')}), qr/2 rows from 2 records/,
+	'a refresh of a stream from the table loads both records');
+is(query(q{SELECT count(*) FROM (SELECT * FROM pb_stream EXCEPT SELECT * FROM pb_insert) d}), '0',
+	'with the values the foreign table reads');
 
 # ---- schema evolution: written with v1, read with v2
 query(q{
