@@ -1050,7 +1050,7 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 			(field->oneof_index >= 0 && oneof_last[field->oneof_index] != last[f]))
 			continue;
 		convert->context_field = field->name;
-		convert->context_field_length = strlen(field->name);
+		convert->context_field_length = field->name_length;
 		convert->context_column = set->names[column];
 		if (field->repeated && input->kind == KAFKA_VALUE_ARRAY)
 			ok = repeated_into_array(state, convert, field, parts, count, f,

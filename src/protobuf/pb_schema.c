@@ -207,6 +207,7 @@ add_message(SchemaBuilder *builder, const char *scope,
 			continue;
 		}
 		field->name = pstrdup(fp->name);
+		field->name_length = strlen(field->name);
 		field->number = fp->number;
 		field->type = (PbType) fp->type;
 		field->repeated = fp->has_label &&
@@ -342,6 +343,7 @@ add_bundled(SchemaBuilder *builder)
 				continue;
 			field = &message->fields[n++];
 			field->name = pstrdup(bf->name);
+			field->name_length = strlen(field->name);
 			field->number = bf->number;
 			field->type = bf->type;
 			field->repeated = bf->repeated;

@@ -52,6 +52,13 @@ pb_read_varint(PbCursor *cursor, uint64 *value)
 	uint64		result = 0;
 	int			shift = 0;
 
+	/* most varints (tags, small numbers, lengths) are one byte */
+	if (likely(cursor->p < cursor->end && *cursor->p < 0x80))
+	{
+		*value = *cursor->p++;
+		return true;
+	}
+
 	for (;;)
 	{
 		uint8		byte;
@@ -1011,7 +1018,7 @@ message_json(const PbMessage *message, const uint8 *data, size_t len,
 			if (!first)
 				appendStringInfoChar(out, ',');
 			first = false;
-			pb_append_json_string(out, field->name, strlen(field->name));
+			pb_append_json_string(out, field->name, field->name_length);
 			appendStringInfoChar(out, ':');
 			pb_append_default_json(field, options, out);
 			continue;
@@ -1021,7 +1028,7 @@ message_json(const PbMessage *message, const uint8 *data, size_t len,
 		if (!first)
 			appendStringInfoChar(out, ',');
 		first = false;
-		pb_append_json_string(out, field->name, strlen(field->name));
+		pb_append_json_string(out, field->name, field->name_length);
 		appendStringInfoChar(out, ':');
 		if (field->repeated)
 		{

@@ -94,6 +94,7 @@ typedef struct PbEnum
 typedef struct PbField
 {
 	char	   *name;
+	int			name_length;
 	int32		number;
 	PbType		type;
 	bool		repeated;
