@@ -204,6 +204,12 @@ SELECT * FROM (
          kafka.from_protobuf(key, 'shop.Address', :'shop') AS decoded_key
     FROM kafka.read_kafka(server => 'pb_k', subscribe => 'pb_orders')) r
   ORDER BY decoded->>'id';
+-- Fields no column takes, in a kafka 'rescued' column (as JSON).
+CREATE FOREIGN TABLE pb_rescued (id bigint, rest jsonb OPTIONS (kafka 'rescued'))
+  SERVER pb_k OPTIONS (topic 'pb_orders', format 'protobuf', protobuf_message 'shop.Order',
+    protobuf_descriptor_file :'shop_file');
+SELECT id, rest FROM pb_rescued ORDER BY id;
+DROP FOREIGN TABLE pb_rescued;
 -- A malformed record with on_error 'null' and 'skip'.
 CREATE FOREIGN TABLE pb_raw (v bytea) SERVER pb_k OPTIONS (topic 'pb_orders', format 'raw');
 INSERT INTO pb_raw VALUES ('\x0a05');

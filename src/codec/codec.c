@@ -197,7 +197,8 @@ kafka_decoder_create_with(KafkaFormat format, TupleDesc desc,
 		decoder->change->unavailable = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	}
 	if (options != NULL && options->unknown_fields &&
-		(format == KAFKA_FORMAT_JSON || format == KAFKA_FORMAT_AVRO))
+		(format == KAFKA_FORMAT_JSON || format == KAFKA_FORMAT_AVRO ||
+		 format == KAFKA_FORMAT_PROTOBUF))
 	{
 		decoder->unknown = palloc0(sizeof(KafkaUnknownFields));
 		decoder->rescue_mismatches = options->rescue_mismatches;

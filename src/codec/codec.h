@@ -182,8 +182,9 @@ typedef struct KafkaCodecOptions
 	bool		single_value;	/* the one payload column is the whole value
 								 * (a key), not a field of a record */
 	KafkaEnvelope envelope;		/* decoders of formats json and avro */
-	bool		unknown_fields; /* decoders of formats json and avro: report
-								 * the fields no column takes */
+	bool		unknown_fields; /* decoders of formats json, avro and
+								 * protobuf: report the fields no column
+								 * takes */
 	bool		rescue_mismatches;	/* with unknown_fields: a field whose
 									 * value its column's type cannot take
 									 * is reported too (the column NULL)

@@ -119,10 +119,11 @@ check_role_type(KafkaTable *table, int attnum, const char *kind)
 		case KAFKA_COLUMN_RESCUED:
 			if (typid != JSONBOID)
 				column_type_error(table, att, kind, "jsonb");
-			if (table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO)
+			if (table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO &&
+				table->format != KAFKA_FORMAT_PROTOBUF)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("column \"%s\" of foreign table \"%s\" has kafka 'rescued', which needs format 'json' or 'avro'",
+						 errmsg("column \"%s\" of foreign table \"%s\" has kafka 'rescued', which needs format 'json', 'avro' or 'protobuf'",
 								NameStr(att->attname), table->relname),
 						 errdetail("Only formats with fields have fields without a column.")));
 			table->report_unknown = true;
@@ -492,7 +493,8 @@ kafka_table_report_unknown_fields(KafkaTable *table)
 	MemoryContext old;
 
 	if (table->report_unknown ||
-		(table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO))
+		(table->format != KAFKA_FORMAT_JSON && table->format != KAFKA_FORMAT_AVRO &&
+		 table->format != KAFKA_FORMAT_PROTOBUF))
 		return;
 	old = MemoryContextSwitchTo(table->mcxt);
 	table->report_unknown = true;

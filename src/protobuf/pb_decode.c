@@ -64,6 +64,7 @@ typedef struct PbPlan
 {
 	const PbMessage *message;
 	int		   *column_fields;	/* per column: field index, or -1 */
+	bool	   *field_taken;	/* per field: a column takes it */
 	char	   *incompatible;	/* the fields cannot fill the columns */
 } PbPlan;
 
@@ -80,6 +81,7 @@ typedef struct PbDecodeState
 	bool		emit_defaults;	/* absent fields without presence: zero */
 	int		   *top_last;		/* read_columns' arrays for the top message */
 	int		   *top_oneof_last;
+	KafkaDecoder *report_unknown;	/* report fields without a column */
 } PbDecodeState;
 
 static PbPlan *get_plan(PbColumnSet *set, const PbMessage *message, int depth);
@@ -333,6 +335,7 @@ get_plan(PbColumnSet *set, const PbMessage *message, int depth)
 	plan->column_fields = palloc(sizeof(int) * Max(set->ncolumns, 1));
 	for (int i = 0; i < set->ncolumns; i++)
 		plan->column_fields[i] = -1;
+	plan->field_taken = palloc0(sizeof(bool) * Max(message->nfields, 1));
 	if (set->single_value)
 	{
 		MemoryContextSwitchTo(oldcontext);
@@ -348,6 +351,7 @@ get_plan(PbColumnSet *set, const PbMessage *message, int depth)
 			continue;
 		taken[column] = true;
 		plan->column_fields[column] = f;
+		plan->field_taken[f] = true;
 		if (plan->incompatible == NULL)
 		{
 			char	   *why = field_incompatibility(field, &set->inputs[column],
@@ -937,6 +941,100 @@ repeated_into_array(PbDecodeState *state, KafkaConvertState *convert,
 	return true;
 }
 
+/* The PostgreSQL type that takes a field's values as the decoder reads them. */
+static const char *
+type_for_unknown(const PbField *field)
+{
+	if (field->repeated)
+		return "jsonb";
+	switch (field->type)
+	{
+		case PB_INT32:
+		case PB_SINT32:
+		case PB_SFIXED32:
+			return "integer";
+		case PB_INT64:
+		case PB_SINT64:
+		case PB_SFIXED64:
+		case PB_UINT32:
+		case PB_FIXED32:
+			return "bigint";
+		case PB_UINT64:
+		case PB_FIXED64:
+			return "numeric";
+		case PB_FLOAT:
+			return "real";
+		case PB_DOUBLE:
+			return "double precision";
+		case PB_BOOL:
+			return "boolean";
+		case PB_STRING:
+		case PB_ENUM:
+			return "text";
+		case PB_BYTES:
+			return "bytea";
+		case PB_MESSAGE:
+			switch (field->message->well_known)
+			{
+				case PB_WKT_TIMESTAMP:
+					return "timestamptz";
+				case PB_WKT_DURATION:
+					return "interval";
+				case PB_WKT_WRAPPER:
+					return type_for_unknown(&field->message->fields[0]);
+				default:
+					return "jsonb";
+			}
+		default:
+			return "jsonb";
+	}
+}
+
+/*
+ * The fields of the top message present in the payload that no column
+ * takes, as JSON (kafka 'rescued', schema evolution).
+ */
+static bool
+report_unknown_fields(PbDecodeState *state, KafkaConvertState *convert,
+					  PbPlan *plan, PbOccurrence *parts, int count,
+					  const int *last, const int *oneof_last)
+{
+	const PbMessage *message = plan->message;
+
+	for (int f = 0; f < message->nfields; f++)
+	{
+		const PbField *field = &message->fields[f];
+		bool		ok;
+		char	   *error;
+
+		if (plan->field_taken[f] || last[f] < 0 || field->type == PB_GROUP ||
+			(field->oneof_index >= 0 && oneof_last[field->oneof_index] != last[f]))
+			continue;
+		resetStringInfo(&state->scratch);
+		if (field->repeated)
+			ok = pb_repeated_field_to_json(message, f, parts, count, &state->json,
+										   &state->scratch, 0, &error);
+		else
+			ok = pb_field_value_to_json(field, parts[last[f]].wire_type,
+										parts[last[f]].scalar, parts[last[f]].data,
+										parts[last[f]].len, &state->json,
+										&state->scratch, 0, &error);
+		if (!ok)
+		{
+			if (error != NULL)
+				return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+										 "%s", error);
+			return malformed(convert, message);
+		}
+		kafka_unknown_field_add(state->report_unknown, field->name,
+								field->name_length, state->scratch.data,
+								state->scratch.len,
+								strcmp(state->scratch.data, "null") == 0 ?
+								NULL : type_for_unknown(field));
+	}
+	return true;
+}
+
 /*
  * A message's fields into the columns of set: the last occurrence of each
  * field (a oneof: its last member set), every occurrence of a repeated one.
@@ -1088,6 +1186,9 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 	}
 	convert->context_field = NULL;
 	convert->context_column = NULL;
+	if (depth == 0 && state->report_unknown != NULL)
+		return report_unknown_fields(state, convert, plan, parts, count, last,
+									 oneof_last);
 	return true;
 }
 
@@ -1143,6 +1244,7 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 											 decoder->mcxt);
 	state->json.schema = state->schema;
 	state->json.max_recursion = -1;
+	state->report_unknown = decoder->unknown ? decoder : NULL;
 	state->json.emit_defaults = options->protobuf_emit_defaults;
 	state->emit_defaults = options->protobuf_emit_defaults;
 	initStringInfo(&state->scratch);

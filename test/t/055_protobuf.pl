@@ -176,6 +176,27 @@ like(query(q{CALL kafka.refresh_streaming_table('pb_stream')}), qr/2 rows from 2
 is(query(q{SELECT count(*) FROM (SELECT * FROM pb_stream EXCEPT SELECT * FROM pb_insert) d}), '0',
 	'with the values the foreign table reads');
 
+# a stream with schema_evolution 'add_columns': fields without a column
+# become columns of the types the codec reports (Timestamp timestamptz, a
+# map jsonb...), on the target and the source
+query(q{
+	CREATE FOREIGN TABLE pb_narrow (id bigint) SERVER k OPTIONS (topic 'pb_insert', format 'protobuf',
+	    protobuf_message 'shop.Order', protobuf_descriptor_file '} . "$dir/desc/shop.desc" . q{');
+	CREATE TABLE pb_evolving (id bigint);
+	SELECT kafka.create_streaming_table('pb_evolving', source => 'pb_narrow', trigger => 'available_now',
+	  schema_evolution => 'add_columns');
+});
+like(query(q{CALL kafka.refresh_streaming_table('pb_evolving')}), qr/2 rows from 2 records/,
+	'an evolving stream loads both records');
+is(query(q{SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attname)
+	FROM pg_attribute WHERE attrelid = 'pb_evolving'::regclass AND attnum > 1 AND NOT attisdropped}),
+	'attributes jsonb, card text, counts jsonb, created timestamp with time zone, customer text, '
+	  . 'note text, priority integer, quantities jsonb, ship_to jsonb, status text, stops jsonb, '
+	  . 'tags jsonb, total double precision, ttl interval',
+	'the fields became columns of their types');
+is(query(q{SELECT created || ' ' || ttl || ' ' || status || ' ' || priority || ' ' || counts FROM pb_evolving WHERE id = 1}),
+	'2024-02-29 12:34:56.789+00 00:01:30.5 PAID 7 {"x": 1, "y": -5}', 'with their values');
+
 # ---- schema evolution: written with v1, read with v2
 query(q{
 	CREATE FOREIGN TABLE pb_evo (id bigint, name text, color text, added text)
