@@ -8,8 +8,11 @@
 #            libjansson-dev libcurl4-openssl-dev libsnappy-dev
 #            libzstd-dev libavro-dev (libavro-c: the second parser of
 #            Avro schemas, and the reference decoder of the Avro tests)
+#            libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
+#            (protoc-c compiles the descriptor.proto of libprotobuf-dev)
 #   server:  postgresql-15 postgresql-15-cron postgresql-15-partman
 #   tests:   kcat python3-confluent-kafka python3-avro libipc-run-perl
+#            protobuf-compiler python3-protobuf
 #            (PostgreSQL::Test::Cluster) nodejs npm (kafkajs, avsc, DuckDB,
 #            hyparquet from test/package.json)
 
@@ -21,7 +24,9 @@ packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-partman
 	librdkafka-dev libjansson-dev libcurl4-openssl-dev
 	libsnappy-dev libzstd-dev libavro-dev
+	libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
 	kcat python3-confluent-kafka python3-avro libipc-run-perl
+	protobuf-compiler python3-protobuf
 	nodejs npm
 )
 

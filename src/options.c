@@ -17,6 +17,7 @@
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
@@ -517,6 +518,7 @@ check_table_combinations(List *options)
 				 errmsg("option \"envelope\" '%s' needs format %s, not '%s'",
 						envelope, kafka_format_list(KAFKA_FORMAT_ENVELOPES, "'", "or"),
 						format)));
+	kafka_format_check_table_options(options);
 }
 
 void

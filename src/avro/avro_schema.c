@@ -563,7 +563,8 @@ kafka_avro_check_schema_option(const char *name, const char *value)
 const char *
 avro_schema_option(const KafkaCodecOptions *options)
 {
-	if (options == NULL)
+	/* the schema of the table's values, not of its keys */
+	if (options == NULL || options->key)
 		return NULL;
 	return kafka_option_value(options->format_options, "avro_schema");
 }

@@ -84,7 +84,8 @@ typedef enum KafkaFormat
 	KAFKA_FORMAT_RAW,
 	KAFKA_FORMAT_TEXT,
 	KAFKA_FORMAT_JSON,
-	KAFKA_FORMAT_AVRO
+	KAFKA_FORMAT_AVRO,
+	KAFKA_FORMAT_PROTOBUF
 } KafkaFormat;
 
 /*
@@ -157,6 +158,13 @@ typedef struct KafkaFormatDef
 	bool		(*schema_columns) (const char *schema_text, List **columns,
 								   char **why);
 	const char *(*schema_value_type) (const char *schema_text);
+
+	/*
+	 * Checks of the format's table options taken together (NULL: none),
+	 * called by the option validator with a foreign table's options
+	 * whatever its format.
+	 */
+	void		(*check_table_options) (List *options);
 } KafkaFormatDef;
 
 /* A payload column of a registered schema, for IMPORT FOREIGN SCHEMA. */
@@ -196,6 +204,8 @@ extern char *kafka_format_list_where(bool (*keep) (const KafkaFormatDef *format,
 
 /* The table option of some format named name, or NULL. */
 extern const KafkaFormatOption *kafka_format_table_option(const char *name);
+/* Every format's check_table_options on a foreign table's options. */
+extern void kafka_format_check_table_options(List *options);
 
 /*
  * The format of a column that holds a whole key, value or header: format
@@ -299,7 +309,11 @@ struct KafkaCodecOptions
 {
 	const char *server_name;	/* NULL: no schema registry */
 	Oid			userid;			/* whose user mapping; InvalidOid: current */
-	List	   *format_options; /* DefElems; each format reads its own */
+	List	   *format_options; /* the table's options (DefElems); each
+								 * format reads its own */
+	bool		key;			/* for the table's key: formats read their
+								 * key's options (protobuf_key_message), not
+								 * the value's (avro_schema) */
 	const char *subject;		/* encoders: registry subject to register
 								 * under; decoders: subject whose latest
 								 * schema gives defaults for fields older
@@ -313,6 +327,12 @@ struct KafkaCodecOptions
 									 * value its column's type cannot take
 									 * is reported too (the column NULL)
 									 * instead of failing the decode */
+	/* format protobuf: the message type and the descriptor set holding it */
+	const char *protobuf_message;
+	const char *protobuf_descriptor;
+	size_t		protobuf_descriptor_len;
+	bool		protobuf_emit_defaults; /* absent proto3 fields: their zero
+										 * value, not NULL */
 };
 
 extern KafkaDecoder *kafka_decoder_create_with(KafkaFormat format,

@@ -23,6 +23,7 @@
 #include "avro/avro.h"
 #include "codec/codec_internal.h"
 #include "options.h"
+#include "protobuf/protobuf.h"
 
 static bool
 is_json_type(Oid typid)
@@ -42,6 +43,13 @@ static const KafkaFormatOption no_table_options[] = {
 
 static const KafkaFormatOption avro_table_options[] = {
 	{"avro_schema", kafka_avro_check_schema_option},
+	{NULL, NULL}
+};
+
+static const KafkaFormatOption protobuf_table_options[] = {
+	{"protobuf_message", kafka_check_nonempty},
+	{"protobuf_key_message", kafka_check_nonempty},
+	{"protobuf_descriptor_file", kafka_protobuf_check_descriptor_file_option},
 	{NULL, NULL}
 };
 
@@ -76,6 +84,16 @@ static const KafkaFormatDef kafka_formats[] = {
 		.schema_columns = kafka_avro_schema_columns,
 		.schema_value_type = kafka_avro_schema_value_type,
 		/* the whole Avro key (a record too) fills the one column */
+	},
+	{
+		.name = "protobuf",
+		.id = KAFKA_FORMAT_PROTOBUF,
+		.flags = KAFKA_FORMAT_RECORD | KAFKA_FORMAT_UNKNOWN_FIELDS,
+		.decoder_init = kafka_protobuf_decoder_init,
+		.encoder_init = kafka_protobuf_encoder_init,
+		.table_options = protobuf_table_options,
+		.check_table_options = kafka_protobuf_check_table_options,
+		/* the whole message (a composite or jsonb column) fills the one column */
 	},
 	{
 		.name = "text",
@@ -190,6 +208,16 @@ kafka_format_table_option(const char *name)
 		}
 	}
 	return NULL;
+}
+
+void
+kafka_format_check_table_options(List *options)
+{
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if (kafka_formats[i].check_table_options != NULL)
+			kafka_formats[i].check_table_options(options);
+	}
 }
 
 const KafkaFormatDef *

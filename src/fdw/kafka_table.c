@@ -176,6 +176,8 @@ single_column_decoder(KafkaTable *table, int attnum,
 	mask[attnum] = true;
 	/* the whole value (a record too) fills the one column */
 	options.server_name = table->server->servername;
+	options.format_options = table->options;
+	options.key = table->roles[attnum] == KAFKA_COLUMN_KEY;
 	options.single_value = true;
 	decoder = kafka_decoder_create_with(format->id, table->desc, mask, mcxt,
 										&options);

@@ -75,8 +75,8 @@ record_encoder(KafkaTable *table, const KafkaFormatDef *format,
 	if (topic != NULL)
 		options.subject = psprintf("%s-%s", topic, key ? "key" : "value");
 	options.single_value = key;
-	if (!key)
-		options.format_options = table->options;
+	options.key = key;
+	options.format_options = table->options;
 	return kafka_encoder_create_with(format->id, desc, mask, CurrentMemoryContext,
 									 &options);
 }
@@ -87,7 +87,8 @@ record_encoder(KafkaTable *table, const KafkaFormatDef *format,
  * format without fields is its bytes.
  */
 static KafkaEncoder *
-single_column_encoder(TupleDesc desc, int attnum, const KafkaFormatDef *format)
+single_column_encoder(KafkaTable *table, TupleDesc desc, int attnum,
+					  const KafkaFormatDef *format, bool key)
 {
 	Oid			typid = TupleDescAttr(desc, attnum)->atttypid;
 	bool	   *mask = palloc0(sizeof(bool) * desc->natts);
@@ -99,6 +100,8 @@ single_column_encoder(TupleDesc desc, int attnum, const KafkaFormatDef *format)
 		format = kafka_format_for_column(NULL, typid);
 	mask[attnum] = true;
 	options.single_value = true;
+	options.key = key;
+	options.format_options = table->options;
 	encoder = kafka_encoder_create_with(format->id, desc, mask,
 										CurrentMemoryContext, &options);
 	pfree(mask);
@@ -157,18 +160,19 @@ kafka_row_encoder_create(KafkaTable *table)
 																	 mask, true);
 					}
 					else
-						encoder->column_encoders[i] = single_column_encoder(desc, i, table->key_format);
+						encoder->column_encoders[i] =
+							single_column_encoder(table, desc, i, table->key_format, true);
 				}
 				break;
 			case KAFKA_COLUMN_VALUE:
 				if (encoder->value_attnum < 0)
 				{
 					encoder->value_attnum = i;
-					encoder->column_encoders[i] = single_column_encoder(desc, i, NULL);
+					encoder->column_encoders[i] = single_column_encoder(table, desc, i, NULL, false);
 				}
 				break;
 			case KAFKA_COLUMN_HEADER:
-				encoder->column_encoders[i] = single_column_encoder(desc, i, NULL);
+				encoder->column_encoders[i] = single_column_encoder(table, desc, i, NULL, false);
 				initStringInfo(&encoder->header_values[i]);
 				encoder->nheader_columns++;
 				break;

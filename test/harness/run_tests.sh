@@ -124,6 +124,12 @@ if ! kt_start_schema_registry "$tmp/schema_registry" fixture-user fixture-secret
 	fail "avro fixtures"
 	finish
 fi
+# Protobuf descriptor sets, built from test/fixtures/protobuf/*.proto by protoc.
+if ! "$srcdir/test/fixtures/protobuf/build.sh" "$tmp/protobuf" ||
+	! echo "kafka_fdw_test.protobuf_descriptors = '$tmp/protobuf'" >>"$tmp/fixtures.conf"; then
+	fail "protobuf fixtures"
+	finish
+fi
 
 # ---- unit tests -----------------------------------------------------------
 

@@ -11,4 +11,7 @@ extern void check(int condition, const char *what);
 /* fuzz_parsers.c */
 extern void test_parser_fuzz(void);
 
+/* protobuf_indexes.c */
+extern void test_protobuf_indexes(void);
+
 #endif							/* KAFKA_UNIT_H */

@@ -462,6 +462,7 @@ main(void)
 	test_offset_specs();
 	test_timestamp_specs();
 	test_parser_fuzz();
+	test_protobuf_indexes();
 	printf("1..%d\n", tests);
 	return failures ? 1 : 0;
 }
