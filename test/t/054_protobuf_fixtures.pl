@@ -20,7 +20,7 @@ use KafkaFdwTest;
 
 my $python = $ENV{KT_PYTHON} // '/usr/bin/python3';
 my $producer = "$srcdir/test/fixtures/produce_protobuf.py";
-my $broker = start_broker(brokers => 1, topics => [ 'pb_fx:1', 'pb_plain:1' ]);
+my $broker = start_broker(brokers => 1, topics => [ 'pb_fx:1', 'pb_plain:1', 'pb_keys:1' ]);
 my $registry = start_schema_registry(user => 'sr-user', password => 'sr-pb-pw');
 my $bs = $broker->bootstrap;
 my $url = $registry->url;
@@ -325,6 +325,24 @@ IPC::Run::run([ 'protoc', "-I$dir", '--encode=shop.Shipment.Parcel', "$dir/order
   or diag("protoc --encode: $stderr");
 is($plain->[2], unpack('H*', $expected),
 	'a plain message is the bytes alone, as protoc --encode writes them');
+
+# a Protobuf key: the file defining its message is registered under
+# <topic>-key (here common.proto, already registered: the same id)
+($ok, $out, $err) = run_cmd([ $python, $producer, @proto_args, '--produce', '--envelope',
+		'--bootstrap', $bs, '--topic', 'pb_keys', '--registry', $url, '--user', 'sr-user',
+		'--password', 'sr-pb-pw', '--key-message', 'shop.common.Money',
+		'--json', '{"key": {"units": 5, "currency": "USD"}, "value_hex": "00ff"}' ]);
+ok($ok, 'a record with a Protobuf key produced') or diag($err);
+$produced = decode_json((grep { /^\{/ } split /\n/, $out)[-1] // '{}');
+is($produced->{schema_ids}{key}, $common_id, 'the key schema is common.proto');
+my $keys_script = $consume =~ s/m\.key\(\)\.decode\(\)/m.key().hex()/r;
+($ok, $out, $err) = run_cmd([ $python, '-c', $keys_script, $bs, 'pb_keys' ]);
+my ($keyed) = map { decode_json($_) } grep { /^\[/ } split /\n/, $out;
+is_deeply([ $keyed->[1], $keyed->[2] ],
+	[ sprintf('00%08x', $common_id) . '00' . '08051002', '00ff' ],
+	'the key framed with index [0] of common.proto; value_hex sent as it is');
+($status, $answer) = call('GET', '/subjects/pb_keys-key/versions/1');
+is($answer->{id}, $common_id, 'registered under pb_keys-key');
 
 # the descriptor set for a file or bytea descriptor
 my $desc = "$dir/order.desc";
