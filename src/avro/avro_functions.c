@@ -197,9 +197,7 @@ typedef struct ToAvroCache
 	int32		typmod;
 	char	   *server;
 	char	   *subject;
-	TupleDesc	desc;
-	bool		scalar;
-	KafkaEncoder *encoder;
+	KafkaValueEncoder *encoder;
 } ToAvroCache;
 
 Datum
@@ -211,7 +209,6 @@ kafka_to_avro(PG_FUNCTION_ARGS)
 	char	   *server;
 	char	   *subject;
 	Datum		value = PG_GETARG_DATUM(0);
-	StringInfoData out;
 	bytea	   *result;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -240,47 +237,15 @@ kafka_to_avro(PG_FUNCTION_ARGS)
 		cache->typmod = typmod;
 		cache->server = pstrdup(server);
 		cache->subject = pstrdup(subject);
-		cache->scalar = !type_is_rowtype(typid);
-		if (cache->scalar)
-		{
-			cache->desc = CreateTemplateTupleDesc(1);
-			TupleDescInitEntry(cache->desc, 1, "value", typid, -1, 0);
-			options.single_value = true;
-		}
-		else
-			cache->desc = lookup_rowtype_tupdesc_copy(typid, typmod);
 		options.server_name = cache->server;
 		options.subject = cache->subject;
-		cache->encoder = kafka_encoder_create_with(KAFKA_FORMAT_AVRO, cache->desc,
-												   NULL, fcinfo->flinfo->fn_mcxt,
-												   &options);
+		cache->encoder = kafka_value_encoder_create(KAFKA_FORMAT_AVRO, typid, typmod,
+													fcinfo->flinfo->fn_mcxt,
+													&options);
 		MemoryContextSwitchTo(oldcontext);
 		fcinfo->flinfo->fn_extra = cache;
 	}
 
-	initStringInfo(&out);
-	if (cache->scalar)
-	{
-		bool		isnull = false;
-
-		kafka_encoder_encode(cache->encoder, &value, &isnull, &out);
-	}
-	else
-	{
-		HeapTupleHeader header = DatumGetHeapTupleHeader(value);
-		HeapTupleData tuple;
-		Datum	   *values = palloc(sizeof(Datum) * Max(cache->desc->natts, 1));
-		bool	   *nulls = palloc(sizeof(bool) * Max(cache->desc->natts, 1));
-
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		heap_deform_tuple(&tuple, cache->desc, values, nulls);
-		kafka_encoder_encode(cache->encoder, values, nulls, &out);
-	}
-	result = palloc(out.len + VARHDRSZ);
-	SET_VARSIZE(result, out.len + VARHDRSZ);
-	memcpy(VARDATA(result), out.data, out.len);
+	result = kafka_value_encoder_encode(cache->encoder, value);
 	PG_RETURN_BYTEA_P(result);
 }

@@ -456,4 +456,22 @@ extern KafkaRowDecoder *kafka_row_decoder_create(KafkaFormat format, Oid typid,
 extern Datum kafka_row_decoder_decode(KafkaRowDecoder *row, const char *data,
 									  size_t len);
 
+/*
+ * For encoding SQL functions (kafka.to_avro, kafka.to_protobuf): an encoder
+ * of values of a type, a row type's fields as the payload columns, any
+ * other type as the whole value (single_value); encode gives the payload.
+ */
+typedef struct KafkaValueEncoder
+{
+	TupleDesc	desc;
+	bool		scalar;
+	KafkaEncoder *encoder;
+} KafkaValueEncoder;
+
+extern KafkaValueEncoder *kafka_value_encoder_create(KafkaFormat format,
+													 Oid typid, int32 typmod,
+													 MemoryContext mcxt,
+													 const KafkaCodecOptions *options);
+extern bytea *kafka_value_encoder_encode(KafkaValueEncoder *value, Datum datum);
+
 #endif							/* KAFKA_CODEC_H */

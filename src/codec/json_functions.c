@@ -118,6 +118,69 @@ kafka_row_decoder_decode(KafkaRowDecoder *row, const char *data, size_t len)
 	return HeapTupleGetDatum(heap_form_tuple(row->desc, row->values, row->nulls));
 }
 
+KafkaValueEncoder *
+kafka_value_encoder_create(KafkaFormat format, Oid typid, int32 typmod,
+						   MemoryContext mcxt, const KafkaCodecOptions *options)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
+	KafkaValueEncoder *value = palloc0(sizeof(KafkaValueEncoder));
+	KafkaCodecOptions scalar_options = {0};
+
+	value->scalar = !type_is_rowtype(typid);
+	if (value->scalar)
+	{
+		/* the value itself, not a record of fields */
+		value->desc = CreateTemplateTupleDesc(1);
+		TupleDescInitEntry(value->desc, 1, "value", typid, -1, 0);
+		if (options != NULL)
+			scalar_options = *options;
+		scalar_options.single_value = true;
+		options = &scalar_options;
+	}
+	else
+		value->desc = lookup_rowtype_tupdesc_copy(typid, typmod);
+	value->encoder = kafka_encoder_create_with(format, value->desc, NULL, mcxt,
+											   options);
+	MemoryContextSwitchTo(oldcontext);
+	return value;
+}
+
+bytea *
+kafka_value_encoder_encode(KafkaValueEncoder *value, Datum datum)
+{
+	StringInfoData out;
+	bytea	   *result;
+
+	initStringInfo(&out);
+	if (value->scalar)
+	{
+		bool		isnull = false;
+
+		kafka_encoder_encode(value->encoder, &datum, &isnull, &out);
+	}
+	else
+	{
+		HeapTupleHeader header = DatumGetHeapTupleHeader(datum);
+		HeapTupleData tuple;
+		Datum	   *values = palloc(sizeof(Datum) * Max(value->desc->natts, 1));
+		bool	   *nulls = palloc(sizeof(bool) * Max(value->desc->natts, 1));
+
+		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = header;
+		heap_deform_tuple(&tuple, value->desc, values, nulls);
+		kafka_encoder_encode(value->encoder, values, nulls, &out);
+		pfree(values);
+		pfree(nulls);
+	}
+	result = palloc(out.len + VARHDRSZ);
+	SET_VARSIZE(result, out.len + VARHDRSZ);
+	memcpy(VARDATA(result), out.data, out.len);
+	pfree(out.data);
+	return result;
+}
+
 static Datum
 from_json(FunctionCallInfo fcinfo, const char *data, size_t len)
 {

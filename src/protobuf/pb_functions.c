@@ -356,9 +356,7 @@ kafka_from_protobuf_row(PG_FUNCTION_ARGS)
 typedef struct ToProtobufCache
 {
 	PbCallKey  *key;
-	TupleDesc	desc;
-	bool		scalar;
-	KafkaEncoder *encoder;
+	KafkaValueEncoder *encoder;
 } ToProtobufCache;
 
 Datum
@@ -368,7 +366,6 @@ kafka_to_protobuf(PG_FUNCTION_ARGS)
 	Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	Datum		value;
 	PbCallKey	key;
-	StringInfoData out;
 	bytea	   *result;
 
 	if (PG_ARGISNULL(0))
@@ -394,48 +391,15 @@ kafka_to_protobuf(PG_FUNCTION_ARGS)
 		oldcontext = MemoryContextSwitchTo(mcxt);
 		cache = palloc0(sizeof(ToProtobufCache));
 		cache->key = copy_key(&key, mcxt);
-		cache->scalar = !type_is_rowtype(typid);
-		if (cache->scalar)
-		{
-			cache->desc = CreateTemplateTupleDesc(1);
-			TupleDescInitEntry(cache->desc, 1, "value", typid, -1, 0);
-			codec.single_value = true;
-		}
-		else
-			cache->desc = lookup_rowtype_tupdesc_copy(typid, key.typmod);
 		codec.protobuf_message = cache->key->message;
 		codec.protobuf_descriptor = VARDATA_ANY(cache->key->descriptor);
 		codec.protobuf_descriptor_len = VARSIZE_ANY_EXHDR(cache->key->descriptor);
-		cache->encoder = kafka_encoder_create_with(KAFKA_FORMAT_PROTOBUF,
-												   cache->desc, NULL, mcxt,
-												   &codec);
+		cache->encoder = kafka_value_encoder_create(KAFKA_FORMAT_PROTOBUF, typid,
+													key.typmod, mcxt, &codec);
 		MemoryContextSwitchTo(oldcontext);
 		fcinfo->flinfo->fn_extra = cache;
 	}
 
-	initStringInfo(&out);
-	if (cache->scalar)
-	{
-		bool		isnull = false;
-
-		kafka_encoder_encode(cache->encoder, &value, &isnull, &out);
-	}
-	else
-	{
-		HeapTupleHeader header = DatumGetHeapTupleHeader(value);
-		HeapTupleData tuple;
-		Datum	   *values = palloc(sizeof(Datum) * Max(cache->desc->natts, 1));
-		bool	   *nulls = palloc(sizeof(bool) * Max(cache->desc->natts, 1));
-
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		heap_deform_tuple(&tuple, cache->desc, values, nulls);
-		kafka_encoder_encode(cache->encoder, values, nulls, &out);
-	}
-	result = palloc(out.len + VARHDRSZ);
-	SET_VARSIZE(result, out.len + VARHDRSZ);
-	memcpy(VARDATA(result), out.data, out.len);
+	result = kafka_value_encoder_encode(cache->encoder, value);
 	PG_RETURN_BYTEA_P(result);
 }
