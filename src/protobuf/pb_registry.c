@@ -259,6 +259,13 @@ pb_frame(const uint8 *data, size_t len, int32 *schema_id, int32 *indexes,
 		return -1;
 	}
 	*schema_id = kafka_confluent_schema_id(data);
+	if (*schema_id < 0)
+	{
+		/* the registry's ids are positive: no request for it */
+		*error = psprintf("Protobuf payload names schema id %d, which is not a schema registry id",
+						  *schema_id);
+		return -1;
+	}
 	n = pb_parse_message_indexes(data + KAFKA_CONFLUENT_HEADER_SIZE,
 								 len - KAFKA_CONFLUENT_HEADER_SIZE, indexes,
 								 PB_MAX_MESSAGE_INDEXES, count);
