@@ -161,7 +161,7 @@ add_file(FileLoader *loader, const KafkaRegistrySchema *schema,
 	if (!decode_serialized(schema->schema, &data, &len))
 	{
 		loader->error = psprintf("the schema registry gave %s of schema id %d not as base64 (format=serialized)",
-								 name ? psprintf("reference \"%s\"", name) : "the file",
+								 name[0] != '\0' ? psprintf("reference \"%s\"", name) : "the file",
 								 loader->id);
 		return false;
 	}

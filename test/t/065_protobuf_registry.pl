@@ -26,7 +26,7 @@ my $python = $ENV{KT_PYTHON} // '/usr/bin/python3';
 my $producer = "$srcdir/test/fixtures/confluent_protobuf.py";
 my $broker = start_broker(brokers => 1,
 	topics => [ 'pbr_mix:1', 'pbr_evo:1', 'pbr_keyed:1', 'pbr_bad:1', 'pbr_ins:1',
-		'pbr_nosubj:1', 'pbr_fuzz:1' ]);
+		'pbr_nosubj:1', 'pbr_fuzz:1', 'pbr_unusable:1' ]);
 my $registry = start_schema_registry(user => 'sr-user', password => 'sr-pb-pw');
 my $bs = $broker->bootstrap;
 my $url = $registry->url;
@@ -233,8 +233,6 @@ is($node->safe_psql('postgres',
 		q{SELECT count(*), count(id), string_agg(_offset::text, ',' ORDER BY _offset) FROM pbr_bad}),
 	'8|1|0,1,2,3,4,5,6,7', 'on_error null: every record, the bad ones with NULL columns');
 
-###########################################################################
-# INSERT: the subject's latest schema and the message's indexes.
 my $http = HTTP::Tiny->new(timeout => 30,
 	default_headers => {
 		Authorization => 'Basic ' . encode_base64('sr-user:sr-pb-pw', ''),
@@ -247,6 +245,51 @@ sub register
 	is($response->{status}, 200, "registered under $subject") or diag($response->{content});
 	return decode_json($response->{content})->{id};
 }
+
+###########################################################################
+# Schemas that cannot be had: the record's error (answers the registry
+# gives for made-up ids, through its raw overrides).
+my $common = decode_json($http->request('GET',
+		"$url/schemas/ids/$mix->{schema_ids}{value}?format=serialized")->{content});
+my $avro_id = register('pbr_avro-value', { schema => '"string"' });
+mkdir($registry->state_dir . '/raw');
+my %unusable = (
+	9001 => [ { schemaType => 'PROTOBUF', schema => '!!not base64' },
+		qr/gave the file of schema id 9001 not as base64/ ],
+	9002 => [ { schemaType => 'PROTOBUF', schema => $common->{schema},
+			references => [ { name => 'common.proto', subject => 'gone', version => 1 } ] },
+		qr/reference "common.proto" of schema id 9002 names version 1 of subject "gone", which is not in the schema registry/ ],
+	9003 => [ { schemaType => 'PROTOBUF', schema => encode_base64("\xff\xff\xff", '') },
+		qr/schema id 9003 is not a valid Protobuf schema/ ],
+	9004 => [ { schemaType => 'PROTOBUF', schema => $common->{schema} },
+		qr/schema id 9004 is not a valid Protobuf schema: field "total" of message "shop.Order" has type "shop.common.Money", which the descriptor set does not define/ ]);
+foreach my $id (keys %unusable)
+{
+	open(my $fh, '>', $registry->state_dir . "/raw/$id") or die "raw/$id: $!";
+	print $fh "200\n" . encode_json($unusable{$id}[0]);
+	close($fh);
+}
+my @unusable_ids = ((sort keys %unusable), $avro_id);
+produce_pb('pbr_unusable', [@order_protos],
+	map { sprintf('{"value_hex": "00%08x000801"}', $_) } @unusable_ids);
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE pbr_unusable (id bigint, _offset bigint OPTIONS (kafka 'offset'))
+	  SERVER k OPTIONS (topic 'pbr_unusable', format 'protobuf');
+});
+foreach my $offset (0 .. $#unusable_ids)
+{
+	my $id = $unusable_ids[$offset];
+	($ret, $stdout, $stderr) = $node->psql('postgres',
+		"SELECT * FROM pbr_unusable WHERE _offset = $offset");
+	like($stderr, $id == $avro_id ? qr/schema id $avro_id is a AVRO schema, not Protobuf/
+		  : $unusable{$id}[1], "schema id $id: the record's error");
+}
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE pbr_unusable OPTIONS (ADD on_error 'null')});
+is($node->safe_psql('postgres', q{SELECT count(*), count(id) FROM pbr_unusable}), '5|0',
+	'on_error null: a row of NULLs each');
+
+###########################################################################
+# INSERT: the subject's latest schema and the message's indexes.
 my $ins_id = register('pbr_ins-value', { schemaType => 'PROTOBUF', schema => $proto{'order.proto'},
 		references => [ { name => 'common.proto', subject => 'common.proto', version => 1 } ] });
 my $key_id = register('pbr_ins-key', { schemaType => 'PROTOBUF', schema => $proto{'common.proto'} });
