@@ -109,10 +109,7 @@ typedef struct PbRegistrySource
 	List	   *ids;			/* PbIdEntry *, this decoder's */
 	bool		have_last;
 	uint8		last_frame[KAFKA_CONFLUENT_HEADER_SIZE + 16];
-	int			last_frame_len;
-	PbSchema   *last_schema;
-	PbMessage  *last_message;
-	PbPlan	   *last_plan;
+	int			last_frame_len; /* its message is state->message */
 } PbRegistrySource;
 
 static PbPlan *get_plan(PbColumnSet *set, const PbMessage *message, int depth);
