@@ -115,9 +115,12 @@ extern AvroNode *avro_registry_latest_schema(KafkaRegistry *registry,
 											 const char *subject);
 
 /* avro_import.c: IMPORT FOREIGN SCHEMA of Avro subjects (format table) */
-extern bool kafka_avro_schema_columns(const char *schema_text, List **columns,
+extern bool kafka_avro_schema_columns(struct KafkaRegistry *registry,
+									  const struct KafkaRegistrySchema *schema,
+									  List **columns,
 									  char **why);
-extern const char *kafka_avro_schema_value_type(const char *schema_text);
+extern const char *kafka_avro_schema_value_type(struct KafkaRegistry *registry,
+												const struct KafkaRegistrySchema *schema);
 
 /* The entries of format avro in the format table (options may be NULL). */
 extern void kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "avro/avro.h"
+#include "registry/schema_registry.h"
 
 /*
  * The column type of an Avro value: the decoder's own mapping, and arrays
@@ -116,9 +117,11 @@ parse_avro(const char *schema_text, char **why)
 }
 
 bool
-kafka_avro_schema_columns(const char *schema_text, List **columns, char **why)
+kafka_avro_schema_columns(KafkaRegistry *registry,
+						  const KafkaRegistrySchema *schema, List **columns,
+						  char **why)
 {
-	AvroNode   *root = parse_avro(schema_text, why);
+	AvroNode   *root = parse_avro(schema->schema, why);
 
 	if (root == NULL)
 		return false;
@@ -139,10 +142,11 @@ kafka_avro_schema_columns(const char *schema_text, List **columns, char **why)
 }
 
 const char *
-kafka_avro_schema_value_type(const char *schema_text)
+kafka_avro_schema_value_type(KafkaRegistry *registry,
+							 const KafkaRegistrySchema *schema)
 {
 	char	   *why;
-	AvroNode   *root = parse_avro(schema_text, &why);
+	AvroNode   *root = parse_avro(schema->schema, &why);
 
 	return root ? avro_column_type(root) : NULL;
 }

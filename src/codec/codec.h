@@ -120,6 +120,10 @@ typedef struct KafkaFormatOption
 
 typedef struct KafkaDecoder KafkaDecoder;
 typedef struct KafkaEncoder KafkaEncoder;
+
+/* registry/schema_registry.h */
+struct KafkaRegistry;
+struct KafkaRegistrySchema;
 typedef struct KafkaCodecOptions KafkaCodecOptions;
 
 typedef struct KafkaFormatDef
@@ -152,12 +156,17 @@ typedef struct KafkaFormatDef
 	 * KafkaSchemaColumn; a schema that is not a record gives one column
 	 * "value"), or false with *why; and the type of a column holding a whole
 	 * value of the schema (a key), or NULL.  The types are those the
-	 * format's decoder reads every value of the schema into exactly.
+	 * format's decoder reads every value of the schema into exactly.  They
+	 * get the registry's answer for a subject version as it came (its text,
+	 * id and references) and the registry, to ask for more (Protobuf asks
+	 * for the schema's id with format=serialized and for its references).
 	 */
 	const char *registry_schema_type;
-	bool		(*schema_columns) (const char *schema_text, List **columns,
-								   char **why);
-	const char *(*schema_value_type) (const char *schema_text);
+	bool		(*schema_columns) (struct KafkaRegistry *registry,
+								   const struct KafkaRegistrySchema *schema,
+								   List **columns, char **why);
+	const char *(*schema_value_type) (struct KafkaRegistry *registry,
+									  const struct KafkaRegistrySchema *schema);
 
 	/*
 	 * Checks of the format's table options taken together (NULL: none),
@@ -181,6 +190,13 @@ extern KafkaSchemaColumn *kafka_schema_column(const char *name,
 extern const KafkaFormatDef *kafka_format_for_schema_type(const char *schema_type);
 /* Those schema types, for messages: "AVRO and JSON". */
 extern char *kafka_format_schema_types(void);
+
+/*
+ * The table options that give a schema instead of the registry, for
+ * messages: "avro_schema for format avro or protobuf_descriptor_file for
+ * format protobuf".
+ */
+extern char *kafka_format_schema_options(void);
 
 /* By name, case-insensitive: ERROR naming it and the valid names if none. */
 extern const KafkaFormatDef *kafka_format_by_name(const char *name);

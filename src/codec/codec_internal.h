@@ -229,9 +229,12 @@ extern void kafka_json_write(KafkaJsonWriter *writer, Datum value,
 							 StringInfo out);
 
 /* json_schema.c: IMPORT FOREIGN SCHEMA of JSON Schema subjects */
-extern bool kafka_json_schema_columns(const char *schema_text, List **columns,
+extern bool kafka_json_schema_columns(struct KafkaRegistry *registry,
+									  const struct KafkaRegistrySchema *schema,
+									  List **columns,
 									  char **why);
-extern const char *kafka_json_schema_value_type(const char *schema_text);
+extern const char *kafka_json_schema_value_type(struct KafkaRegistry *registry,
+												const struct KafkaRegistrySchema *schema);
 
 /* plain_formats.c */
 extern void kafka_text_decoder_init(KafkaDecoder *decoder, TupleDesc desc,

@@ -88,10 +88,15 @@ static const KafkaFormatDef kafka_formats[] = {
 	{
 		.name = "protobuf",
 		.id = KAFKA_FORMAT_PROTOBUF,
-		.flags = KAFKA_FORMAT_RECORD | KAFKA_FORMAT_UNKNOWN_FIELDS,
+		.flags = KAFKA_FORMAT_RECORD | KAFKA_FORMAT_UNKNOWN_FIELDS |
+		KAFKA_FORMAT_REGISTRY,
 		.decoder_init = kafka_protobuf_decoder_init,
 		.encoder_init = kafka_protobuf_encoder_init,
 		.table_options = protobuf_table_options,
+		.schema_option = "protobuf_descriptor_file",
+		.registry_schema_type = "PROTOBUF",
+		.schema_columns = kafka_protobuf_schema_columns,
+		.schema_value_type = kafka_protobuf_schema_value_type,
 		.check_table_options = kafka_protobuf_check_table_options,
 		/* the whole message (a composite or jsonb column) fills the one column */
 	},
@@ -279,6 +284,30 @@ kafka_format_schema_types(void)
 		if (kafka_formats[i].registry_schema_type != NULL)
 			append_list_name(&list, count++, total, "",
 							 kafka_formats[i].registry_schema_type, "and");
+	}
+	return list.data;
+}
+
+char *
+kafka_format_schema_options(void)
+{
+	StringInfoData list;
+	int			total = 0;
+	int			count = 0;
+
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+		if (kafka_formats[i].schema_option != NULL)
+			total++;
+	initStringInfo(&list);
+	for (int i = 0; i < lengthof(kafka_formats); i++)
+	{
+		if (kafka_formats[i].schema_option != NULL)
+		{
+			append_list_name(&list, count++, total, "",
+							 psprintf("%s for format %s",
+									  kafka_formats[i].schema_option,
+									  kafka_formats[i].name), "or");
+		}
 	}
 	return list.data;
 }

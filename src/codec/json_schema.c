@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "codec/codec_internal.h"
+#include "registry/schema_registry.h"
 
 /* The SQL type of a JSON Schema type name, or NULL. */
 static const char *
@@ -120,10 +121,12 @@ json_property_type(json_t *schema)
 }
 
 bool
-kafka_json_schema_columns(const char *schema_text, List **columns, char **why)
+kafka_json_schema_columns(KafkaRegistry *registry,
+						  const KafkaRegistrySchema *schema, List **columns,
+						  char **why)
 {
 	json_error_t error;
-	json_t	   *root = json_loads(schema_text, 0, &error);
+	json_t	   *root = json_loads(schema->schema, 0, &error);
 	json_t	   *properties;
 	json_t	   *type;
 	const char *name;
@@ -163,7 +166,8 @@ kafka_json_schema_columns(const char *schema_text, List **columns, char **why)
 }
 
 const char *
-kafka_json_schema_value_type(const char *schema_text)
+kafka_json_schema_value_type(KafkaRegistry *registry,
+							 const KafkaRegistrySchema *schema)
 {
 	return "jsonb";
 }

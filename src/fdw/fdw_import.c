@@ -370,20 +370,17 @@ import_topics(List *topics, ForeignServer *server, const ImportOptions *options)
 
 /*
  * The latest schema of subject as the registry stores it now (not cached:
- * an import wants the registry as it is), with its schemaType; NULL when
- * the subject is gone.
+ * an import wants the registry as it is); NULL when the subject is gone.
  */
-static char *
-latest_schema_text(KafkaRegistry *registry, const char *subject,
-				   const char **schema_type)
+static KafkaRegistrySchema *
+latest_schema(KafkaRegistry *registry, const char *subject)
 {
 	KafkaRegistrySchema *schema = kafka_registry_subject_version(registry, subject,
 																 -1, NULL);
 
 	if (schema == NULL || schema->schema == NULL)
 		return NULL;
-	*schema_type = schema->schema_type;
-	return schema->schema;
+	return schema;
 }
 
 /*
@@ -396,30 +393,28 @@ registry_key_type(KafkaRegistry *registry, const char *topic,
 				  const char **table_key_format)
 {
 	char	   *subject = psprintf("%s-key", topic);
-	const char *schema_type = NULL;
-	char	   *schema_text = NULL;
+	KafkaRegistrySchema *schema = NULL;
 	const KafkaFormatDef *importer = NULL;
 	const char *type;
 
 	if (list_has_name(subjects, subject))
-		schema_text = latest_schema_text(registry, subject,
-													   &schema_type);
-	if (schema_text != NULL)
-		importer = kafka_format_for_schema_type(schema_type);
+		schema = latest_schema(registry, subject);
+	if (schema != NULL)
+		importer = kafka_format_for_schema_type(schema->schema_type);
 
 	if (options->key_format != NULL)
 	{
 		/* a key in the format of its schema gets that schema's type */
 		if (importer != NULL && strcmp(options->key_format, importer->name) == 0 &&
 			(importer->flags & KAFKA_FORMAT_REGISTRY) &&
-			(type = importer->schema_value_type(schema_text)) != NULL)
+			(type = importer->schema_value_type(registry, schema)) != NULL)
 		{
 			*table_key_format = importer->name;
 			return type;
 		}
 		return key_column_type(options->key_format, table_key_format);
 	}
-	if (importer == NULL || (type = importer->schema_value_type(schema_text)) == NULL)
+	if (importer == NULL || (type = importer->schema_value_type(registry, schema)) == NULL)
 	{
 		*table_key_format = NULL;
 		return "bytea";
@@ -442,8 +437,7 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 	{
 		char	   *topic = lfirst(lc);
 		char	   *subject = psprintf("%s-value", topic);
-		const char *schema_type = NULL;
-		char	   *schema_text;
+		KafkaRegistrySchema *schema;
 		const KafkaFormatDef *importer;
 		List	   *schema_columns;
 		List	   *columns = NIL;
@@ -461,25 +455,24 @@ import_registry(List *topics, ForeignServer *server, ImportForeignSchemaStmt *st
 					 errhint("Import it from \"topics\" to read its raw key and value.")));
 			continue;
 		}
-		schema_text = latest_schema_text(registry, subject,
-													   &schema_type);
-		if (schema_text == NULL)
+		schema = latest_schema(registry, subject);
+		if (schema == NULL)
 		{
 			ereport(NOTICE,
 					(errmsg("topic \"%s\" skipped: subject \"%s\" was deleted during the import",
 							topic, subject)));
 			continue;
 		}
-		importer = kafka_format_for_schema_type(schema_type);
+		importer = kafka_format_for_schema_type(schema->schema_type);
 		if (importer == NULL)
 		{
 			ereport(NOTICE,
 					(errmsg("topic \"%s\" skipped: subject \"%s\" has a %s schema, which cannot be imported",
-							topic, subject, schema_type),
+							topic, subject, schema->schema_type),
 					 errdetail("Schema types imported: %s.", kafka_format_schema_types())));
 			continue;
 		}
-		if (!importer->schema_columns(schema_text, &schema_columns, &why))
+		if (!importer->schema_columns(registry, schema, &schema_columns, &why))
 		{
 			ereport(NOTICE,
 					(errmsg("topic \"%s\" skipped: subject \"%s\" cannot be imported",

@@ -8,9 +8,10 @@
  * are not encoded; neither is a topic column, which routes the row when
  * the table has no topic option.
  *
- * A format with the Schema Registry (KAFKA_FORMAT_REGISTRY: avro) registers
- * under the topic's subject (<topic>-value, <topic>-key), so a routed table
- * gets those encoders per topic, when a row first goes there.
+ * A format with the Schema Registry (KAFKA_FORMAT_REGISTRY: avro registers
+ * its schema, protobuf writes with the latest one) uses the topic's subject
+ * (<topic>-value, <topic>-key), so a routed table gets those encoders per
+ * topic, when a row first goes there.
  *
  *-------------------------------------------------------------------------
  */

@@ -48,6 +48,7 @@
 #include "codec/codec_internal.h"
 #include "options.h"
 #include "protobuf/protobuf.h"
+#include "registry/schema_registry.h"
 
 /* The columns one message fills: a table's payload columns or a composite. */
 typedef struct PbColumnSet
@@ -83,7 +84,33 @@ typedef struct PbDecodeState
 	int		   *top_last;		/* read_columns' arrays for the top message */
 	int		   *top_oneof_last;
 	KafkaDecoder *report_unknown;	/* report fields without a column */
+	int			top_size;		/* room in top_last, top_oneof_last */
+	int			top_oneof_size;
+	struct PbRegistrySource *registry;	/* the Confluent framing, or NULL */
 } PbDecodeState;
+
+/*
+ * Schemas from the Schema Registry: each record names its schema id and
+ * message; plans are per message of each id's schema (PbColumnSet.plans),
+ * the last framing seen is remembered so a run of records of one message
+ * reads its framing with one comparison.
+ */
+typedef struct PbIdEntry
+{
+	int32		id;
+	PbSchema   *schema;			/* NULL: error */
+	char	   *error;
+} PbIdEntry;
+
+typedef struct PbRegistrySource
+{
+	KafkaRegistry *registry;
+	const char *required;		/* protobuf_message (protobuf_key_message) */
+	List	   *ids;			/* PbIdEntry *, this decoder's */
+	bool		have_last;
+	uint8		last_frame[KAFKA_CONFLUENT_HEADER_SIZE + 16];
+	int			last_frame_len; /* its message is state->message */
+} PbRegistrySource;
 
 static PbPlan *get_plan(PbColumnSet *set, const PbMessage *message, int depth);
 static bool read_message_into(PbDecodeState *state, KafkaConvertState *convert,
@@ -156,6 +183,28 @@ pb_message_from_options(const KafkaCodecOptions *options, PbSchema **schema_out,
 						options->protobuf_message)));
 	*schema_out = schema;
 	return message;
+}
+
+/*
+ * Schemas from the Schema Registry: no descriptor set given (as an argument
+ * or the table's protobuf_descriptor_file) and a server to ask.
+ */
+bool
+pb_uses_registry(const KafkaCodecOptions *options)
+{
+	return options != NULL && options->protobuf_descriptor == NULL &&
+		options->server_name != NULL &&
+		kafka_option_value(options->format_options,
+						   "protobuf_descriptor_file") == NULL;
+}
+
+/* With the registry: the message type the table's options name, or NULL. */
+const char *
+pb_registry_message_option(const KafkaCodecOptions *options)
+{
+	return kafka_option_value(options->format_options,
+							  options->key ? "protobuf_key_message" :
+							  "protobuf_message");
 }
 
 /* ---- plans -------------------------------------------------------------- */
@@ -1217,6 +1266,115 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 	return true;
 }
 
+/* The schema of id for this decoder; NULL with *error. */
+static PbSchema *
+schema_for_id(PbDecodeState *state, KafkaDecoder *decoder, int32 id,
+			  char **error)
+{
+	PbRegistrySource *source = state->registry;
+	ListCell   *lc;
+	PbIdEntry  *entry;
+	MemoryContext oldcontext;
+	char	   *why = NULL;
+	PbSchema   *schema;
+
+	foreach(lc, source->ids)
+	{
+		entry = lfirst(lc);
+		if (entry->id == id)
+		{
+			*error = entry->error;
+			return entry->schema;
+		}
+	}
+	schema = pb_registry_schema_by_id(source->registry, id, &why);
+	oldcontext = MemoryContextSwitchTo(decoder->mcxt);
+	entry = palloc0(sizeof(PbIdEntry));
+	entry->id = id;
+	entry->schema = schema;
+	/* kept for this decoder: a topic full of such records asks once */
+	if (schema == NULL)
+		entry->error = pstrdup(why);
+	source->ids = lappend(source->ids, entry);
+	MemoryContextSwitchTo(oldcontext);
+	*error = entry->error;
+	return schema;
+}
+
+/*
+ * Reads a record's Confluent framing and makes its message (and plan) the
+ * decoder's; false with the record's error.
+ */
+static bool
+registry_message(PbDecodeState *state, KafkaDecoder *decoder,
+				 const char **data, size_t *len)
+{
+	PbRegistrySource *source = state->registry;
+	KafkaConvertState *convert = &decoder->convert;
+	const uint8 *bytes = (const uint8 *) *data;
+	int32		indexes[PB_MAX_MESSAGE_INDEXES];
+	int			count;
+	int32		id;
+	int			framing;
+	char	   *error;
+	PbSchema   *schema;
+	PbMessage  *message;
+
+	if (source->have_last && *len >= (size_t) source->last_frame_len &&
+		memcmp(bytes, source->last_frame, source->last_frame_len) == 0)
+	{
+		/* the same id and indexes as the last record: the same message */
+		*data += source->last_frame_len;
+		*len -= source->last_frame_len;
+		return true;
+	}
+	framing = pb_frame(bytes, *len, &id, indexes, &count, &error);
+	if (framing < 0)
+		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+								 "%s", error);
+	schema = schema_for_id(state, decoder, id, &error);
+	if (schema == NULL)
+		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+								 "%s", error);
+	message = pb_schema_message_by_indexes(schema, indexes, count);
+	if (message == NULL)
+		return kafka_decode_fail(convert, ERRCODE_INVALID_BINARY_REPRESENTATION,
+								 "message indexes %s are out of range for the messages of schema id %d",
+								 pb_indexes_text(indexes, count), id);
+	if (source->required != NULL &&
+		strcmp(message->full_name, source->required) != 0)
+		return kafka_decode_fail(convert, ERRCODE_DATATYPE_MISMATCH,
+								 "record of Protobuf message \"%s\" (schema id %d), not of message \"%s\"",
+								 message->full_name, id, source->required);
+	if (message->nfields > state->top_size)
+	{
+		state->top_size = message->nfields;
+		state->top_last = MemoryContextAlloc(decoder->mcxt,
+											 sizeof(int) * state->top_size);
+	}
+	if (message->noneofs > state->top_oneof_size)
+	{
+		state->top_oneof_size = message->noneofs;
+		state->top_oneof_last = MemoryContextAlloc(decoder->mcxt,
+												   sizeof(int) * state->top_oneof_size);
+	}
+	state->schema = schema;
+	state->json.schema = schema;
+	state->message = message;
+	state->plan = get_plan(&state->top, message, 0);
+	if (framing <= (int) sizeof(source->last_frame))
+	{
+		memcpy(source->last_frame, bytes, framing);
+		source->last_frame_len = framing;
+		source->have_last = true;
+	}
+	else
+		source->have_last = false;
+	*data += framing;
+	*len -= framing;
+	return true;
+}
+
 static bool
 pb_decode(KafkaDecoder *decoder, const char *data, size_t len, Datum *values,
 		  bool *nulls)
@@ -1225,6 +1383,9 @@ pb_decode(KafkaDecoder *decoder, const char *data, size_t len, Datum *values,
 	KafkaConvertState *convert = &decoder->convert;
 	PbColumnSet *set = &state->top;
 
+	if (state->registry != NULL && data != NULL &&
+		!registry_message(state, decoder, &data, &len))
+		return false;
 	if (state->plan->incompatible)
 		return kafka_decode_fail(convert, ERRCODE_DATATYPE_MISMATCH,
 								 "Protobuf message \"%s\" does not fit the columns: %s",
@@ -1265,8 +1426,18 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	PbDecodeState *state = palloc0(sizeof(PbDecodeState));
 	PbColumnSet *set = &state->top;
 
-	state->message = pb_message_from_options(options, &state->schema,
-											 decoder->mcxt);
+	if (pb_uses_registry(options))
+	{
+		state->registry = palloc0(sizeof(PbRegistrySource));
+		state->registry->registry =
+			kafka_registry_for_server(options->server_name,
+									  OidIsValid(options->userid) ?
+									  options->userid : GetUserId());
+		state->registry->required = pb_registry_message_option(options);
+	}
+	else
+		state->message = pb_message_from_options(options, &state->schema,
+												 decoder->mcxt);
 	state->json.schema = state->schema;
 	state->json.max_recursion = -1;
 	state->report_unknown = decoder->unknown ? decoder : NULL;
@@ -1289,8 +1460,17 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	}
 	state->capacity = 64;
 	state->occurrences = palloc(sizeof(PbOccurrence) * state->capacity);
-	state->top_last = palloc(sizeof(int) * Max(state->message->nfields, 1));
-	state->top_oneof_last = palloc(sizeof(int) * Max(state->message->noneofs, 1));
+	if (state->registry != NULL)
+	{
+		/* each record names its message */
+		decoder->format_state = state;
+		decoder->decode = pb_decode;
+		return;
+	}
+	state->top_size = Max(state->message->nfields, 1);
+	state->top_oneof_size = Max(state->message->noneofs, 1);
+	state->top_last = palloc(sizeof(int) * state->top_size);
+	state->top_oneof_last = palloc(sizeof(int) * state->top_oneof_size);
 	state->plan = get_plan(set, state->message, 0);
 	/* columns that cannot take their fields are a mistake of the table */
 	if (state->plan->incompatible)

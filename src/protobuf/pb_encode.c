@@ -48,6 +48,7 @@
 
 #include "codec/codec_internal.h"
 #include "protobuf/protobuf.h"
+#include "registry/schema_registry.h"
 
 /*
  * jansson, after PostgreSQL's headers: both declare a json_object(), and
@@ -83,6 +84,11 @@ typedef struct PbEncodeState
 	List	   *plans;			/* PbEncodePlan * of composite types */
 	bool		single_value;
 	MemoryContext mcxt;
+	/* with the Schema Registry: the Confluent framing written first */
+	bool		framed;
+	int32		schema_id;
+	int32		indexes[PB_MAX_MESSAGE_INDEXES];
+	int			nindexes;
 } PbEncodeState;
 
 static void encode_field_value(PbEncodeState *state, const PbField *field,
@@ -1158,12 +1164,83 @@ pb_encode(KafkaEncoder *encoder, Datum *values, bool *nulls, StringInfo out)
 		attnum = encoder->payload_attnums[0];
 		if (nulls[attnum])
 			return false;		/* no value: a tombstone */
+		if (state->framed)
+			pb_append_frame(out, state->schema_id, state->indexes,
+							state->nindexes);
 		encode_message_body(state, state->message, values[attnum],
 							state->top->columns[0].typid, out, 0);
 		return true;
 	}
+	if (state->framed)
+		pb_append_frame(out, state->schema_id, state->indexes, state->nindexes);
 	encode_columns(state, state->top, values, nulls, out, 0);
 	return true;
+}
+
+/*
+ * With the Schema Registry: the latest schema of the subject and its
+ * message protobuf_message (protobuf_key_message for keys; by default the
+ * file's first), as Confluent's serializer with use.latest.version.  Nothing
+ * is registered: a .proto text cannot be written from a descriptor.
+ */
+static void
+registry_message(PbEncodeState *state, const KafkaCodecOptions *options)
+{
+	KafkaRegistry *registry;
+	KafkaRegistrySchema *latest;
+	const char *name = pb_registry_message_option(options);
+	char	   *error;
+
+	if (options->subject == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("format 'protobuf' with the schema registry needs a subject to write under"),
+				 errhint("Set the table option \"protobuf_descriptor_file\", or give the table a topic.")));
+	registry = kafka_registry_for_server(options->server_name,
+										 OidIsValid(options->userid) ?
+										 options->userid : GetUserId());
+	latest = kafka_registry_subject_version(registry, options->subject, -1,
+											"format=serialized");
+	if (latest == NULL || latest->schema == NULL || latest->id < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("subject \"%s\" is not in the schema registry of server \"%s\"",
+						options->subject, registry->server_name),
+				 errhint("Register the .proto of the %s under \"%s\" first: format 'protobuf' writes with the subject's latest schema and does not register one.",
+						 options->key ? "keys" : "values", options->subject)));
+	/* the cached answer of the id: its schema is loaded once per backend */
+	state->schema = pb_registry_schema_by_id(registry, latest->id, &error);
+	if (state->schema == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot write Protobuf under subject \"%s\": %s",
+						options->subject, error)));
+	if (name != NULL)
+	{
+		state->message = pb_schema_message(state->schema, name);
+		if (state->message == NULL ||
+			!pb_schema_message_indexes(state->schema, state->message,
+									   state->indexes, PB_MAX_MESSAGE_INDEXES,
+									   &state->nindexes))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message type \"%s\" is not in the latest schema of subject \"%s\" (schema id %d)",
+							name, options->subject, latest->id),
+					 errhint("Give the full name with its package, e.g. 'shop.Order', of a message of that .proto file.")));
+	}
+	else
+	{
+		if (state->schema->nfile_messages == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the latest schema of subject \"%s\" (schema id %d) defines no message",
+							options->subject, latest->id)));
+		state->message = state->schema->file_messages[0].message;
+		state->indexes[0] = 0;
+		state->nindexes = 1;
+	}
+	state->framed = true;
+	state->schema_id = latest->id;
 }
 
 void
@@ -1173,8 +1250,11 @@ kafka_protobuf_encoder_init(KafkaEncoder *encoder, TupleDesc desc,
 	PbEncodeState *state = palloc0(sizeof(PbEncodeState));
 
 	state->mcxt = encoder->mcxt;
-	state->message = pb_message_from_options(options, &state->schema,
-											 encoder->mcxt);
+	if (pb_uses_registry(options))
+		registry_message(state, options);
+	else
+		state->message = pb_message_from_options(options, &state->schema,
+												 encoder->mcxt);
 	state->single_value = options->single_value;
 	if (state->single_value)
 	{

@@ -594,7 +594,38 @@ nesting_ok(const uint8 *data, size_t len, int depth)
 	return true;
 }
 
-/* The message types of a FileDescriptorSet, each file's (field 4) checked. */
+/* The message types (field 4) of a FileDescriptorProto checked. */
+static bool
+file_nesting_ok(const uint8 *data, size_t len)
+{
+	PbCursor	file = {data, data + len};
+
+	while (file.p < file.end)
+	{
+		int32		number;
+		int			wire_type;
+		uint64		message_length;
+		bool		too_deep = false;
+
+		if (!pb_read_tag(&file, &number, &wire_type))
+			break;
+		if (wire_type != PB_WIRE_LEN || number != 4)
+		{
+			if (!pb_skip_value(&file, wire_type, number, 0, &too_deep))
+				return !too_deep;
+			continue;
+		}
+		if (!pb_read_varint(&file, &message_length) ||
+			message_length > (uint64) (file.end - file.p))
+			break;
+		if (!nesting_ok(file.p, (size_t) message_length, 1))
+			return false;
+		file.p += message_length;
+	}
+	return true;
+}
+
+/* The message types of a FileDescriptorSet, each file's checked. */
 static bool
 descriptor_set_nesting_ok(const uint8 *data, size_t len)
 {
@@ -605,7 +636,6 @@ descriptor_set_nesting_ok(const uint8 *data, size_t len)
 		int32		number;
 		int			wire_type;
 		uint64		length;
-		PbCursor	file;
 		bool		too_deep = false;
 
 		if (!pb_read_tag(&set, &number, &wire_type))
@@ -618,34 +648,107 @@ descriptor_set_nesting_ok(const uint8 *data, size_t len)
 		}
 		if (!pb_read_varint(&set, &length) || length > (uint64) (set.end - set.p))
 			return true;
-		file.p = set.p;
-		file.end = set.p + length;
+		if (!file_nesting_ok(set.p, (size_t) length))
+			return false;
 		set.p += length;
-		while (file.p < file.end)
-		{
-			uint64		message_length;
-
-			if (!pb_read_tag(&file, &number, &wire_type))
-				break;
-			if (wire_type != PB_WIRE_LEN || number != 4)
-			{
-				if (!pb_skip_value(&file, wire_type, number, 0, &too_deep))
-				{
-					if (too_deep)
-						return false;
-					break;
-				}
-				continue;
-			}
-			if (!pb_read_varint(&file, &message_length) ||
-				message_length > (uint64) (file.end - file.p))
-				break;
-			if (!nesting_ok(file.p, (size_t) message_length, 1))
-				return false;
-			file.p += message_length;
-		}
 	}
 	return true;
+}
+
+/* The messages of a file's level (not map entries), for message indexes. */
+static PbFileMessage *
+file_messages(PbSchema *schema, const char *scope,
+			  Google__Protobuf__DescriptorProto *const *protos, size_t n,
+			  int *count)
+{
+	PbFileMessage *out = palloc0(sizeof(PbFileMessage) * Max(n, 1));
+	int			k = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		const Google__Protobuf__DescriptorProto *proto = protos[i];
+		char	   *name;
+
+		if (proto->options != NULL && proto->options->has_map_entry &&
+			proto->options->map_entry)
+			continue;
+		name = join_name(scope, proto->name ? proto->name : "");
+		out[k].message = pb_schema_message(schema, name);
+		out[k].nested = file_messages(schema, name, proto->nested_type,
+									  proto->n_nested_type, &out[k].nnested);
+		k++;
+	}
+	*count = k;
+	return out;
+}
+
+/*
+ * The schema of files (already unpacked in a scratch context): the first
+ * one's messages also by their message indexes.
+ */
+static PbSchema *
+build_schema(Google__Protobuf__FileDescriptorProto *const *files, size_t nfiles,
+			 bool refuse_duplicates, MemoryContext mcxt, char **error)
+{
+	MemoryContext oldcontext;
+	SchemaBuilder builder = {0};
+	PbSchema   *schema;
+	ListCell   *lc;
+	int			i;
+
+	oldcontext = MemoryContextSwitchTo(mcxt);
+	builder.mcxt = mcxt;
+	for (size_t f = 0; f < nfiles; f++)
+	{
+		const Google__Protobuf__FileDescriptorProto *file = files[f];
+		bool		proto3 = file->syntax != NULL && strcmp(file->syntax, "proto3") == 0;
+
+		for (size_t m = 0; m < file->n_message_type; m++)
+			add_message(&builder, file->package, file->message_type[m], proto3);
+		for (size_t e = 0; e < file->n_enum_type; e++)
+			add_enum(&builder, file->package, file->enum_type[e], proto3);
+	}
+	add_bundled(&builder);
+
+	schema = palloc0(sizeof(PbSchema));
+	schema->nmessages = list_length(builder.messages);
+	schema->messages = palloc(sizeof(PbMessage *) * Max(schema->nmessages, 1));
+	i = 0;
+	foreach(lc, builder.messages)
+		schema->messages[i++] = lfirst(lc);
+	qsort(schema->messages, schema->nmessages, sizeof(PbMessage *), compare_messages);
+	schema->nenums = list_length(builder.enums);
+	schema->enums = palloc(sizeof(PbEnum *) * Max(schema->nenums, 1));
+	i = 0;
+	foreach(lc, builder.enums)
+		schema->enums[i++] = lfirst(lc);
+	qsort(schema->enums, schema->nenums, sizeof(PbEnum *), compare_enums);
+	/* files from several places: a type defined twice is ambiguous */
+	for (i = 1; refuse_duplicates && i < schema->nmessages && builder.error == NULL; i++)
+		if (strcmp(schema->messages[i - 1]->full_name,
+				   schema->messages[i]->full_name) == 0)
+			builder.error = psprintf("message type \"%s\" is defined twice",
+									 schema->messages[i]->full_name);
+	for (i = 1; refuse_duplicates && i < schema->nenums && builder.error == NULL; i++)
+		if (strcmp(schema->enums[i - 1]->full_name,
+				   schema->enums[i]->full_name) == 0)
+			builder.error = psprintf("enum type \"%s\" is defined twice",
+									 schema->enums[i]->full_name);
+
+	if (builder.error == NULL)
+		resolve(schema, &builder.error);
+	if (builder.error == NULL)
+		schema->file_messages = file_messages(schema, files[0]->package,
+											  files[0]->message_type,
+											  files[0]->n_message_type,
+											  &schema->nfile_messages);
+	MemoryContextSwitchTo(oldcontext);
+	if (builder.error != NULL)
+	{
+		*error = builder.error;
+		return NULL;
+	}
+	return schema;
 }
 
 PbSchema *
@@ -657,11 +760,7 @@ pb_schema_from_descriptor_set(const uint8 *data, size_t len,
 												  ALLOCSET_DEFAULT_SIZES);
 	ProtobufCAllocator allocator = {pb_alloc, pb_free, scratch};
 	Google__Protobuf__FileDescriptorSet *set;
-	MemoryContext oldcontext;
-	SchemaBuilder builder = {0};
 	PbSchema   *schema;
-	ListCell   *lc;
-	int			i;
 
 	*error = NULL;
 	if (!descriptor_set_nesting_ok(data, len))
@@ -680,45 +779,95 @@ pb_schema_from_descriptor_set(const uint8 *data, size_t len,
 						 "the descriptor set has no files");
 		return NULL;
 	}
-
-	oldcontext = MemoryContextSwitchTo(mcxt);
-	builder.mcxt = mcxt;
-	for (size_t f = 0; f < set->n_file; f++)
-	{
-		const Google__Protobuf__FileDescriptorProto *file = set->file[f];
-		bool		proto3 = file->syntax != NULL && strcmp(file->syntax, "proto3") == 0;
-
-		for (size_t m = 0; m < file->n_message_type; m++)
-			add_message(&builder, file->package, file->message_type[m], proto3);
-		for (size_t e = 0; e < file->n_enum_type; e++)
-			add_enum(&builder, file->package, file->enum_type[e], proto3);
-	}
-	add_bundled(&builder);
+	schema = build_schema(set->file, set->n_file, false, mcxt, error);
 	MemoryContextDelete(scratch);
-
-	schema = palloc0(sizeof(PbSchema));
-	schema->nmessages = list_length(builder.messages);
-	schema->messages = palloc(sizeof(PbMessage *) * Max(schema->nmessages, 1));
-	i = 0;
-	foreach(lc, builder.messages)
-		schema->messages[i++] = lfirst(lc);
-	qsort(schema->messages, schema->nmessages, sizeof(PbMessage *), compare_messages);
-	schema->nenums = list_length(builder.enums);
-	schema->enums = palloc(sizeof(PbEnum *) * Max(schema->nenums, 1));
-	i = 0;
-	foreach(lc, builder.enums)
-		schema->enums[i++] = lfirst(lc);
-	qsort(schema->enums, schema->nenums, sizeof(PbEnum *), compare_enums);
-
-	if (builder.error == NULL)
-		resolve(schema, &builder.error);
-	MemoryContextSwitchTo(oldcontext);
-	if (builder.error != NULL)
-	{
-		*error = builder.error;
-		return NULL;
-	}
 	return schema;
+}
+
+PbSchema *
+pb_schema_from_files(const uint8 *const *data, const size_t *lens, int nfiles,
+					 MemoryContext mcxt, char **error)
+{
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "kafka protobuf descriptor",
+												  ALLOCSET_DEFAULT_SIZES);
+	ProtobufCAllocator allocator = {pb_alloc, pb_free, scratch};
+	Google__Protobuf__FileDescriptorProto **files;
+	PbSchema   *schema;
+
+	*error = NULL;
+	Assert(nfiles > 0);
+	files = MemoryContextAlloc(scratch, sizeof(void *) * nfiles);
+	for (int f = 0; f < nfiles; f++)
+	{
+		if (!file_nesting_ok(data[f], lens[f]))
+		{
+			MemoryContextDelete(scratch);
+			*error = psprintf("message types are nested more than %d levels deep",
+							  PB_MAX_TYPE_NESTING);
+			return NULL;
+		}
+		files[f] = google__protobuf__file_descriptor_proto__unpack(&allocator,
+																   lens[f],
+																   data[f]);
+		if (files[f] == NULL)
+		{
+			MemoryContextDelete(scratch);
+			*error = pstrdup("not a serialized Protobuf file descriptor (google.protobuf.FileDescriptorProto)");
+			return NULL;
+		}
+	}
+	schema = build_schema(files, nfiles, true, mcxt, error);
+	MemoryContextDelete(scratch);
+	return schema;
+}
+
+PbMessage *
+pb_schema_message_by_indexes(const PbSchema *schema, const int32 *indexes,
+							 int count)
+{
+	const PbFileMessage *level = schema->file_messages;
+	int			nlevel = schema->nfile_messages;
+	const PbFileMessage *found = NULL;
+
+	for (int i = 0; i < count; i++)
+	{
+		if (indexes[i] < 0 || indexes[i] >= nlevel)
+			return NULL;
+		found = &level[indexes[i]];
+		level = found->nested;
+		nlevel = found->nnested;
+	}
+	return found ? found->message : NULL;
+}
+
+static bool
+find_indexes(const PbFileMessage *level, int nlevel, const PbMessage *message,
+			 int32 *indexes, int max_indexes, int depth, int *count)
+{
+	if (depth >= max_indexes)
+		return false;
+	for (int i = 0; i < nlevel; i++)
+	{
+		indexes[depth] = i;
+		if (level[i].message == message)
+		{
+			*count = depth + 1;
+			return true;
+		}
+		if (find_indexes(level[i].nested, level[i].nnested, message, indexes,
+						 max_indexes, depth + 1, count))
+			return true;
+	}
+	return false;
+}
+
+bool
+pb_schema_message_indexes(const PbSchema *schema, const PbMessage *message,
+						  int32 *indexes, int max_indexes, int *count)
+{
+	return find_indexes(schema->file_messages, schema->nfile_messages, message,
+						indexes, max_indexes, 0, count);
 }
 
 /*

@@ -125,19 +125,52 @@ struct PbMessage
 	int		   *sorted;			/* field indexes sorted by number */
 };
 
+/*
+ * The messages of a file in declaration order, nested ones under theirs,
+ * without map entries: what Confluent's message indexes count.
+ */
+typedef struct PbFileMessage
+{
+	PbMessage  *message;
+	int			nnested;
+	struct PbFileMessage *nested;
+} PbFileMessage;
+
 typedef struct PbSchema
 {
 	int			nmessages;
 	PbMessage **messages;
 	int			nenums;
 	PbEnum	  **enums;
+	/* the first file's messages, for message indexes */
+	int			nfile_messages;
+	PbFileMessage *file_messages;
 } PbSchema;
 
 /* pb_schema.c */
 extern PbSchema *pb_schema_from_descriptor_set(const uint8 *data, size_t len,
 											   MemoryContext mcxt,
 											   char **error);
+/*
+ * Several serialized FileDescriptorProtos (a registry schema and the files
+ * it imports, the main one first) as one schema.
+ */
+extern PbSchema *pb_schema_from_files(const uint8 *const *data,
+									  const size_t *lens, int nfiles,
+									  MemoryContext mcxt, char **error);
 extern PbMessage *pb_schema_message(PbSchema *schema, const char *name);
+
+/*
+ * The message of the first file that Confluent's message indexes name
+ * (NULL: out of range), and the other way round (false: not in the file).
+ */
+extern PbMessage *pb_schema_message_by_indexes(const PbSchema *schema,
+											   const int32 *indexes,
+											   int count);
+extern bool pb_schema_message_indexes(const PbSchema *schema,
+									  const PbMessage *message,
+									  int32 *indexes, int max_indexes,
+									  int *count);
 extern const PbField *pb_message_field(const PbMessage *message, int32 number);
 extern const char *pb_type_name(PbType type);
 extern bool pb_type_is_packable(PbType type);
@@ -210,7 +243,47 @@ extern bool pb_repeated_field_to_json(const PbMessage *message,
 									  const PbJsonOptions *options,
 									  StringInfo out, int depth, char **error);
 
+/*
+ * pb_registry.c: schemas from the Confluent Schema Registry, and the
+ * Confluent framing (magic byte, schema id, message indexes).
+ */
+#define PB_MAX_MESSAGE_INDEXES 128
+
+struct KafkaRegistry;
+struct KafkaRegistrySchema;
+
+/*
+ * The schema of a registry's answer asked with "format=serialized", its
+ * references loaded; NULL with *error when it cannot be had (the record's
+ * error).  Registry outages are ERRORs.  Kept for the backend's life.
+ */
+extern PbSchema *pb_registry_load(struct KafkaRegistry *registry,
+								  const struct KafkaRegistrySchema *schema,
+								  char **error);
+extern PbSchema *pb_registry_schema_by_id(struct KafkaRegistry *registry,
+										  int32 id, char **error);
+
+/*
+ * Reads the framing of a payload: the schema id and the message indexes
+ * (room for PB_MAX_MESSAGE_INDEXES; the shorthand 0 gives [0]).  Returns
+ * the bytes the framing takes, or -1 with *error.
+ */
+extern int	pb_frame(const uint8 *data, size_t len, int32 *schema_id,
+					 int32 *indexes, int *count, char **error);
+extern void pb_append_frame(StringInfo out, int32 schema_id,
+							const int32 *indexes, int count);
+extern char *pb_indexes_text(const int32 *indexes, int count);
+
+/* pb_import.c: IMPORT FOREIGN SCHEMA of PROTOBUF subjects */
+extern bool kafka_protobuf_schema_columns(struct KafkaRegistry *registry,
+										  const struct KafkaRegistrySchema *schema,
+										  List **columns, char **why);
+extern const char *kafka_protobuf_schema_value_type(struct KafkaRegistry *registry,
+													const struct KafkaRegistrySchema *schema);
+
 /* pb_decode.c */
+extern bool pb_uses_registry(const KafkaCodecOptions *options);
+extern const char *pb_registry_message_option(const KafkaCodecOptions *options);
 extern PbMessage *pb_message_from_options(const KafkaCodecOptions *options,
 										  PbSchema **schema,
 										  MemoryContext mcxt);

@@ -46,6 +46,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "codec/codec.h"
 #include "options.h"
 #include "registry/schema_registry.h"
 
@@ -163,7 +164,8 @@ kafka_registry_for_server(const char *server_name, Oid userid)
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("server \"%s\" has no schema_registry_url option",
 						server->servername),
-				 errhint("Set schema_registry_url on the server, or give the table an avro_schema option for Avro without a registry.")));
+				 errhint("Set schema_registry_url on the server, or give the table the option holding its schema (%s) to go without one.",
+						 kafka_format_schema_options())));
 	registry = palloc0(sizeof(KafkaRegistry));
 	registry->url = pstrdup(spec->schema_registry_url);
 	len = strlen(registry->url);

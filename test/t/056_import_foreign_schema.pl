@@ -1,10 +1,10 @@
 # IMPORT FOREIGN SCHEMA from a kafka server: "registry" makes one typed
 # foreign table per topic with a <topic>-value subject (Avro of every shape,
-# JSON Schema), keyed by the <topic>-key subject; the tables read back
-# exactly what independent encoders (python3-avro with the Confluent
-# framing, Python's json) wrote.  Topics without a subject, subjects without
-# a topic and schema types that cannot be imported are skipped with a
-# NOTICE; LIMIT TO / EXCEPT name topics; "topics" makes raw tables of every
+# JSON Schema, Protobuf with every type mapping), keyed by the <topic>-key
+# subject; the tables read back exactly what independent encoders
+# (python3-avro with the Confluent framing, Python's json, python3-protobuf
+# with message indexes) wrote.  Topics without a subject, subjects without
+# a topic and schemas that cannot be imported are skipped with a NOTICE; LIMIT TO / EXCEPT name topics; "topics" makes raw tables of every
 # topic but internal ones; the options format, key_format, metadata_prefix
 # and include_metadata; the importing user's user mapping is used and its
 # secrets stay out of messages.
@@ -29,6 +29,72 @@ my ($ok, $out, $err) = run_cmd([ $ENV{KT_PYTHON} // '/usr/bin/python3',
 	"$srcdir/test/fixtures/produce_import.py", '--bootstrap', $bs,
 	'--registry', $url, '--user', 'sr-user', '--password', 'sr-secret-pw' ]);
 ok($ok, 'fixture topics and subjects written') or diag($err);
+
+# imp_proto: a Protobuf schema of every type mapping, registered as .proto
+# text by python3-protobuf's producer, with two records
+my $protos = PostgreSQL::Test::Utils::tempdir('protos');
+open(my $pfh, '>', "$protos/reading.proto") or die "reading.proto: $!";
+print $pfh <<'EOF';
+syntax = "proto3";
+package imp;
+
+import "google/protobuf/timestamp.proto";
+import "google/protobuf/duration.proto";
+import "google/protobuf/wrappers.proto";
+import "google/protobuf/struct.proto";
+
+enum Kind {
+  K_NONE = 0;
+  K_ONE = 1;
+}
+
+message Reading {
+  int32 i32 = 1;
+  int64 i64 = 2;
+  uint32 u32 = 3;
+  uint64 u64 = 4;
+  sint32 s32 = 5;
+  fixed64 f64 = 6;
+  float fl = 7;
+  double db = 8;
+  bool ok = 9;
+  string s = 10;
+  bytes raw = 11;
+  Kind kind = 12;
+  repeated int32 nums = 13;
+  repeated string tags = 14;
+  message Inner {
+    string a = 1;
+    int32 b = 2;
+  }
+  Inner inner = 15;
+  map<string, int32> counts = 16;
+  google.protobuf.Timestamp at = 17;
+  google.protobuf.Duration took = 18;
+  google.protobuf.Int64Value maybe = 19;
+  google.protobuf.StringValue note = 20;
+  google.protobuf.Struct extra = 21;
+  repeated Inner inners = 22;
+}
+
+message Other {
+  string unused = 1;
+}
+EOF
+close($pfh);
+($ok, $out, $err) = run_cmd([ $ENV{KT_PYTHON} // '/usr/bin/python3',
+	"$srcdir/test/fixtures/confluent_protobuf.py", '--proto', "$protos/reading.proto",
+	'--produce', '--bootstrap', $bs, '--topic', 'imp_proto', '--registry', $url,
+	'--user', 'sr-user', '--password', 'sr-secret-pw',
+	'--json', '{"i32": -5, "i64": "9007199254740993", "u32": 4294967295,'
+	  . ' "u64": "18446744073709551615", "s32": -7, "f64": "12345678901234567890",'
+	  . ' "fl": 1.5, "db": 2.25, "ok": true, "s": "h\\u00e9llo", "raw": "AP8=",'
+	  . ' "kind": "K_ONE", "nums": [1, 2, 3], "tags": ["x"], "inner": {"a": "q", "b": 2},'
+	  . ' "counts": {"c": 3}, "at": "2024-01-02T03:04:05.123456Z", "took": "90.5s",'
+	  . ' "maybe": "-3", "note": "n", "extra": {"k": [1, "two", null]},'
+	  . ' "inners": [{"a": "r"}, {"b": 4}]}',
+	'--json', '{"i32": 1}' ]);
+ok($ok, 'Protobuf records of imp_proto written') or diag($err);
 
 $node->safe_psql('postgres', qq{
 	CREATE SERVER k FOREIGN DATA WRAPPER kafka_fdw
@@ -76,15 +142,14 @@ sub tables_in
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
 	'IMPORT FOREIGN SCHEMA registry FROM SERVER k INTO staging');
 is($ret, 0, 'IMPORT FOREIGN SCHEMA registry succeeds') or diag($stderr);
-is(tables_in('staging'), 'imp_events,imp_orders,imp_payments,imp_prim',
+is(tables_in('staging'), 'imp_events,imp_orders,imp_payments,imp_prim,imp_proto',
 	'one table per topic with an importable value subject');
 like($stderr, qr/NOTICE:  topic "imp_raw" skipped: the schema registry has no subject "imp_raw-value"/,
 	'a topic without a subject is skipped with a NOTICE');
 like($stderr, qr/NOTICE:  topic "imp.dotted-name" skipped/, 'so is the dotted one');
 like($stderr, qr/NOTICE:  subject "ghost-value" skipped: server "k" has no topic "ghost"/,
 	'a subject without a topic is skipped with a NOTICE');
-like($stderr, qr/NOTICE:  topic "imp_proto" skipped: subject "imp_proto-value" has a PROTOBUF schema, which cannot be imported/,
-	'a schema type that cannot be imported is skipped with a NOTICE');
+unlike($stderr, qr/imp_proto/, 'a PROTOBUF subject is imported');
 like($stderr, qr/NOTICE:  topic "imp_clash" skipped: column "_partition" would be declared twice/,
 	'a field named like a metadata column skips its topic with a NOTICE');
 like($stderr, qr/NOTICE:  topic "imp_bad" skipped: subject "imp_bad-value" cannot be imported\n.*DETAIL:  its latest schema is not a valid Avro schema: /,
@@ -154,6 +219,26 @@ is(columns_of('staging.imp_prim'),
 is($node->safe_psql('postgres', q{SELECT string_agg(encode(convert_to(value, 'UTF8'), 'hex'), ',' ORDER BY _offset) FROM staging.imp_prim}),
 	'78,c3bc', 'and it reads the values');
 
+# Protobuf: the first message of the subject's file, typed as the decoder
+# reads it, and read back exactly.
+is(columns_of('staging.imp_proto'),
+	'i32 integer, i64 bigint, u32 bigint, u64 numeric, s32 integer, f64 numeric, fl real, '
+	  . 'db double precision, ok boolean, s text, raw bytea, kind text, nums integer[], '
+	  . 'tags text[], inner jsonb, counts jsonb, at timestamp with time zone, took interval, '
+	  . 'maybe bigint, note text, extra jsonb, inners jsonb, _key bytea (kafka=key), '
+	  . '_partition integer (kafka=partition), _offset bigint (kafka=offset), '
+	  . '_timestamp timestamp with time zone (kafka=timestamp)',
+	'Protobuf: a column per field of the first message, typed as the decoder reads it');
+is(table_options('staging.imp_proto'), 'topic=imp_proto,format=protobuf',
+	'Protobuf: table options');
+is($node->safe_psql('postgres', q{
+	SELECT i32, i64, u32, u64, s32, f64, fl, db, ok, encode(convert_to(s, 'UTF8'), 'hex'), raw,
+	  kind, nums, tags, "inner", counts, at, took, maybe, note, extra, inners
+	  FROM staging.imp_proto ORDER BY _offset}),
+	qq{-5|9007199254740993|4294967295|18446744073709551615|-7|12345678901234567890|1.5|2.25|t|68c3a96c6c6f|\\x00ff|K_ONE|{1,2,3}|{x}|{"a": "q", "b": 2}|{"c": 3}|2024-01-02 03:04:05.123456+00|00:01:30.5|-3|n|{"k": [1, "two", null]}|[{"a": "r"}, {"b": 4}]\n}
+	  . qq{1|||||||||||||||||||||},
+	'Protobuf: the records read back exactly');
+
 ###########################################################################
 # LIMIT TO / EXCEPT name topics; only those are looked at.
 ($ret, $stdout, $stderr) = $node->psql('postgres',
@@ -167,7 +252,7 @@ unlike($stderr, qr/imp_proto|ghost|imp_clash|imp_bad/, 'topics not named are not
 ($ret, $stdout, $stderr) = $node->psql('postgres',
 	'IMPORT FOREIGN SCHEMA registry EXCEPT (imp_orders, imp_events) FROM SERVER k INTO excepted');
 is($ret, 0, 'EXCEPT succeeds') or diag($stderr);
-is(tables_in('excepted'), 'imp_payments,imp_prim', 'EXCEPT leaves the topics named out');
+is(tables_in('excepted'), 'imp_payments,imp_prim,imp_proto', 'EXCEPT leaves the topics named out');
 
 ###########################################################################
 # Options.
