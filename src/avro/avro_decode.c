@@ -61,16 +61,7 @@
 const AvroNode avro_string_node = {.type = AVRO_STRING};
 
 /* The columns one record fills: a table's payload columns or a composite. */
-typedef struct AvroColumnSet
-{
-	int			ncolumns;
-	int		   *attnums;		/* per column: index into values/nulls */
-	char	  **names;
-	KafkaValueInput *inputs;
-	List	   *plans;			/* AvroPlan *, one per writer record */
-	MemoryContext mcxt;
-	bool		single_value;	/* one column takes the whole value */
-} AvroColumnSet;
+typedef KafkaColumnSet AvroColumnSet;
 
 /* A writer record (or a non-record root) compiled against a column set. */
 typedef struct AvroPlan
@@ -243,38 +234,6 @@ is_textual(KafkaValueInput *input)
 	}
 }
 
-static AvroColumnSet *
-composite_columns(KafkaValueInput *input, MemoryContext mcxt)
-{
-	AvroColumnSet *set = input->composite_state;
-	TupleDesc	desc = input->composite_desc;
-	MemoryContext oldcontext;
-
-	if (set != NULL)
-		return set;
-	oldcontext = MemoryContextSwitchTo(mcxt);
-	set = palloc0(sizeof(AvroColumnSet));
-	set->mcxt = mcxt;
-	set->attnums = palloc(sizeof(int) * Max(desc->natts, 1));
-	set->names = palloc(sizeof(char *) * Max(desc->natts, 1));
-	set->inputs = palloc0(sizeof(KafkaValueInput) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(desc, i);
-
-		if (attr->attisdropped)
-			continue;
-		set->attnums[set->ncolumns] = i;
-		set->names[set->ncolumns] = pstrdup(NameStr(attr->attname));
-		kafka_value_input_init(&set->inputs[set->ncolumns], attr->atttypid,
-							   attr->atttypmod, mcxt);
-		set->ncolumns++;
-	}
-	input->composite_state = set;
-	MemoryContextSwitchTo(oldcontext);
-	return set;
-}
-
 /*
  * NULL when values of node can fill input's type, else why not.  Unions
  * need one usable non-null branch (the others fail when they occur).
@@ -350,7 +309,7 @@ incompatibility(const AvroNode *node, KafkaValueInput *input, MemoryContext mcxt
 		case KAFKA_VALUE_COMPOSITE:
 			if (node->type == AVRO_RECORD)
 			{
-				AvroPlan   *plan = get_plan(composite_columns(input, mcxt), node,
+				AvroPlan   *plan = get_plan(kafka_composite_columns(input, mcxt), node,
 											depth + 1);
 
 				return plan->incompatible;
@@ -370,29 +329,6 @@ incompatibility(const AvroNode *node, KafkaValueInput *input, MemoryContext mcxt
 		return NULL;
 	return psprintf("Avro type %s cannot be read into type %s",
 					avro_type_name(node), input->type_name);
-}
-
-/* Column of set matching an Avro field name, or -1. */
-static int
-match_column(AvroColumnSet *set, const char *name, const bool *taken)
-{
-	int			found = -1;
-
-	for (int i = 0; i < set->ncolumns; i++)
-	{
-		if (!taken[i] && strcmp(set->names[i], name) == 0)
-			return i;
-	}
-	for (int i = 0; i < set->ncolumns; i++)
-	{
-		if (!taken[i] && pg_strcasecmp(set->names[i], name) == 0)
-		{
-			if (found >= 0)
-				return -1;		/* ambiguous: leave it */
-			found = i;
-		}
-	}
-	return found;
 }
 
 static AvroPlan *
@@ -439,7 +375,7 @@ get_plan(AvroColumnSet *set, const AvroNode *node, int depth)
 	plan->field_columns = palloc(sizeof(int) * Max(node->nchildren, 1));
 	for (int i = 0; i < node->nchildren; i++)
 	{
-		int			column = match_column(set, node->field_names[i], taken);
+		int			column = kafka_column_set_match(set, node->field_names[i], taken);
 
 		plan->field_columns[i] = column;
 		if (column < 0)
@@ -946,7 +882,7 @@ read_into(AvroDecodeState *state, KafkaConvertState *convert,
 		case AVRO_RECORD:
 			if (input->kind == KAFKA_VALUE_COMPOSITE)
 			{
-				AvroColumnSet *set = composite_columns(input, state->top.mcxt);
+				AvroColumnSet *set = kafka_composite_columns(input, state->top.mcxt);
 				AvroPlan   *plan = get_plan(set, node, depth);
 				TupleDesc	desc = input->composite_desc;
 				Datum	   *values;
@@ -1283,7 +1219,7 @@ compute_defaults(AvroDecodeState *state, KafkaConvertState *convert,
 
 		if (reader->field_defaults[f] == NULL)
 			continue;
-		column = match_column(set, reader->field_names[f], taken);
+		column = kafka_column_set_match(set, reader->field_names[f], taken);
 		if (column < 0)
 			continue;
 		taken[column] = true;
@@ -1791,20 +1727,9 @@ kafka_avro_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 		state->change == NULL)
 		state->reader_subject = pstrdup(options->subject);
 	initStringInfo(&state->scratch);
-	set->mcxt = decoder->mcxt;
 	set->single_value = options != NULL && options->single_value;
-	set->ncolumns = decoder->npayload;
-	set->attnums = decoder->payload_attnums;
-	set->names = palloc(sizeof(char *) * Max(set->ncolumns, 1));
-	set->inputs = palloc0(sizeof(KafkaValueInput) * Max(set->ncolumns, 1));
-	for (int i = 0; i < set->ncolumns; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(desc, set->attnums[i]);
-
-		set->names[i] = pstrdup(NameStr(attr->attname));
-		kafka_value_input_init(&set->inputs[i], attr->atttypid, attr->atttypmod,
-							   decoder->mcxt);
-	}
+	kafka_column_set_init(set, desc, decoder->payload_attnums,
+						  decoder->npayload, decoder->mcxt);
 	if (state->source.plain_schema != NULL && state->change != NULL)
 	{
 		state->plain_envelope = get_envelope_plan(state, state->source.plain_schema);

@@ -105,6 +105,73 @@ kafka_change_set_op(KafkaConvertState *state, KafkaChangeEvent *change,
 	return kafka_change_event_error(state, "\"op\" is not one of c, u, d, r, t");
 }
 
+void
+kafka_column_set_init(KafkaColumnSet *set, TupleDesc desc, int *attnums,
+					  int n, MemoryContext mcxt)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(mcxt);
+
+	set->mcxt = mcxt;
+	if (attnums == NULL)
+	{
+		attnums = palloc(sizeof(int) * Max(desc->natts, 1));
+		n = 0;
+		for (int i = 0; i < desc->natts; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				attnums[n++] = i;
+	}
+	set->ncolumns = n;
+	set->attnums = attnums;
+	set->names = palloc(sizeof(char *) * Max(n, 1));
+	set->inputs = palloc0(sizeof(KafkaValueInput) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, attnums[i]);
+
+		set->names[i] = pstrdup(NameStr(attr->attname));
+		kafka_value_input_init(&set->inputs[i], attr->atttypid, attr->atttypmod,
+							   mcxt);
+	}
+	MemoryContextSwitchTo(oldcontext);
+}
+
+KafkaColumnSet *
+kafka_composite_columns(KafkaValueInput *input, MemoryContext mcxt)
+{
+	KafkaColumnSet *set = input->composite_state;
+
+	if (set == NULL)
+	{
+		set = MemoryContextAllocZero(mcxt, sizeof(KafkaColumnSet));
+		kafka_column_set_init(set, input->composite_desc, NULL, 0, mcxt);
+		input->composite_state = set;
+	}
+	return set;
+}
+
+int
+kafka_column_set_match(const KafkaColumnSet *set, const char *name,
+					   const bool *taken)
+{
+	int			found = -1;
+
+	for (int i = 0; i < set->ncolumns; i++)
+	{
+		if (!taken[i] && strcmp(set->names[i], name) == 0)
+			return i;
+	}
+	for (int i = 0; i < set->ncolumns; i++)
+	{
+		if (!taken[i] && pg_strcasecmp(set->names[i], name) == 0)
+		{
+			if (found >= 0)
+				return -1;		/* ambiguous: leave it */
+			found = i;
+		}
+	}
+	return found;
+}
+
 /* Collects the 0-based numbers of the payload columns of desc. */
 static int
 collect_payload_columns(TupleDesc desc, const bool *is_payload_column,

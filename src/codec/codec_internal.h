@@ -148,7 +148,43 @@ struct KafkaEncoder
 	int		   *payload_attnums;
 };
 
+/*
+ * The columns a record format's decoder fills from a record's fields: a
+ * decoder's payload columns, or the fields of a composite column.  Each
+ * format compiles its plans (one per writer schema or message type: which
+ * field fills which column) against a set and keeps them in plans.
+ */
+typedef struct KafkaColumnSet
+{
+	int			ncolumns;
+	int		   *attnums;		/* per column: index into values/nulls */
+	char	  **names;
+	KafkaValueInput *inputs;
+	List	   *plans;			/* the format's plans */
+	MemoryContext mcxt;
+	bool		single_value;	/* one column takes the whole value */
+} KafkaColumnSet;
+
 /* codec.c */
+
+/*
+ * Fills set with the columns attnums (0-based, n of them) of desc, or
+ * every column that is not dropped when attnums is NULL.
+ */
+extern void kafka_column_set_init(KafkaColumnSet *set, TupleDesc desc,
+								  int *attnums, int n, MemoryContext mcxt);
+
+/* The column set of a composite column's fields, made at first use. */
+extern KafkaColumnSet *kafka_composite_columns(KafkaValueInput *input,
+											   MemoryContext mcxt);
+
+/*
+ * The column of set a field name fills, or -1: the one of that name not
+ * taken yet, else the only one equal ignoring ASCII case.
+ */
+extern int	kafka_column_set_match(const KafkaColumnSet *set, const char *name,
+								   const bool *taken);
+
 
 /* Forget the last failure (a field's value rescued instead). */
 extern void kafka_convert_forget_error(KafkaConvertState *state);

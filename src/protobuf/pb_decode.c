@@ -51,16 +51,7 @@
 #include "registry/schema_registry.h"
 
 /* The columns one message fills: a table's payload columns or a composite. */
-typedef struct PbColumnSet
-{
-	int			ncolumns;
-	int		   *attnums;		/* per column: index into values/nulls */
-	char	  **names;
-	KafkaValueInput *inputs;
-	List	   *plans;			/* PbPlan *, one per message type */
-	MemoryContext mcxt;
-	bool		single_value;	/* one column takes the whole message */
-} PbColumnSet;
+typedef KafkaColumnSet PbColumnSet;
 
 typedef struct PbPlan
 {
@@ -248,38 +239,6 @@ is_integer_type(PbType type)
 	}
 }
 
-static PbColumnSet *
-composite_columns(KafkaValueInput *input, MemoryContext mcxt)
-{
-	PbColumnSet *set = input->composite_state;
-	TupleDesc	desc = input->composite_desc;
-	MemoryContext oldcontext;
-
-	if (set != NULL)
-		return set;
-	oldcontext = MemoryContextSwitchTo(mcxt);
-	set = palloc0(sizeof(PbColumnSet));
-	set->mcxt = mcxt;
-	set->attnums = palloc(sizeof(int) * Max(desc->natts, 1));
-	set->names = palloc(sizeof(char *) * Max(desc->natts, 1));
-	set->inputs = palloc0(sizeof(KafkaValueInput) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(desc, i);
-
-		if (attr->attisdropped)
-			continue;
-		set->attnums[set->ncolumns] = i;
-		set->names[set->ncolumns] = pstrdup(NameStr(attr->attname));
-		kafka_value_input_init(&set->inputs[set->ncolumns], attr->atttypid,
-							   attr->atttypmod, mcxt);
-		set->ncolumns++;
-	}
-	input->composite_state = set;
-	MemoryContextSwitchTo(oldcontext);
-	return set;
-}
-
 /* NULL when one value of the field's type (not repeated) fills input. */
 static char *
 value_incompatibility(const PbField *field, KafkaValueInput *input,
@@ -321,7 +280,7 @@ value_incompatibility(const PbField *field, KafkaValueInput *input,
 			break;
 		case KAFKA_VALUE_COMPOSITE:
 			if (type == PB_MESSAGE && wkt == PB_WKT_NONE)
-				return get_plan(composite_columns(input, mcxt), field->message,
+				return get_plan(kafka_composite_columns(input, mcxt), field->message,
 								depth + 1)->incompatible;
 			break;
 		case KAFKA_VALUE_GENERIC:
@@ -366,27 +325,6 @@ field_incompatibility(const PbField *field, KafkaValueInput *input,
 	return value_incompatibility(field, input, mcxt, depth);
 }
 
-/* Column of set matching a field name, or -1. */
-static int
-match_column(PbColumnSet *set, const char *name, const bool *taken)
-{
-	int			found = -1;
-
-	for (int i = 0; i < set->ncolumns; i++)
-		if (!taken[i] && strcmp(set->names[i], name) == 0)
-			return i;
-	for (int i = 0; i < set->ncolumns; i++)
-	{
-		if (!taken[i] && pg_strcasecmp(set->names[i], name) == 0)
-		{
-			if (found >= 0)
-				return -1;		/* ambiguous: leave it */
-			found = i;
-		}
-	}
-	return found;
-}
-
 static PbPlan *
 get_plan(PbColumnSet *set, const PbMessage *message, int depth)
 {
@@ -419,7 +357,7 @@ get_plan(PbColumnSet *set, const PbMessage *message, int depth)
 	for (int f = 0; f < message->nfields; f++)
 	{
 		const PbField *field = &message->fields[f];
-		int			column = match_column(set, field->name, taken);
+		int			column = kafka_column_set_match(set, field->name, taken);
 
 		if (column < 0)
 			continue;
@@ -882,7 +820,7 @@ read_message_into(PbDecodeState *state, KafkaConvertState *convert,
 		case PB_WKT_NONE:
 			if (input->kind == KAFKA_VALUE_COMPOSITE)
 			{
-				PbColumnSet *set = composite_columns(input, state->top.mcxt);
+				PbColumnSet *set = kafka_composite_columns(input, state->top.mcxt);
 				PbPlan	   *plan = get_plan(set, message, depth);
 				TupleDesc	desc = input->composite_desc;
 				Datum	   *values;
@@ -1444,20 +1382,9 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	state->json.emit_defaults = options->protobuf_emit_defaults;
 	state->emit_defaults = options->protobuf_emit_defaults;
 	initStringInfo(&state->scratch);
-	set->mcxt = decoder->mcxt;
 	set->single_value = options->single_value;
-	set->ncolumns = decoder->npayload;
-	set->attnums = decoder->payload_attnums;
-	set->names = palloc(sizeof(char *) * Max(set->ncolumns, 1));
-	set->inputs = palloc0(sizeof(KafkaValueInput) * Max(set->ncolumns, 1));
-	for (int i = 0; i < set->ncolumns; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(desc, set->attnums[i]);
-
-		set->names[i] = pstrdup(NameStr(attr->attname));
-		kafka_value_input_init(&set->inputs[i], attr->atttypid, attr->atttypmod,
-							   decoder->mcxt);
-	}
+	kafka_column_set_init(set, desc, decoder->payload_attnums,
+						  decoder->npayload, decoder->mcxt);
 	state->capacity = 64;
 	state->occurrences = palloc(sizeof(PbOccurrence) * state->capacity);
 	if (state->registry != NULL)
