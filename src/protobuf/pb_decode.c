@@ -957,49 +957,9 @@ repeated_into_array(PbDecodeState *state, KafkaConvertState *convert,
 static const char *
 type_for_unknown(const PbField *field)
 {
-	if (field->repeated)
-		return "jsonb";
-	switch (field->type)
-	{
-		case PB_INT32:
-		case PB_SINT32:
-		case PB_SFIXED32:
-			return "integer";
-		case PB_INT64:
-		case PB_SINT64:
-		case PB_SFIXED64:
-		case PB_UINT32:
-		case PB_FIXED32:
-			return "bigint";
-		case PB_UINT64:
-		case PB_FIXED64:
-			return "numeric";
-		case PB_FLOAT:
-			return "real";
-		case PB_DOUBLE:
-			return "double precision";
-		case PB_BOOL:
-			return "boolean";
-		case PB_STRING:
-		case PB_ENUM:
-			return "text";
-		case PB_BYTES:
-			return "bytea";
-		case PB_MESSAGE:
-			switch (field->message->well_known)
-			{
-				case PB_WKT_TIMESTAMP:
-					return "timestamptz";
-				case PB_WKT_DURATION:
-					return "interval";
-				case PB_WKT_WRAPPER:
-					return type_for_unknown(&field->message->fields[0]);
-				default:
-					return "jsonb";
-			}
-		default:
-			return "jsonb";
-	}
+	const char *type = field->repeated ? NULL : pb_value_pg_type(field, 0);
+
+	return type ? type : "jsonb";
 }
 
 /*

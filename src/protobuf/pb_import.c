@@ -30,9 +30,13 @@
 #include "protobuf/protobuf.h"
 #include "registry/schema_registry.h"
 
-/* The SQL type one value of field reads into (not repeated), or NULL. */
-static const char *
-value_type(const PbField *field, int depth)
+/*
+ * The SQL type one value of field reads into (not repeated), or NULL (a
+ * group): for imported columns and the decoder's report of fields no column
+ * takes.
+ */
+const char *
+pb_value_pg_type(const PbField *field, int depth)
 {
 	switch (field->type)
 	{
@@ -75,7 +79,7 @@ value_type(const PbField *field, int depth)
 			return "interval";
 		case PB_WKT_WRAPPER:
 			if (depth < 2 && field->message->nfields == 1)
-				return value_type(&field->message->fields[0], depth + 1);
+				return pb_value_pg_type(&field->message->fields[0], depth + 1);
 			return "jsonb";
 		default:
 			return "jsonb";
@@ -85,7 +89,7 @@ value_type(const PbField *field, int depth)
 static const char *
 field_type(const PbField *field)
 {
-	const char *type = value_type(field, 0);
+	const char *type = pb_value_pg_type(field, 0);
 
 	if (type == NULL || !field->repeated)
 		return type;

@@ -281,6 +281,9 @@ extern bool kafka_protobuf_schema_columns(struct KafkaRegistry *registry,
 extern const char *kafka_protobuf_schema_value_type(struct KafkaRegistry *registry,
 													const struct KafkaRegistrySchema *schema);
 
+/* pb_import.c: the SQL type one value of a field reads into, or NULL */
+extern const char *pb_value_pg_type(const PbField *field, int depth);
+
 /* pb_decode.c */
 extern bool pb_uses_registry(const KafkaCodecOptions *options);
 extern const char *pb_registry_message_option(const KafkaCodecOptions *options);
