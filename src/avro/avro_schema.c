@@ -569,58 +569,17 @@ avro_schema_option(const KafkaCodecOptions *options)
 	return kafka_option_value(options->format_options, "avro_schema");
 }
 
-/* Registry schemas parsed, by the registry's entry (kept for the backend). */
-typedef struct ParsedSchema
+/* kafka_registry_parsed's parse: the schema's node tree */
+static void *
+parse_registry_schema(KafkaRegistry *registry, const KafkaRegistrySchema *schema,
+					  char **error)
 {
-	const KafkaRegistrySchema *schema;	/* hash key */
-	AvroNode   *root;
-} ParsedSchema;
+	AvroNode   *root = avro_schema_parse(schema->schema, strlen(schema->schema),
+										 error);
 
-static HTAB *parsed_schemas = NULL;
-static MemoryContext parsed_context = NULL;
-
-/* The registry's schema parsed, from the cache or now; NULL with *error. */
-static AvroNode *
-parse_registry_schema(const KafkaRegistrySchema *schema, char **error)
-{
-	ParsedSchema *entry;
-	MemoryContext oldcontext;
-	AvroNode   *root;
-	bool		found;
-
-	if (parsed_schemas == NULL)
-	{
-		HASHCTL		ctl = {0};
-
-		parsed_context = AllocSetContextCreate(TopMemoryContext,
-											   "kafka_fdw avro registry schemas",
-											   ALLOCSET_DEFAULT_SIZES);
-		ctl.keysize = sizeof(const KafkaRegistrySchema *);
-		ctl.entrysize = sizeof(ParsedSchema);
-		ctl.hcxt = parsed_context;
-		parsed_schemas = hash_create("kafka_fdw avro registry schemas", 64,
-									 &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(parsed_schemas, &schema, HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry->root;
-	if (strcmp(schema->schema_type, "AVRO") != 0)
-	{
-		*error = psprintf("schema id %d is a %.20s schema, not Avro",
-						  schema->id, schema->schema_type);
-		return NULL;
-	}
-	oldcontext = MemoryContextSwitchTo(parsed_context);
-	root = avro_schema_parse(schema->schema, strlen(schema->schema), error);
-	MemoryContextSwitchTo(oldcontext);
 	if (root == NULL)
-	{
 		*error = psprintf("schema id %d is not a valid Avro schema: %s",
 						  schema->id, *error);
-		return NULL;
-	}
-	entry = hash_search(parsed_schemas, &schema, HASH_ENTER, &found);
-	entry->root = root;
 	return root;
 }
 
@@ -630,12 +589,8 @@ avro_registry_schema(KafkaRegistry *registry, int32 id, char **error)
 	const KafkaRegistrySchema *schema = kafka_registry_schema_by_id(registry,
 																	id, NULL);
 
-	if (schema->schema == NULL)
-	{
-		*error = pstrdup(schema->error);
-		return NULL;
-	}
-	return parse_registry_schema(schema, error);
+	return kafka_registry_parsed(registry, schema, "AVRO", parse_registry_schema,
+								 error);
 }
 
 AvroNode *
@@ -647,5 +602,6 @@ avro_registry_latest_schema(KafkaRegistry *registry, const char *subject)
 
 	if (schema->schema == NULL)
 		return NULL;
-	return parse_registry_schema(schema, &error);
+	return kafka_registry_parsed(registry, schema, "AVRO", parse_registry_schema,
+								 &error);
 }

@@ -33,15 +33,6 @@
 #define PB_MAX_REFERENCE_DEPTH 32
 #define PB_MAX_REFERENCE_FILES 256
 
-typedef struct PbLoadedSchema
-{
-	const KafkaRegistrySchema *schema;	/* hash key */
-	PbSchema   *pb;
-} PbLoadedSchema;
-
-static HTAB *loaded_schemas = NULL;
-static MemoryContext loaded_context = NULL;
-
 typedef struct FileLoader
 {
 	KafkaRegistry *registry;
@@ -173,62 +164,46 @@ add_file(FileLoader *loader, const KafkaRegistrySchema *schema,
 	return add_references(loader, schema);
 }
 
-PbSchema *
-pb_registry_load(KafkaRegistry *registry, const KafkaRegistrySchema *schema,
-				 char **error)
+/*
+ * kafka_registry_parsed's parse: the file and its references, as one
+ * schema.  The files fetched are scratch: only the schema is kept.
+ */
+static void *
+load_files(KafkaRegistry *registry, const KafkaRegistrySchema *schema,
+		   char **error)
 {
-	PbLoadedSchema *entry;
+	MemoryContext keep = CurrentMemoryContext;
+	MemoryContext scratch = AllocSetContextCreate(keep, "kafka_fdw protobuf schema files",
+												  ALLOCSET_DEFAULT_SIZES);
 	FileLoader *loader;
-	PbSchema   *pb;
-	bool		found;
+	PbSchema   *pb = NULL;
+	char	   *why = NULL;
+	bool		fetched;
 
-	if (schema->schema == NULL)
-	{
-		*error = pstrdup(schema->error ? schema->error : "no schema");
-		return NULL;
-	}
-	if (loaded_schemas == NULL)
-	{
-		HASHCTL		ctl = {0};
-
-		loaded_context = AllocSetContextCreate(TopMemoryContext,
-											   "kafka_fdw protobuf registry schemas",
-											   ALLOCSET_DEFAULT_SIZES);
-		ctl.keysize = sizeof(const KafkaRegistrySchema *);
-		ctl.entrysize = sizeof(PbLoadedSchema);
-		ctl.hcxt = loaded_context;
-		loaded_schemas = hash_create("kafka_fdw protobuf registry schemas", 64,
-									 &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(loaded_schemas, &schema, HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry->pb;
-	if (strcmp(schema->schema_type, "PROTOBUF") != 0)
-	{
-		*error = psprintf("schema id %d is a %.20s schema, not Protobuf",
-						  schema->id, schema->schema_type);
-		return NULL;
-	}
+	MemoryContextSwitchTo(scratch);
 	loader = palloc0(sizeof(FileLoader));
 	loader->registry = registry;
 	loader->id = schema->id;
 	/* the main file is named by no reference */
-	if (!add_file(loader, schema, ""))
-	{
-		*error = loader->error;
-		return NULL;
-	}
-	pb = pb_schema_from_files(loader->data, loader->lens, loader->nfiles,
-							  loaded_context, error);
-	if (pb == NULL)
-	{
+	fetched = add_file(loader, schema, "");
+	if (fetched)
+		pb = pb_schema_from_files(loader->data, loader->lens, loader->nfiles,
+								  keep, &why);
+	MemoryContextSwitchTo(keep);
+	if (!fetched)
+		*error = pstrdup(loader->error ? loader->error : "unknown error");
+	else if (pb == NULL)
 		*error = psprintf("schema id %d is not a valid Protobuf schema: %s",
-						  schema->id, *error);
-		return NULL;
-	}
-	entry = hash_search(loaded_schemas, &schema, HASH_ENTER, &found);
-	entry->pb = pb;
+						  schema->id, why ? why : "unknown error");
+	MemoryContextDelete(scratch);
 	return pb;
+}
+
+PbSchema *
+pb_registry_load(KafkaRegistry *registry, const KafkaRegistrySchema *schema,
+				 char **error)
+{
+	return kafka_registry_parsed(registry, schema, "PROTOBUF", load_files, error);
 }
 
 PbSchema *

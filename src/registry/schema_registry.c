@@ -921,6 +921,35 @@ kafka_registry_subject_version(KafkaRegistry *registry, const char *subject,
 	pg_unreachable();
 }
 
+void *
+kafka_registry_parsed(KafkaRegistry *registry, const KafkaRegistrySchema *schema,
+					  const char *schema_type, KafkaRegistryParse parse,
+					  char **error)
+{
+	KafkaRegistrySchema *entry = (KafkaRegistrySchema *) schema;
+	MemoryContext oldcontext;
+	void	   *parsed;
+
+	if (schema->parsed != NULL)
+		return schema->parsed;
+	if (schema->schema == NULL)
+	{
+		*error = pstrdup(schema->error ? schema->error : "no schema");
+		return NULL;
+	}
+	if (strcmp(schema->schema_type, schema_type) != 0)
+	{
+		*error = psprintf("schema id %d is a %.20s schema, not %s",
+						  schema->id, schema->schema_type, schema_type);
+		return NULL;
+	}
+	oldcontext = MemoryContextSwitchTo(get_registry_context());
+	parsed = parse(registry, schema, error);
+	MemoryContextSwitchTo(oldcontext);
+	entry->parsed = parsed;
+	return parsed;
+}
+
 List *
 kafka_registry_subjects(KafkaRegistry *registry)
 {

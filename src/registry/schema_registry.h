@@ -80,6 +80,8 @@ typedef struct KafkaRegistrySchema
 	int			nreferences;
 	KafkaSchemaReference *references;
 	char	   *error;			/* why there is no schema */
+	void	   *parsed;			/* the format's reading of it, once made
+								 * (kafka_registry_parsed) */
 } KafkaRegistrySchema;
 
 /*
@@ -131,6 +133,22 @@ extern int32 kafka_registry_register(KafkaRegistry *registry,
 
 /* GET /subjects: the names of the registry's subjects (a List of char *). */
 extern List *kafka_registry_subjects(KafkaRegistry *registry);
+
+/*
+ * A format's reading of a registry schema (an Avro node tree, a Protobuf
+ * schema), made by parse once and kept with the schema: for the life of the
+ * backend when the registry's cache holds the schema.  parse is called in a
+ * memory context that lives as long, and returns NULL with *error when the
+ * schema cannot be used.  A schema whose schemaType is not schema_type, or
+ * that the registry did not give, is NULL with *error too.
+ */
+typedef void *(*KafkaRegistryParse) (KafkaRegistry *registry,
+									 const KafkaRegistrySchema *schema,
+									 char **error);
+extern void *kafka_registry_parsed(KafkaRegistry *registry,
+								   const KafkaRegistrySchema *schema,
+								   const char *schema_type,
+								   KafkaRegistryParse parse, char **error);
 
 /* The URL without the user information it may carry, for messages. */
 extern char *kafka_registry_url_for_message(const char *url);

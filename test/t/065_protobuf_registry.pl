@@ -281,7 +281,7 @@ foreach my $offset (0 .. $#unusable_ids)
 	my $id = $unusable_ids[$offset];
 	($ret, $stdout, $stderr) = $node->psql('postgres',
 		"SELECT * FROM pbr_unusable WHERE _offset = $offset");
-	like($stderr, $id == $avro_id ? qr/schema id $avro_id is a AVRO schema, not Protobuf/
+	like($stderr, $id == $avro_id ? qr/schema id $avro_id is a AVRO schema, not PROTOBUF/
 		  : $unusable{$id}[1], "schema id $id: the record's error");
 }
 $node->safe_psql('postgres', q{ALTER FOREIGN TABLE pbr_unusable OPTIONS (ADD on_error 'null')});
