@@ -90,12 +90,37 @@ pb_read_tag(PbCursor *cursor, int32 *number, int *wire_type)
 	return *number > 0 && *wire_type != 6 && *wire_type != 7;
 }
 
-static bool
+/* pb_read_varint with its one-byte case inline, for the scan loop */
+static inline bool
+read_varint_inline(PbCursor *cursor, uint64 *value)
+{
+	if (likely(cursor->p < cursor->end && *cursor->p < 0x80))
+	{
+		*value = *cursor->p++;
+		return true;
+	}
+	return pb_read_varint(cursor, value);
+}
+
+/* pb_read_tag, inline */
+static inline bool
+read_tag_inline(PbCursor *cursor, int32 *number, int *wire_type)
+{
+	uint64		tag;
+
+	if (!read_varint_inline(cursor, &tag) || tag > PG_UINT32_MAX)
+		return false;
+	*number = (int32) (tag >> 3);
+	*wire_type = (int) (tag & 7);
+	return *number > 0 && *wire_type != 6 && *wire_type != 7;
+}
+
+static inline bool
 read_length(PbCursor *cursor, const uint8 **data, size_t *len)
 {
 	uint64		length;
 
-	if (!pb_read_varint(cursor, &length) ||
+	if (!read_varint_inline(cursor, &length) ||
 		length > (uint64) (cursor->end - cursor->p))
 		return false;
 	*data = cursor->p;
@@ -197,10 +222,14 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 		PbOccurrence *occurrence;
 		const uint8 *start;
 
-		if (!pb_read_tag(&cursor, &number, &wire_type) ||
+		if (!read_tag_inline(&cursor, &number, &wire_type) ||
 			wire_type == PB_WIRE_END_GROUP)
 			return false;
-		field = pb_message_field(message, number);
+		if (number < message->by_number_size)
+			field = message->by_number[number] >= 0 ?
+				&message->fields[message->by_number[number]] : NULL;
+		else
+			field = pb_message_field(message, number);
 		if (field == NULL || field->type == PB_GROUP)
 		{
 			/* unknown fields, and groups (never mapped), are skipped */
@@ -233,7 +262,7 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 		switch (wire_type)
 		{
 			case PB_WIRE_VARINT:
-				if (!pb_read_varint(&cursor, &occurrence->scalar))
+				if (!read_varint_inline(&cursor, &occurrence->scalar))
 					return false;
 				break;
 			case PB_WIRE_FIXED64:
