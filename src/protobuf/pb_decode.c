@@ -496,12 +496,56 @@ integer_into(PbDecodeState *state, KafkaConvertState *convert, int64 v,
 	return from_scratch(state, convert, input, KAFKA_TEXT_NUMBER, value);
 }
 
+/*
+ * d as the numeric of its shortest round-trip decimal without rendering
+ * it, when that decimal has at most 14 significant digits: the first k
+ * with m = rint(d * 10^k) and m / 10^k == d (both exact and correctly
+ * rounded, so m * 10^-k reads back as d).  Below 10^14 the round-trip
+ * interval of d is narrower than a tenth of 10^-k, so no other decimal of
+ * k or fewer fraction digits reads back as d, nor one of as many
+ * significant digits: it is the decimal the text path would have written
+ * (same value, same display scale).  False: take the text path.
+ */
+static bool
+double_to_numeric_fast(double d, Datum *value)
+{
+	static const double powers[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
+
+	if (!(fabs(d) < 1e14))		/* also NaN and the infinities */
+		return false;
+	for (int k = 0; k < lengthof(powers); k++)
+	{
+		double		scaled = rint(d * powers[k]);
+
+		if (!(fabs(scaled) < 1e14))
+			return false;
+		if (scaled / powers[k] == d)
+		{
+			int64		m = (int64) scaled;
+
+			*value = NumericGetDatum(k == 0 ? int64_to_numeric(m) :
+									 int64_div_fast_to_numeric(m, k));
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool
 floating_into(PbDecodeState *state, KafkaConvertState *convert, double d,
 			  bool is_float, KafkaValueInput *input, Datum *value)
 {
 	switch (input->kind)
 	{
+		case KAFKA_VALUE_NUMERIC:
+			/* typmods keep the text path, which rounds and checks them */
+			if (!is_float && input->typmod < 0 &&
+				double_to_numeric_fast(d, value))
+				return true;
+			break;
 		case KAFKA_VALUE_FLOAT8:
 			*value = Float8GetDatum(d);
 			return true;

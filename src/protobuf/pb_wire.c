@@ -46,56 +46,74 @@
 
 /* ---- the wire ----------------------------------------------------------- */
 
-bool
-pb_read_varint(PbCursor *cursor, uint64 *value)
+/*
+ * A varint: at most ten bytes, the tenth carrying only the top bit.  Inline
+ * for the loops of this file, exported as pb_read_varint.
+ */
+static inline bool
+read_varint_inline(PbCursor *cursor, uint64 *value)
 {
+	const uint8 *p = cursor->p;
 	uint64		result = 0;
-	int			shift = 0;
 
 	/* most varints (tags, small numbers, lengths) are one byte */
-	if (likely(cursor->p < cursor->end && *cursor->p < 0x80))
+	if (likely(p < cursor->end && *p < 0x80))
 	{
-		*value = *cursor->p++;
+		*value = *p;
+		cursor->p = p + 1;
 		return true;
 	}
-
-	for (;;)
+	for (int shift = 0; shift <= 63; shift += 7)
 	{
 		uint8		byte;
 
-		if (cursor->p >= cursor->end || shift > 63)
+		if (p >= cursor->end)
 			return false;
-		byte = *cursor->p++;
+		byte = *p++;
 		/* the tenth byte may only carry the top bit */
 		if (shift == 63 && (byte & 0x7e) != 0)
 			return false;
 		result |= (uint64) (byte & 0x7f) << shift;
 		if ((byte & 0x80) == 0)
-			break;
-		shift += 7;
+		{
+			*value = result;
+			cursor->p = p;
+			return true;
+		}
 	}
-	*value = result;
-	return true;
+	return false;
 }
 
 bool
-pb_read_tag(PbCursor *cursor, int32 *number, int *wire_type)
+pb_read_varint(PbCursor *cursor, uint64 *value)
+{
+	return read_varint_inline(cursor, value);
+}
+
+static inline bool
+read_tag_inline(PbCursor *cursor, int32 *number, int *wire_type)
 {
 	uint64		tag;
 
-	if (!pb_read_varint(cursor, &tag) || tag > PG_UINT32_MAX)
+	if (!read_varint_inline(cursor, &tag) || tag > PG_UINT32_MAX)
 		return false;
 	*number = (int32) (tag >> 3);
 	*wire_type = (int) (tag & 7);
 	return *number > 0 && *wire_type != 6 && *wire_type != 7;
 }
 
-static bool
+bool
+pb_read_tag(PbCursor *cursor, int32 *number, int *wire_type)
+{
+	return read_tag_inline(cursor, number, wire_type);
+}
+
+static inline bool
 read_length(PbCursor *cursor, const uint8 **data, size_t *len)
 {
 	uint64		length;
 
-	if (!pb_read_varint(cursor, &length) ||
+	if (!read_varint_inline(cursor, &length) ||
 		length > (uint64) (cursor->end - cursor->p))
 		return false;
 	*data = cursor->p;
@@ -197,10 +215,14 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 		PbOccurrence *occurrence;
 		const uint8 *start;
 
-		if (!pb_read_tag(&cursor, &number, &wire_type) ||
+		if (!read_tag_inline(&cursor, &number, &wire_type) ||
 			wire_type == PB_WIRE_END_GROUP)
 			return false;
-		field = pb_message_field(message, number);
+		if (number < message->by_number_size)
+			field = message->by_number[number] >= 0 ?
+				&message->fields[message->by_number[number]] : NULL;
+		else
+			field = pb_message_field(message, number);
 		if (field == NULL || field->type == PB_GROUP)
 		{
 			/* unknown fields, and groups (never mapped), are skipped */
@@ -233,7 +255,7 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 		switch (wire_type)
 		{
 			case PB_WIRE_VARINT:
-				if (!pb_read_varint(&cursor, &occurrence->scalar))
+				if (!read_varint_inline(&cursor, &occurrence->scalar))
 					return false;
 				break;
 			case PB_WIRE_FIXED64:
@@ -344,11 +366,11 @@ pb_timestamp_parts(const uint8 *data, size_t len, int64 *seconds, int32 *nanos)
 		uint64		value;
 		bool		too_deep = false;
 
-		if (!pb_read_tag(&cursor, &number, &wire_type))
+		if (!read_tag_inline(&cursor, &number, &wire_type))
 			return false;
 		if ((number == 1 || number == 2) && wire_type == PB_WIRE_VARINT)
 		{
-			if (!pb_read_varint(&cursor, &value))
+			if (!read_varint_inline(&cursor, &value))
 				return false;
 			if (number == 1)
 				*seconds = (int64) value;
