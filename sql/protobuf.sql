@@ -230,5 +230,23 @@ SELECT pg_temp.try('SELECT * FROM pb_none');
 ALTER FOREIGN TABLE pb_none OPTIONS (ADD protobuf_descriptor_file :'shop_file');
 SELECT pg_temp.try('SELECT * FROM pb_none');
 
+-- Doubles into numeric: the shortest decimal that reads back as the
+-- double, with its scale, as float8's text gives it (short decimals take a
+-- path that does not write the text).
+CREATE TYPE pb_dbl AS (f_double float8);
+CREATE TYPE pb_num AS (f_double numeric);
+SELECT count(*) AS doubles,
+       count(*) FILTER (WHERE (kafka.from_protobuf(kafka.to_protobuf(ROW(d)::pb_dbl, 'shop.Scalars', :'shop'),
+                                                   NULL::pb_num, 'shop.Scalars', :'shop')).f_double::text
+                              IS DISTINCT FROM d::text::numeric::text) AS differ
+FROM (SELECT unnest(ARRAY[0.1, 0.3, 1.5, -2.25, 123456.789, 1e-7, 5e-324, 1.7976931348623157e308,
+                          99999999999999.9, 99999999999999.99, 1e14, 1e15, 12345678.12345678,
+                          0.1 + 0.2, 4503599627370497]::float8[]) AS d
+      UNION ALL SELECT g * 0.01 FROM generate_series(-5000, 5000) g
+      UNION ALL SELECT 1.0::float8 / g FROM generate_series(1, 5000) g
+      UNION ALL SELECT g * 1234.5678::float8 FROM generate_series(1, 3000) g
+      UNION ALL SELECT (g * 7919 % 1000003) * 10::float8 ^ (g % 31 - 15) FROM generate_series(1, 5000) g) v;
+DROP TYPE pb_dbl, pb_num;
+
 DROP SERVER pb_k CASCADE;
 DROP EXTENSION kafka_fdw;
