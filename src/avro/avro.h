@@ -141,8 +141,6 @@ extern bool avro_skip_value(AvroCursor *cursor, const AvroNode *node,
 							int depth);
 extern bool kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node,
 							   StringInfo out, int depth, char **error);
-extern void avro_append_json_string(StringInfo out, const char *text,
-									int len);
 
 /* avro_decode.c */
 extern const char *avro_pg_type_name(const AvroNode *node);

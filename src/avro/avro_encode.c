@@ -77,7 +77,7 @@ append_record_for(StringInfo out, TupleDesc desc, const int *attnums, int natts,
 				  const char *name, int depth)
 {
 	appendStringInfoString(out, "{\"type\":\"record\",\"name\":");
-	avro_append_json_string(out, name, strlen(name));
+	kafka_append_json_string(out, name, strlen(name));
 	appendStringInfoString(out, ",\"fields\":[");
 	for (int i = 0; i < natts; i++)
 	{
@@ -98,7 +98,7 @@ append_record_for(StringInfo out, TupleDesc desc, const int *attnums, int natts,
 		if (out->data[out->len - 1] != '[')
 			appendStringInfoChar(out, ',');
 		appendStringInfoString(out, "{\"name\":");
-		avro_append_json_string(out, attname, strlen(attname));
+		kafka_append_json_string(out, attname, strlen(attname));
 		appendStringInfoString(out, ",\"type\":[\"null\",");
 		append_type_for(out, attr->atttypid, attr->atttypmod, depth + 1);
 		appendStringInfoString(out, "],\"default\":null}");

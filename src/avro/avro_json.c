@@ -177,41 +177,6 @@ avro_skip_value(AvroCursor *cursor, const AvroNode *node, int depth)
 }
 
 void
-avro_append_json_string(StringInfo out, const char *text, int len)
-{
-	appendStringInfoChar(out, '"');
-	for (int i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) text[i];
-
-		switch (c)
-		{
-			case '"':
-				appendBinaryStringInfo(out, "\\\"", 2);
-				break;
-			case '\\':
-				appendBinaryStringInfo(out, "\\\\", 2);
-				break;
-			case '\n':
-				appendBinaryStringInfo(out, "\\n", 2);
-				break;
-			case '\r':
-				appendBinaryStringInfo(out, "\\r", 2);
-				break;
-			case '\t':
-				appendBinaryStringInfo(out, "\\t", 2);
-				break;
-			default:
-				if (c < 0x20)
-					appendStringInfo(out, "\\u%04x", c);
-				else
-					appendStringInfoChar(out, (char) c);
-		}
-	}
-	appendStringInfoChar(out, '"');
-}
-
-void
 avro_append_hex(StringInfo out, const uint8 *data, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -555,8 +520,8 @@ kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo ou
 			{
 				if (i > 0)
 					appendStringInfoChar(out, ',');
-				avro_append_json_string(out, node->field_names[i],
-										strlen(node->field_names[i]));
+				kafka_append_json_string(out, node->field_names[i],
+										 strlen(node->field_names[i]));
 				appendStringInfoChar(out, ':');
 				if (!kafka_avro_value_to_json(cursor, node->children[i], out,
 										depth + 1, error))
@@ -599,8 +564,8 @@ kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo ou
 								return json_fail(error, "truncated Avro payload");
 							if (kafka_utf8_invalid_offset((const char *) cursor->p, length, true) >= 0)
 								return json_fail(error, "invalid UTF-8 or zero byte in an Avro map key");
-							avro_append_json_string(out, (const char *) cursor->p,
-													(int) length);
+							kafka_append_json_string(out, (const char *) cursor->p,
+													 (int) length);
 							cursor->p += length;
 							appendStringInfoChar(out, ':');
 						}
@@ -626,7 +591,7 @@ kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo ou
 						return json_fail(error, "truncated Avro payload");
 					if (kafka_utf8_invalid_offset((const char *) cursor->p, length, true) >= 0)
 						return json_fail(error, "invalid UTF-8 or zero byte in an Avro string");
-					avro_append_json_string(out, (const char *) cursor->p, (int) length);
+					kafka_append_json_string(out, (const char *) cursor->p, (int) length);
 					cursor->p += length;
 					return true;
 				}
@@ -634,7 +599,7 @@ kafka_avro_value_to_json(AvroCursor *cursor, const AvroNode *node, StringInfo ou
 				if (!avro_scalar_text(cursor, node, &text, &is_string, error))
 					return false;
 				if (is_string)
-					avro_append_json_string(out, text.data, text.len);
+					kafka_append_json_string(out, text.data, text.len);
 				else
 					appendBinaryStringInfo(out, text.data, text.len);
 				pfree(text.data);

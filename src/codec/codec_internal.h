@@ -228,6 +228,8 @@ extern bool kafka_utf8_to_server(KafkaConvertState *state, const char *text,
 								 int *converted_length);
 extern void kafka_append_server_text_as_utf8(StringInfo out, const char *text,
 											 int len);
+extern void kafka_append_json_string(StringInfo out, const char *text,
+									 int len);
 extern char *kafka_payload_text_for_message(KafkaConvertState *state,
 											const char *text, int len);
 

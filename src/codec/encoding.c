@@ -200,3 +200,43 @@ kafka_append_server_text_as_utf8(StringInfo out, const char *text, int len)
 		pfree(utf8);
 	}
 }
+
+/*
+ * A JSON string of UTF-8 text (len bytes), for the renderers of decoded
+ * values (kafka.avro_to_json, kafka.from_protobuf): quotes, backslashes and
+ * control characters escaped, everything else as it is.
+ */
+void
+kafka_append_json_string(StringInfo out, const char *text, int len)
+{
+	appendStringInfoChar(out, '"');
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		switch (c)
+		{
+			case '"':
+				appendBinaryStringInfo(out, "\\\"", 2);
+				break;
+			case '\\':
+				appendBinaryStringInfo(out, "\\\\", 2);
+				break;
+			case '\n':
+				appendBinaryStringInfo(out, "\\n", 2);
+				break;
+			case '\r':
+				appendBinaryStringInfo(out, "\\r", 2);
+				break;
+			case '\t':
+				appendBinaryStringInfo(out, "\\t", 2);
+				break;
+			default:
+				if (c < 0x20)
+					appendStringInfo(out, "\\u%04x", c);
+				else
+					appendStringInfoChar(out, (char) c);
+		}
+	}
+	appendStringInfoChar(out, '"');
+}

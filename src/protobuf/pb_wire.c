@@ -284,41 +284,6 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 
 /* ---- JSON --------------------------------------------------------------- */
 
-void
-pb_append_json_string(StringInfo out, const char *text, int len)
-{
-	appendStringInfoChar(out, '"');
-	for (int i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) text[i];
-
-		switch (c)
-		{
-			case '"':
-				appendStringInfoString(out, "\\\"");
-				break;
-			case '\\':
-				appendStringInfoString(out, "\\\\");
-				break;
-			case '\n':
-				appendStringInfoString(out, "\\n");
-				break;
-			case '\r':
-				appendStringInfoString(out, "\\r");
-				break;
-			case '\t':
-				appendStringInfoString(out, "\\t");
-				break;
-			default:
-				if (c < 0x20)
-					appendStringInfo(out, "\\u%04x", c);
-				else
-					appendStringInfoChar(out, (char) c);
-		}
-	}
-	appendStringInfoChar(out, '"');
-}
-
 static void
 append_base64(StringInfo out, const uint8 *data, size_t len)
 {
@@ -478,8 +443,8 @@ scalar_json(const PbField *field, uint64 v, const PbJsonOptions *options,
 				for (int i = 0; i < en->nvalues; i++)
 					if (en->numbers[i] == (int32) v)
 					{
-						pb_append_json_string(out, en->names[i],
-											  strlen(en->names[i]));
+						kafka_append_json_string(out, en->names[i],
+												 strlen(en->names[i]));
 						return true;
 					}
 			}
@@ -572,7 +537,7 @@ pb_field_value_to_json(const PbField *field, int wire_type, uint64 scalar,
 								  field->name);
 				return false;
 			}
-			pb_append_json_string(out, (const char *) data, (int) len);
+			kafka_append_json_string(out, (const char *) data, (int) len);
 			return true;
 		case PB_BYTES:
 			append_base64(out, data, len);
@@ -603,8 +568,8 @@ pb_append_default_json(const PbField *field, const PbJsonOptions *options,
 	{
 		case PB_STRING:
 			if (field->default_value)
-				pb_append_json_string(out, field->default_value,
-									  strlen(field->default_value));
+				kafka_append_json_string(out, field->default_value,
+										 strlen(field->default_value));
 			else
 				appendStringInfoString(out, "\"\"");
 			return;
@@ -637,8 +602,8 @@ pb_append_default_json(const PbField *field, const PbJsonOptions *options,
 				if (options->enums_as_ints)
 					appendStringInfo(out, "%d", en->numbers[index]);
 				else
-					pb_append_json_string(out, en->names[index],
-										  strlen(en->names[index]));
+					kafka_append_json_string(out, en->names[index],
+											 strlen(en->names[index]));
 				return;
 			}
 		default:
@@ -730,7 +695,7 @@ map_entry_json(const PbMessage *entry, const PbOccurrence *occurrence,
 	if (key_json.data[0] == '"')
 		appendBinaryStringInfo(out, key_json.data, key_json.len);
 	else
-		pb_append_json_string(out, key_json.data, key_json.len);
+		kafka_append_json_string(out, key_json.data, key_json.len);
 	pfree(key_json.data);
 	appendStringInfoChar(out, ':');
 	if (value < 0)
@@ -876,7 +841,7 @@ well_known_json(const PbMessage *message, const uint8 *data, size_t len,
 					inner = pb_schema_message(options->schema,
 											  slash ? slash + 1 : type_name);
 				appendStringInfoString(out, "{\"@type\":");
-				pb_append_json_string(out, type_name, (int) url_len);
+				kafka_append_json_string(out, type_name, (int) url_len);
 				if (inner == NULL)
 				{
 					appendStringInfoString(out, ",\"value\":");
@@ -1040,7 +1005,7 @@ message_json(const PbMessage *message, const uint8 *data, size_t len,
 			if (!first)
 				appendStringInfoChar(out, ',');
 			first = false;
-			pb_append_json_string(out, field->name, field->name_length);
+			kafka_append_json_string(out, field->name, field->name_length);
 			appendStringInfoChar(out, ':');
 			pb_append_default_json(field, options, out);
 			continue;
@@ -1050,7 +1015,7 @@ message_json(const PbMessage *message, const uint8 *data, size_t len,
 		if (!first)
 			appendStringInfoChar(out, ',');
 		first = false;
-		pb_append_json_string(out, field->name, field->name_length);
+		kafka_append_json_string(out, field->name, field->name_length);
 		appendStringInfoChar(out, ':');
 		if (field->repeated)
 		{

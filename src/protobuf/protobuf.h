@@ -208,7 +208,6 @@ extern bool pb_field_value_to_json(const PbField *field, int wire_type,
 								   uint64 scalar, const uint8 *data,
 								   size_t len, const PbJsonOptions *options,
 								   StringInfo out, int depth, char **error);
-extern void pb_append_json_string(StringInfo out, const char *text, int len);
 extern void pb_append_default_json(const PbField *field,
 								   const PbJsonOptions *options,
 								   StringInfo out);
