@@ -167,9 +167,14 @@ append_list_name(StringInfo list, int count, int total, const char *quote,
 	appendStringInfo(list, "%s%s%s", quote, name, quote);
 }
 
-char *
-kafka_format_list_where(bool (*keep) (const KafkaFormatDef *format, uint32 arg),
-						uint32 arg, const char *quote, const char *last_word)
+/*
+ * The names (name_of) of the formats keep keeps, joined as "a, b and c"
+ * for messages.
+ */
+static char *
+join_formats(bool (*keep) (const KafkaFormatDef *format, uint32 arg),
+			 uint32 arg, const char *(*name_of) (const KafkaFormatDef *format),
+			 const char *quote, const char *last_word)
 {
 	StringInfoData list;
 	int			count = 0;
@@ -183,9 +188,22 @@ kafka_format_list_where(bool (*keep) (const KafkaFormatDef *format, uint32 arg),
 	{
 		if (keep(&kafka_formats[i], arg))
 			append_list_name(&list, count++, total, quote,
-							 kafka_formats[i].name, last_word);
+							 name_of(&kafka_formats[i]), last_word);
 	}
 	return list.data;
+}
+
+static const char *
+format_name(const KafkaFormatDef *format)
+{
+	return format->name;
+}
+
+char *
+kafka_format_list_where(bool (*keep) (const KafkaFormatDef *format, uint32 arg),
+						uint32 arg, const char *quote, const char *last_word)
+{
+	return join_formats(keep, arg, format_name, quote, last_word);
 }
 
 static bool
@@ -267,47 +285,39 @@ kafka_schema_column(const char *name, const char *type)
 	return column;
 }
 
+static bool
+has_schema_type(const KafkaFormatDef *format, uint32 arg)
+{
+	return format->registry_schema_type != NULL;
+}
+
+static const char *
+schema_type_name(const KafkaFormatDef *format)
+{
+	return format->registry_schema_type;
+}
+
 /* The registry schema types IMPORT FOREIGN SCHEMA reads, for messages. */
 char *
 kafka_format_schema_types(void)
 {
-	StringInfoData list;
-	int			total = 0;
-	int			count = 0;
+	return join_formats(has_schema_type, 0, schema_type_name, "", "and");
+}
 
-	for (int i = 0; i < lengthof(kafka_formats); i++)
-		if (kafka_formats[i].registry_schema_type != NULL)
-			total++;
-	initStringInfo(&list);
-	for (int i = 0; i < lengthof(kafka_formats); i++)
-	{
-		if (kafka_formats[i].registry_schema_type != NULL)
-			append_list_name(&list, count++, total, "",
-							 kafka_formats[i].registry_schema_type, "and");
-	}
-	return list.data;
+static bool
+has_schema_option(const KafkaFormatDef *format, uint32 arg)
+{
+	return format->schema_option != NULL;
+}
+
+static const char *
+schema_option_phrase(const KafkaFormatDef *format)
+{
+	return psprintf("%s for format %s", format->schema_option, format->name);
 }
 
 char *
 kafka_format_schema_options(void)
 {
-	StringInfoData list;
-	int			total = 0;
-	int			count = 0;
-
-	for (int i = 0; i < lengthof(kafka_formats); i++)
-		if (kafka_formats[i].schema_option != NULL)
-			total++;
-	initStringInfo(&list);
-	for (int i = 0; i < lengthof(kafka_formats); i++)
-	{
-		if (kafka_formats[i].schema_option != NULL)
-		{
-			append_list_name(&list, count++, total, "",
-							 psprintf("%s for format %s",
-									  kafka_formats[i].schema_option,
-									  kafka_formats[i].name), "or");
-		}
-	}
-	return list.data;
+	return join_formats(has_schema_option, 0, schema_option_phrase, "", "or");
 }

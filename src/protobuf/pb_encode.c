@@ -141,33 +141,11 @@ append_length_delimited(StringInfo out, const char *data, int len)
 	appendBinaryStringInfo(out, data, len);
 }
 
-static int
-wire_type_for(PbType type)
-{
-	switch (type)
-	{
-		case PB_DOUBLE:
-		case PB_FIXED64:
-		case PB_SFIXED64:
-			return PB_WIRE_FIXED64;
-		case PB_FLOAT:
-		case PB_FIXED32:
-		case PB_SFIXED32:
-			return PB_WIRE_FIXED32;
-		case PB_STRING:
-		case PB_BYTES:
-		case PB_MESSAGE:
-			return PB_WIRE_LEN;
-		default:
-			return PB_WIRE_VARINT;
-	}
-}
-
 /* A scalar's bits on the wire (no tag). */
 static void
 append_scalar_bits(StringInfo out, PbType type, uint64 bits)
 {
-	switch (wire_type_for(type))
+	switch (pb_wire_type(type))
 	{
 		case PB_WIRE_FIXED64:
 			append_fixed(out, bits, 8);
@@ -695,7 +673,7 @@ encode_single(PbEncodeState *state, const PbField *field, Datum value,
 				return;
 			}
 		default:
-			append_tag(out, field->number, wire_type_for(field->type));
+			append_tag(out, field->number, pb_wire_type(field->type));
 			append_scalar_bits(out, field->type, scalar_bits(field, value, typid));
 	}
 }
@@ -895,7 +873,7 @@ encode_json_single(PbEncodeState *state, const PbField *field, json_t *json,
 		append_json_string_bytes(field, json, out);
 		return;
 	}
-	append_tag(out, field->number, wire_type_for(field->type));
+	append_tag(out, field->number, pb_wire_type(field->type));
 	append_scalar_bits(out, field->type, json_scalar_bits(field, json));
 }
 

@@ -174,8 +174,8 @@ pb_skip_value(PbCursor *cursor, int wire_type, int32 number, int depth,
 }
 
 /* The wire type a value of the field is written with (not packed). */
-static int
-wire_type_of(PbType type)
+int
+pb_wire_type(PbType type)
 {
 	switch (type)
 	{
@@ -230,7 +230,7 @@ pb_scan_message(const PbMessage *message, const uint8 *data, size_t len,
 				return false;
 			continue;
 		}
-		if (wire_type != wire_type_of(field->type) &&
+		if (wire_type != pb_wire_type(field->type) &&
 			!(wire_type == PB_WIRE_LEN && field->repeated &&
 			  pb_type_is_packable(field->type)))
 			return false;
@@ -500,7 +500,7 @@ scalar_json(const PbField *field, uint64 v, const PbJsonOptions *options,
 static bool
 read_packed_element(PbCursor *cursor, PbType type, uint64 *v)
 {
-	int			wire = wire_type_of(type);
+	int			wire = pb_wire_type(type);
 
 	if (wire == PB_WIRE_VARINT)
 		return pb_read_varint(cursor, v);

@@ -185,6 +185,8 @@ typedef struct PbCursor
 	const uint8 *end;
 } PbCursor;
 
+/* The wire type a value of the type is written with (not packed). */
+extern int	pb_wire_type(PbType type);
 extern bool pb_read_varint(PbCursor *cursor, uint64 *value);
 extern bool pb_read_tag(PbCursor *cursor, int32 *number, int *wire_type);
 extern bool pb_skip_value(PbCursor *cursor, int wire_type, int32 number,
