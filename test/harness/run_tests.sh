@@ -80,12 +80,31 @@ stop_leftover_servers() {
 }
 kt_on_exit stop_leftover_servers
 
+# The failed assertions of the failed TAP files (of both passes) once more,
+# next to the summary: the full output is further up.
+failed_assertions() {
+	local name prove
+	for name in "${failures[@]}"; do
+		case $name in
+		sanitized:*.pl) prove=$tmp/sanitize/run/tap/$(basename "${name#sanitized:}" .pl).prove ;;
+		*.pl) prove=$tmp/tap/$(basename "$name" .pl).prove ;;
+		*) continue ;;
+		esac
+		[ -f "$prove" ] || continue
+		banner "$name: failed assertions"
+		grep -E '^#' "$prove" | grep -v '^# Looks like' | head -n 30
+		[ "$(cat "${prove%.prove}.status" 2>/dev/null)" = 124 ] &&
+			echo "timed out after ${KT_TAP_TIMEOUT:-900} s"
+	done
+}
+
 finish() {
 	stop_leftover_servers
 	kt_stop_postgres
 	kt_stop_broker
 	kt_stop_schema_registry
 	if [ "$failed" -gt 0 ]; then
+		failed_assertions
 		banner "failed: ${failures[*]}"
 		echo "logs and results kept in ${KT_WORKDIR:-$tmp}"
 	elif [ -n "${KT_KEEP_TMP:-}" ]; then
@@ -221,41 +240,92 @@ else
 	done < <(LC_ALL=C ls "$srcdir"/test/t/*.pl 2>/dev/null | LC_ALL=C sort)
 fi
 
-banner "TAP (${#tap_files[@]} files)"
+# run_tap_file FILE — one TAP file under prove, its output in
+# $tmp/tap/NAME.prove and prove's exit status in $tmp/tap/NAME.status.
+run_tap_file() {
+	local f=$1 name status
+	name=$(basename "$f" .pl)
+	(
+		cd "$tmp/tap" || exit 1
+		unset PGHOST PGPORT PGUSER PGDATABASE KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR \
+			KAFKA_TEST_SCHEMA_REGISTRY_URL KAFKA_TEST_SCHEMA_REGISTRY_DIR
+		export PATH="$KT_PG_BINDIR:$PATH"
+		export PERL5LIB="$pkglibdir/pgxs/src/test/perl:$srcdir/test/perl${PERL5LIB:+:$PERL5LIB}"
+		export TESTDIR="$tmp/tap"
+		export PG_REGRESS="$pg_regress"
+		export PG_TEST_PORT_DIR="$tmp/tap/portlock"
+		export SRCDIR="$srcdir"
+		export KAFKA_TEST_BROKER_BIN KAFKA_TEST_PRODUCE KT_PYTHON KAFKA_TEST_SCHEMA_REGISTRY_BIN
+		timeout -k 30 "${KT_TAP_TIMEOUT:-900}" prove --timer "$f"
+	) >"$tmp/tap/$name.prove" 2>&1
+	status=$?
+	echo "$status" >"$tmp/tap/$name.status"
+}
+
+# A TAP test killed by its timeout cannot run its END blocks: stop the
+# servers it left (PostgreSQL::Test::Cluster names their directories
+# t_<test>_<node>_data), and only its own, as other files may be running.
+stop_tap_servers() {
+	local name=$1 pidfile
+	while IFS= read -r pidfile; do
+		"$KT_PG_BINDIR/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w -t 10 stop \
+			>/dev/null 2>&1 || true
+	done < <(find "$tmp/tap/tmp_check" -path "*/t_${name}_*_data/*" -name postmaster.pid 2>/dev/null)
+}
+
+# report_tap_file NAME — counts a finished file and prints its result (all
+# of its output and the end of its log when it failed).
+report_tap_file() {
+	local name=$1 status log
+	status=$(cat "$tmp/tap/$name.status" 2>/dev/null || echo 1)
+	if [ "$status" -eq 0 ]; then
+		pass 1
+		grep -E '\.\. ok' "$tmp/tap/$name.prove" || echo "$name ok"
+	else
+		fail "$name.pl"
+		cat "$tmp/tap/$name.prove"
+		[ "$status" -eq 124 ] && echo "$name: timed out after ${KT_TAP_TIMEOUT:-900} s"
+		log=$tmp/tap/tmp_check/log/regress_log_$name
+		if [ -f "$log" ]; then
+			banner "end of $log"
+			tail -n 60 "$log"
+		fi
+	fi
+	stop_tap_servers "$name"
+}
+
+# The files run KT_TAP_JOBS at a time (default 3): each starts its own
+# brokers, registries and servers on ports of its own, and most of a file's
+# time is spent waiting for them, not computing.
+tap_jobs=${KT_TAP_JOBS:-3}
+banner "TAP (${#tap_files[@]} files, $tap_jobs at a time)"
 if [ "${#tap_files[@]}" -gt 0 ]; then
 	kt_stop_broker		# each TAP file starts the brokers it needs
 	kt_stop_schema_registry
 	mkdir -p "$tmp/tap"
-	for f in "${tap_files[@]}"; do
-		name=$(basename "$f" .pl)
-		(
-			cd "$tmp/tap" || exit 1
-			unset PGHOST PGPORT PGUSER PGDATABASE KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR \
-				KAFKA_TEST_SCHEMA_REGISTRY_URL KAFKA_TEST_SCHEMA_REGISTRY_DIR
-			export PATH="$KT_PG_BINDIR:$PATH"
-			export PERL5LIB="$pkglibdir/pgxs/src/test/perl:$srcdir/test/perl${PERL5LIB:+:$PERL5LIB}"
-			export TESTDIR="$tmp/tap"
-			export PG_REGRESS="$pg_regress"
-			export PG_TEST_PORT_DIR="$tmp/tap/portlock"
-			export SRCDIR="$srcdir"
-			export KAFKA_TEST_BROKER_BIN KAFKA_TEST_PRODUCE KT_PYTHON KAFKA_TEST_SCHEMA_REGISTRY_BIN
-			timeout -k 30 "${KT_TAP_TIMEOUT:-900}" prove --timer "$f"
-		) >"$tmp/tap/$name.prove" 2>&1
-		status=$?
-		if [ "$status" -eq 0 ]; then
-			pass 1
-			grep -E '\.\. ok' "$tmp/tap/$name.prove" || echo "$name ok"
-		else
-			fail "$name.pl"
-			cat "$tmp/tap/$name.prove"
-			[ "$status" -eq 124 ] && echo "$name: timed out after ${KT_TAP_TIMEOUT:-900} s"
-			log=$tmp/tap/tmp_check/log/regress_log_$name
-			if [ -f "$log" ]; then
-				banner "end of $log"
-				tail -n 60 "$log"
+	declare -A tap_running=()
+	# wait_tap_file — waits for one running file to end and reports it.
+	wait_tap_file() {
+		local pid
+		while :; do
+			wait -n -p pid "${!tap_running[@]}"
+			[ -n "${pid:-}" ] || return 1
+			if [ -n "${tap_running[$pid]:-}" ]; then
+				report_tap_file "${tap_running[$pid]}"
+				unset "tap_running[$pid]"
+				return 0
 			fi
-		fi
-		stop_leftover_servers
+		done
+	}
+	for f in "${tap_files[@]}"; do
+		while [ "${#tap_running[@]}" -ge "$tap_jobs" ]; do
+			wait_tap_file || break
+		done
+		run_tap_file "$f" &
+		tap_running[$!]=$(basename "$f" .pl)
+	done
+	while [ "${#tap_running[@]}" -gt 0 ]; do
+		wait_tap_file || break
 	done
 fi
 

@@ -53,7 +53,7 @@ use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(extension_equals_fresh_install start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
-  rss_anon_growth $srcdir start_produce finish_produce wait_for_value
+  rss_anon_growth sanitizer_allowance_mib $srcdir start_produce finish_produce wait_for_value
   query_retrying stream_worker_pid stream_consumed kcat_produce_keyed consumer_group_offsets);
 
 our $srcdir = $ENV{SRCDIR}
@@ -350,7 +350,24 @@ Runs SQL in the BackgroundPsql $session (whose backend pid is $backend) and
 samples the backend's RssAnon every $poll_us microseconds until it is idle
 again.  Returns (growth over the value before, in MiB; number of samples).
 
+=item sanitizer_allowance_mib()
+
+What the AddressSanitizer runtime may keep of a server process's memory on
+top of what the extension holds: its quarantine of freed blocks
+(quarantine_size_mb of ASAN_OPTIONS, which the suite's sanitizer pass sets
+for the server and its tests alike; 256 MiB when not given).  0 outside the
+sanitizer pass.  Memory bounds add it: the uninstrumented pass checks the
+extension's own bound, the sanitized one that bound with the sanitizer's
+quarantine.
+
 =cut
+
+sub sanitizer_allowance_mib
+{
+	my $options = $ENV{ASAN_OPTIONS};
+	return 0 unless defined $options;
+	return $options =~ /(?:^|:)quarantine_size_mb=(\d+)/ ? $1 : 256;
+}
 
 sub proc_status
 {
