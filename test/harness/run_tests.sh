@@ -245,13 +245,14 @@ fi
 run_tap_file() {
 	local f=$1 name status
 	name=$(basename "$f" .pl)
+	mkdir -p "$tmp/tap/$name"
 	(
-		cd "$tmp/tap" || exit 1
+		cd "$tmp/tap/$name" || exit 1
 		unset PGHOST PGPORT PGUSER PGDATABASE KAFKA_TEST_BOOTSTRAP KAFKA_TEST_STATE_DIR \
 			KAFKA_TEST_SCHEMA_REGISTRY_URL KAFKA_TEST_SCHEMA_REGISTRY_DIR
 		export PATH="$KT_PG_BINDIR:$PATH"
 		export PERL5LIB="$pkglibdir/pgxs/src/test/perl:$srcdir/test/perl${PERL5LIB:+:$PERL5LIB}"
-		export TESTDIR="$tmp/tap"
+		export TESTDIR="$tmp/tap/$name"
 		export PG_REGRESS="$pg_regress"
 		export PG_TEST_PORT_DIR="$tmp/tap/portlock"
 		export SRCDIR="$srcdir"
@@ -263,14 +264,13 @@ run_tap_file() {
 }
 
 # A TAP test killed by its timeout cannot run its END blocks: stop the
-# servers it left (PostgreSQL::Test::Cluster names their directories
-# t_<test>_<node>_data), and only its own, as other files may be running.
+# servers it left in its own directory (other files may be running).
 stop_tap_servers() {
 	local name=$1 pidfile
 	while IFS= read -r pidfile; do
 		"$KT_PG_BINDIR/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w -t 10 stop \
 			>/dev/null 2>&1 || true
-	done < <(find "$tmp/tap/tmp_check" -path "*/t_${name}_*_data/*" -name postmaster.pid 2>/dev/null)
+	done < <(find "$tmp/tap/$name" -name postmaster.pid 2>/dev/null)
 }
 
 # report_tap_file NAME — counts a finished file and prints its result (all
@@ -285,7 +285,7 @@ report_tap_file() {
 		fail "$name.pl"
 		cat "$tmp/tap/$name.prove"
 		[ "$status" -eq 124 ] && echo "$name: timed out after ${KT_TAP_TIMEOUT:-900} s"
-		log=$tmp/tap/tmp_check/log/regress_log_$name
+		log=$tmp/tap/$name/tmp_check/log/regress_log_$name
 		if [ -f "$log" ]; then
 			banner "end of $log"
 			tail -n 60 "$log"
