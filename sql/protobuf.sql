@@ -210,6 +210,17 @@ CREATE FOREIGN TABLE pb_rescued (id bigint, rest jsonb OPTIONS (kafka 'rescued')
     protobuf_descriptor_file :'shop_file');
 SELECT id, rest FROM pb_rescued ORDER BY id;
 DROP FOREIGN TABLE pb_rescued;
+-- Under on_error 'null' a value its column cannot take is rescued (the
+-- column NULL, the record not an error); otherwise the record fails.
+CREATE FOREIGN TABLE pb_mistyped (id bigint, customer date, priority int,
+    rest jsonb OPTIONS (kafka 'rescued'), error text OPTIONS (kafka 'error'))
+  SERVER pb_k OPTIONS (topic 'pb_orders', format 'protobuf', protobuf_message 'shop.Order',
+    protobuf_descriptor_file :'shop_file', on_error 'null');
+SELECT id, customer, priority, rest -> 'customer' AS rescued_customer, error
+  FROM pb_mistyped ORDER BY id;
+ALTER FOREIGN TABLE pb_mistyped OPTIONS (SET on_error 'skip');
+SELECT id, customer FROM pb_mistyped ORDER BY id;
+DROP FOREIGN TABLE pb_mistyped;
 -- A malformed record with on_error 'null' and 'skip'.
 CREATE FOREIGN TABLE pb_raw (v bytea) SERVER pb_k OPTIONS (topic 'pb_orders', format 'raw');
 INSERT INTO pb_raw VALUES ('\x0a05');

@@ -74,6 +74,7 @@ typedef struct PbDecodeState
 	bool		emit_defaults;	/* absent fields without presence: zero */
 	int		   *top_last;		/* read_columns' arrays for the top message */
 	int		   *top_oneof_last;
+	bool	   *top_rescued;	/* per field: its value went to 'rescued' */
 	KafkaDecoder *report_unknown;	/* report fields without a column */
 	int			top_size;		/* room in top_last, top_oneof_last */
 	int			top_oneof_size;
@@ -1008,12 +1009,14 @@ type_for_unknown(const PbField *field)
 
 /*
  * The fields of the top message present in the payload that no column
- * takes, as JSON (kafka 'rescued', schema evolution).
+ * takes, as JSON (kafka 'rescued', schema evolution), and those whose
+ * column could not take their value (rescued, when not NULL).
  */
 static bool
 report_unknown_fields(PbDecodeState *state, KafkaConvertState *convert,
 					  PbPlan *plan, PbOccurrence *parts, int count,
-					  const int *last, const int *oneof_last)
+					  const int *last, const int *oneof_last,
+					  const bool *rescued)
 {
 	const PbMessage *message = plan->message;
 
@@ -1023,7 +1026,8 @@ report_unknown_fields(PbDecodeState *state, KafkaConvertState *convert,
 		bool		ok;
 		char	   *error;
 
-		if (plan->field_taken[f] || last[f] < 0 || field->type == PB_GROUP ||
+		if ((plan->field_taken[f] && (rescued == NULL || !rescued[f])) ||
+			last[f] < 0 || field->type == PB_GROUP ||
 			(field->oneof_index >= 0 && oneof_last[field->oneof_index] != last[f]))
 			continue;
 		resetStringInfo(&state->scratch);
@@ -1066,6 +1070,7 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 	bool		too_deep = false;
 	int		   *last;
 	int		   *oneof_last;
+	bool		rescue = false;
 
 	if (depth > PB_MAX_DEPTH || stack_is_too_deep())
 		return nested_too_deeply(convert);
@@ -1103,6 +1108,11 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 	{
 		last = state->top_last;
 		oneof_last = state->top_oneof_last;
+		/* under on_error 'null', values their columns cannot take */
+		rescue = state->report_unknown != NULL &&
+			state->report_unknown->rescue_mismatches;
+		if (rescue)
+			memset(state->top_rescued, 0, sizeof(bool) * message->nfields);
 	}
 	else
 	{
@@ -1189,6 +1199,15 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 							parts[last[f]].scalar, parts[last[f]].data,
 							parts[last[f]].len, input, &values[attnum],
 							&nulls[attnum], depth);
+		if (!ok && rescue)
+		{
+			/* the value its column cannot take is rescued instead */
+			values[attnum] = (Datum) 0;
+			nulls[attnum] = true;
+			kafka_convert_forget_error(convert);
+			state->top_rescued[f] = true;
+			continue;
+		}
 		if (!ok)
 		{
 			convert->context_in_message = true;
@@ -1204,7 +1223,7 @@ read_columns(PbDecodeState *state, KafkaConvertState *convert, PbPlan *plan,
 	convert->context_column = NULL;
 	if (depth == 0 && state->report_unknown != NULL)
 		return report_unknown_fields(state, convert, plan, parts, count, last,
-									 oneof_last);
+									 oneof_last, rescue ? state->top_rescued : NULL);
 	return true;
 }
 
@@ -1293,6 +1312,8 @@ registry_message(PbDecodeState *state, KafkaDecoder *decoder,
 		state->top_size = message->nfields;
 		state->top_last = MemoryContextAlloc(decoder->mcxt,
 											 sizeof(int) * state->top_size);
+		state->top_rescued = MemoryContextAlloc(decoder->mcxt,
+												sizeof(bool) * state->top_size);
 	}
 	if (message->noneofs > state->top_oneof_size)
 	{
@@ -1401,6 +1422,7 @@ kafka_protobuf_decoder_init(KafkaDecoder *decoder, TupleDesc desc,
 	state->top_size = Max(state->message->nfields, 1);
 	state->top_oneof_size = Max(state->message->noneofs, 1);
 	state->top_last = palloc(sizeof(int) * state->top_size);
+	state->top_rescued = palloc(sizeof(bool) * state->top_size);
 	state->top_oneof_last = palloc(sizeof(int) * state->top_oneof_size);
 	state->plan = get_plan(set, state->message, 0);
 	/* columns that cannot take their fields are a mistake of the table */
