@@ -528,19 +528,25 @@ sub finish_produce
 	return @lines ? decode_json($lines[-1]) : undef;
 }
 
-# Poll $sql in database $db of $node every 100 ms until it returns
-# $expected, for at most $seconds (the suite asserts values, not time),
-# through a server restart.
+# Poll $sql in database $db of $node until it returns $expected, for at
+# most $seconds of wall-clock time (the suite asserts values, not time),
+# through a server restart; the pause between tries grows from 50 ms to
+# 300 ms.
 # Returns 1, or 0 after a diag naming $what with the last value seen.
 sub wait_for_value
 {
 	my ($node, $db, $sql, $expected, $what, $seconds) = @_;
+	my $deadline = time() + $seconds;
+	my $pause = 0.05;
 	my $got;
-	for (1 .. $seconds * 10)
+	while (1)
 	{
 		$got = query_retrying($node, $sql, $db);
 		return 1 if $got eq $expected;
-		usleep(100_000);
+		last if time() > $deadline;
+		# each try is a new psql and backend: back off to 0.3 s
+		usleep($pause * 1_000_000);
+		$pause = $pause * 1.5 < 0.3 ? $pause * 1.5 : 0.3;
 	}
 	diag("$what: got '$got', expected '$expected'");
 	return 0;
