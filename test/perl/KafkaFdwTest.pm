@@ -347,8 +347,9 @@ A numeric field of /proc/PID/status (RssAnon in kB, Threads ...), or undef.
 =item rss_anon_growth($node, $session, $backend, $sql, $poll_us)
 
 Runs SQL in the BackgroundPsql $session (whose backend pid is $backend) and
-samples the backend's RssAnon every $poll_us microseconds until it is idle
-again.  Returns (growth over the value before, in MiB; number of samples).
+samples the backend's RssAnon every $poll_us microseconds until the session
+prints that the statement ended.  Returns (growth over the value before, in
+MiB; number of samples).
 
 =item sanitizer_allowance_mib()
 
@@ -384,16 +385,20 @@ sub rss_anon_growth
 	$session->query_until(qr/started/, "\\echo started\n$sql\n\\echo finished\n");
 	my $peak = $base;
 	my $polls = 0;
+	my $deadline = time() + 600;
+	# the session's own output says when the statement is done: no other
+	# connection is made while sampling, so samples come every $poll_us
 	while (1)
 	{
 		my $rss = proc_status($backend, 'RssAnon');
 		$peak = $rss if defined $rss && $rss > $peak;
 		$polls++;
-		my $state = $node->safe_psql('postgres',
-			"SELECT state FROM pg_stat_activity WHERE pid = $backend");
-		last if $state eq 'idle';
+		$session->{run}->pump_nb;
+		last if $session->{stdout} =~ /^finished\r?$/m;
+		croak "rss_anon_growth: $sql did not finish" if time() > $deadline;
 		usleep($poll_us);
 	}
+	$session->{stdout} = '';
 	$session->query('SELECT 1');
 	return (($peak - $base) / 1024, $polls);
 }
