@@ -25,6 +25,7 @@
 # KT_TAP_TIMEOUT / KT_REGRESS_TIMEOUT (seconds, per TAP file / for pg_regress),
 # KT_TESTS (space separated pg_regress tests to run instead of the schedule),
 # KT_TAP (space separated TAP files, e.g. "001_harness.pl", to run instead of all),
+# KT_TAP_JOBS (TAP files run at a time, default 3),
 # KT_SANITIZE=1 adds the sanitizer pass (the same KT_TESTS / KT_TAP selection;
 # KT_SANITIZE_TAP, if set, is its TAP selection instead; KT_SANITIZE_TIMEOUT,
 # seconds, bounds the whole pass).
