@@ -54,6 +54,7 @@ use PostgreSQL::Test::Utils;
 our @EXPORT = qw(extension_equals_fresh_install start_broker start_schema_registry new_node produce
   create_topic topic_checksum run_cmd timed_psql start_psql proc_status
   rss_anon_growth sanitizer_allowance_mib $srcdir start_produce finish_produce wait_for_value
+  wait_for_active
   query_retrying stream_worker_pid stream_consumed kcat_produce_keyed consumer_group_offsets);
 
 our $srcdir = $ENV{SRCDIR}
@@ -554,6 +555,22 @@ sub wait_for_value
 		$pause = $pause * 1.5 < 0.3 ? $pause * 1.5 : 0.3;
 	}
 	diag("$what: got '$got', expected '$expected'");
+	return 0;
+}
+
+# Waits, for at most $seconds by the clock, until backend or worker $pid of
+# $node is active (pg_stat_activity); returns whether it is.  For tests that
+# kill a worker mid-batch: one that is already idle again is killed there.
+sub wait_for_active
+{
+	my ($node, $pid, $seconds) = @_;
+	my $deadline = time() + $seconds;
+	while (time() < $deadline)
+	{
+		return 1 if query_retrying($node,
+			"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid AND state = 'active'") eq '1';
+		usleep(5_000);
+	}
 	return 0;
 }
 

@@ -256,11 +256,7 @@ my $worker = query(qq{SELECT DISTINCT worker_pid FROM kafka.stream_progress WHER
 ok($worker, 'a worker runs the stream');
 $session->query_safe("ALTER TABLE $t ADD COLUMN late text DEFAULT 'late'; COMMIT");
 $session->quit;
-for (1 .. 2000)
-{
-	last if query(qq{SELECT count(*) FROM pg_stat_activity WHERE pid = $worker AND state = 'active'}) eq '1';
-	usleep(5_000);
-}
+wait_for_active($node, $worker, 10);
 kill 'KILL', $worker;
 note "killed worker $worker with " . stored() . " rows stored";
 usleep(500_000);

@@ -16,7 +16,7 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(usleep);
 use KafkaFdwTest;
 
 my $broker = start_broker(brokers => 1);
@@ -203,14 +203,7 @@ ok($worker, 'a worker runs the stream');
 $session->query_safe(q{CREATE OR REPLACE TRIGGER d_echo AFTER INSERT ON trig_cont
 	FOR EACH ROW EXECUTE FUNCTION echo_row(); COMMIT});
 $session->quit;
-# (for at most 10 s: a worker that already went back to waiting is killed
-# there, which the stream must survive as well)
-my $active_deadline = time + 10;
-while (time < $active_deadline)
-{
-	last if query(qq{SELECT count(*) FROM pg_stat_activity WHERE pid = $worker AND state = 'active'}) eq '1';
-	usleep(5_000);
-}
+wait_for_active($node, $worker, 10);
 kill 'KILL', $worker;
 note 'killed worker ' . $worker . ' with ' . query('SELECT count(*) FROM trig_cont') . ' rows stored';
 usleep(500_000);
