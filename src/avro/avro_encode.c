@@ -23,7 +23,6 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -767,16 +766,11 @@ write_value(StringInfo out, AvroWriter *writer, Datum value, bool isnull,
 			}
 		case AVRO_RECORD:
 			{
-				HeapTupleHeader header = DatumGetHeapTupleHeader(value);
-				HeapTupleData tuple;
 				Datum	   *values = palloc(sizeof(Datum) * Max(writer->desc->natts, 1));
 				bool	   *nulls = palloc(sizeof(bool) * Max(writer->desc->natts, 1));
 
-				tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-				ItemPointerSetInvalid(&tuple.t_self);
-				tuple.t_tableOid = InvalidOid;
-				tuple.t_data = header;
-				heap_deform_tuple(&tuple, writer->desc, values, nulls);
+				kafka_deform_composite(DatumGetHeapTupleHeader(value), writer->desc,
+									   values, nulls);
 				write_record(out, writer, values, nulls);
 				return;
 			}

@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/fmgrprotos.h"
@@ -557,4 +558,17 @@ kafka_encoder_encode(KafkaEncoder *encoder, Datum *values, bool *nulls,
 					 StringInfo out)
 {
 	return encoder->encode(encoder, values, nulls, out);
+}
+
+void
+kafka_deform_composite(HeapTupleHeader header, TupleDesc desc, Datum *values,
+					   bool *nulls)
+{
+	HeapTupleData tuple;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = header;
+	heap_deform_tuple(&tuple, desc, values, nulls);
 }

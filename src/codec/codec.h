@@ -69,6 +69,7 @@
 #ifndef KAFKA_CODEC_H
 #define KAFKA_CODEC_H
 
+#include "access/htup.h"
 #include "access/tupdesc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -452,6 +453,10 @@ extern KafkaEncoder *kafka_encoder_create_with(KafkaFormat format,
 											   const KafkaCodecOptions *options);
 extern bool kafka_encoder_encode(KafkaEncoder *encoder, Datum *values,
 								 bool *nulls, StringInfo out);
+
+/* The fields of a composite value (detoasted) of row type desc. */
+extern void kafka_deform_composite(HeapTupleHeader header, TupleDesc desc,
+								   Datum *values, bool *nulls);
 
 /*
  * For kafka_rowtype_argument's callers: a decoder from a payload to one row

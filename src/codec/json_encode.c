@@ -696,19 +696,12 @@ write_fields(StringInfo out, KafkaJsonWriter *writer, Datum *values,
 static void
 write_composite(StringInfo out, KafkaJsonWriter *writer, Datum value)
 {
-	HeapTupleHeader header = DatumGetHeapTupleHeader(value);
-	HeapTupleData tuple;
-
-	tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = header;
-
 	/*
 	 * The writer's buffers can be reused: a row type cannot contain itself,
 	 * so this writer is never re-entered while they are in use.
 	 */
-	heap_deform_tuple(&tuple, writer->desc, writer->values, writer->nulls);
+	kafka_deform_composite(DatumGetHeapTupleHeader(value), writer->desc,
+						   writer->values, writer->nulls);
 	write_fields(out, writer, writer->values, writer->nulls);
 }
 

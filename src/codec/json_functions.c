@@ -160,16 +160,10 @@ kafka_value_encoder_encode(KafkaValueEncoder *value, Datum datum)
 	}
 	else
 	{
-		HeapTupleHeader header = DatumGetHeapTupleHeader(datum);
-		HeapTupleData tuple;
 		Datum	   *values = palloc(sizeof(Datum) * Max(value->desc->natts, 1));
 		bool	   *nulls = palloc(sizeof(bool) * Max(value->desc->natts, 1));
 
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		heap_deform_tuple(&tuple, value->desc, values, nulls);
+		kafka_deform_composite(DatumGetHeapTupleHeader(datum), value->desc, values, nulls);
 		kafka_encoder_encode(value->encoder, values, nulls, &out);
 		pfree(values);
 		pfree(nulls);

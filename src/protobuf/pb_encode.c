@@ -613,7 +613,6 @@ encode_message_body(PbEncodeState *state, const PbMessage *message,
 	if (type_is_rowtype(typid))
 	{
 		HeapTupleHeader header = DatumGetHeapTupleHeader(value);
-		HeapTupleData tuple;
 		TupleDesc	desc;
 		PbEncodePlan *plan = composite_plan(state, message,
 											HeapTupleHeaderGetTypeId(header),
@@ -622,11 +621,7 @@ encode_message_body(PbEncodeState *state, const PbMessage *message,
 		Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 		bool	   *nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 
-		tuple.t_len = HeapTupleHeaderGetDatumLength(header);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = header;
-		heap_deform_tuple(&tuple, desc, values, nulls);
+		kafka_deform_composite(header, desc, values, nulls);
 		ReleaseTupleDesc(desc);
 		encode_columns(state, plan, values, nulls, out, depth + 1);
 		return;
